@@ -1,0 +1,1 @@
+"""The grammar of the mpl profile language, shipped as package data."""

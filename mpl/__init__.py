@@ -1,0 +1,35 @@
+"""mpl: a compiler for Ollama model profiles.
+
+The public API is cheap to import; the compiler loads on first use.
+
+>>> import mpl
+>>> mpl.load('profile p < temperature 0.2 >').options("p")
+{'temperature': 0.2}
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+__version__ = "0.1.0"
+
+__all__ = ["Diagnostic", "MplError", "ProfileSet", "ResolvedProfile", "__version__", "load"]
+
+if t.TYPE_CHECKING:
+    from mpl.api import MplError as MplError
+    from mpl.api import ProfileSet as ProfileSet
+    from mpl.api import ResolvedProfile as ResolvedProfile
+    from mpl.api import load as load
+    from mpl.diagnostics import Diagnostic as Diagnostic
+
+
+def __getattr__(name: str) -> t.Any:
+    if name in ("load", "MplError", "ProfileSet", "ResolvedProfile"):
+        from mpl import api
+
+        return getattr(api, name)
+    if name == "Diagnostic":
+        from mpl.diagnostics import Diagnostic
+
+        return Diagnostic
+    raise AttributeError(f"module 'mpl' has no attribute {name!r}")

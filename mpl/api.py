@@ -1,0 +1,232 @@
+"""The Python API: `mpl.load(...)` and the `ProfileSet` an assistant calls.
+
+`ProfileSet.options(profile, task=None, **overrides)` returns resolved options
+with runtime overrides validated against the catalog (what a `/param` or
+`/preset` command needs); `for_task(task)` picks the routed profile or the
+`default`. Every user error raises one `MplError` carrying diagnostics.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+from collections.abc import Mapping
+from pathlib import Path
+
+from mpl.compiler import Analysis, analyze
+from mpl.diagnostics import Diagnostic, Severity
+from mpl.diagnostics.render import render_text
+from mpl.source import SourceFile
+from mpl.targets.base import typed_options
+
+if t.TYPE_CHECKING:
+    from mpl.compiler.program import Program
+
+
+class MplError(Exception):
+    """Errors found in a source or in runtime overrides; `diagnostics` has them all."""
+
+    def __init__(self, diagnostics: t.Sequence[Diagnostic], source: SourceFile | None = None) -> None:
+        self.diagnostics = list(diagnostics)
+        self.source = source or SourceFile("<overrides>", "")
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        errors = [d for d in self.diagnostics if d.severity is Severity.ERROR] or self.diagnostics
+        return render_text(self.source, errors).rstrip("\n")
+
+
+class ResolvedProfile(Mapping[str, t.Any]):
+    """A profile resolved for a task: a read-only mapping of its options.
+
+    `name` is the profile, `task` the task asked for, `options` a plain dict.
+    """
+
+    def __init__(self, name: str, task: str | None, description: str | None, options: dict[str, t.Any]) -> None:
+        self.name = name
+        self.task = task
+        self.description = description
+        self.options = options
+
+    def __getitem__(self, key: str) -> t.Any:
+        return self.options[key]
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self.options)
+
+    def __len__(self) -> int:
+        return len(self.options)
+
+    def __repr__(self) -> str:
+        return f"ResolvedProfile(name={self.name!r}, task={self.task!r}, options={self.options!r})"
+
+
+class ProfileSet:
+    """The checked profiles of one source."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        assert analysis.program is not None
+        self._analysis = analysis
+        self.program: Program = analysis.program
+        self.diagnostics: list[Diagnostic] = analysis.diagnostics  # warnings and notes
+
+    @property
+    def profiles(self) -> list[str]:
+        return list(self.program.profiles)
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.program.tasks)
+
+    @property
+    def default(self) -> str | None:
+        return self.program.default
+
+    @property
+    def models(self) -> list[str]:
+        return [m.name for m in self.program.models]
+
+    def description(self, profile: str) -> str | None:
+        return self._profile(profile).description
+
+    def options(self, profile: str, task: str | None = None, **overrides: t.Any) -> dict[str, t.Any]:
+        """Resolved options of a profile (for a task), with validated overrides.
+
+        An override of `None` removes the option.
+
+        >>> ps = load('tasks a\\nprofile p for a < temperature 0.2; when task is a < top_k 5 > >')
+        >>> ps.options("p", "a", temperature="0.7")
+        {'temperature': 0.7, 'top_k': 5}
+        """
+        self._profile(profile)
+        if task is not None and task not in self.program.tasks:
+            raise MplError([_error("MPL205", f"task `{task}` is not declared", _near(task, self.program.tasks))])
+        options = typed_options(self.program.resolve(profile, task))
+        for name, value in validate_overrides(overrides).items():
+            if value is None:
+                options.pop(name, None)
+            else:
+                options[name] = value
+        return options
+
+    def for_task(self, task: str, **overrides: t.Any) -> ResolvedProfile:
+        """The profile routed to a task (or the `default`), resolved for that task."""
+        if task not in self.program.tasks:
+            raise MplError([_error("MPL205", f"task `{task}` is not declared", _near(task, self.program.tasks))])
+        chosen = self.program.profile_for_task(task)
+        if chosen is None:
+            raise MplError([_error("MPL217", f"task `{task}` is routed to no profile and there is no `default`", None)])
+        return ResolvedProfile(chosen, task, self.program.profiles[chosen].description, self.options(chosen, task, **overrides))
+
+    def _profile(self, name: str):
+        profile = self.program.profiles.get(name)
+        if profile is None:
+            raise MplError([_error("MPL207", f"profile `{name}` does not exist", _near(name, self.program.profiles))])
+        return profile
+
+
+def load(source: str | Path, *, ollama: str | None = None) -> ProfileSet:
+    """Load and check a profile source: a path, or the text itself.
+
+    A `Path`, or a string naming an existing file (or ending in `.mprof`), is
+    read from disk; any other string is source text. Raises `MplError` when the
+    source has errors; warnings are kept in `ProfileSet.diagnostics`.
+    """
+    from mpl.catalog import Version
+
+    target = None
+    if ollama is not None:
+        try:
+            target = Version.parse(ollama)
+        except ValueError as exc:
+            raise MplError([_error("MPL304", str(exc), None)]) from None
+    if isinstance(source, str) and "\n" not in source and (source.endswith(".mprof") or Path(source).is_file()):
+        source = Path(source)
+    analysis = analyze(source, target=target, targets=("options",))
+    if analysis.has_errors or analysis.program is None:
+        raise MplError(analysis.diagnostics, analysis.source)
+    return ProfileSet(analysis)
+
+
+# -- overrides -------------------------------------------------------------------
+
+
+def _error(code: str, message: str, help: str | None) -> Diagnostic:
+    return Diagnostic(code=code, severity=Severity.ERROR, message=message, span=None, help=help)
+
+
+def _near(name: str, candidates: t.Iterable[str]) -> str | None:
+    from mpl.compiler.resolve import did_you_mean
+
+    return did_you_mean(name, candidates)
+
+
+@functools.cache
+def _overrides_model() -> t.Any:
+    """A pydantic model with one optional, constrained field per catalog option."""
+    from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, create_model
+
+    from mpl.catalog import ValueType, catalog
+
+    def to_list(value: t.Any) -> t.Any:
+        return [value] if isinstance(value, str) else value
+
+    fields: dict[str, t.Any] = {}
+    for name, spec in catalog().options.items():
+        constraints: dict[str, t.Any] = {}
+        if spec.domain is not None:
+            d = spec.domain
+            if d.minimum is not None:
+                constraints["gt" if d.min_exclusive else "ge"] = d.minimum
+            if d.maximum is not None:
+                constraints["lt" if d.max_exclusive else "le"] = d.maximum
+        kind: t.Any = {
+            ValueType.INT: int,
+            ValueType.FLOAT: float,
+            ValueType.BOOL: bool,
+            ValueType.STRING_LIST: t.Annotated[list[str], BeforeValidator(to_list)],
+        }[spec.type]
+        if spec.type is ValueType.BOOL:
+            kind = t.Union[StrictBool, t.Literal["true", "false"]]
+        if spec.type is ValueType.FLOAT:
+            kind = t.Annotated[float, Field(allow_inf_nan=False, **constraints)]
+        elif constraints:
+            kind = t.Annotated[kind, Field(**constraints)]
+        fields[name] = (t.Optional[kind], None)
+    return create_model("Overrides", __config__=ConfigDict(extra="forbid"), **fields)  # type: ignore[call-overload]
+
+
+def validate_overrides(overrides: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Check runtime overrides against the catalog; returns them in Ollama's types.
+
+    >>> validate_overrides({"top_k": "20", "stop": "###"})
+    {'top_k': 20, 'stop': ['###']}
+    """
+    if not overrides:
+        return {}
+    from pydantic import ValidationError
+
+    from mpl.catalog import catalog
+
+    diags: list[Diagnostic] = []
+    for name in overrides:
+        if catalog().option(name) is None:
+            near = catalog().suggest(name)
+            diags.append(_error("MPL301", f"unknown parameter `{name}`", f"did you mean `{near}`?" if near else None))
+    if diags:
+        raise MplError(diags)
+    try:
+        model = _overrides_model().model_validate(overrides)
+    except ValidationError as exc:
+        for err in exc.errors():
+            name = str(err["loc"][0])
+            code = "MPL303" if err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal") else "MPL302"
+            diags.append(_error(code, f"`{name}`: {err['msg'].lower()} (got {err.get('input')!r})", None))
+        raise MplError(diags) from None
+    result: dict[str, t.Any] = {}
+    for name in overrides:
+        value = getattr(model, name)
+        if value in ("true", "false"):
+            value = value == "true"
+        result[name] = value
+    return result

@@ -1,0 +1,141 @@
+"""The compiler driver: read a source, parse it, run the passes, run target checks.
+
+`analyze` is the one entry point the CLI, the API and the language server
+share. It accepts a path, text, a `SourceFile` or an already parsed `File`,
+and never raises for user errors: everything becomes a diagnostic.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mpl.compiler import nodes
+from mpl.compiler.check import check
+from mpl.compiler.parse import parse
+from mpl.compiler.resolve import resolve
+from mpl.diagnostics import Diagnostic, Sink
+from mpl.source import SourceFile, Span
+
+if t.TYPE_CHECKING:
+    from mpl.catalog import Version
+    from mpl.compiler.program import Program
+
+# The passes that run over the resolved program, in order: `f(program, sink) -> program`.
+PASSES: tuple[t.Callable[[Program, Sink], Program], ...] = (check,)
+
+MAX_BYTES = 16 * 1024 * 1024
+ALL_TARGETS = ("options", "meton", "modelfile")
+
+
+@dataclass(slots=True)
+class Analysis:
+    """The outcome of analysing one source."""
+
+    source: SourceFile
+    sink: Sink
+    file: nodes.File | None = None
+    program: Program | None = None
+    io_error: bool = False  # the file could not be read at all (exit code 2)
+    targets: tuple[str, ...] = field(default=ALL_TARGETS)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.sink.sorted()
+
+    @property
+    def has_errors(self) -> bool:
+        return self.sink.has_errors
+
+
+def read_source(path: str | Path, display: str | None = None) -> tuple[SourceFile, Sink, bool]:
+    """Read a file as UTF-8 text, turning every input problem into a diagnostic.
+
+    Returns the source, a sink holding any input diagnostics, and whether the
+    file could not be read at all (an I/O problem rather than bad content).
+    """
+    shown = display or str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        source = SourceFile(shown, "")
+        sink = Sink(source)
+        reason = exc.strerror or type(exc).__name__
+        sink.report("MPL001", None, f"cannot read `{shown}`: {reason}")
+        return source, sink, True
+    return decode_source(data, shown)
+
+
+def decode_source(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
+    if len(data) > MAX_BYTES:
+        source = SourceFile(shown, "")
+        sink = Sink(source)
+        sink.report("MPL005", None, f"`{shown}` is {len(data)} bytes; mpl reads sources up to {MAX_BYTES} bytes")
+        return source, sink, False
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    text = data.decode("utf-8", errors="replace")
+    source = SourceFile(shown, text)
+    sink = Sink(source)
+    if b"\x00" in data:
+        offset = len(data[: data.index(b"\x00")].decode("utf-8", errors="replace"))
+        sink.report("MPL003", Span(offset, offset + 1), "the file contains NUL bytes: it is binary, not a profile source")
+        return source, sink, False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = len(data[: exc.start].decode("utf-8", errors="replace"))
+        sink.report(
+            "MPL002", Span(offset, offset + 1),
+            f"the file is not valid UTF-8: byte 0x{data[exc.start]:02x} at byte offset {exc.start}",
+            help="save the file as UTF-8",
+        )
+    return source, sink, False
+
+
+def analyze(
+    source: str | Path | SourceFile | nodes.File,
+    *,
+    target: Version | None = None,
+    base_dir: Path | None = None,
+    targets: t.Sequence[str] = ALL_TARGETS,
+) -> Analysis:
+    """Parse, resolve and check a source, then run the checks of the given targets.
+
+    A `Path` is read from disk; a `str` is source text.
+
+    >>> a = analyze("profile p < temperature 0.5 >")
+    >>> a.has_errors, a.program.resolve("p")["temperature"].value
+    (False, 0.5)
+    """
+    io_error = False
+    if isinstance(source, nodes.File):
+        file = source
+        sink = Sink(file.source)
+    else:
+        if isinstance(source, Path):
+            src, sink, io_error = read_source(source)
+            if base_dir is None:
+                base_dir = source.resolve().parent if source.exists() else Path.cwd()
+        elif isinstance(source, SourceFile):
+            src, sink = source, Sink(source)
+        else:
+            src = SourceFile("<string>", source)
+            sink = Sink(src)
+        analysis = Analysis(source=src, sink=sink, io_error=io_error, targets=tuple(targets))
+        if io_error or any(d.code in ("MPL003", "MPL005") for d in sink.diagnostics):
+            return analysis
+        file = parse(src, sink)
+    analysis = Analysis(source=file.source, sink=sink, file=file, io_error=io_error, targets=tuple(targets))
+    if not file.decls and file.syntax_ok:
+        sink.report("MPL004", None, f"`{file.source.path}` declares nothing", help="add a `profile` or `model` declaration")
+    program = resolve(file, sink, base_dir=base_dir, target=target)
+    for compiler_pass in PASSES:
+        program = compiler_pass(program, sink)
+    analysis.program = program
+    from mpl.targets import get_target
+
+    for name in targets:
+        get_target(name).check(program, sink)
+    return analysis

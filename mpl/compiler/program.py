@@ -1,0 +1,146 @@
+"""The resolved program: what every target consumes.
+
+`resolve` builds a `Program` from the syntax tree; `check` reads it and adds
+diagnostics. Targets never see syntax nodes beyond the spans kept here.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mpl.compiler import nodes
+from mpl.source import SourceFile, Span
+
+if t.TYPE_CHECKING:
+    from mpl.catalog import Version
+
+Scalar = t.Union[int, float, bool, str]
+PyValue = t.Union[Scalar, tuple[Scalar, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One resolved parameter value and where it came from.
+
+    `origin` names the block whose statement set the value ("profile precise",
+    "model meton-custom", "profile explanation, when task is docs").
+    """
+
+    name: str
+    value: PyValue
+    span: Span  # the statement that set (or last appended to) the value
+    value_span: Span
+    origin: str
+    profile: str | None  # the profile whose statement set it (None for a model's own)
+    elements: tuple[Span, ...] = ()  # for lists: the value span of each element
+
+
+Options = dict[str, Setting]
+
+
+@dataclass(slots=True)
+class Profile:
+    name: str
+    decl: nodes.ProfileDecl
+    description: str | None
+    parent: str | None  # None when absent, unknown or part of a cycle
+    tasks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSource:
+    kind: t.Literal["registry", "path", "model"]
+    value: str  # the registry name, the path as written, or the other model's name
+    span: Span
+    path: Path | None = None  # absolute, for kind == "path"
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    value: str
+    span: Span  # the statement
+    value_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str
+    content: str
+    span: Span
+    role_span: Span
+    value_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    value: str  # as written
+    path: Path  # absolute
+    span: Span
+    value_span: Span
+
+
+@dataclass(slots=True)
+class Model:
+    name: str
+    decl: nodes.ModelDecl
+    source: ModelSource
+    adapter: Adapter | None = None
+    params: Options = field(default_factory=dict)
+    system: Text | None = None
+    template: Text | None = None
+    messages: list[Message] = field(default_factory=list)
+    licenses: list[Text] = field(default_factory=list)
+    requires: Text | None = None
+    uses: list[tuple[str, str | None, Span]] = field(default_factory=list)
+    unsets: list[tuple[str, Span]] = field(default_factory=list)
+
+    @property
+    def name_span(self) -> Span:
+        return self.decl.name.span
+
+
+@dataclass(slots=True)
+class Program:
+    source: SourceFile
+    file: nodes.File
+    base_dir: Path
+    target: Version
+    target_origin: t.Literal["file", "option", "server", "default"]
+    target_span: Span | None
+    tasks: dict[str, Span]
+    default: str | None
+    default_span: Span | None
+    profiles: dict[str, Profile]
+    routes: dict[str, str]  # task -> profile
+    models: list[Model]  # in build order (dependencies first)
+    _cache: dict[tuple[str, str | None], Options] = field(default_factory=dict, repr=False)
+
+    def profile_for_task(self, task: str) -> str | None:
+        """The profile a task is routed to, else the `default`."""
+        return self.routes.get(task, self.default)
+
+    def resolve(self, profile: str, task: str | None = None) -> Options:
+        """The resolved options of a profile, for a task or for none."""
+        from mpl.compiler.resolve import resolve_profile
+
+        key = (profile, task)
+        if key not in self._cache:
+            self._cache[key] = resolve_profile(self, profile, task)
+        return self._cache[key]
+
+    def model(self, name: str) -> Model | None:
+        for model in self.models:
+            if model.name == name:
+                return model
+        return None
+
+
+def plain(options: Options) -> dict[str, PyValue]:
+    """Options as plain values: lists become Python lists.
+
+    >>> plain({})
+    {}
+    """
+    return {name: list(s.value) if isinstance(s.value, tuple) else s.value for name, s in options.items()}

@@ -1,0 +1,163 @@
+"""Renderers: diagnostics to caret text and to JSON.
+
+Renderers only format; positions and severities come from the diagnostics.
+SARIF lives in `mpl.diagnostics.sarif`, the LSP form in `mpl.lsp`.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from mpl.diagnostics import CODES, Diagnostic, Severity
+from mpl.source import SourceFile
+
+DOCS_URL = "https://github.com/mpl-profiles/mpl/blob/main/docs/diagnostics.md"
+
+_COLOURS = {
+    Severity.ERROR: "\x1b[1;31m",
+    Severity.WARNING: "\x1b[1;33m",
+    Severity.INFO: "\x1b[1;36m",
+}
+_BOLD = "\x1b[1m"
+_BLUE = "\x1b[1;34m"
+_RESET = "\x1b[0m"
+
+
+def docs_url(code: str) -> str:
+    """The documentation anchor of a code.
+
+    >>> docs_url("MPL301").endswith("#mpl301")
+    True
+    """
+    return f"{DOCS_URL}#{code.lower()}"
+
+
+def location(source: SourceFile, diag: Diagnostic) -> str:
+    if diag.span is None:
+        return source.path
+    line, col = source.line_col(diag.span.start)
+    return f"{source.path}:{line}:{col}"
+
+
+def render_text(source: SourceFile, diags: t.Iterable[Diagnostic], *, colour: bool = False) -> str:
+    """Render diagnostics like a compiler: header, source line, carets, help.
+
+    >>> from mpl.diagnostics import Sink
+    >>> from mpl.source import Span
+    >>> src = SourceFile("a.mprof", "profile p < min_pp 0.1 >")
+    >>> sink = Sink(src)
+    >>> _ = sink.report("MPL301", Span(12, 18), "unknown parameter `min_pp`", help="did you mean `min_p`?")
+    >>> print(render_text(src, sink.diagnostics))
+    a.mprof:1:13: error[MPL301]: unknown parameter `min_pp`
+      |
+    1 | profile p < min_pp 0.1 >
+      |             ^^^^^^
+      = help: did you mean `min_p`?
+    <BLANKLINE>
+    """
+    out: list[str] = []
+    for diag in diags:
+        out.append(_render_one(source, diag, colour))
+    return "".join(out)
+
+
+def _render_one(source: SourceFile, diag: Diagnostic, colour: bool) -> str:
+    sev = diag.severity.value
+    c = _COLOURS[diag.severity] if colour else ""
+    b = _BOLD if colour else ""
+    blue = _BLUE if colour else ""
+    r = _RESET if colour else ""
+    lines = [f"{b}{location(source, diag)}{r}: {c}{sev}[{diag.code}]{r}: {b}{diag.message}{r}"]
+    if diag.span is not None and source.text:
+        line, col = source.line_col(diag.span.start)
+        end_line, end_col = source.line_col(diag.span.end)
+        text = source.line_text(line)
+        width = len(str(line))
+        shown = _visible(text)
+        prefix = _visible(text[: col - 1])
+        if end_line == line:
+            length = max(1, end_col - col)
+        else:
+            length = max(1, len(text) - col + 1)
+        underline = _visible(text[col - 1 : col - 1 + length]) or " "
+        pad = " " * width
+        lines.append(f"{blue}{pad} |{r}")
+        lines.append(f"{blue}{line} |{r} {shown}")
+        lines.append(f"{blue}{pad} |{r} {' ' * len(prefix)}{c}{'^' * max(1, len(underline))}{r}")
+        for rel in diag.related:
+            rline, rcol = source.line_col(rel.span.start)
+            lines.append(f"{blue}{pad} = note:{r} {rel.message} ({source.path}:{rline}:{rcol})")
+        if diag.help:
+            lines.append(f"{blue}{pad} = help:{r} {diag.help}")
+    else:
+        for rel in diag.related:
+            lines.append(f"  = note: {rel.message}")
+        if diag.help:
+            lines.append(f"  = help: {diag.help}")
+    return "\n".join(lines) + "\n"
+
+
+def _visible(text: str) -> str:
+    """Tabs become single spaces so that carets line up; controls are shown as '?'."""
+    return "".join(" " if ch == "\t" else ("?" if ord(ch) < 32 or ord(ch) == 127 else ch) for ch in text)
+
+
+def summary_line(diags: t.Sequence[Diagnostic]) -> str:
+    errors = sum(1 for d in diags if d.severity is Severity.ERROR)
+    warnings = sum(1 for d in diags if d.severity is Severity.WARNING)
+    infos = sum(1 for d in diags if d.severity is Severity.INFO)
+
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    parts = [plural(errors, "error"), plural(warnings, "warning")]
+    if infos:
+        parts.append(plural(infos, "note"))
+    return ", ".join(parts)
+
+
+def diagnostic_dict(source: SourceFile, diag: Diagnostic) -> dict[str, t.Any]:
+    """The stable JSON form of one diagnostic (documented in docs/diagnostics.md)."""
+    item: dict[str, t.Any] = {
+        "code": diag.code,
+        "name": CODES[diag.code].name,
+        "severity": diag.severity.value,
+        "message": diag.message,
+        "file": source.path,
+    }
+    if diag.span is not None:
+        line, col = source.line_col(diag.span.start)
+        end_line, end_col = source.line_col(diag.span.end)
+        item["range"] = {
+            "start": {"line": line, "column": col, "offset": diag.span.start},
+            "end": {"line": end_line, "column": end_col, "offset": diag.span.end},
+        }
+    else:
+        item["range"] = None
+    item["help"] = diag.help
+    item["related"] = [
+        {
+            "message": rel.message,
+            "line": source.line_col(rel.span.start)[0],
+            "column": source.line_col(rel.span.start)[1],
+        }
+        for rel in diag.related
+    ]
+    item["url"] = docs_url(diag.code)
+    return item
+
+
+def render_json(source: SourceFile, diags: t.Sequence[Diagnostic], **extra: t.Any) -> str:
+    payload = {
+        "version": 1,
+        "file": source.path,
+        "diagnostics": [diagnostic_dict(source, d) for d in diags],
+        "summary": {
+            "errors": sum(1 for d in diags if d.severity is Severity.ERROR),
+            "warnings": sum(1 for d in diags if d.severity is Severity.WARNING),
+            "infos": sum(1 for d in diags if d.severity is Severity.INFO),
+        },
+    }
+    payload.update(extra)
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"

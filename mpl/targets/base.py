@@ -1,0 +1,71 @@
+"""The base of every target, and the value conversions they share.
+
+A target checks a `Program` (reporting what it cannot express at the source
+span) and, when there are no errors, emits `OutputFile`s in memory; writing
+them is `mpl.output`'s job.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+from mpl.catalog import ValueType, catalog
+from mpl.compiler.program import Options, Program, PyValue
+from mpl.diagnostics import Sink
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFile:
+    """One file a target produces, relative to the output directory."""
+
+    path: str
+    content: str
+
+
+class Target:
+    name: t.ClassVar[str]
+
+    def check(self, program: Program, sink: Sink) -> None:
+        """Report what this target cannot express; nothing by default."""
+
+    def emit(self, program: Program, out_dir: Path) -> list[OutputFile]:
+        raise NotImplementedError
+
+
+def typed(name: str, value: PyValue) -> t.Any:
+    """A value in Ollama's JSON type for the option: floats as floats, `stop` as a list.
+
+    >>> typed("temperature", 0), typed("num_ctx", 4096), typed("stop", ("a",))
+    (0.0, 4096, ['a'])
+    """
+    spec = catalog().option(name)
+    if spec is None:
+        return list(value) if isinstance(value, tuple) else value
+    match spec.type:
+        case ValueType.FLOAT:
+            return float(value)  # type: ignore[arg-type]
+        case ValueType.INT:
+            return int(value)  # type: ignore[arg-type]
+        case ValueType.BOOL:
+            return bool(value)
+        case ValueType.STRING_LIST:
+            return list(value) if isinstance(value, tuple) else [value]
+    return value  # pragma: no cover
+
+
+def typed_options(options: Options) -> dict[str, t.Any]:
+    """Resolved options as a JSON-ready dict in Ollama's names and types."""
+    return {name: typed(name, setting.value) for name, setting in options.items()}
+
+
+def task_variants(program: Program) -> list[tuple[str, str]]:
+    """(profile, task) pairs whose resolution differs from the profile's own."""
+    pairs: list[tuple[str, str]] = []
+    for profile in program.profiles:
+        base = typed_options(program.resolve(profile))
+        for task in program.tasks:
+            if typed_options(program.resolve(profile, task)) != base:
+                pairs.append((profile, task))
+    return pairs
