@@ -220,4 +220,6 @@ CODES: dict[str, Code] = _codes(
          "Two outputs would be written to the same name.",
          "One would overwrite the other.",
          "Rename one of the models or profiles."),
+    # -- 6xx: build and server (mpl build) ---------------------------------
+    # -- 7xx: semantic lints ------------------------------------------------
 )
