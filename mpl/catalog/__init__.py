@@ -1,0 +1,415 @@
+"""The parameter catalog: every Ollama option key and Modelfile instruction, by release.
+
+Consumes the literals in `mpl.catalog._data` (from ollama-facts.md §1-§3, §8 and
+parameters.md §2-§5); produces one frozen `Catalog` via `catalog()`, built once and
+checked against the pydantic schema by the tests (`catalog_input()`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import typing as t
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from mpl.catalog import _data
+from mpl.catalog._data import SOURCES as SOURCES
+from mpl.catalog.versions import NEWEST as NEWEST
+from mpl.catalog.versions import OLDEST as OLDEST
+from mpl.catalog.versions import Version as Version
+
+__all__ = [
+    "NEWEST",
+    "OLDEST",
+    "SOURCES",
+    "Catalog",
+    "DefaultChange",
+    "Domain",
+    "InstructionSpec",
+    "ModelfileBehaviour",
+    "OptionSpec",
+    "ValueType",
+    "Version",
+    "catalog",
+    "catalog_input",
+]
+
+# defer_build: no validator is built unless something validates (see `_construct`).
+_FROZEN = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+
+class ValueType(StrEnum):
+    """The JSON type of an option value (Go float32, int/*int, bool/*bool, []string)."""
+
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    STRING_LIST = "string_list"
+
+
+class Domain(BaseModel):
+    """The *hard* domain of a numeric option: values outside it are meaningless or rejected.
+
+    >>> d = Domain(minimum=0, maximum=1, min_exclusive=True)
+    >>> d.describe(), d.contains(0), d.contains(1)
+    ('(0, 1]', False, True)
+    """
+
+    model_config = _FROZEN
+
+    minimum: float | None = None
+    maximum: float | None = None
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+
+    def contains(self, value: float) -> bool:
+        """Whether `value` lies in the domain; NaN never does.
+
+        >>> Domain(minimum=-1).contains(-2)
+        False
+        """
+        if math.isnan(value):
+            return False
+        if self.minimum is not None:
+            if value < self.minimum or (self.min_exclusive and value == self.minimum):
+                return False
+        if self.maximum is not None:
+            if value > self.maximum or (self.max_exclusive and value == self.maximum):
+                return False
+        return True
+
+    def describe(self) -> str:
+        """The domain in math notation: ``[0, 1]``, ``(0, 1]``, ``> 0``, ``>= -1``.
+
+        >>> Domain(minimum=-1).describe(), Domain(minimum=0, min_exclusive=True).describe()
+        ('>= -1', '> 0')
+        """
+        lo, hi = self.minimum, self.maximum
+        if lo is not None and hi is not None:
+            left = "(" if self.min_exclusive else "["
+            right = ")" if self.max_exclusive else "]"
+            return f"{left}{_num(lo)}, {_num(hi)}{right}"
+        if lo is not None:
+            return f"{'>' if self.min_exclusive else '>='} {_num(lo)}"
+        if hi is not None:
+            return f"{'<' if self.max_exclusive else '<='} {_num(hi)}"
+        return "any value"
+
+
+def _num(x: float) -> str:
+    """Print 0.0 as ``0`` and 0.5 as ``0.5``."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+DefaultValue = int | float | bool | None
+
+
+class DefaultChange(BaseModel):
+    """From release `since` on, ``DefaultOptions()`` gives `value` (None: automatic / unset)."""
+
+    model_config = _FROZEN
+
+    since: Version
+    value: DefaultValue
+    note: str = ""
+
+
+class OptionSpec(BaseModel):
+    """One JSON option key as Ollama has had it, from `first` to `last` (None: still present).
+
+    >>> spec = catalog().option("mirostat")
+    >>> spec.known_in(Version(0, 6, 8)), spec.known_in(Version(0, 7, 0)), str(spec.removed_in)
+    (True, False, '0.7.0')
+    """
+
+    model_config = _FROZEN
+
+    name: str
+    type: ValueType
+    nullable: bool = False
+    struct: t.Literal["options", "runner"]
+    first: Version
+    last: Version | None
+    domain: Domain | None
+    defaults: list[DefaultChange]
+    description: str
+    special: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _check_history(self) -> OptionSpec:
+        if self.last is not None and self.last < self.first:
+            raise ValueError(f"{self.name}: last {self.last} is before first {self.first}")
+        if self.last is not None and str(self.last) not in _data.RELEASE_AFTER:
+            raise ValueError(f"{self.name}: no release after {self.last} in RELEASE_AFTER")
+        if not self.defaults or self.defaults[0].since != self.first:
+            raise ValueError(f"{self.name}: the default history must start at {self.first}")
+        sinces = [change.since for change in self.defaults]
+        if sinces != sorted(set(sinces)):
+            raise ValueError(f"{self.name}: default history is not strictly oldest first")
+        if self.last is not None and sinces[-1] > self.last:
+            raise ValueError(f"{self.name}: a default changes after the key's last release")
+        return self
+
+    def known_in(self, version: Version) -> bool:
+        """Whether `version` has this key (first <= version <= last)."""
+        return self.first <= version and (self.last is None or version <= self.last)
+
+    def default_in(self, version: Version) -> DefaultValue:
+        """``DefaultOptions()``'s value at `version`; None if automatic, unset or unknown there.
+
+        >>> rp = catalog().option("repeat_penalty")
+        >>> rp.default_in(Version(0, 32, 9)), rp.default_in(Version(0, 32, 10))
+        (1.1, 1.0)
+        """
+        if not self.known_in(version):
+            return None
+        value: DefaultValue = None
+        for change in self.defaults:
+            if change.since > version:
+                break
+            value = change.value
+        return value
+
+    @property
+    def added_in(self) -> Version:
+        """The first release with this key."""
+        return self.first
+
+    @property
+    def removed_in(self) -> Version | None:
+        """The first release *without* this key (None while it is still present)."""
+        if self.last is None:
+            return None
+        return Version.parse(_data.RELEASE_AFTER[str(self.last)])
+
+
+class ModelfileBehaviour(StrEnum):
+    """What ``ollama create`` does with ``PARAMETER <name> ...`` (ollama-facts.md §2.2)."""
+
+    ACCEPT = "accept"
+    DROP_WARN = "drop-warn"  # `warning: parameter <name> is deprecated`, then dropped
+    REJECT = "reject"  # `unknown parameter '<name>'`
+
+
+class InstructionSpec(BaseModel):
+    """A Modelfile instruction and the releases it works in.
+
+    >>> adapter = catalog().instructions["ADAPTER"]
+    >>> adapter.works_in(Version(0, 34, 0)), adapter.works_in(Version(0, 34, 1)), adapter.last_reported
+    (True, False, True)
+    """
+
+    model_config = _FROZEN
+
+    keyword: str
+    first: Version
+    last: Version | None
+    last_reported: bool = False
+    reference: str = ""
+    note: str = ""
+
+    def works_in(self, version: Version) -> bool:
+        """Whether `version` accepts this instruction (first <= version <= last)."""
+        return self.first <= version and (self.last is None or version <= self.last)
+
+    @property
+    def removed_in(self) -> Version | None:
+        """The first release that refuses it (reported only, when `last_reported`)."""
+        if self.last is None:
+            return None
+        return Version.parse(_data.RELEASE_AFTER[str(self.last)])
+
+
+class Catalog(BaseModel):
+    """Every option key and instruction Ollama has had, with version-aware queries.
+
+    >>> c = catalog()
+    >>> len(c.options), len(c.names_in(NEWEST)), c.suggest("top-k")
+    (35, 20, 'top_k')
+    """
+
+    model_config = _FROZEN
+
+    options: dict[str, OptionSpec]
+    instructions: dict[str, InstructionSpec]
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> Catalog:
+        for key, spec in self.options.items():
+            if key != spec.name:
+                raise ValueError(f"option stored under {key!r} is named {spec.name!r}")
+        for key, instruction in self.instructions.items():
+            if key != instruction.keyword:
+                raise ValueError(f"instruction stored under {key!r} is {instruction.keyword!r}")
+        return self
+
+    def option(self, name: str) -> OptionSpec | None:
+        """The option called exactly `name` (case-sensitive), in any release."""
+        return self.options.get(name)
+
+    def names_in(self, version: Version) -> frozenset[str]:
+        """The option keys that `version` knows.
+
+        >>> sorted(catalog().names_in(Version(0, 0, 3)))[:3]
+        ['embedding_only', 'f16_kv', 'frequency_penalty']
+        """
+        return frozenset(name for name, spec in self.options.items() if spec.known_in(version))
+
+    def deprecated_in(self, version: Version) -> frozenset[str]:
+        """The CLI's ``deprecatedParameters`` at `version` (empty before v0.5.5).
+
+        >>> sorted(catalog().deprecated_in(Version(0, 6, 0)))
+        ['penalize_newline']
+        """
+        return _deprecated_in(version)
+
+    def modelfile_behaviour(self, name: str, version: Version) -> ModelfileBehaviour:
+        """What ``ollama create`` at `version` does with ``PARAMETER name ...``.
+
+        Known at `version`: accepted. On that release's deprecated list: warned about
+        and dropped. Otherwise: ``unknown parameter '<name>'``. Names are case-sensitive.
+
+        >>> c = catalog()
+        >>> c.modelfile_behaviour("mirostat", NEWEST), c.modelfile_behaviour("tfs_z", NEWEST)
+        (<ModelfileBehaviour.DROP_WARN: 'drop-warn'>, <ModelfileBehaviour.REJECT: 'reject'>)
+        """
+        spec = self.options.get(name)
+        if spec is not None and spec.known_in(version):
+            return ModelfileBehaviour.ACCEPT
+        if name in _deprecated_in(version):
+            return ModelfileBehaviour.DROP_WARN
+        return ModelfileBehaviour.REJECT
+
+    def runtime_ignores_unknown(self, version: Version) -> bool:
+        """Whether the server at `version` ignores unknown runtime option keys.
+
+        Ignored silently v0.0.13-v0.1.1, an error v0.1.2-v0.1.34, warned in the
+        server log and ignored since v0.1.35 (ollama-facts.md §3.5).
+
+        >>> catalog().runtime_ignores_unknown(Version(0, 1, 20))
+        False
+        """
+        ignored = True
+        for since, value in _runtime_unknown_history():
+            if since > version:
+                break
+            ignored = value
+        return ignored
+
+    def suggest(self, name: str, version: Version | None = None) -> str | None:
+        """A did-you-mean for an unknown option name, or None.
+
+        Tries case and ``-`` → ``_`` normalisation, then a few names from other APIs
+        (``max_tokens``), then close spellings (difflib). With `version`, names known
+        in that release are preferred. An exact option name gives None.
+
+        >>> c = catalog()
+        >>> c.suggest("TEMPERATURE"), c.suggest("min_pp"), c.suggest("zzz")
+        ('temperature', 'min_p', None)
+        """
+        if name in self.options:
+            return None
+        normal = name.strip().lower().replace("-", "_").replace(" ", "_")
+        if normal in self.options:
+            return normal
+        if normal in _data.ALIASES:
+            return _data.ALIASES[normal]
+        import difflib  # only on the error path
+
+        pools: list[t.Iterable[str]] = [self.options]
+        if version is not None:
+            pools.insert(0, sorted(self.names_in(version)))
+        for pool in pools:
+            match = difflib.get_close_matches(normal, list(pool), n=1, cutoff=0.6)
+            if match:
+                return match[0]
+        return None
+
+
+@functools.cache
+def _deprecated_in(version: Version) -> frozenset[str]:
+    names: frozenset[str] = frozenset()
+    for since, listed in _data.DEPRECATED_PARAMETERS:
+        if Version.parse(since) > version:
+            break
+        names = listed
+    return names
+
+
+@functools.cache
+def _runtime_unknown_history() -> tuple[tuple[Version, bool], ...]:
+    return tuple((Version.parse(since), value) for since, value in _data.RUNTIME_UNKNOWN_KEYS)
+
+
+def _option_input(row: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Turn a literal row of `_data.OPTIONS` into plain `OptionSpec` input."""
+    out = {"nullable": False, "special": {}, **row}
+    if row["domain"] is not None:
+        lo, hi, lo_ex, hi_ex = row["domain"]
+        out["domain"] = {"minimum": lo, "maximum": hi, "min_exclusive": lo_ex, "max_exclusive": hi_ex}
+    out["defaults"] = [
+        {"since": change[0], "value": change[1], "note": change[2] if len(change) > 2 else ""}
+        for change in row["defaults"]
+    ]
+    return out
+
+
+def _instruction_input(row: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Turn a literal row of `_data.INSTRUCTIONS` into plain `InstructionSpec` input."""
+    return {"last_reported": False, "reference": "", "note": "", **row}
+
+
+def catalog_input() -> dict[str, t.Any]:
+    """The catalog data as plain JSON-like input for `Catalog.model_validate`.
+
+    >>> Catalog.model_validate(catalog_input()).model_dump() == catalog().model_dump()
+    True
+    """
+    return {
+        "options": {row["name"]: _option_input(row) for row in _data.OPTIONS},
+        "instructions": {row["keyword"]: _instruction_input(row) for row in _data.INSTRUCTIONS},
+    }
+
+
+def _construct(data: dict[str, t.Any]) -> Catalog:
+    """Build the models from `catalog_input()` without running pydantic validation.
+
+    Validation (types and the history checks above) runs in the test suite on the
+    same input; skipping it here keeps `mpl check` from building validators and
+    loading pydantic's plugin machinery at start-up.
+    """
+    parse = functools.cache(Version.parse)
+
+    def version(text: str | None) -> Version | None:
+        return None if text is None else parse(text)
+
+    options = {}
+    for name, row in data["options"].items():
+        domain = row["domain"] and Domain.model_construct(**row["domain"])
+        defaults = [
+            DefaultChange.model_construct(since=parse(d["since"]), value=d["value"], note=d["note"])
+            for d in row["defaults"]
+        ]
+        options[name] = OptionSpec.model_construct(
+            **{**row, "type": ValueType(row["type"]), "first": parse(row["first"]),
+               "last": version(row["last"]), "domain": domain, "defaults": defaults}
+        )
+    instructions = {
+        keyword: InstructionSpec.model_construct(
+            **{**row, "first": parse(row["first"]), "last": version(row["last"])}
+        )
+        for keyword, row in data["instructions"].items()
+    }
+    return Catalog.model_construct(options=options, instructions=instructions)
+
+
+@functools.cache
+def catalog() -> Catalog:
+    """The catalog, built once per process (validated by the tests, not at start-up).
+
+    >>> catalog() is catalog()
+    True
+    """
+    return _construct(catalog_input())
