@@ -1,0 +1,5 @@
+"""`python -m mpl`: the same as the `mpl` command."""
+
+from mpl.cli import main
+
+main()

@@ -1,0 +1,196 @@
+"""The `mpl` command through typer's runner and through a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from helpers import EXAMPLES, ROOT
+from mpl.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    result = runner.invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.mark.parametrize("name", ["meton", "finetune", "legacy-ollama"])
+def test_examples_check_clean(name: str) -> None:
+    result = invoke("check", str(EXAMPLES / f"{name}.mprof"))
+    assert result.exit_code == 0, result.output
+
+
+def test_meton_example_warns_about_mirostat_on_its_target() -> None:
+    result = invoke("check", str(EXAMPLES / "meton.mprof"))
+    assert "warning[MPL401]: `mirostat` was removed in Ollama 0.7.0" in result.output
+    assert invoke("check", str(EXAMPLES / "meton.mprof"), "--ollama", "0.6").output.count("MPL401") == 0
+
+
+def test_strict_turns_warnings_into_failure() -> None:
+    assert invoke("check", "--strict", str(EXAMPLES / "meton.mprof")).exit_code == 1
+
+
+def test_text_format_has_location_caret_and_help(tmp_path: Path) -> None:
+    src = tmp_path / "p.mprof"
+    src.write_text("profile p <\n  min_pp 0.1\n>\n")
+    result = invoke("check", str(src))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == f"{src}:2:3: error[MPL301]: unknown parameter `min_pp`"
+    assert lines[2] == "2 |   min_pp 0.1"
+    assert lines[3] == "  |   ^^^^^^"
+    assert "= help: did you mean `min_p`?" in lines[4]
+
+
+def test_json_format(tmp_path: Path) -> None:
+    src = tmp_path / "p.mprof"
+    src.write_text("profile p < top_p 1.5 >\n")
+    result = invoke("check", "--format", "json", "--target", "options", str(src))
+    assert result.exit_code == 1
+    payload = json.loads(result.output)
+    (diag,) = payload["diagnostics"]
+    assert diag["code"] == "MPL303" and diag["severity"] == "error"
+    assert diag["range"]["start"] == {"line": 1, "column": 19, "offset": 18}
+    assert payload["summary"] == {"errors": 1, "warnings": 0, "infos": 0}
+
+
+def test_missing_file_is_an_io_error() -> None:
+    result = invoke("check", "no/such/file.mprof")
+    assert result.exit_code == 2
+    assert "error[MPL001]: cannot read `no/such/file.mprof`" in result.output
+
+
+def test_directory_is_an_io_error(tmp_path: Path) -> None:
+    assert invoke("check", str(tmp_path)).exit_code == 2
+
+
+def test_not_utf8_points_at_the_byte(tmp_path: Path) -> None:
+    src = tmp_path / "latin1.mprof"
+    src.write_bytes('profile p < "caf\xe9" >\n'.encode("latin-1"))
+    result = invoke("check", str(src))
+    assert result.exit_code == 1
+    assert f"{src}:1:17: error[MPL002]" in result.output
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    src = tmp_path / "model.gguf"
+    src.write_bytes(b"GGUF\x03\x00\x00\x00" + bytes(range(256)))
+    result = invoke("check", str(src))
+    assert result.exit_code == 1
+    assert "error[MPL003]" in result.output
+
+
+def test_huge_file(tmp_path: Path) -> None:
+    src = tmp_path / "huge.mprof"
+    src.write_bytes(b"# " + b"x" * (16 * 1024 * 1024 + 1))
+    result = invoke("check", str(src))
+    assert result.exit_code == 1 and "error[MPL005]" in result.output
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "profile", "profile p <", 'profile p < system """abc', "\x00\x01", "<<<>>>[[[", "model m from", "ollama"],
+)
+def test_truncated_and_hostile_inputs_never_crash(tmp_path: Path, text: str) -> None:
+    src = tmp_path / "t.mprof"
+    src.write_text(text)
+    result = invoke("check", str(src))
+    assert result.exit_code in (0, 1)
+    assert "[MPL" in result.output
+
+
+def test_bad_ollama_option_is_a_usage_error() -> None:
+    result = invoke("check", "--ollama", "latest", str(EXAMPLES / "meton.mprof"))
+    assert result.exit_code == 2
+    assert "invalid Ollama version 'latest'" in result.output
+
+
+def test_compile_writes_three_targets(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = invoke("compile", str(EXAMPLES / "meton.mprof"), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["meton-custom.Modelfile", "meton.meton.yaml", "meton.options.json"]
+
+
+def test_compile_one_target(tmp_path: Path) -> None:
+    result = invoke("compile", str(EXAMPLES / "meton.mprof"), "-o", str(tmp_path), "--target", "options")
+    assert result.exit_code == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["meton.options.json"]
+
+
+def test_compile_writes_nothing_on_errors(tmp_path: Path) -> None:
+    src = tmp_path / "bad.mprof"
+    src.write_text("profile p < temperature 0.5 >\nmodel m from \"llama3\" < use q >\n")
+    out = tmp_path / "out"
+    result = invoke("compile", str(src), "-o", str(out))
+    assert result.exit_code == 1
+    assert "nothing written" in result.output
+    assert not out.exists()
+
+
+def test_compile_replaces_outputs_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    invoke("compile", str(EXAMPLES / "finetune.mprof"), "-o", str(tmp_path))
+    invoke("compile", str(EXAMPLES / "finetune.mprof"), "-o", str(tmp_path))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_compile_into_an_unwritable_place_is_an_io_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = invoke("compile", str(EXAMPLES / "meton.mprof"), "-o", str(blocker / "out"))
+    assert result.exit_code == 2
+
+
+def test_explain() -> None:
+    result = invoke("explain", "mpl301")
+    assert result.exit_code == 0 and "unknown-parameter" in result.output
+    assert invoke("explain", "MPL999").exit_code == 2
+
+
+def test_version_and_help() -> None:
+    assert invoke("--version").output.startswith("mpl ")
+    assert "compile" in invoke("-h").output
+
+
+def test_real_subprocess_from_another_directory(tmp_path: Path) -> None:
+    """The installed command works from any directory (the grammar ships in the package)."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    check = subprocess.run(
+        [sys.executable, "-m", "mpl", "check", str(EXAMPLES / "meton.mprof")],
+        cwd=tmp_path, capture_output=True, text=True, env=env,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "mpl", "compile", str(EXAMPLES / "meton.mprof"), "-o", "out"],
+        cwd=tmp_path, capture_output=True, text=True, env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "meton-custom.Modelfile").is_file()
+    bad = subprocess.run(
+        [sys.executable, "-m", "mpl", "check", str(ROOT / "tests/fixtures/diagnostics/MPL202-inheritance-cycle.mprof")],
+        cwd=tmp_path, capture_output=True, text=True, env=env,
+    )
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+def test_check_imports_nothing_heavy() -> None:
+    """`mpl check` must not import what only other commands need."""
+    code = (
+        "import sys\n"
+        "from mpl.cli import main\n"
+        f"sys.argv = ['mpl', 'check', {str(EXAMPLES / 'meton.mprof')!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('ollama', 'httpx', 'jinja2', 'pygls', 'yaml', 'rich'))\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout

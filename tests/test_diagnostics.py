@@ -1,0 +1,63 @@
+"""Every diagnostic code has a test: one fixture per code, named after it, with `# expect:` headers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from helpers import FIXTURES, labels
+from mpl.cli import app
+from mpl.compiler import analyze
+from mpl.diagnostics import CODES
+
+FIXTURE_DIR = FIXTURES / "diagnostics"
+FIXTURE_FILES = sorted(FIXTURE_DIR.glob("MPL*.mprof"))
+_EXPECT = re.compile(r"^# expect: (\S+)\s*$", re.M)
+
+
+def expectations(path: Path) -> list[str]:
+    return _EXPECT.findall(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
+def test_fixture_reports_its_code_at_its_position(path: Path) -> None:
+    code = path.stem.split("-")[0]
+    expected = expectations(path)
+    assert expected and all(e.split("@")[0] == code for e in expected), "fixture must expect its own code"
+    got = labels(analyze(path))
+    assert [g for g in got if g.split("@")[0] == code] == expected, got
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
+def test_fixture_through_the_cli(path: Path) -> None:
+    code = path.stem.split("-")[0]
+    result = CliRunner().invoke(app, ["check", str(path)])
+    assert "Traceback" not in result.output
+    assert f"[{code}]" in result.output
+    is_error = CODES[code].severity == "error"
+    assert result.exit_code == (1 if is_error else 0), result.output
+
+
+def test_fixture_names_match_the_registry() -> None:
+    for path in FIXTURE_FILES:
+        code, _, name = path.stem.partition("-")
+        assert code in CODES, path.name
+        assert CODES[code].name == name, f"{path.name}: registry name is {CODES[code].name}"
+
+
+def test_every_code_is_tested() -> None:
+    """A code is tested by a fixture, or named in a test module (codes that need a server or raw bytes)."""
+    fixture_codes = {p.stem.split("-")[0] for p in FIXTURE_FILES}
+    test_text = "\n".join(p.read_text(encoding="utf-8") for p in Path(__file__).parent.glob("test_*.py"))
+    untested = [code for code in CODES if code not in fixture_codes and not re.search(rf"\b{code}\b", test_text)]
+    assert not untested, f"codes without a test: {untested}"
+
+
+def test_codes_are_banded_and_documented() -> None:
+    for code, spec in CODES.items():
+        assert re.fullmatch(r"MPL\d{3}", code) and spec.code == code
+        assert spec.severity in ("error", "warning", "info")
+        assert spec.summary and spec.why and spec.fix
