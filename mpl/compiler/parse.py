@@ -117,6 +117,44 @@ def decode_string(raw: str, start: int, sink: Sink | None) -> tuple[str, bool]:
     return "".join(out), triple
 
 
+def quote_string(value: str, *, triple: bool | None = None) -> str:
+    """The source literal of a string value: the inverse of `decode_string`.
+
+    Values with a line break become triple-quoted strings opened by a line
+    break; others use one pair of quotes. Backslashes, quotes that could end
+    the string, and characters that are not printable are escaped.
+
+    >>> quote_string('say "hi"')
+    '"say \\\\"hi\\\\""'
+    >>> quote_string("one\\ntwo").splitlines()
+    ['\"\"\"', 'one', 'two\"\"\"']
+    """
+    if triple is None:
+        triple = "\n" in value
+    out: list[str] = []
+    last = len(value) - 1
+    for index, ch in enumerate(value):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            closing = value[index + 1 : index + 3] == '""' or index == last
+            out.append('\\"' if (closing or not triple) else '"')
+        elif triple and ch in "\n\t":
+            out.append(ch)
+        elif ch in _QUOTE_ESCAPES:
+            out.append(_QUOTE_ESCAPES[ch])
+        elif not ch.isprintable():
+            code = ord(ch)
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\u{{{code:x}}}")
+        else:
+            out.append(ch)
+    body = "".join(out)
+    return f'"""\n{body}"""' if triple else f'"{body}"'
+
+
+_QUOTE_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+
+
 def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

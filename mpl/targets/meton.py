@@ -11,6 +11,7 @@ from __future__ import annotations
 import typing as t
 from pathlib import Path
 
+from mpl.catalog import catalog
 from mpl.compiler.program import Options, Program
 from mpl.diagnostics import Related, Sink
 from mpl.source import Span
@@ -59,6 +60,8 @@ class MetonTarget(Target):
                     help="rename the profile",
                 )
             for setting in options.values():
+                if catalog().option(setting.name) is None:
+                    continue  # an unknown name, already reported by the checker
                 key = self.RENAMES.get(setting.name, setting.name)
                 span = Span(setting.span.start, setting.span.start + len(setting.name))
                 if key not in self.RANGES:

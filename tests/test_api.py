@@ -1,0 +1,89 @@
+"""The Python API: `mpl.load`, `ProfileSet.options`, `for_task` and validated overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+import mpl
+from helpers import EXAMPLES
+
+
+@pytest.fixture(scope="module")
+def profiles() -> mpl.ProfileSet:
+    return mpl.load(EXAMPLES / "meton.mprof")
+
+
+def test_load_a_path_or_its_string(profiles) -> None:
+    assert mpl.load(str(EXAMPLES / "meton.mprof")).profiles == profiles.profiles
+    assert profiles.default == "precise"
+    assert "debug" in profiles.tasks and profiles.models == ["meton-custom"]
+
+
+def test_options_of_a_profile(profiles) -> None:
+    assert profiles.options("debugging") == {
+        "num_ctx": 32768, "num_predict": 2048, "seed": -1, "temperature": 0.0,
+        "top_k": 20, "min_p": 0.1, "repeat_penalty": 1.1, "mirostat": 2,
+    }
+
+
+def test_options_for_a_task(profiles) -> None:
+    assert profiles.options("explanation", "docs")["repeat_penalty"] == 1.15
+    assert profiles.options("explanation")["repeat_penalty"] == 1.25
+
+
+def test_for_task_routes_or_falls_back_to_default(profiles) -> None:
+    docs = profiles.for_task("docs")
+    assert docs.name == "explanation" and docs["repeat_penalty"] == 1.15
+    assert profiles.for_task("general").name == "precise"
+    assert dict(profiles.for_task("debug"))["mirostat"] == 2
+
+
+def test_overrides_are_validated_and_typed(profiles) -> None:
+    opts = profiles.options("precise", temperature="0.7", top_k=20.0, stop="###", seed=None)
+    assert opts["temperature"] == 0.7 and opts["top_k"] == 20 and opts["stop"] == ["###"]
+    assert "seed" not in opts
+
+
+@pytest.mark.parametrize(
+    ("override", "code"),
+    [({"min_pp": 0.1}, "MPL301"), ({"top_p": 1.5}, "MPL303"), ({"num_ctx": "big"}, "MPL302"), ({"top_k": 2.5}, "MPL302")],
+)
+def test_bad_overrides_raise_one_error(profiles, override: dict, code: str) -> None:
+    with pytest.raises(mpl.MplError) as info:
+        profiles.options("precise", **override)
+    assert [d.code for d in info.value.diagnostics] == [code]
+
+
+def test_unknown_override_suggests(profiles) -> None:
+    with pytest.raises(mpl.MplError) as info:
+        profiles.options("precise", min_pp=0.1)
+    assert info.value.diagnostics[0].help == "did you mean `min_p`?"
+
+
+def test_unknown_profile_and_task(profiles) -> None:
+    with pytest.raises(mpl.MplError, match="precize"):
+        profiles.options("precize")
+    with pytest.raises(mpl.MplError) as info:
+        profiles.for_task("debgu")
+    assert info.value.diagnostics[0].help == "did you mean `debug`?"
+
+
+def test_source_errors_raise_with_every_diagnostic() -> None:
+    with pytest.raises(mpl.MplError) as info:
+        mpl.load("profile a extends b < min_pp 1 >")
+    assert sorted(d.code for d in info.value.diagnostics) == ["MPL201", "MPL301"]
+    assert "unknown parameter `min_pp`" in str(info.value)
+
+
+def test_warnings_are_kept(profiles) -> None:
+    assert [d.code for d in profiles.diagnostics if d.code == "MPL401"] == ["MPL401"]
+
+
+def test_load_with_a_target_version() -> None:
+    assert not [d for d in mpl.load(EXAMPLES / "meton.mprof", ollama="0.6").diagnostics if d.code == "MPL401"]
+
+
+def test_missing_file_raises() -> None:
+    with pytest.raises(mpl.MplError) as info:
+        mpl.load("nowhere.mprof")
+    assert info.value.diagnostics[0].code == "MPL001"

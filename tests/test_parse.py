@@ -1,0 +1,142 @@
+"""Parse: the grammar, the syntax tree, positions, strings and error recovery."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import EXAMPLES, labels, run
+from mpl.compiler import nodes
+from mpl.compiler.parse import _ToNodes, decode_string, parse, parser
+from mpl.diagnostics import Sink
+from mpl.source import SourceFile
+
+
+def parse_text(text: str) -> tuple[nodes.File, Sink]:
+    src = SourceFile("t.mprof", text)
+    sink = Sink(src)
+    return parse(src, sink), sink
+
+
+def test_every_grammar_rule_has_a_transformer_method() -> None:
+    rules = {str(rule.origin.name) for rule in parser().rules if not rule.options.expand1}
+    public = {r for r in rules if not r.startswith("_") and not r.startswith("__")}
+    missing = sorted(r for r in public if not hasattr(_ToNodes, r))
+    assert not missing, f"grammar rules without a transformer method: {missing}"
+
+
+@pytest.mark.parametrize("name", ["meton", "finetune", "legacy-ollama"])
+def test_examples_parse_without_errors(name: str) -> None:
+    text = (EXAMPLES / f"{name}.mprof").read_text()
+    file, sink = parse_text(text)
+    assert not sink.diagnostics and file.syntax_ok
+
+
+def test_design_example_shapes() -> None:
+    file, _ = parse_text(
+        'profile debugging extends precise for debug, review < mirostat 2; top_k 20 >\n'
+        'model "meton:7b" from meton-custom\n'
+    )
+    profile, model = file.decls
+    assert isinstance(profile, nodes.ProfileDecl)
+    assert profile.parent.value == "precise"
+    assert [t.value for t in profile.tasks] == ["debug", "review"]
+    assert [s.name.value for s in profile.block.stmts] == ["mirostat", "top_k"]
+    assert isinstance(model, nodes.ModelDecl) and model.block is None
+    assert isinstance(model.name, nodes.String) and isinstance(model.source, nodes.Name)
+
+
+def test_values() -> None:
+    file, _ = parse_text('profile p <\n  a 1\n  b -2.5e3\n  c true\n  d false\n  e "x"\n  f ["a",\n    # note\n    "b",]\n  g += "z"\n>')
+    values = {s.name.value: s.value for s in file.decls[0].block.stmts}
+    assert values["a"].value == 1 and isinstance(values["a"].value, int)
+    assert values["b"].value == -2500.0
+    assert values["c"].value is True and values["d"].value is False
+    assert values["e"].value == "x"
+    assert [i.value for i in values["f"].items] == ["a", "b"]
+    assert file.decls[0].block.stmts[-1].append
+
+
+def test_when_blocks_and_unset() -> None:
+    file, _ = parse_text("profile p <\n  when task is docs < top_k 1 >\n  when task in [a,\n b] < unset top_k, top_p >\n>")
+    when_is, when_in = file.decls[0].block.stmts
+    assert when_is.form == "is" and [t.value for t in when_is.tasks] == ["docs"]
+    assert when_in.form == "in" and [t.value for t in when_in.tasks] == ["a", "b"]
+    assert [n.value for n in when_in.block.stmts[0].names] == ["top_k", "top_p"]
+
+
+def test_model_statements() -> None:
+    file, _ = parse_text(
+        'model m from "x" <\n  adapter "a.gguf"\n  use p for debug\n  system "s"\n  template "t"\n'
+        '  message system "hi"\n  license "MIT"\n  requires "0.14.0"\n>'
+    )
+    kinds = [type(s).__name__ for s in file.decls[0].block.stmts]
+    assert kinds == ["AdapterStmt", "UseStmt", "TextStmt", "TextStmt", "MessageStmt", "TextStmt", "TextStmt"]
+    assert file.decls[0].block.stmts[4].role.value == "system"
+
+
+def test_positions_with_crlf_and_non_ascii() -> None:
+    text = 'profile p <\r\n  "Café ☕ profile"\r\n  min_pp 0.1\r\n>\r\n'
+    assert labels(run(text)) [0] == "MPL301@3:3"
+    src = SourceFile("t", text)
+    offset = text.index("min_pp")
+    assert src.line_col(offset) == (3, 3)
+    assert src.lsp_position(text.index("profile\"")) == (1, 10)
+
+
+def test_lsp_positions_count_utf16_units() -> None:
+    src = SourceFile("t", 'x "😀" y')
+    assert src.lsp_position(6) == (0, 7)
+    assert src.offset_from_lsp(0, 7) == 6
+
+
+def test_comments_are_collected_but_not_inside_strings() -> None:
+    file, _ = parse_text('# head\nprofile p < system_x "# no" # tail\n>')
+    assert [c.text for c in file.comments] == ["# head", "# tail"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        (r'"a\"b"', 'a"b'),
+        (r'"a\\b"', "a\\b"),
+        (r'"\n\r\t\0"', "\n\r\t\0"),
+        (r'"\u00e9\u{1F600}"', "é😀"),
+        ('"""\nline one\nline two"""', "line one\nline two"),
+        ('"""\r\nwindows\r\n"""', "windows\n"),
+        ('"""no leading newline"""', "no leading newline"),
+        ('"""  "quoted"  """', '  "quoted"  '),
+    ],
+)
+def test_string_escapes(raw: str, value: str) -> None:
+    assert decode_string(raw, 0, None)[0] == value
+
+
+@pytest.mark.parametrize("raw", [r'"\q"', r'"\u{110000}"', r'"\uD800"', r'"\x41"'])
+def test_unknown_escapes_are_reported(raw: str) -> None:
+    sink = Sink(SourceFile("t", raw))
+    decode_string(raw, 0, sink)
+    assert [d.code for d in sink.diagnostics] == ["MPL104"]
+
+
+def test_recovery_keeps_semantic_diagnostics_of_the_rest() -> None:
+    text = "profile a <\n  temperature 0.5\n  top_k\n>\nprofile b <\n  min_pp 0.1\n>\n"
+    analysis = run(text)
+    assert labels(analysis) == ["MPL101@3:8", "MPL301@6:3"]
+
+
+def test_unclosed_block_names_the_block() -> None:
+    analysis = run("profile base <\n  temperature 0.5\n")
+    (diag,) = analysis.diagnostics
+    assert diag.code == "MPL102"
+    assert "expected `>` to close `profile base` opened at 1:14" in diag.message
+
+
+def test_unexpected_token_says_what_was_expected() -> None:
+    (diag,) = run("profile p extends < >").diagnostics
+    assert diag.code == "MPL101" and diag.help == "expected a name"
+
+
+def test_keywords_are_contextual() -> None:
+    """A keyword is only a keyword where one may stand: `model` can name a profile."""
+    analysis = run("profile model < temperature 0.5 >\nmodel m from x < use model >\nmodel x from y")
+    assert not analysis.has_errors and "model" in analysis.program.profiles
