@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import subprocess
 import sys
 
@@ -20,6 +21,7 @@ from mpl.catalog import (
     Version,
     catalog,
     catalog_input,
+    validate_catalog,
 )
 
 V = Version.parse
@@ -52,8 +54,8 @@ def c() -> Catalog:
 
 
 def test_constructed_catalog_equals_validated_one(c: Catalog) -> None:
-    validated = Catalog.model_validate(catalog_input())
-    assert validated.model_dump() == c.model_dump()
+    validated = validate_catalog(catalog_input())
+    assert validated == c
     assert isinstance(validated.options["seed"].first, Version)
 
 
@@ -104,16 +106,31 @@ def test_history_checks_reject_bad_data() -> None:
     data = catalog_input()
     data["options"]["seed"]["defaults"] = [{"since": "0.1.0", "value": -1}]
     with pytest.raises(pydantic.ValidationError, match="must start at 0.0.3"):
-        Catalog.model_validate(data)
+        validate_catalog(data)
     data = catalog_input()
     data["options"]["seed"]["name"] = "Seed"
     with pytest.raises(pydantic.ValidationError, match="named 'Seed'"):
-        Catalog.model_validate(data)
+        validate_catalog(data)
 
 
 def test_models_are_frozen(c: Catalog) -> None:
-    with pytest.raises(pydantic.ValidationError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         c.options["seed"].description = "x"  # type: ignore[misc]
+
+
+def test_validation_rejects_wrong_types_and_unknown_fields() -> None:
+    data = catalog_input()
+    data["options"]["seed"]["type"] = "integer"
+    with pytest.raises(pydantic.ValidationError, match="options.seed.type"):
+        validate_catalog(data)
+    data = catalog_input()
+    data["options"]["seed"]["typo"] = 1
+    with pytest.raises(pydantic.ValidationError, match="typo"):
+        validate_catalog(data)
+    data = catalog_input()
+    data["options"]["seed"]["first"] = "latest"
+    with pytest.raises(pydantic.ValidationError, match="invalid Ollama version"):
+        validate_catalog(data)
 
 
 # --- key lifetimes ----------------------------------------------------------------
@@ -431,7 +448,7 @@ def test_version_as_pydantic_field() -> None:
 def test_building_the_catalog_loads_nothing_heavy() -> None:
     code = (
         "import sys; from mpl.catalog import catalog; catalog().suggest('x'); "
-        "bad = {'importlib.metadata', 'json', 'difflib', 'jinja2', 'lark', 'yaml'} & set(sys.modules); "
+        "bad = {'importlib.metadata', 'json', 'difflib', 'jinja2', 'lark', 'yaml', 'pydantic'} & set(sys.modules); "
         "print(sorted(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -2,7 +2,12 @@
 
 Consumes the literals in `mpl.catalog._data` (from ollama-facts.md §1-§3, §8 and
 parameters.md §2-§5); produces one frozen `Catalog` via `catalog()`, built once and
-checked against the pydantic schema by the tests (`catalog_input()`).
+validated by pydantic (`validate_catalog()`, run by the tests) against the types
+declared here.
+
+The specs are frozen standard-library dataclasses, which pydantic validates like
+its own models: `mpl check` builds them directly from the literals and so never
+imports pydantic at start-up.
 """
 
 from __future__ import annotations
@@ -10,9 +15,8 @@ from __future__ import annotations
 import functools
 import math
 import typing as t
+from dataclasses import dataclass, field
 from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict, model_validator
 
 from mpl.catalog import _data
 from mpl.catalog._data import SOURCES as SOURCES
@@ -34,10 +38,12 @@ __all__ = [
     "Version",
     "catalog",
     "catalog_input",
+    "validate_catalog",
 ]
 
-# defer_build: no validator is built unless something validates (see `_construct`).
-_FROZEN = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+# pydantic's configuration for these dataclasses (a plain dict: read only by
+# `validate_catalog`, so pydantic need not be imported to define them).
+_STRICT_FIELDS: t.Any = {"extra": "forbid"}
 
 
 class ValueType(StrEnum):
@@ -49,7 +55,8 @@ class ValueType(StrEnum):
     STRING_LIST = "string_list"
 
 
-class Domain(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Domain:
     """The *hard* domain of a numeric option: values outside it are meaningless or rejected.
 
     >>> d = Domain(minimum=0, maximum=1, min_exclusive=True)
@@ -57,7 +64,7 @@ class Domain(BaseModel):
     ('(0, 1]', False, True)
     """
 
-    model_config = _FROZEN
+    __pydantic_config__ = _STRICT_FIELDS
 
     minimum: float | None = None
     maximum: float | None = None
@@ -106,17 +113,19 @@ def _num(x: float) -> str:
 DefaultValue = int | float | bool | None
 
 
-class DefaultChange(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DefaultChange:
     """From release `since` on, ``DefaultOptions()`` gives `value` (None: automatic / unset)."""
 
-    model_config = _FROZEN
+    __pydantic_config__ = _STRICT_FIELDS
 
     since: Version
     value: DefaultValue
     note: str = ""
 
 
-class OptionSpec(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptionSpec:
     """One JSON option key as Ollama has had it, from `first` to `last` (None: still present).
 
     >>> spec = catalog().option("mirostat")
@@ -124,7 +133,7 @@ class OptionSpec(BaseModel):
     (True, False, '0.7.0')
     """
 
-    model_config = _FROZEN
+    __pydantic_config__ = _STRICT_FIELDS
 
     name: str
     type: ValueType
@@ -135,10 +144,9 @@ class OptionSpec(BaseModel):
     domain: Domain | None
     defaults: list[DefaultChange]
     description: str
-    special: dict[str, str] = {}
+    special: dict[str, str] = field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _check_history(self) -> OptionSpec:
+    def __post_init__(self) -> None:
         if self.last is not None and self.last < self.first:
             raise ValueError(f"{self.name}: last {self.last} is before first {self.first}")
         if self.last is not None and str(self.last) not in _data.RELEASE_AFTER:
@@ -150,7 +158,6 @@ class OptionSpec(BaseModel):
             raise ValueError(f"{self.name}: default history is not strictly oldest first")
         if self.last is not None and sinces[-1] > self.last:
             raise ValueError(f"{self.name}: a default changes after the key's last release")
-        return self
 
     def known_in(self, version: Version) -> bool:
         """Whether `version` has this key (first <= version <= last)."""
@@ -193,7 +200,8 @@ class ModelfileBehaviour(StrEnum):
     REJECT = "reject"  # `unknown parameter '<name>'`
 
 
-class InstructionSpec(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstructionSpec:
     """A Modelfile instruction and the releases it works in.
 
     >>> adapter = catalog().instructions["ADAPTER"]
@@ -201,7 +209,7 @@ class InstructionSpec(BaseModel):
     (True, False, True)
     """
 
-    model_config = _FROZEN
+    __pydantic_config__ = _STRICT_FIELDS
 
     keyword: str
     first: Version
@@ -222,7 +230,8 @@ class InstructionSpec(BaseModel):
         return Version.parse(_data.RELEASE_AFTER[str(self.last)])
 
 
-class Catalog(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Catalog:
     """Every option key and instruction Ollama has had, with version-aware queries.
 
     >>> c = catalog()
@@ -230,20 +239,18 @@ class Catalog(BaseModel):
     (35, 20, 'top_k')
     """
 
-    model_config = _FROZEN
+    __pydantic_config__ = _STRICT_FIELDS
 
     options: dict[str, OptionSpec]
     instructions: dict[str, InstructionSpec]
 
-    @model_validator(mode="after")
-    def _check_keys(self) -> Catalog:
+    def __post_init__(self) -> None:
         for key, spec in self.options.items():
             if key != spec.name:
                 raise ValueError(f"option stored under {key!r} is named {spec.name!r}")
         for key, instruction in self.instructions.items():
             if key != instruction.keyword:
                 raise ValueError(f"instruction stored under {key!r} is {instruction.keyword!r}")
-        return self
 
     def option(self, name: str) -> OptionSpec | None:
         """The option called exactly `name` (case-sensitive), in any release."""
@@ -362,9 +369,9 @@ def _instruction_input(row: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def catalog_input() -> dict[str, t.Any]:
-    """The catalog data as plain JSON-like input for `Catalog.model_validate`.
+    """The catalog data as plain JSON-like input for `validate_catalog`.
 
-    >>> Catalog.model_validate(catalog_input()).model_dump() == catalog().model_dump()
+    >>> validate_catalog(catalog_input()) == catalog()
     True
     """
     return {
@@ -373,12 +380,24 @@ def catalog_input() -> dict[str, t.Any]:
     }
 
 
-def _construct(data: dict[str, t.Any]) -> Catalog:
-    """Build the models from `catalog_input()` without running pydantic validation.
+def validate_catalog(data: dict[str, t.Any]) -> Catalog:
+    """Validate JSON-like catalog input with pydantic; raises `pydantic.ValidationError`.
 
-    Validation (types and the history checks above) runs in the test suite on the
-    same input; skipping it here keeps `mpl check` from building validators and
-    loading pydantic's plugin machinery at start-up.
+    Checks every field's type (versions, enums, the domain and default shapes),
+    rejects unknown fields, and runs the history checks of `OptionSpec` and
+    `Catalog`. Imports pydantic, so only the tests and tools call it.
+    """
+    import pydantic
+
+    return pydantic.TypeAdapter(Catalog).validate_python(data)
+
+
+def _construct(data: dict[str, t.Any]) -> Catalog:
+    """Build the specs from `catalog_input()` directly, without pydantic.
+
+    The same input is validated by `validate_catalog` in the test suite; building
+    it directly keeps pydantic off `mpl check`'s start-up path. The history checks
+    in `__post_init__` run either way.
     """
     parse = functools.cache(Version.parse)
 
@@ -387,22 +406,17 @@ def _construct(data: dict[str, t.Any]) -> Catalog:
 
     options = {}
     for name, row in data["options"].items():
-        domain = row["domain"] and Domain.model_construct(**row["domain"])
-        defaults = [
-            DefaultChange.model_construct(since=parse(d["since"]), value=d["value"], note=d["note"])
-            for d in row["defaults"]
-        ]
-        options[name] = OptionSpec.model_construct(
+        domain = row["domain"] and Domain(**row["domain"])
+        defaults = [DefaultChange(since=parse(d["since"]), value=d["value"], note=d["note"]) for d in row["defaults"]]
+        options[name] = OptionSpec(
             **{**row, "type": ValueType(row["type"]), "first": parse(row["first"]),
                "last": version(row["last"]), "domain": domain, "defaults": defaults}
         )
     instructions = {
-        keyword: InstructionSpec.model_construct(
-            **{**row, "first": parse(row["first"]), "last": version(row["last"])}
-        )
+        keyword: InstructionSpec(**{**row, "first": parse(row["first"]), "last": version(row["last"])})
         for keyword, row in data["instructions"].items()
     }
-    return Catalog.model_construct(options=options, instructions=instructions)
+    return Catalog(options=options, instructions=instructions)
 
 
 @functools.cache
