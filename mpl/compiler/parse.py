@@ -36,9 +36,46 @@ _PHRASES = {
 
 @functools.cache
 def parser() -> Lark:
-    """The LALR parser for `profile.lark`, built once per process."""
+    """The LALR parser for `profile.lark`, built once per process.
+
+    Building the LALR tables costs more than the rest of `mpl check`, so lark
+    keeps them in the user's cache directory (never beside the installed
+    package). Lark checks the grammar's hash on load and rebuilds a stale or
+    unreadable cache; a cache that cannot be written only costs time.
+    """
     grammar = resources.files("mpl.grammar").joinpath("profile.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    return Lark(
+        grammar,
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=_cache_file(),
+    )
+
+
+def _cache_file() -> str | bool:
+    """Where lark keeps the built parser: `$MPL_CACHE_DIR`, else the XDG cache dir.
+
+    Returns False (no cache) when `MPL_CACHE_DIR` is set to an empty string or no
+    cache directory can be made.
+    """
+    import os
+
+    import lark
+
+    configured = os.environ.get("MPL_CACHE_DIR")
+    if configured == "":
+        return False
+    if configured:
+        folder = configured
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "mpl")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return False
+    return os.path.join(folder, f"profile-grammar-lark{lark.__version__}.cache")
 
 
 @functools.cache
