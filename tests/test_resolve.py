@@ -94,6 +94,16 @@ def test_model_bakes_a_profile_and_accumulates_stop() -> None:
     assert model.unsets == [("seed", model.unsets[0][1])]
 
 
+def test_direct_parameters_override_the_used_profile_wherever_they_stand() -> None:
+    text = DESIGN + 'model m from "llama3" <\n  num_ctx 16384\n  unset seed\n  use debugging\n  use explanation\n>'
+    model = run(text, targets=("options",)).program.model("m")
+    params = plain(model.params)
+    assert params["num_ctx"] == 16384 and "seed" not in params
+    # a later `use` wins over an earlier one where both set a value
+    assert params["temperature"] == 0.5 and params["repeat_penalty"] == 1.25
+    assert [use[0] for use in model.uses] == ["debugging", "explanation"]
+
+
 def test_use_for_a_task() -> None:
     text = DESIGN + 'model m from "llama3" < use explanation for docs >'
     assert run(text, targets=("options",)).program.model("m").params["repeat_penalty"].value == 1.15

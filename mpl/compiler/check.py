@@ -96,7 +96,7 @@ def check_param(stmt: nodes.Param, sink: Sink) -> OptionSpec | None:
     if not ok:
         hint = _TYPE_WORDS[spec.type]
         if spec.type is ValueType.INT and isinstance(value, nodes.Number) and float(value.value).is_integer():
-            hint = f"an integer: write `{int(value.value)}`"
+            hint = f"`{int(value.value)}`: `{name}` is an integer"
         sink.report(
             "MPL302", value.span, f"`{name}` takes {_TYPE_WORDS[spec.type]}, not {_describe(value)}",
             help=f"write {hint}", parameter=name,

@@ -116,6 +116,7 @@ class Program:
     routes: dict[str, str]  # task -> profile
     models: list[Model]  # in build order (dependencies first)
     _cache: dict[tuple[str, str | None], Options] = field(default_factory=dict, repr=False)
+    _when_tasks: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def profile_for_task(self, task: str) -> str | None:
         """The profile a task is routed to, else the `default`."""

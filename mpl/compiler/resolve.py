@@ -463,43 +463,23 @@ class _Resolver:
         return ModelSource("registry", text, span)
 
     def _model_body(self, program: Program, model: Model) -> None:
+        """Fill a model from its block.
+
+        The profiles named by `use` are baked first, in order (a later `use`
+        wins where two set the same parameter); the model's own parameter and
+        `unset` statements then apply in order on top, wherever they stand in
+        the block, so a direct parameter always overrides a profile's value.
+        """
         block = model.decl.block
         if block is None:
             return
-        params: Options = model.params
-        seen: dict[str, Span] = {}
-        origin = f"model {model.name}"
+        direct: list[nodes.Param | nodes.UnsetStmt] = []
         for stmt in block.stmts:
             match stmt:
                 case nodes.Description():
                     pass  # documentation only
-                case nodes.Param(name=name, value=value, append=append):
-                    pv = py_value(value)
-                    if name.value in LIST_PARAMETERS:
-                        # In a model, list parameters accumulate as Modelfile lines do.
-                        _append(params, name.value, pv, stmt.span, value.span, origin, None)
-                    else:
-                        if append:
-                            self.sink.report(
-                                "MPL212", stmt.span, f"`+=` needs a list parameter; `{name.value}` is not one",
-                                help=f"write `{name.value} VALUE` to replace the value",
-                            )
-                        elif name.value in seen:
-                            self.sink.report(
-                                "MPL210", name.span, f"`{name.value}` is set twice in this model; the later value wins",
-                                related=[Related(seen[name.value], "first set here")],
-                            )
-                        seen[name.value] = stmt.span
-                        params[name.value] = Setting(name.value, pv, stmt.span, value.span, origin, None)
-                case nodes.UnsetStmt(names=names):
-                    for n in names:
-                        if n.value not in params:
-                            self.sink.report(
-                                "MPL211", n.span,
-                                f"`unset {n.value}` has no effect: nothing before it sets `{n.value}`",
-                            )
-                        params.pop(n.value, None)
-                        model.unsets.append((n.value, n.span))
+                case nodes.Param() | nodes.UnsetStmt():
+                    direct.append(stmt)
                 case nodes.UseStmt(profile=profile, task=task):
                     if profile.value not in program.profiles:
                         self.sink.report(
@@ -511,7 +491,7 @@ class _Resolver:
                     if task is not None and self.check_task(task, program.tasks):
                         task_name = task.value
                     model.uses.append((profile.value, task_name, stmt.span))
-                    params.update(program.resolve(profile.value, task_name))
+                    model.params.update(program.resolve(profile.value, task_name))
                 case nodes.AdapterStmt(path=path):
                     if model.adapter is not None:
                         self.sink.report(
@@ -546,6 +526,43 @@ class _Resolver:
                         "MPL208", stmt.span, "`when` blocks belong in profiles, not models",
                         help="put the variation in a profile and `use PROFILE for TASK`",
                     )
+        self._model_params(model, direct)
+
+    def _model_params(self, model: Model, stmts: list[nodes.Param | nodes.UnsetStmt]) -> None:
+        """Apply a model's own parameter and `unset` statements over its baked profiles."""
+        params: Options = model.params
+        seen: dict[str, Span] = {}
+        origin = f"model {model.name}"
+        for stmt in stmts:
+            match stmt:
+                case nodes.Param(name=name, value=value, append=append):
+                    pv = py_value(value)
+                    if name.value in LIST_PARAMETERS:
+                        # In a model, list parameters accumulate as Modelfile lines do.
+                        _append(params, name.value, pv, stmt.span, value.span, origin, None)
+                        continue
+                    if append:
+                        self.sink.report(
+                            "MPL212", stmt.span, f"`+=` needs a list parameter; `{name.value}` is not one",
+                            help=f"write `{name.value} VALUE` to replace the value",
+                        )
+                    elif name.value in seen:
+                        self.sink.report(
+                            "MPL210", name.span, f"`{name.value}` is set twice in this model; the later value wins",
+                            related=[Related(seen[name.value], "first set here")],
+                        )
+                    seen[name.value] = stmt.span
+                    params[name.value] = Setting(name.value, pv, stmt.span, value.span, origin, None)
+                case nodes.UnsetStmt(names=names):
+                    for n in names:
+                        if n.value not in params:
+                            self.sink.report(
+                                "MPL211", n.span,
+                                f"`unset {n.value}` has no effect: nothing before it sets `{n.value}`",
+                            )
+                        params.pop(n.value, None)
+                        seen.pop(n.value, None)
+                        model.unsets.append((n.value, n.span))
 
     def _build_order(self, models: dict[str, Model]) -> list[Model]:
         order: list[Model] = []
@@ -630,7 +647,13 @@ def _append(
 
 
 def resolve_profile(program: Program, name: str, task: str | None) -> Options:
-    """Parent resolved for the task, then the body, then the matching `when` blocks."""
+    """Parent resolved for the task, then the body, then the matching `when` blocks.
+
+    A task that no `when` block of the profile or its ancestors names resolves
+    as no task at all, so that result is shared rather than recomputed.
+    """
+    if task is not None and task not in _when_tasks(program, name):
+        return program.resolve(name)
     profile = program.profiles[name]
     options: Options = dict(program.resolve(profile.parent, task)) if profile.parent else {}
     whens: list[nodes.When] = []
@@ -648,6 +671,17 @@ def resolve_profile(program: Program, name: str, task: str | None) -> Options:
                     if not isinstance(stmt, nodes.When):
                         _apply(options, stmt, label, name)
     return options
+
+
+def _when_tasks(program: Program, name: str) -> frozenset[str]:
+    """The tasks named by `when` blocks of a profile and of its ancestors."""
+    found = program._when_tasks.get(name)
+    if found is None:
+        profile = program.profiles[name]
+        own = {task.value for stmt in _walk(profile.decl.block) if isinstance(stmt, nodes.When) for task in stmt.tasks}
+        parent = _when_tasks(program, profile.parent) if profile.parent else frozenset()
+        found = program._when_tasks[name] = frozenset(own) | parent
+    return found
 
 
 def _apply(options: Options, stmt: nodes.Stmt, origin: str, profile: str) -> None:
