@@ -60,3 +60,10 @@ def _assert_sane(text: str) -> None:
     for diag in analysis.diagnostics:
         if diag.span is not None:
             assert 0 <= diag.span.start <= diag.span.end <= len(text), diag
+    if not analysis.has_errors and analysis.program is not None:
+        # A source with no errors compiles: every target emits without raising.
+        from mpl.targets import get_target
+
+        for target in ("options", "meton", "modelfile"):
+            for output in get_target(target).emit(analysis.program, EXAMPLES / "out"):
+                assert output.path and "/" not in output.path

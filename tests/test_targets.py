@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from helpers import EXAMPLES, ROOT, compile_example, run
+from helpers import EXAMPLES, ROOT, compile_example, labels, run
 from modelfile_reader import create_request, parse_modelfile
 from mpl.compiler import analyze
 from mpl.targets import get_target
@@ -179,7 +179,8 @@ def test_system_strings_are_byte_exact(text: str, tmp_path: Path) -> None:
     analysis = run(f'model m from "llama3" <\n  system "{escaped}"\n  stop "{escaped}"\n>', targets=("modelfile",))
     assert decode_string(f'"{escaped}"', 0, None)[0] == text
     if analysis.has_errors:
-        assert {d.code for d in analysis.diagnostics if d.is_error} == {"MPL503"}
+        # An empty stop string ends every generation (MPL726, parameters.md §6 rule 20).
+        assert {d.code for d in analysis.diagnostics if d.is_error} == ({"MPL726"} if text == "" else {"MPL503"})
         return
     (output,) = get_target("modelfile").emit(analysis.program, tmp_path)
     request = create_request(parse_modelfile(output.content), tmp_path)
@@ -187,9 +188,27 @@ def test_system_strings_are_byte_exact(text: str, tmp_path: Path) -> None:
     assert request["parameters"]["stop"] == [text]
 
 
-def test_unrepresentable_string_is_an_error_at_its_span() -> None:
-    analysis = run('model m <\n>\nmodel m2 from "llama3" <\n  system """a"""\n"""\n>', targets=("modelfile",))
-    assert analysis.has_errors
+@pytest.mark.parametrize(
+    ("body", "label"),
+    [
+        ('  system "a\\u00a0b"', "MPL503@2:10"),  # NBSP: dropped by Ollama's parser
+        ('  system "abc\\"\\"\\"\\nmore"', "MPL503@2:10"),  # `"""` then a line break
+        ('  message user "zero\\u200bwidth"', "MPL503@2:16"),
+        ('  license "bell\\u0007"', "MPL503@2:11"),
+        ('  stop ["ok", "tab\\u000bvt"]', "MPL503@2:15"),
+    ],
+)
+def test_unrepresentable_string_is_an_error_at_its_span(body: str, label: str) -> None:
+    analysis = run(f'model m from "llama3" <\n{body}\n>', targets=("modelfile",))
+    assert [l for l in labels(analysis) if l.startswith("MPL503")] == [label]
+
+
+def test_unrepresentable_adapter_path_is_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "a\u00a0b"
+    folder.mkdir()
+    (folder / "lora.gguf").write_bytes((EXAMPLES / "adapters" / "meton-lora.gguf").read_bytes())
+    analysis = run('model m from "llama3" < adapter "./a\\u00a0b/lora.gguf" >', targets=("modelfile",), base_dir=tmp_path)
+    assert labels(analysis) == ["MPL503@1:33"]
 
 
 def test_adapter_path_is_relative_to_the_output(tmp_path: Path) -> None:

@@ -539,7 +539,7 @@ class _Resolver:
                     pv = py_value(value)
                     if name.value in LIST_PARAMETERS:
                         # In a model, list parameters accumulate as Modelfile lines do.
-                        _append(params, name.value, pv, stmt.span, value.span, origin, None)
+                        _append(params, name.value, value, stmt.span, origin, None)
                         continue
                     if append:
                         self.sink.report(
@@ -631,16 +631,21 @@ def _str(node: nodes.Name | nodes.String) -> str:
 
 
 def _append(
-    options: Options, name: str, value: PyValue, span: Span, value_span: Span, origin: str, profile: str | None
+    options: Options, name: str, value: nodes.Value, span: Span, origin: str, profile: str | None
 ) -> None:
-    items = value if isinstance(value, tuple) else (value,)
+    """Append a value (one string or a list) to a list parameter, keeping each element's span."""
+    pv = py_value(value)
+    items = pv if isinstance(pv, tuple) else (pv,)
+    spans = _element_spans(value)
     previous = options.get(name)
     if previous is not None and isinstance(previous.value, tuple):
         items = previous.value + items
-        elements = previous.elements + (value_span,) * (len(items) - len(previous.value))
-    else:
-        elements = (value_span,) * len(items)
-    options[name] = Setting(name, tuple(items), span, value_span, origin, profile, elements)
+        spans = previous.elements + spans
+    options[name] = Setting(name, tuple(items), span, value.span, origin, profile, spans)
+
+
+def _element_spans(value: nodes.Value) -> tuple[Span, ...]:
+    return tuple(item.span for item in value.items) if isinstance(value, nodes.List) else (value.span,)
 
 
 # -- resolving one profile ------------------------------------------------------------
@@ -687,13 +692,14 @@ def _when_tasks(program: Program, name: str) -> frozenset[str]:
 def _apply(options: Options, stmt: nodes.Stmt, origin: str, profile: str) -> None:
     match stmt:
         case nodes.Param(name=name, value=value, append=True) if name.value in LIST_PARAMETERS:
-            _append(options, name.value, py_value(value), stmt.span, value.span, origin, profile)
+            _append(options, name.value, value, stmt.span, origin, profile)
         case nodes.Param(name=name, value=value):
             pv = py_value(value)
             if name.value in LIST_PARAMETERS:
                 items = pv if isinstance(pv, tuple) else (pv,)
-                elements = tuple(v.span for v in value.items) if isinstance(value, nodes.List) else (value.span,)
-                options[name.value] = Setting(name.value, items, stmt.span, value.span, origin, profile, elements)
+                options[name.value] = Setting(
+                    name.value, items, stmt.span, value.span, origin, profile, _element_spans(value)
+                )
             else:
                 options[name.value] = Setting(name.value, pv, stmt.span, value.span, origin, profile)
         case nodes.UnsetStmt(names=names):

@@ -49,7 +49,13 @@ class ModelfileTarget(Target):
 
     def strings(self, model: Model) -> t.Iterator[tuple[str, str, Span]]:
         """(what, text, span) of every string the Modelfile will hold."""
-        yield "FROM", model.source.value, model.source.span
+        if model.source.kind == "path" and model.source.path is not None:
+            # Written relative to the output folder; the characters are those of the full path.
+            yield "FROM", str(model.source.path), model.source.span
+        else:
+            yield "FROM", model.source.value, model.source.span
+        if model.adapter is not None:
+            yield "ADAPTER", str(model.adapter.path), model.adapter.value_span
         if model.system is not None:
             yield "SYSTEM", model.system.value, model.system.value_span
         if model.template is not None:
@@ -70,8 +76,6 @@ class ModelfileTarget(Target):
         files: dict[str, Model] = {}
         for model in program.models:
             for what, text, span in self.strings(model):
-                if what == "FROM" and model.source.kind == "path":
-                    continue  # written as a path relative to the output; checked at emit
                 result = encode_value(text)
                 if isinstance(result, Refusal):
                     sink.report(
