@@ -43,7 +43,9 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
     },
     {
         "name": "seed", "type": "int", "struct": "options", "first": "0.0.3", "last": None,
-        "domain": GE_MINUS1,  # 4294967295 upper end is a lint, not a hard bound
+        # Any int64 is accepted and means something (-2 is a fixed seed on llama.cpp):
+        # seeds below -1 or above 4294967295 are a lint (rule 21), not a hard bound.
+        "domain": None,
         "defaults": [("0.0.3", -1, "random; the docs wrongly say 0")],
         "description": "Seed of the random draw; -1 picks a random seed.",
         "special": {"-1": "random seed"},
@@ -95,7 +97,7 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
     },
     {
         "name": "temperature", "type": "float", "struct": "options", "first": "0.0.3", "last": None,
-        "domain": GE0,  # negative acts as 0 (parameters.md §3.1)
+        "domain": None,  # negative acts as 0 (parameters.md §3.1): a lint (rule 3), not a hard bound
         "defaults": [("0.0.3", 0.8)],
         "description": "Divides the logits before the draw; lower is more deterministic.",
         "special": {"0": "greedy (any value <= 0)", "1": "distribution unchanged"},

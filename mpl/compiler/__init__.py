@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mpl.compiler import nodes
 from mpl.compiler.check import check
+from mpl.compiler.lint import apply_allows, lint
 from mpl.compiler.parse import parse
 from mpl.compiler.resolve import resolve
 from mpl.diagnostics import Diagnostic, Sink
@@ -23,7 +24,7 @@ if t.TYPE_CHECKING:
     from mpl.compiler.program import Program
 
 # The passes that run over the resolved program, in order: `f(program, sink) -> program`.
-PASSES: tuple[t.Callable[[Program, Sink], Program], ...] = (check,)
+PASSES: tuple[t.Callable[[Program, Sink], Program], ...] = (check, lint)
 
 MAX_BYTES = 16 * 1024 * 1024
 ALL_TARGETS = ("options", "meton", "modelfile")
@@ -38,6 +39,7 @@ class Analysis:
     file: nodes.File | None = None
     program: Program | None = None
     io_error: bool = False  # the file could not be read at all (exit code 2)
+    suppressed: list[Diagnostic] = field(default_factory=list)  # silenced by `# mpl: allow(...)`
     targets: tuple[str, ...] = field(default=ALL_TARGETS)
 
     @property
@@ -138,4 +140,5 @@ def analyze(
 
     for name in targets:
         get_target(name).check(program, sink)
+    analysis.suppressed = apply_allows(program, sink)
     return analysis

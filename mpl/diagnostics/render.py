@@ -40,8 +40,11 @@ def location(source: SourceFile, diag: Diagnostic) -> str:
     return f"{source.path}:{line}:{col}"
 
 
-def render_text(source: SourceFile, diags: t.Iterable[Diagnostic], *, colour: bool = False) -> str:
-    """Render diagnostics like a compiler: header, source line, carets, help.
+def render_text(source: SourceFile, diags: t.Iterable[Diagnostic], *, colour: bool = False, links: bool = True) -> str:
+    """Render diagnostics like a compiler: header, source line, carets, help, docs link.
+
+    With `colour` (a terminal) the code is an OSC-8 hyperlink to its docs section;
+    without it a `= see:` line gives the address, unless `links` is off.
 
     >>> from mpl.diagnostics import Sink
     >>> from mpl.source import Span
@@ -54,21 +57,28 @@ def render_text(source: SourceFile, diags: t.Iterable[Diagnostic], *, colour: bo
     1 | profile p < min_pp 0.1 >
       |             ^^^^^^
       = help: did you mean `min_p`?
+      = see: https://github.com/mpl-profiles/mpl/blob/main/docs/diagnostics.md#mpl301
     <BLANKLINE>
     """
     out: list[str] = []
     for diag in diags:
-        out.append(_render_one(source, diag, colour))
+        out.append(_render_one(source, diag, colour, links))
     return "".join(out)
 
 
-def _render_one(source: SourceFile, diag: Diagnostic, colour: bool) -> str:
+def _hyperlink(url: str, text: str) -> str:
+    """An OSC-8 terminal hyperlink (terminals without support show the text)."""
+    return f"\x1b]8;;{url}\x1b\\{text}\x1b]8;;\x1b\\"
+
+
+def _render_one(source: SourceFile, diag: Diagnostic, colour: bool, links: bool = True) -> str:
     sev = diag.severity.value
     c = _COLOURS[diag.severity] if colour else ""
     b = _BOLD if colour else ""
     blue = _BLUE if colour else ""
     r = _RESET if colour else ""
-    lines = [f"{b}{location(source, diag)}{r}: {c}{sev}[{diag.code}]{r}: {b}{diag.message}{r}"]
+    code = _hyperlink(docs_url(diag.code), diag.code) if colour and links else diag.code
+    lines = [f"{b}{location(source, diag)}{r}: {c}{sev}[{code}]{r}: {b}{diag.message}{r}"]
     if diag.span is not None and source.text:
         line, col = source.line_col(diag.span.start)
         end_line, end_col = source.line_col(diag.span.end)
@@ -90,11 +100,15 @@ def _render_one(source: SourceFile, diag: Diagnostic, colour: bool) -> str:
             lines.append(f"{blue}{pad} = note:{r} {rel.message} ({source.path}:{rline}:{rcol})")
         if diag.help:
             lines.append(f"{blue}{pad} = help:{r} {diag.help}")
+        if links and not colour:
+            lines.append(f"{pad} = see: {docs_url(diag.code)}")
     else:
         for rel in diag.related:
             lines.append(f"  = note: {rel.message}")
         if diag.help:
             lines.append(f"  = help: {diag.help}")
+        if links and not colour:
+            lines.append(f"  = see: {docs_url(diag.code)}")
     return "\n".join(lines) + "\n"
 
 
@@ -148,11 +162,22 @@ def diagnostic_dict(source: SourceFile, diag: Diagnostic) -> dict[str, t.Any]:
     return item
 
 
-def render_json(source: SourceFile, diags: t.Sequence[Diagnostic], **extra: t.Any) -> str:
+def render_json(
+    source: SourceFile, diags: t.Sequence[Diagnostic], *, suppressed: t.Sequence[Diagnostic] = (), **extra: t.Any
+) -> str:
+    """The stable JSON report of one file (schema version 1, documented in docs/diagnostics.md)."""
+    return json.dumps(json_payload(source, diags, suppressed=suppressed, **extra), indent=2, ensure_ascii=False) + "\n"
+
+
+def json_payload(
+    source: SourceFile, diags: t.Sequence[Diagnostic], *, suppressed: t.Sequence[Diagnostic] = (), **extra: t.Any
+) -> dict[str, t.Any]:
+    """The JSON report as a dict: `version`, `file`, `diagnostics`, `suppressed`, `summary`."""
     payload = {
         "version": 1,
         "file": source.path,
         "diagnostics": [diagnostic_dict(source, d) for d in diags],
+        "suppressed": [diagnostic_dict(source, d) for d in suppressed],
         "summary": {
             "errors": sum(1 for d in diags if d.severity is Severity.ERROR),
             "warnings": sum(1 for d in diags if d.severity is Severity.WARNING),
@@ -160,4 +185,4 @@ def render_json(source: SourceFile, diags: t.Sequence[Diagnostic], **extra: t.An
         },
     }
     payload.update(extra)
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    return payload

@@ -1,0 +1,227 @@
+"""What mpl can know about a model's weights: architecture, trained context, vision, MTP.
+
+Consumes a `Model` of the resolved program; produces a `ModelInfo` for the lint
+rules that need model facts (parameters.md §6 rules 7, 15 and 19). Two sources:
+
+* a local GGUF `from` path: its header is read with a small, bounded reader (no
+  numpy, no tensor data; a few milliseconds even with a 150k-token vocabulary);
+* a registry name: only the architecture, and only for the families listed in
+  `REGISTRY_ARCHITECTURES`, whose library models are known to use that
+  architecture. Anything else is unknown, and rules that need it stay quiet.
+"""
+
+from __future__ import annotations
+
+import functools
+import mmap
+import struct
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+if t.TYPE_CHECKING:
+    from mpl.compiler.program import Model, Program
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """Facts about a model's weights; None where they are not known."""
+
+    architecture: str | None
+    context_length: int | None = None
+    vision: bool | None = None
+    mtp: bool | None = None
+    known_from: t.Literal["gguf", "name"] = "name"
+
+
+# Ollama library names (the part before `:`) whose architecture is clear from the
+# name. Only "Ollama engine" families matter (parameters.md §1); a name not listed
+# is unknown, never guessed. Longest prefix wins only for exact family names.
+REGISTRY_ARCHITECTURES: dict[str, str] = {
+    "gemma3": "gemma3",
+    "gemma3n": "gemma3n",
+    "gemma4": "gemma4",
+    "qwen3": "qwen3",
+    "qwen3-coder": "qwen3moe",
+    "qwen3-vl": "qwen3vl",
+    "qwen3-next": "qwen3next",
+    "qwen2.5vl": "qwen25vl",
+    "gpt-oss": "gpt-oss",
+    "llama4": "llama4",
+    "mistral-small3.1": "mistral3",
+    "mistral-small3.2": "mistral3",
+    "deepseek-v2": "deepseek2",
+    "deepseek-coder-v2": "deepseek2",
+    "nomic-embed-text": "nomic-bert",
+    "lfm2": "lfm2",
+    # Families on llama.cpp's own runner, listed so that they are known (not guessed).
+    "llama3": "llama",
+    "llama3.1": "llama",
+    "llama3.2": "llama",
+    "qwen2.5": "qwen2",
+    "qwen2.5-coder": "qwen2",
+    "mistral": "llama",
+}
+
+
+def registry_architecture(name: str) -> str | None:
+    """The architecture of a registry model, when its family name says so.
+
+    >>> registry_architecture("gemma3:4b"), registry_architecture("library/qwen3:8b"), registry_architecture("x:1")
+    ('gemma3', 'qwen3', None)
+    """
+    base = name.rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    return REGISTRY_ARCHITECTURES.get(base)
+
+
+def model_info(program: Program, model: Model) -> ModelInfo | None:
+    """What is known about a model's weights, following `from` another model in the file."""
+    seen: set[str] = set()
+    current: Model | None = model
+    while current is not None and current.name not in seen:
+        seen.add(current.name)
+        source = current.source
+        match source.kind:
+            case "path":
+                if source.path is None:
+                    return None
+                return gguf_info(str(source.path))
+            case "registry":
+                arch = registry_architecture(source.value)
+                return ModelInfo(arch) if arch else None
+            case "model":
+                current = _find(program, source.value)
+    return None
+
+
+def _find(program: Program, name: str) -> Model | None:
+    from mpl.compiler.resolve import canonical_model_name
+
+    key = canonical_model_name(name)
+    for model in program.models:
+        if canonical_model_name(model.name) == key:
+            return model
+    return None
+
+
+# -- a bounded GGUF header reader ---------------------------------------------------
+#
+# Layout (GGUF v2/v3, little-endian): b"GGUF", u32 version, u64 tensor_count,
+# u64 kv_count, then kv_count times: string key, u32 type, value. A string is a
+# u64 length and UTF-8 bytes; an array is u32 item type, u64 count, items.
+
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_STRING, _ARRAY = 8, 9
+_MAX_KV = 1 << 20
+_MAX_ITEMS = 1 << 28
+
+
+class _Malformed(Exception):
+    """The header is not a GGUF header mpl can read (never leaves this module)."""
+
+
+@functools.lru_cache(maxsize=64)
+def gguf_info(path: str) -> ModelInfo | None:
+    """Architecture, trained context, vision and MTP facts from a GGUF file's header.
+
+    Returns None when the file is missing, unreadable or not a GGUF. Vision: any
+    `clip.*` or `<arch>.vision.*` key. MTP: `<arch>.nextn_predict_layers` > 0.
+    """
+    try:
+        meta = read_gguf_metadata(Path(path))
+    except (OSError, ValueError, _Malformed):
+        return None
+    arch = meta.get("general.architecture")
+    if not isinstance(arch, str):
+        return None
+    ctx = meta.get(f"{arch}.context_length")
+    nextn = meta.get(f"{arch}.nextn_predict_layers")
+    vision = any(k.startswith("clip.") or k.startswith(f"{arch}.vision.") for k in meta)
+    return ModelInfo(
+        architecture=arch,
+        context_length=int(ctx) if isinstance(ctx, int) and not isinstance(ctx, bool) else None,
+        vision=vision,
+        mtp=isinstance(nextn, int) and nextn > 0,
+        known_from="gguf",
+    )
+
+
+def read_gguf_metadata(path: Path) -> dict[str, t.Any]:
+    """The scalar and string key/values of a GGUF header (arrays are skipped).
+
+    Raises `OSError` for unreadable files and `ValueError` for anything that is not
+    a well-formed GGUF header.
+    """
+    with path.open("rb") as handle:
+        if path.stat().st_size < 24:
+            raise ValueError("too short for a GGUF header")
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            try:
+                return _parse(data)
+            except (struct.error, IndexError, UnicodeDecodeError, _Malformed) as exc:
+                raise ValueError(f"malformed GGUF header: {exc}") from None
+
+
+def _parse(data: t.Any) -> dict[str, t.Any]:
+    if data[:4] != b"GGUF":
+        raise _Malformed("no GGUF magic")
+    (version,) = struct.unpack_from("<I", data, 4)
+    if version not in (2, 3):
+        raise _Malformed(f"GGUF version {version}")
+    _tensors, count = struct.unpack_from("<QQ", data, 8)
+    if count > _MAX_KV:
+        raise _Malformed("too many keys")
+    pos = 24
+    size = len(data)
+    meta: dict[str, t.Any] = {}
+    for _ in range(count):
+        key, pos = _string(data, pos, size)
+        (kind,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        if kind == _ARRAY:
+            pos = _skip_array(data, pos, size)
+            continue
+        value, pos = _value(data, pos, size, kind)
+        meta[key] = value
+    return meta
+
+
+def _string(data: t.Any, pos: int, size: int) -> tuple[str, int]:
+    (length,) = struct.unpack_from("<Q", data, pos)
+    pos += 8
+    if pos + length > size:
+        raise _Malformed("string runs past the end of the file")
+    return bytes(data[pos : pos + length]).decode("utf-8"), pos + length
+
+
+def _value(data: t.Any, pos: int, size: int, kind: int) -> tuple[t.Any, int]:
+    if kind == _STRING:
+        return _string(data, pos, size)
+    fmt = _SCALARS.get(kind)
+    if fmt is None:
+        raise _Malformed(f"unknown value type {kind}")
+    (value,) = struct.unpack_from(fmt, data, pos)
+    return value, pos + struct.calcsize(fmt)
+
+
+def _skip_array(data: t.Any, pos: int, size: int) -> int:
+    item, count = struct.unpack_from("<IQ", data, pos)
+    pos += 12
+    if count > _MAX_ITEMS:
+        raise _Malformed("array too long")
+    if item == _STRING:
+        for _ in range(count):
+            (length,) = struct.unpack_from("<Q", data, pos)
+            pos += 8 + length
+            if pos > size:
+                raise _Malformed("array runs past the end of the file")
+        return pos
+    if item == _ARRAY:
+        raise _Malformed("nested arrays are not used in model headers")
+    fmt = _SCALARS.get(item)
+    if fmt is None:
+        raise _Malformed(f"unknown array item type {item}")
+    pos += struct.calcsize(fmt) * count
+    if pos > size:
+        raise _Malformed("array runs past the end of the file")
+    return pos
