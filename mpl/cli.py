@@ -31,6 +31,12 @@ app = typer.Typer(
 class Format(str, enum.Enum):
     text = "text"
     json = "json"
+    sarif = "sarif"
+
+
+class ShowFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
 
 
 class TargetName(str, enum.Enum):
@@ -109,8 +115,11 @@ def check(
     files: t.Annotated[list[Path], typer.Argument(help="The .mprof source files.", show_default=False)],
     ollama: OllamaOpt = None,
     strict: t.Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")] = False,
-    format: t.Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    format: t.Annotated[Format, typer.Option("--format", "-f", help="Output format (sarif: SARIF 2.1.0 for code scanning).")] = Format.text,
     target: TargetOpt = None,
+    explain_defaults: t.Annotated[
+        bool, typer.Option("--explain-defaults", help="Also list, per profile and model, the moved Ollama defaults it relies on.")
+    ] = False,
 ) -> None:
     """Check profile sources and report diagnostics; nothing is written."""
     from mpl.diagnostics import Severity
@@ -120,6 +129,7 @@ def check(
     worst = 0
     io_problem = False
     payloads: list[str] = []
+    reports: list = []  # (source, diagnostics, silenced) for SARIF
     for path in files:
         analysis = _analyze(path, ollama, targets)
         diags = analysis.diagnostics
@@ -129,11 +139,26 @@ def check(
         if errors or (strict and warnings):
             worst = max(worst, 1)
         if format is Format.json:
-            payloads.append(render_json(analysis.source, diags))
+            extra = {}
+            if explain_defaults and analysis.program is not None:
+                from mpl.show import defaults_report
+
+                extra["defaults"] = defaults_report(analysis.program)
+            payloads.append(render_json(analysis.source, diags, suppressed=analysis.suppressed, **extra))
+        elif format is Format.sarif:
+            reports.append((analysis.source, diags, analysis.suppressed))
         else:
             _print_text(analysis, sys.stdout)
             if diags:
                 typer.echo(f"{analysis.source.path}: {summary_line(diags)}")
+            if explain_defaults and analysis.program is not None:
+                from mpl.show import render_defaults
+
+                sys.stdout.write(render_defaults(analysis.program))
+    if format is Format.sarif:
+        from mpl.diagnostics.sarif import render_sarif
+
+        sys.stdout.write(render_sarif(reports))
     if format is Format.json:
         if len(payloads) == 1:
             sys.stdout.write(payloads[0])
@@ -178,6 +203,54 @@ def compile_(
 
 
 @app.command()
+def fmt(
+    files: t.Annotated[
+        list[str],
+        typer.Argument(
+            help="The .mprof files or folders to format in place; `-` reads standard input and writes standard output.",
+            show_default=False,
+            metavar="FILE",
+        ),
+    ],
+    check: t.Annotated[
+        bool, typer.Option("--check", help="Write nothing; print `would reformat FILE` and exit 1 if a file would change.")
+    ] = False,
+    diff: t.Annotated[
+        bool, typer.Option("--diff", help="Write nothing; print a unified diff of the changes and exit 1 if there are any.")
+    ] = False,
+) -> None:
+    """Rewrite sources in the canonical layout; files with syntax errors are reported and left as they are."""
+    from mpl.fmt import run
+
+    raise typer.Exit(run(files, check=check, diff=diff, colour=_use_colour(sys.stderr)))
+
+
+class BuildTargetName(str, enum.Enum):
+    ollama = "ollama"
+
+
+@app.command()
+def build(
+    names: t.Annotated[t.Optional[list[str]], typer.Argument(help="Models to build (those they are built from come along).", show_default=False, metavar="NAME...")] = None,
+    target: t.Annotated[BuildTargetName, typer.Option("--target", "-t", help="Where to build (only `ollama`).")] = BuildTargetName.ollama,
+    file: t.Annotated[t.Optional[Path], typer.Option("--file", "-f", help="The .mprof source. Default: the one *.mprof in the current folder.", show_default=False)] = None,
+    all_: t.Annotated[bool, typer.Option("--all", help="Build every model of the file.")] = False,
+    host: t.Annotated[t.Optional[str], typer.Option("--host", envvar="OLLAMA_HOST", help="Ollama server URL. Default: $OLLAMA_HOST, else http://127.0.0.1:11434.", show_default=False)] = None,
+    ollama: OllamaOpt = None,
+    dry_run: t.Annotated[bool, typer.Option("--dry-run", help="Print the create requests and uploads as JSON; change nothing.")] = False,
+    force: t.Annotated[bool, typer.Option("--force", help="Re-create models that are already up to date.")] = False,
+    timeout: t.Annotated[float, typer.Option("--timeout", help="Seconds to wait for the server (connect and each answer; uploads and create streams are not cut).")] = 30.0,
+    jobs: t.Annotated[int, typer.Option("--jobs", "-j", help="Models built at the same time.", min=1)] = 4,
+) -> None:
+    """Create models on an Ollama server: check, upload GGUF blobs, create, then verify."""
+    from mpl.build.run import BuildOptions, run_build
+
+    options = BuildOptions(names=list(names or []), file=file, all=all_, host=host, ollama=ollama,
+                           dry_run=dry_run, force=force, timeout=timeout, jobs=jobs)
+    raise typer.Exit(run_build(options, sys.stdout, sys.stderr, colour=_use_colour(sys.stderr)))
+
+
+@app.command()
 def explain(code: t.Annotated[str, typer.Argument(help="A diagnostic code, e.g. MPL301.")]) -> None:
     """Explain a diagnostic code: what triggers it, why it matters, how to fix it."""
     from mpl.diagnostics import CODES
@@ -186,6 +259,51 @@ def explain(code: t.Annotated[str, typer.Argument(help="A diagnostic code, e.g. 
     if spec is None:
         _usage_error(f"unknown diagnostic code `{code}`")
     typer.echo(f"{spec.code} ({spec.name}, {spec.severity})\n\n{spec.summary}\n\nWhy: {spec.why}\n\nFix: {spec.fix}")
+
+
+SubjectArg = t.Annotated[
+    str, typer.Argument(help="A profile or model; or `task:T`, `PROFILE@T`, `profile:NAME`, `model:NAME`.", show_default=False)
+]
+
+
+@app.command()
+def show(
+    file: FileArg,
+    name: SubjectArg,
+    task: t.Annotated[t.Optional[str], typer.Option("--task", help="Resolve the profile for this task.")] = None,
+    ollama: OllamaOpt = None,
+    format: t.Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.text,
+) -> None:
+    """Show the resolved parameters of a profile, task or model, and where each value comes from."""
+    from mpl.show import show_command
+
+    rich = format is ShowFormat.text and _use_colour(sys.stdout)
+    raise typer.Exit(show_command(file, name, task=task, ollama=_parse_version(ollama), fmt=format.value,
+                                  out=sys.stdout, err=sys.stderr, rich=rich))
+
+
+@app.command()
+def diff(
+    file: FileArg,
+    a: SubjectArg,
+    b: SubjectArg,
+    ollama: OllamaOpt = None,
+    format: t.Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.text,
+) -> None:
+    """Show the parameters that differ between two profiles, tasks or models, with provenance."""
+    from mpl.show import diff_command
+
+    rich = format is ShowFormat.text and _use_colour(sys.stdout)
+    raise typer.Exit(diff_command(file, a, b, ollama=_parse_version(ollama), fmt=format.value,
+                                  out=sys.stdout, err=sys.stderr, rich=rich))
+
+
+@app.command()
+def lsp() -> None:
+    """Run the language server for editors (LSP over standard input and output)."""
+    from mpl.lsp import serve
+
+    serve()
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ TARGETS: dict[str, str] = {
     "options": "mpl.targets.options:OptionsTarget",
     "meton": "mpl.targets.meton:MetonTarget",
     "modelfile": "mpl.targets.modelfile:ModelfileTarget",
+    "ollama": "mpl.targets.ollama:OllamaTarget",
 }
 
 

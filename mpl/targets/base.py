@@ -63,9 +63,16 @@ def typed_options(options: Options) -> dict[str, t.Any]:
 def task_variants(program: Program) -> list[tuple[str, str]]:
     """(profile, task) pairs whose resolution differs from the profile's own."""
     pairs: list[tuple[str, str]] = []
+    from mpl.compiler.resolve import when_tasks
+
     for profile in program.profiles:
-        base = typed_options(program.resolve(profile))
+        own = program.resolve(profile)
+        base = typed_options(own)
+        varying = when_tasks(program, profile)
         for task in program.tasks:
-            if typed_options(program.resolve(profile, task)) != base:
+            if task not in varying:
+                continue
+            variant = program.resolve(profile, task)
+            if variant is not own and typed_options(variant) != base:
                 pairs.append((profile, task))
     return pairs

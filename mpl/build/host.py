@@ -1,0 +1,70 @@
+"""Where the Ollama server is: `--host`, else `OLLAMA_HOST`, else `http://127.0.0.1:11434`.
+
+`parse_host` reproduces the official Python client's `_parse_host` exactly
+(ollama-facts.md §5) and adds the checks the client leaves to httpx: a scheme
+other than http/https, a port that is not a number in range, spaces.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import urllib.parse
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+
+
+class HostError(ValueError):
+    """A host that no request could be sent to; a usage error (exit 2)."""
+
+
+def parse_host(host: str | None) -> str:
+    """The base URL the official client would use for `host`.
+
+    Args:
+        host: `--host` or `OLLAMA_HOST` as given; empty or None means the default.
+
+    Returns:
+        `scheme://host:port[/path]`, as `ollama._client._parse_host` returns it.
+
+    Raises:
+        HostError: The scheme is not http or https, the port is not a number from
+            0 to 65535 (a bare IPv6 address without brackets is read as one), or the
+            text contains spaces.
+
+    >>> parse_host(None), parse_host(":56789"), parse_host("https://h"), parse_host("h:1/path/")
+    ('http://127.0.0.1:11434', 'http://127.0.0.1:56789', 'https://h:443', 'http://h:1/path')
+    >>> parse_host("[::1]:5"), parse_host("0.0.0.0")
+    ('http://[::1]:5', 'http://0.0.0.0:11434')
+    >>> parse_host("ftp://h")
+    Traceback (most recent call last):
+    ...
+    mpl.build.host.HostError: `ftp://h`: the scheme must be http or https, not `ftp`
+    """
+    text = host or ""
+    if any(ch.isspace() for ch in text):
+        raise HostError(f"`{text}`: a host cannot contain spaces")
+    port = 11434
+    scheme, _, hostport = text.partition("://")
+    if not hostport:
+        scheme, hostport = "http", text
+    elif scheme == "http":
+        port = 80
+    elif scheme == "https":
+        port = 443
+    else:
+        raise HostError(f"`{text}`: the scheme must be http or https, not `{scheme}`")
+    split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
+    try:
+        name = split.hostname or "127.0.0.1"
+        port = split.port or port
+    except ValueError as exc:
+        raise HostError(f"`{host}`: {str(exc).lower()}") from None
+    try:
+        if isinstance(ipaddress.ip_address(name), ipaddress.IPv6Address):
+            name = f"[{name}]"
+    except ValueError:
+        pass
+    if path := split.path.strip("/"):
+        return f"{scheme}://{name}:{port}/{path}"
+    return f"{scheme}://{name}:{port}"
+

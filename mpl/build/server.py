@@ -1,0 +1,201 @@
+"""The Ollama server as `mpl build` talks to it: version, blobs, create, show, list.
+
+Wraps the official `ollama.Client` (create, list) and its underlying httpx client
+(what the Python client cannot do: `GET /api/version`, `HEAD` on blobs, a streamed
+upload, a raw `/api/show` that keeps `system`/`messages`/`requires`, and a create
+that carries `requires`). Every failure becomes a `ServerError` whose message is
+one line a user can act on; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from mpl.build.files import Blob, read_chunks
+
+Progress = t.Callable[[int], None]
+Status = t.Callable[[t.Mapping[str, t.Any]], None]
+
+
+class ServerError(Exception):
+    """A failed exchange with the server, worded as one line; `status` is the HTTP status if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Server:
+    """One Ollama server at a base URL (already parsed by `mpl.build.host.parse_host`).
+
+    Args:
+        url: The base URL, e.g. `http://127.0.0.1:11434`.
+        timeout: Seconds for connecting and for each answer of ordinary API calls.
+            Streamed bodies (uploads, the create stream) have no read timeout: a
+            large upload or a pull may legitimately take long between lines.
+    """
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        import httpx
+        import ollama
+
+        self.url = url
+        self.timeout = timeout
+        self.client = ollama.Client(host=url, timeout=httpx.Timeout(timeout))
+        self.http: httpx.Client = self.client._client  # base URL, headers and connection pool of the client
+        self._streaming = ollama.Client(host=url, timeout=httpx.Timeout(timeout, read=None, write=None))
+        self._stream_timeout = httpx.Timeout(timeout, read=None, write=None)
+
+    def close(self) -> None:
+        self.client.close()
+        self._streaming.close()
+
+    # -- read-only -------------------------------------------------------------
+
+    def version(self) -> str:
+        """`GET /api/version` (the client has no method for it)."""
+        response = self._call("asking the server for its version", "GET", "/api/version")
+        try:
+            return str(response.json()["version"])
+        except (ValueError, KeyError, TypeError):
+            raise ServerError(f"{self.url} does not look like an Ollama server: /api/version answered {response.text[:80]!r}") from None
+
+    def has_blob(self, digest: str) -> bool:
+        """`HEAD /api/blobs/<digest>`: 200 if the server has it, 404 if not."""
+        response = self._call(f"checking blob {digest[:19]}…", "HEAD", f"/api/blobs/{digest}", ok=(200, 404))
+        return response.status_code == 200
+
+    def show(self, name: str) -> dict[str, t.Any] | None:
+        """The raw `/api/show` answer for a model, or None when the server does not have it."""
+        response = self._call(f"reading model `{name}`", "POST", "/api/show", json={"model": name}, ok=(200, 404))
+        if response.status_code == 404:
+            return None
+        try:
+            return dict(response.json())
+        except ValueError:
+            raise ServerError(f"reading model `{name}`: the server answered something that is not JSON") from None
+
+    def model_names(self) -> set[str]:
+        """Lower-cased names of the server's models (`/api/tags` through the client)."""
+        listed = self._client_call("listing the server's models", self.client.list)
+        return {str(m.model).lower() for m in listed.models if m.model}
+
+    # -- changes -----------------------------------------------------------------
+
+    def upload_blob(self, blob: Blob, progress: Progress | None = None) -> None:
+        """`POST /api/blobs/<digest>` with the file streamed from disk in chunks.
+
+        The body is a generator with an explicit Content-Length, so memory stays
+        flat whatever the file size (the client's `create_blob` reads the file twice).
+        """
+        doing = f"uploading {blob.path}"
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(blob.size)}
+        response = self._call(
+            doing, "POST", f"/api/blobs/{blob.digest}", content=read_chunks(blob.path, progress),
+            headers=headers, timeout=self._stream_timeout, ok=(200, 201),
+        )
+        del response
+
+    def create(self, request: t.Mapping[str, t.Any], on_status: Status) -> None:
+        """`POST /api/create`, streaming: every progress line goes to `on_status`.
+
+        Raises:
+            ServerError: An HTTP error before the stream, an `{"error": …}` line in
+                it (HTTP 200, ollama-facts.md §4.1), a broken stream, or a stream
+                that ends without `success`.
+        """
+        doing = f"creating `{request['model']}`"
+        lines = self._create_raw(request) if "requires" in request else self._create_client(request)
+        success = False
+        try:
+            for line in lines:
+                if line.get("error"):
+                    raise ServerError(f"{doing}: {line['error']}")
+                on_status(line)
+                success = success or line.get("status") == "success"
+        except ServerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every transport error becomes one line
+            raise self._explain(doing, exc) from None
+        if not success:
+            raise ServerError(f"{doing}: the server ended the stream without `success`")
+
+    def _create_client(self, request: t.Mapping[str, t.Any]) -> t.Iterator[dict[str, t.Any]]:
+        fields = {k: v for k, v in request.items() if k not in ("model", "from")}
+        stream = self._streaming.create(request["model"], from_=request.get("from"), stream=True, **fields)
+        for part in stream:
+            yield part.model_dump(exclude_none=True)
+
+    def _create_raw(self, request: t.Mapping[str, t.Any]) -> t.Iterator[dict[str, t.Any]]:
+        """The same request over plain HTTP, for fields the client cannot send (`requires`)."""
+        import ollama
+
+        with self.http.stream("POST", "/api/create", json={**request, "stream": True}, timeout=self._stream_timeout) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise ollama.ResponseError(response.text, response.status_code)
+            for raw in response.iter_lines():
+                if raw.strip():
+                    yield json.loads(raw)
+
+    # -- plumbing ----------------------------------------------------------------
+
+    def _call(self, doing: str, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: t.Any) -> t.Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            raise self._explain(doing, exc) from None
+        if response.status_code not in ok:
+            raise ServerError(f"{doing}: {error_text(response.text, response.status_code)}", response.status_code)
+        return response
+
+    def _client_call(self, doing: str, fn: t.Callable[[], t.Any]) -> t.Any:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001
+            raise self._explain(doing, exc) from None
+
+    def _explain(self, doing: str, exc: BaseException) -> ServerError:
+        """One line for any failure of the client or of httpx."""
+        import httpx
+        import ollama
+
+        if isinstance(exc, ServerError):
+            return exc
+        if isinstance(exc, ollama.ResponseError):
+            if exc.status_code == -1:
+                return ServerError(f"{doing}: {exc.error}")
+            return ServerError(f"{doing}: {exc.error} (HTTP {exc.status_code})", exc.status_code)
+        if isinstance(exc, (ConnectionError, httpx.ConnectError)):
+            return ServerError(f"cannot connect to Ollama at {self.url} ({doing}): is `ollama serve` running there?")
+        if isinstance(exc, httpx.TimeoutException):
+            return ServerError(f"{doing}: Ollama at {self.url} did not answer within {self.timeout:g} s (see --timeout)")
+        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+            return ServerError(f"{doing}: the connection to {self.url} broke ({exc or type(exc).__name__})")
+        if isinstance(exc, ValueError):  # a stream line that is not JSON
+            return ServerError(f"{doing}: the server sent a line that is not JSON ({exc})")
+        if isinstance(exc, OSError):
+            return ServerError(f"{doing}: {exc.strerror or exc}")
+        if isinstance(exc, httpx.HTTPError):
+            return ServerError(f"{doing}: {type(exc).__name__}: {exc}")
+        raise exc
+
+
+def error_text(body: str, status: int) -> str:
+    """Ollama's `{"error": …}` text of a failed answer (or the raw body), with the status.
+
+    >>> error_text('{"error":"model \\'x:latest\\' not found"}', 404)
+    "model 'x:latest' not found (HTTP 404)"
+    >>> error_text("", 500)
+    'HTTP 500 with an empty body'
+    """
+    text = body.strip()
+    try:
+        decoded = json.loads(text)
+        if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
+            text = decoded["error"]
+    except ValueError:
+        pass
+    return f"{text} (HTTP {status})" if text else f"HTTP {status} with an empty body"
+

@@ -1,0 +1,204 @@
+"""Read `/api/show` back into a `ModelState` and compare it with what was compiled.
+
+Consumes the raw `/api/show` JSON (fetched over plain HTTP: the Python client's
+`ShowResponse` drops `system`, `messages` and `requires`, ollama-facts.md §5) and
+an expected `ModelState`; produces the list of `Difference`s. The `parameters`
+text is one line per value: the key padded to 30 characters, a space, then Go's
+`%#v` of the value; lines come in random order, and a list gives one line per
+element (§4.5):
+
+    num_ctx                        16384
+    stop                           "<|im_end|>"
+    temperature                    0
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import typing as t
+from dataclasses import dataclass
+
+from mpl.catalog import ValueType, catalog
+from mpl.targets.ollama import ModelState
+
+_BLOB_DIGEST = re.compile(r"sha256[-:]([0-9a-fA-F]{64})\s*$")
+_GO_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"', "'": "'"}
+
+
+def go_unquote(text: str) -> str:
+    """Undo Go's `strconv.Quote` (`%#v` of a string).
+
+    >>> go_unquote('"a\\\\tb\\\\x01\\\\u00a0\\\\"q\\\\""')
+    'a\\tb\\x01\\xa0"q"'
+
+    Raises:
+        ValueError: The text is not a Go double-quoted string.
+    """
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        raise ValueError(f"not a Go string: {text!r}")
+    body = text[1:-1]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        kind = body[i + 1 : i + 2]
+        if kind in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[kind])
+            i += 2
+        elif kind in ("x", "u", "U"):
+            width = {"x": 2, "u": 4, "U": 8}[kind]
+            out.append(chr(int(body[i + 2 : i + 2 + width], 16)))
+            i += 2 + width
+        elif kind.isdigit():  # octal \NNN
+            out.append(chr(int(body[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            raise ValueError(f"unknown escape in {text!r}")
+    return "".join(out)
+
+
+def parse_parameters(text: str) -> dict[str, t.Any]:
+    """The `parameters` text of `/api/show` as values in Ollama's JSON types.
+
+    Numbers come back as Python numbers typed by the catalog (ints for int
+    options), `stop` always as a list, in line order.
+
+    >>> parse_parameters('num_ctx                        1e+06\\nstop                           "a"\\ntemperature                    0.7')
+    {'num_ctx': 1000000, 'stop': ['a'], 'temperature': 0.7}
+    """
+    values: dict[str, list[t.Any]] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        key, _, raw = line.partition(" ")
+        raw = raw.strip(" ")
+        value: t.Any
+        if raw.startswith('"'):
+            value = go_unquote(raw)
+        elif raw in ("true", "false"):
+            value = raw == "true"
+        else:
+            value = float(raw)  # Go prints +Inf / NaN, which float() reads too
+        values.setdefault(key, []).append(value)
+    return {key: _typed(key, items) for key, items in values.items()}
+
+
+def _typed(key: str, items: list[t.Any]) -> t.Any:
+    spec = catalog().option(key)
+    kind = spec.type if spec is not None else None
+    if kind is ValueType.STRING_LIST or len(items) > 1:
+        return items
+    value = items[0]
+    if kind is ValueType.INT and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def state_from_show(show: t.Mapping[str, t.Any]) -> ModelState:
+    """The `ModelState` of a model as `/api/show` reports it."""
+    info = show.get("model_info") or {}
+    details = show.get("details") or {}
+    architecture = info.get("general.architecture") or details.get("family") or None
+    adapters: list[str] = []
+    model_digest = None
+    for line in str(show.get("modelfile") or "").splitlines():
+        match = _BLOB_DIGEST.search(line)
+        if match is None:
+            continue
+        digest = "sha256:" + match.group(1).lower()
+        if line.startswith("ADAPTER "):
+            adapters.append(digest)
+        elif line.startswith("FROM ") and model_digest is None:
+            model_digest = digest
+    messages = tuple((str(m.get("role", "")), str(m.get("content", ""))) for m in show.get("messages") or ())
+    return ModelState(
+        exists=True,
+        architecture=architecture if isinstance(architecture, str) else None,
+        parameters=parse_parameters(str(show.get("parameters") or "")),
+        system=str(show.get("system") or ""),
+        template=str(show.get("template") or ""),
+        license=str(show.get("license") or ""),
+        messages=messages,
+        adapters=tuple(adapters),
+        requires=show.get("requires") or None,
+        parent=details.get("parent_model") or None,
+        model_digest=model_digest,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One way the model on the server differs: `field` ("parameters", "system", …), `key` for a parameter."""
+
+    field: str
+    key: str | None
+    expected: t.Any
+    got: t.Any
+
+    def describe(self) -> str:
+        if self.field == "architecture":
+            return (f"its adapter is for architecture {self.got!r}, but the base pulled during the create is "
+                    f"{self.expected!r}; the model will fail at load (`model arch and LoRA arch mismatch`)")
+        what = f"parameter `{self.key}`" if self.key else self.field
+        if self.got is _MISSING:
+            return f"{what} is missing on the server (expected {_show(self.expected)})"
+        if self.expected is _MISSING:
+            return f"{what} is {_show(self.got)} on the server but was not compiled"
+        return f"{what} is {_show(self.got)} on the server, expected {_show(self.expected)}"
+
+
+_MISSING: t.Any = type("_Missing", (), {"__repr__": lambda self: "<missing>"})()
+
+
+def _show(value: t.Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def compare(expected: ModelState, got: ModelState) -> list[Difference]:
+    """Differences between the expected state and the server's.
+
+    Where `expected` is not `complete` (its base was unknown), the server must
+    hold at least the known parameters, end with the known licenses and carry
+    the known adapters.
+    """
+    diffs: list[Difference] = []
+    for key, value in expected.parameters.items():
+        if key not in got.parameters:
+            diffs.append(Difference("parameters", key, value, _MISSING))
+        elif not same_value(value, got.parameters[key]):
+            diffs.append(Difference("parameters", key, value, got.parameters[key]))
+    if expected.complete:
+        diffs += [Difference("parameters", key, _MISSING, value) for key, value in got.parameters.items() if key not in expected.parameters]
+    for name in ("system", "template", "requires"):
+        want = getattr(expected, name)
+        have = getattr(got, name)
+        if want is not None and want != (have or ""):
+            diffs.append(Difference(name, None, want, have))
+    if expected.messages is not None and expected.messages != got.messages:
+        diffs.append(Difference("messages", None, list(expected.messages), list(got.messages or ())))
+    if expected.license != got.license and (expected.complete or not got.license.endswith(expected.license)):
+        diffs.append(Difference("license", None, expected.license, got.license))
+    if expected.adapters != got.adapters and (expected.complete or not set(expected.adapters) <= set(got.adapters)):
+        diffs.append(Difference("adapters", None, list(expected.adapters), list(got.adapters)))
+    return diffs
+
+
+def same_value(want: t.Any, got: t.Any) -> bool:
+    """Equal as Ollama stores them: numbers as float64, bools apart from numbers, lists elementwise.
+
+    >>> same_value(0.0, 0), same_value(True, 1.0), same_value(["a"], ["a"]), same_value(16384, 16384.0)
+    (True, False, True, True)
+    """
+    if isinstance(want, bool) or isinstance(got, bool):
+        return isinstance(want, bool) and isinstance(got, bool) and want == got
+    if isinstance(want, (int, float)) and isinstance(got, (int, float)):
+        return float(want) == float(got) or (math.isnan(float(want)) and math.isnan(float(got)))
+    if isinstance(want, (list, tuple)) and isinstance(got, (list, tuple)):
+        return len(want) == len(got) and all(same_value(a, b) for a, b in zip(want, got))
+    return want == got
