@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import assert_diagnostics, run
+from helpers import assert_diagnostics, labels, run
 from mpl.compiler.program import plain
 
 DESIGN = """
@@ -143,3 +143,21 @@ def test_nested_when_and_description_in_when() -> None:
     assert_diagnostics(
         "tasks a\nprofile p < when task is a < \"d\"; when task is a < top_k 1 > > >", "MPL208@2:30", "MPL208@2:35"
     )
+
+
+def test_a_long_extends_chain_resolves_without_recursion() -> None:
+    depth = 3000  # beyond Python's recursion limit
+    lines = ["profile p0 < temperature 0.5 >"]
+    lines += [f"profile p{i} extends p{i - 1} < top_k {i} >" for i in range(1, depth)]
+    lines.append(f'model m from "llama3" < use p{depth - 1} >')
+    analysis = run("\n".join(lines), targets=("options",))
+    assert not analysis.has_errors, labels(analysis)[:5]
+    assert plain(analysis.program.resolve(f"p{depth - 1}")) == {"temperature": 0.5, "top_k": depth - 1}
+    assert plain(analysis.program.model("m").params)["top_k"] == depth - 1
+
+
+def test_a_long_cycle_is_reported_once() -> None:
+    size = 2000
+    lines = [f"profile p{i} extends p{(i + 1) % size} < top_k {i + 1} >" for i in range(size)]
+    analysis = run("\n".join(lines), targets=("options",))
+    assert [label for label in labels(analysis) if label.startswith("MPL202")] == ["MPL202@1:20"]

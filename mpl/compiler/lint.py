@@ -100,16 +100,9 @@ def subject_for(program: Program, opts: Options, kind: t.Literal["profile", "mod
 
 def variant_tasks(program: Program, profile: str) -> list[str | None]:
     """No task, then every declared task that a `when` block in the profile's chain names."""
-    named: set[str] = set()
-    seen: set[str] = set()
-    current: str | None = profile
-    while current is not None and current not in seen and current in program.profiles:
-        seen.add(current)
-        decl = program.profiles[current].decl
-        for stmt in decl.block.stmts:
-            if isinstance(stmt, nodes.When):
-                named.update(n.value for n in stmt.tasks)
-        current = program.profiles[current].parent
+    from mpl.compiler.resolve import when_tasks
+
+    named = when_tasks(program, profile)
     return [None, *(task for task in program.tasks if task in named)]
 
 

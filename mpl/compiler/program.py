@@ -124,12 +124,12 @@ class Program:
 
     def resolve(self, profile: str, task: str | None = None) -> Options:
         """The resolved options of a profile, for a task or for none."""
-        from mpl.compiler.resolve import resolve_profile
+        found = self._cache.get((profile, task))
+        if found is None:
+            from mpl.compiler.resolve import resolve_profile
 
-        key = (profile, task)
-        if key not in self._cache:
-            self._cache[key] = resolve_profile(self, profile, task)
-        return self._cache[key]
+            found = self._cache[(profile, task)] = resolve_profile(self, profile, task)
+        return found
 
     def model(self, name: str) -> Model | None:
         for model in self.models:

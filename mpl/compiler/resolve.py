@@ -178,6 +178,7 @@ class _Resolver:
         self.file = file
         self.sink = sink
         self.base_dir = base_dir
+        self._ancestor_cache: dict[str, frozenset[str]] = {}
 
     def decls(self, kind: type) -> list[t.Any]:
         return [d for d in self.file.decls if isinstance(d, kind)]
@@ -279,17 +280,19 @@ class _Resolver:
         return profiles
 
     def _break_cycles(self, profiles: dict[str, Profile]) -> None:
-        reported: set[str] = set()
+        done: set[str] = set()  # profiles whose chain is known to end (or was cut)
         for start in profiles:
             chain: list[str] = []
+            on_chain: dict[str, int] = {}
             name: str | None = start
-            while name is not None and name not in chain:
+            while name is not None and name not in done and name not in on_chain:
+                on_chain[name] = len(chain)
                 chain.append(name)
                 name = profiles[name].parent
-            if name is None or name in reported:
+            done.update(chain)
+            if name is None or name not in on_chain:
                 continue
-            cycle = chain[chain.index(name) :]
-            reported.update(cycle)
+            cycle = chain[on_chain[name] :]
             first = profiles[cycle[0]]
             path = " → ".join(cycle + [cycle[0]])
             assert first.decl.parent is not None
@@ -380,9 +383,29 @@ class _Resolver:
         for profile in program.profiles.values():
             self._check_block(program, profile.decl.block, profile, nested=False)
 
+    def _ancestor_names(self, program: Program, profile: Profile) -> frozenset[str]:
+        """The parameter names that a profile's ancestors set, memoised along the chain.
+
+        Parents are acyclic here: `collect_profiles` has broken every cycle. The
+        chain is walked iteratively, so a long `extends` chain needs no recursion.
+        """
+        chain: list[Profile] = []
+        current: Profile | None = profile
+        while current is not None and current.name not in self._ancestor_cache:
+            chain.append(current)
+            current = program.profiles[current.parent] if current.parent is not None else None
+        found = self._ancestor_cache[current.name] if current is not None else frozenset()
+        for member in reversed(chain):
+            # `found` holds the names set by `member`'s ancestors; add its parent's own.
+            if member.parent is not None:
+                parent = program.profiles[member.parent]
+                found = found | {stmt.name.value for stmt in _walk(parent.decl.block) if isinstance(stmt, nodes.Param)}
+            self._ancestor_cache[member.name] = found
+        return found
+
     def _check_block(self, program: Program, block: nodes.Block, profile: Profile, *, nested: bool) -> None:
         seen: dict[str, Span] = {}
-        known = _names_set_by_ancestors(program, profile)
+        known = set(self._ancestor_names(program, profile))
         for stmt in block.stmts:
             match stmt:
                 case nodes.Param(name=name, append=append):
@@ -592,20 +615,6 @@ class _Resolver:
         return order
 
 
-def _names_set_by_ancestors(program: Program, profile: Profile) -> set[str]:
-    names: set[str] = set()
-    seen: set[str] = set()
-    parent = profile.parent
-    while parent is not None and parent not in seen:
-        seen.add(parent)
-        p = program.profiles[parent]
-        for stmt in _walk(p.decl.block):
-            if isinstance(stmt, nodes.Param):
-                names.add(stmt.name.value)
-        parent = p.parent
-    return names
-
-
 def _walk(block: nodes.Block) -> t.Iterator[nodes.Stmt]:
     for stmt in block.stmts:
         yield stmt
@@ -655,37 +664,58 @@ def resolve_profile(program: Program, name: str, task: str | None) -> Options:
     """Parent resolved for the task, then the body, then the matching `when` blocks.
 
     A task that no `when` block of the profile or its ancestors names resolves
-    as no task at all, so that result is shared rather than recomputed.
+    as no task at all, so that result is shared rather than recomputed. The
+    chain of ancestors is walked iteratively (root first), and every ancestor's
+    result is cached on the way, so a long `extends` chain needs no recursion.
     """
-    if task is not None and task not in _when_tasks(program, name):
+    if task is not None and task not in when_tasks(program, name):
         return program.resolve(name)
-    profile = program.profiles[name]
-    options: Options = dict(program.resolve(profile.parent, task)) if profile.parent else {}
+    chain: list[str] = []
+    ancestor: str | None = name
+    while ancestor is not None and (ancestor, task) not in program._cache:
+        chain.append(ancestor)
+        ancestor = program.profiles[ancestor].parent
+    options: Options = program._cache[(ancestor, task)] if ancestor is not None else {}
+    for profile_name in reversed(chain):
+        options = _resolve_body(program.profiles[profile_name], dict(options), task)
+        program._cache[(profile_name, task)] = options
+    return options
+
+
+def _resolve_body(profile: Profile, options: Options, task: str | None) -> Options:
+    """Apply one profile's own statements, then its `when` blocks for the task."""
     whens: list[nodes.When] = []
-    origin = f"profile {name}"
+    origin = f"profile {profile.name}"
     for stmt in profile.decl.block.stmts:
         if isinstance(stmt, nodes.When):
             whens.append(stmt)
         else:
-            _apply(options, stmt, origin, name)
+            _apply(options, stmt, origin, profile.name)
     if task is not None:
         for when in whens:
             if any(n.value == task for n in when.tasks):
-                label = f"profile {name}, when task {'is' if when.form == 'is' else 'in'} …"
+                label = f"profile {profile.name}, when task {'is' if when.form == 'is' else 'in'} …"
                 for stmt in when.block.stmts:
                     if not isinstance(stmt, nodes.When):
-                        _apply(options, stmt, label, name)
+                        _apply(options, stmt, label, profile.name)
     return options
 
 
-def _when_tasks(program: Program, name: str) -> frozenset[str]:
-    """The tasks named by `when` blocks of a profile and of its ancestors."""
-    found = program._when_tasks.get(name)
-    if found is None:
-        profile = program.profiles[name]
-        own = {task.value for stmt in _walk(profile.decl.block) if isinstance(stmt, nodes.When) for task in stmt.tasks}
-        parent = _when_tasks(program, profile.parent) if profile.parent else frozenset()
-        found = program._when_tasks[name] = frozenset(own) | parent
+def when_tasks(program: Program, name: str) -> frozenset[str]:
+    """The tasks named by `when` blocks of a profile and of its ancestors.
+
+    Only for these tasks can the profile resolve to other values than its own.
+    """
+    chain: list[str] = []
+    ancestor: str | None = name
+    while ancestor is not None and ancestor not in program._when_tasks:
+        chain.append(ancestor)
+        ancestor = program.profiles[ancestor].parent
+    found = program._when_tasks[ancestor] if ancestor is not None else frozenset()
+    for profile_name in reversed(chain):
+        block = program.profiles[profile_name].decl.block
+        own = {task.value for stmt in _walk(block) if isinstance(stmt, nodes.When) for task in stmt.tasks}
+        found = program._when_tasks[profile_name] = found | own
     return found
 
 

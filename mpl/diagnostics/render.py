@@ -84,12 +84,13 @@ def _render_one(source: SourceFile, diag: Diagnostic, colour: bool, links: bool 
         end_line, end_col = source.line_col(diag.span.end)
         text = source.line_text(line)
         width = len(str(line))
-        shown = _visible(text)
-        prefix = _visible(text[: col - 1])
         if end_line == line:
             length = max(1, end_col - col)
         else:
             length = max(1, len(text) - col + 1)
+        text, col, length = _window(text, col, length)
+        shown = _visible(text)
+        prefix = _visible(text[: col - 1])
         underline = _visible(text[col - 1 : col - 1 + length]) or " "
         pad = " " * width
         lines.append(f"{blue}{pad} |{r}")
@@ -110,6 +111,30 @@ def _render_one(source: SourceFile, diag: Diagnostic, colour: bool, links: bool 
         if links and not colour:
             lines.append(f"  = see: {docs_url(diag.code)}")
     return "\n".join(lines) + "\n"
+
+
+MAX_SHOWN = 120  # columns of a source line shown under a diagnostic
+
+
+def _window(text: str, col: int, length: int) -> tuple[str, int, int]:
+    """Cut a long source line to about `MAX_SHOWN` columns around the span, with `…` marks.
+
+    Returns the text to show, the 1-based column of the span in it, and the span's
+    length (clipped to the window).
+
+    >>> _window("x" * 300, 200, 5)[1:]
+    (42, 5)
+    >>> _window("short", 2, 3)
+    ('short', 2, 3)
+    """
+    if len(text) <= MAX_SHOWN:
+        return text, col, length
+    start = max(0, min(col - 1 - 40, len(text) - MAX_SHOWN))
+    end = min(len(text), start + MAX_SHOWN)
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(text) else ""
+    new_col = col - start + len(head)
+    return head + text[start:end] + tail, new_col, max(1, min(length, end - (col - 1)))
 
 
 def _visible(text: str) -> str:
