@@ -95,13 +95,7 @@ def model_info(program: Program, model: Model) -> ModelInfo | None:
 
 
 def _find(program: Program, name: str) -> Model | None:
-    from mpl.compiler.resolve import canonical_model_name
-
-    key = canonical_model_name(name)
-    for model in program.models:
-        if canonical_model_name(model.name) == key:
-            return model
-    return None
+    return program.model(name)
 
 
 # -- a bounded GGUF header reader ---------------------------------------------------

@@ -117,6 +117,7 @@ class Program:
     models: list[Model]  # in build order (dependencies first)
     _cache: dict[tuple[str, str | None], Options] = field(default_factory=dict, repr=False)
     _when_tasks: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _models_by_key: dict[str, Model] = field(default_factory=dict, repr=False)
 
     def profile_for_task(self, task: str) -> str | None:
         """The profile a task is routed to, else the `default`."""
@@ -132,10 +133,12 @@ class Program:
         return found
 
     def model(self, name: str) -> Model | None:
-        for model in self.models:
-            if model.name == name:
-                return model
-        return None
+        """The model of a name as Ollama matches names (any case, `:latest` implied)."""
+        from mpl.compiler.resolve import canonical_model_name
+
+        if len(self._models_by_key) != len(self.models):
+            self._models_by_key = {canonical_model_name(m.name): m for m in reversed(self.models)}
+        return self._models_by_key.get(canonical_model_name(name))
 
 
 def plain(options: Options) -> dict[str, PyValue]:

@@ -588,30 +588,32 @@ class _Resolver:
                         model.unsets.append((n.value, n.span))
 
     def _build_order(self, models: dict[str, Model]) -> list[Model]:
-        order: list[Model] = []
-        state: dict[str, int] = {}  # 1 visiting, 2 done
+        """Models with the models they are built `from` first; cycles reported once.
 
-        def visit(key: str, path: list[str]) -> None:
-            if state.get(key) == 2:
-                return
-            model = models[key]
-            if state.get(key) == 1:
-                cycle = path[path.index(key) :] + [key]
+        Each model depends on at most one other (its `from`), so the dependencies
+        form chains: each chain is walked iteratively, however long it is.
+        """
+        order: list[Model] = []
+        done: set[str] = set()
+        for start in models:
+            path: list[str] = []
+            on_path: dict[str, int] = {}
+            key: str | None = start
+            while key is not None and key not in done and key not in on_path:
+                on_path[key] = len(path)
+                path.append(key)
+                model = models[key]
+                dep = canonical_model_name(model.source.value) if model.source.kind == "model" else None
+                key = dep if dep in models else None
+            if key is not None and key in on_path:
+                cycle = path[on_path[key] :] + [key]
                 self.sink.report(
-                    "MPL215", model.source.span,
+                    "MPL215", models[key].source.span,
                     "models are built from each other in a cycle: " + " → ".join(models[k].name for k in cycle),
                 )
-                return
-            state[key] = 1
-            if model.source.kind == "model":
-                dep = canonical_model_name(model.source.value)
-                if dep in models:
-                    visit(dep, path + [key])
-            state[key] = 2
-            order.append(model)
-
-        for key in models:
-            visit(key, [])
+            for member in reversed(path):
+                done.add(member)
+                order.append(models[member])
         return order
 
 
