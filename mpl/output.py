@@ -40,6 +40,8 @@ def write_all(out_dir: Path, files: t.Sequence[OutputFile]) -> list[Path]:
                 handle.write(item.content)
                 handle.flush()
                 os.fsync(handle.fileno())
+                # mkstemp creates 0600; outputs get the mode any new file would get.
+                os.chmod(tmp, _new_file_mode())
         for tmp, final in staged:
             os.replace(tmp, final)
     except OSError as exc:
@@ -50,3 +52,10 @@ def write_all(out_dir: Path, files: t.Sequence[OutputFile]) -> list[Path]:
                 pass
         raise OutputError(f"cannot write to {exc.filename or out_dir}: {exc.strerror or exc}") from None
     return [final for _, final in staged]
+
+
+def _new_file_mode() -> int:
+    """0666 less the process umask, as `open()` would create a file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -121,6 +121,18 @@ def test_compile_writes_three_targets(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["meton-custom.Modelfile", "meton.meton.yaml", "meton.options.json"]
 
 
+def test_compiled_files_get_the_usual_mode(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        invoke("compile", str(EXAMPLES / "meton.mprof"), "-o", str(tmp_path))
+    finally:
+        os.umask(umask)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()} == {0o644}
+
+
 def test_compile_one_target(tmp_path: Path) -> None:
     result = invoke("compile", str(EXAMPLES / "meton.mprof"), "-o", str(tmp_path), "--target", "options")
     assert result.exit_code == 0
