@@ -1,0 +1,124 @@
+"""The VS Code extension in editors/vscode: its TextMate grammar and its manifest.
+
+The scopes themselves are tested in node (editors/vscode/test/tokenize.test.js,
+with the tokenizer VS Code uses); this module runs that suite and checks the
+wiring that needs no node.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXTENSION = REPO / "editors" / "vscode"
+GRAMMAR = EXTENSION / "syntaxes" / "mprof.tmLanguage.json"
+LARK = REPO / "grammar" / "profile.lark"
+
+
+def test_npm_test_passes() -> None:
+    """`npm test` in editors/vscode: snapshots of every example and snippet, plus direct scope checks."""
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        pytest.skip("node/npm not installed: the TextMate grammar tests need Node.js")
+    if not (EXTENSION / "node_modules").is_dir():
+        pytest.skip("editors/vscode/node_modules is missing: run `npm ci` in editors/vscode first")
+    env = dict(os.environ)
+    env.pop("UPDATE_SNAPSHOTS", None)  # pytest only checks; rewriting snapshots is a deliberate `npm test` run
+    proc = subprocess.run(
+        [npm, "test"],
+        cwd=EXTENSION,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"`npm test` in editors/vscode exited {proc.returncode}\n"
+        f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    )
+
+
+def test_manifest_points_at_existing_files() -> None:
+    manifest = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
+    (language,) = manifest["contributes"]["languages"]
+    (grammar,) = manifest["contributes"]["grammars"]
+    assert language["id"] == grammar["language"] == "mprof"
+    assert (EXTENSION / language["configuration"]).is_file()
+    assert (EXTENSION / grammar["path"]).resolve() == GRAMMAR
+    assert (EXTENSION / manifest["main"]).is_file()
+    assert json.loads(GRAMMAR.read_text(encoding="utf-8"))["scopeName"] == grammar["scopeName"]
+    json.loads((EXTENSION / language["configuration"]).read_text(encoding="utf-8"))
+
+
+def _rules(node: object):
+    """Every rule object in a grammar, depth first."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _rules(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _rules(value)
+
+
+def test_grammar_includes_resolve() -> None:
+    grammar = json.loads(GRAMMAR.read_text(encoding="utf-8"))
+    repository = grammar["repository"]
+    missing = sorted(
+        rule["include"]
+        for rule in _rules(grammar)
+        if isinstance(rule.get("include"), str)
+        and rule["include"].startswith("#")
+        and rule["include"][1:] not in repository
+    )
+    assert missing == []
+
+
+def test_every_language_keyword_has_a_keyword_rule() -> None:
+    """A keyword added to grammar/profile.lark must be added to the TextMate grammar too."""
+    lark = re.sub(r"//.*", "", LARK.read_text(encoding="utf-8"))
+    keywords = set(re.findall(r'"([A-Za-z_][A-Za-z0-9_-]*)"', lark))
+    assert len(keywords) >= 20
+    repository = json.loads(GRAMMAR.read_text(encoding="utf-8"))["repository"]
+    rules = [repository[r["include"][1:]] if "include" in r else r for r in repository["keyword"]["patterns"]]
+    # These patterns use only syntax that Python's `re` shares with oniguruma.
+    patterns = [re.compile(rule["match"]) for rule in rules]
+    unmatched = sorted(word for word in keywords if not any(p.fullmatch(word) for p in patterns))
+    assert unmatched == [], f"keywords without a scope in {GRAMMAR.relative_to(REPO)}"
+
+
+def test_language_configuration() -> None:
+    """Comments, brackets and auto-closing pairs match the language."""
+    config = json.loads((EXTENSION / "language-configuration.json").read_text(encoding="utf-8"))
+    assert config["comments"] == {"lineComment": "#"}
+    assert ["<", ">"] in config["brackets"] and ["[", "]"] in config["brackets"]
+    pairs = {(pair["open"], pair["close"]) for pair in config["autoClosingPairs"]}
+    assert {("<", ">"), ("[", "]"), ('"', '"'), ('"""', '"""')} <= pairs
+    for pair in config["autoClosingPairs"]:
+        assert set(pair.get("notIn", [])) == {"string", "comment"}
+
+
+def test_client_starts_mpl_lsp_and_formats() -> None:
+    """The client runs `<mpl.path> lsp`, and the extension is the default formatter for `mprof`."""
+    manifest = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
+    assert manifest["dependencies"].get("vscode-languageclient")
+    assert manifest["contributes"]["configuration"]["properties"]["mpl.path"]["default"] == "mpl"
+    defaults = manifest["contributes"]["configurationDefaults"]["[mprof]"]
+    assert defaults["editor.defaultFormatter"] == f"{manifest['publisher']}.{manifest['name']}"
+    assert defaults["editor.tabSize"] == 2 and defaults["editor.insertSpaces"] is True  # the indentation `mpl fmt` writes
+    source = (EXTENSION / "extension.js").read_text(encoding="utf-8")
+    assert "args: ['lsp']" in source
+    assert "getConfiguration('mpl')" in source and "get('path')" in source
+    assert "onLanguage:mprof" in manifest["activationEvents"]
+
+
+def test_node_modules_is_ignored() -> None:
+    """`npm ci` in editors/vscode must not leave files for git to pick up."""
+    ignored = (REPO / ".gitignore").read_text(encoding="utf-8").split()
+    assert "node_modules/" in ignored or "node_modules" in ignored
