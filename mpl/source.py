@@ -8,8 +8,11 @@ UTF-16 code units) and for the caret renderer. CR, LF and CRLF each end a line.
 from __future__ import annotations
 
 import bisect
+import re
 import typing as t
 from dataclasses import dataclass, field
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +50,7 @@ class SourceFile:
     _line_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        starts = [0]
-        text = self.text
-        i, n = 0, len(text)
-        while i < n:
-            ch = text[i]
-            if ch == "\r":
-                if i + 1 < n and text[i + 1] == "\n":
-                    i += 1
-                starts.append(i + 1)
-            elif ch == "\n":
-                starts.append(i + 1)
-            i += 1
+        starts = [0, *(match.end() for match in _LINE_BREAK.finditer(self.text))]
         object.__setattr__(self, "_line_starts", tuple(starts))
 
     @property

@@ -1,0 +1,126 @@
+"""One open document, analysed: its text, tree, program, diagnostics and index of names.
+
+Consumes the text and version the editor sent plus the server's settings;
+produces a `Document` that every feature of `mpl.lsp.features` reads. The
+analysis is the compiler's (`mpl.compiler.analyze`, every target's checks, as
+`mpl check` runs it) over a tree from the incremental `ChunkParser`.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+from mpl.catalog import Version
+from mpl.compiler import Analysis, analyze, nodes
+from mpl.diagnostics import Diagnostic
+from mpl.lsp.chunks import ChunkParser
+from mpl.lsp.positions import UTF16, PositionMap
+from mpl.lsp.symbols import Index
+from mpl.source import SourceFile
+
+
+def uri_to_path(uri: str) -> Path | None:
+    """The file a `file:` URI names; None for other schemes (`untitled:` buffers).
+
+    >>> str(uri_to_path("file:///tmp/my%20profiles.mprof")), uri_to_path("untitled:Untitled-1")
+    ('/tmp/my profiles.mprof', None)
+    """
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    path = url2pathname(unquote(parsed.path)) if parsed.netloc in ("", "localhost") else f"//{parsed.netloc}{unquote(parsed.path)}"
+    return Path(path)
+
+
+@dataclass(slots=True)
+class Document:
+    """An analysed version of one open document."""
+
+    uri: str
+    version: int | None
+    source: SourceFile
+    analysis: Analysis
+    diagnostics: list[Diagnostic]  # syntax and semantic, in source order
+    positions: PositionMap
+    _index: Index | None = None
+
+    @property
+    def index(self) -> Index:
+        """The names of the document, built on the first request (publishing needs none)."""
+        if self._index is None:
+            self._index = Index(self.file)
+        return self._index
+
+    @property
+    def text(self) -> str:
+        return self.source.text
+
+    @property
+    def file(self) -> nodes.File:
+        assert self.analysis.file is not None
+        return self.analysis.file
+
+    @property
+    def target(self) -> Version:
+        """The Ollama version this document is checked against."""
+        assert self.analysis.program is not None
+        return self.analysis.program.target
+
+
+def analyse(
+    uri: str,
+    text: str,
+    version: int | None = None,
+    *,
+    parser: ChunkParser | None = None,
+    ollama: Version | None = None,
+    encoding: str = UTF16,
+    root: Path | None = None,
+) -> Document:
+    """Analyse one version of a document.
+
+    `ollama` (the client's setting) applies only when the file has no `ollama`
+    line of its own. Relative paths (adapters, GGUF files) resolve against the
+    document's folder, else `root` (the workspace), else the current directory.
+
+    >>> doc = analyse("untitled:a", "profile p < min_pp 0.1 >")
+    >>> [(d.code, d.help) for d in doc.diagnostics]
+    [('MPL301', 'did you mean `min_p`?')]
+    """
+    path = uri_to_path(uri)
+    source = SourceFile(str(path) if path else uri, text)
+    file, syntax = (parser or ChunkParser()).parse(source)
+    declares_version = any(isinstance(d, nodes.OllamaDecl) for d in file.decls)
+    base_dir = path.parent if path is not None else (root or Path.cwd())
+    analysis = analyze(file, target=None if declares_version else ollama, base_dir=base_dir)
+    diagnostics = sorted(
+        syntax + analysis.diagnostics,
+        key=lambda d: (d.span.start if d.span else -1, d.severity.rank, d.code),
+    )
+    return Document(
+        uri=uri,
+        version=version,
+        source=source,
+        analysis=analysis,
+        diagnostics=diagnostics,
+        positions=PositionMap(source, encoding),
+    )
+
+
+def parse_version(text: t.Any) -> Version | None:
+    """A version setting as clients send it: `"0.6"`; empty or absent means none.
+
+    Raises ValueError for text that is not a version.
+
+    >>> parse_version("0.6"), parse_version(""), parse_version(None)
+    (Version(major=0, minor=6, patch=0), None, None)
+    """
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    if not isinstance(text, str):
+        raise ValueError(f"the Ollama version must be a string like \"0.12\", not {text!r}")
+    return Version.parse(text.strip())

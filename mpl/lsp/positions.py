@@ -1,0 +1,81 @@
+"""Positions: character offsets (the compiler's spans) ↔ LSP positions.
+
+An LSP position is a 0-based line and a column counted in the code units of
+the negotiated encoding: UTF-16 unless the client offers UTF-8 or UTF-32.
+Lines end at CR, LF or CRLF, as the LSP and `mpl.source.SourceFile` both say.
+pygls's own converters split lines with `str.splitlines`, which also breaks at
+form feeds, `\\x1c`-`\\x1e`, NEL and U+2028/9, and cost a pass over the whole
+document per call; the compiler's line table gives the same answer as the
+client in O(log n).
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from mpl.source import SourceFile, Span
+
+UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
+
+
+def code_units(text: str, encoding: str = UTF16) -> int:
+    """The length of `text` in code units of an LSP position encoding.
+
+    >>> [code_units("a😀é", enc) for enc in ("utf-8", "utf-16", "utf-32")]
+    [7, 4, 3]
+    """
+    if text.isascii() or encoding == UTF32:
+        return len(text)
+    if encoding == UTF8:
+        return len(text.encode("utf-8", errors="surrogatepass"))
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+class PositionMap:
+    """Converts between offsets into one `SourceFile` and LSP positions.
+
+    >>> pm = PositionMap(SourceFile("a", "é😀x\\r\\nnext"))
+    >>> [str(pm.position(offset)) for offset in (2, 3, 5)]  # line:character
+    ['0:3', '0:4', '1:0']
+    >>> pm.offset(types.Position(line=0, character=3)), pm.offset(types.Position(line=0, character=99))
+    (2, 3)
+    """
+
+    def __init__(self, source: SourceFile, encoding: str = UTF16) -> None:
+        self.source = source
+        self.encoding = encoding if encoding in (UTF8, UTF16, UTF32) else UTF16
+
+    def position(self, offset: int) -> types.Position:
+        """The LSP position of a character offset (clamped to the text)."""
+        source = self.source
+        line, col = source.line_col(offset)
+        start = source.line_start(line)
+        return types.Position(line=line - 1, character=code_units(source.text[start : start + col - 1], self.encoding))
+
+    def range(self, span: Span | None) -> types.Range:
+        """The LSP range of a span; no span (a file-level problem) is the start of the file."""
+        if span is None:
+            start = types.Position(line=0, character=0)
+            return types.Range(start=start, end=start)
+        return types.Range(start=self.position(span.start), end=self.position(span.end))
+
+    def offset(self, position: types.Position) -> int:
+        """The character offset of an LSP position; columns past the line end clamp to it."""
+        source = self.source
+        if position.line >= source.line_count:
+            return len(source.text)
+        start = source.line_start(position.line + 1)
+        end = start + len(source.line_text(position.line + 1))
+        line = source.text[start:end]
+        if self.encoding == UTF32 or line.isascii():
+            return start + min(position.character, len(line))
+        units = 0
+        for index, ch in enumerate(line):
+            if units >= position.character:
+                return start + index
+            units += code_units(ch, self.encoding)
+        return end
+
+    def full_range(self) -> types.Range:
+        """The range of the whole document."""
+        return types.Range(start=types.Position(line=0, character=0), end=self.position(len(self.source.text)))
