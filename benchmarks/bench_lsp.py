@@ -158,7 +158,7 @@ async def session(text: str, versions: list[str], debounce: int | None) -> tuple
 
 def in_process(text: str, versions: list[str]) -> list[float]:
     """The analysis alone (`mpl.lsp.document.analyse` with its incremental parser), for reference."""
-    from mpl.lsp.chunks import ChunkParser
+    from mpl.compiler.chunks import ChunkParser
     from mpl.lsp.document import analyse
 
     parser = ChunkParser()

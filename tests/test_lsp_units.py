@@ -12,7 +12,7 @@ from helpers import EXAMPLES, FIXTURES
 from mpl.compiler.parse import parse
 from mpl.diagnostics import Sink
 from mpl.lsp import features
-from mpl.lsp.chunks import ChunkParser, chunk_starts
+from mpl.compiler.chunks import ChunkParser, chunk_starts
 from mpl.lsp.completion import completion
 from mpl.lsp.context import completion_context
 from mpl.lsp.document import analyse, parse_version

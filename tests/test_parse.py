@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import EXAMPLES, labels, run
+from helpers import EXAMPLES, assert_diagnostics, labels, run
 from mpl.compiler import nodes
 from mpl.compiler.parse import _ToNodes, decode_string, parse, parser
 from mpl.diagnostics import Sink
@@ -140,3 +140,11 @@ def test_keywords_are_contextual() -> None:
     """A keyword is only a keyword where one may stand: `model` can name a profile."""
     analysis = run("profile model < temperature 0.5 >\nmodel m from x < use model >\nmodel x from y")
     assert not analysis.has_errors and "model" in analysis.program.profiles
+
+
+def test_an_unclosed_block_costs_only_its_declaration() -> None:
+    """`mpl check` parses each declaration alone after a syntax error, as the language server does."""
+    text = "profile a < top_k 1\n\nprofile b extends a < min_pp 0.1 >\nprofile c extends b < temperature 0.2 >\n"
+    analysis = assert_diagnostics(text, "MPL101@3:1", "MPL301@3:23", exact=True, targets=("options",))
+    assert analysis.diagnostics[0].help == "expected `>` to close `profile a` opened at 1:11"
+    assert [d.name.value for d in analysis.file.decls] == ["a", "b", "c"]

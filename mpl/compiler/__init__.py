@@ -96,6 +96,27 @@ def decode_source(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
     return source, sink, False
 
 
+def _parse_recovering(source: SourceFile, sink: Sink) -> nodes.File:
+    """Parse a source; after a syntax error, parse each top-level declaration on its own.
+
+    The whole-file parse reads the declarations after an unclosed `<` into the
+    open block, which hides their own diagnostics behind false syntax errors.
+    Parsed one declaration at a time (`mpl.compiler.chunks`, as the language
+    server does), a syntax error costs only its own declaration. A clean file
+    gives the same tree either way.
+    """
+    trial = Sink(source)
+    file = parse(source, trial)
+    if file.syntax_ok:
+        sink.extend(trial.diagnostics)
+        return file
+    from mpl.compiler.chunks import ChunkParser
+
+    file, diagnostics = ChunkParser().parse(source)
+    sink.extend(diagnostics)
+    return file
+
+
 def analyze(
     source: str | Path | SourceFile | nodes.File,
     *,
@@ -128,7 +149,7 @@ def analyze(
         analysis = Analysis(source=src, sink=sink, io_error=io_error, targets=tuple(targets))
         if io_error or any(d.code in ("MPL003", "MPL005") for d in sink.diagnostics):
             return analysis
-        file = parse(src, sink)
+        file = _parse_recovering(src, sink)
     analysis = Analysis(source=file.source, sink=sink, file=file, io_error=io_error, targets=tuple(targets))
     if not file.decls and file.syntax_ok:
         sink.report("MPL004", None, f"`{file.source.path}` declares nothing", help="add a `profile` or `model` declaration")

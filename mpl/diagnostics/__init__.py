@@ -102,6 +102,14 @@ class Sink:
         self.diagnostics.append(diag)
         return diag
 
+    def extend(self, diagnostics: t.Iterable[Diagnostic]) -> None:
+        """Record diagnostics made elsewhere (another sink over the same source)."""
+        for diag in diagnostics:
+            key = (diag.code, diag.span.start if diag.span else -1, diag.span.end if diag.span else -1, diag.message)
+            if key not in self._seen:
+                self._seen.add(key)
+                self.diagnostics.append(diag)
+
     @property
     def has_errors(self) -> bool:
         return any(d.is_error for d in self.diagnostics)

@@ -4,7 +4,7 @@ The package is split so that everything but `mpl.lsp.server` is plain functions
 over the compiler's data (testable without a server, and free of pygls):
 
 - `positions`: character offsets ↔ LSP positions in the negotiated encoding;
-- `chunks`: an incremental parser that re-parses only the declarations an edit touched;
+- `mpl.compiler.chunks` (shared with `mpl check`): an incremental parser that re-parses only the declarations an edit touched;
 - `document`: one open document, analysed, with its index of names;
 - `symbols`: definitions and references of profiles, tasks and models;
 - `context`: what the text before the cursor asks to complete (works on half-typed text);

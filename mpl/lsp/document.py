@@ -17,7 +17,7 @@ from urllib.request import url2pathname
 from mpl.catalog import Version
 from mpl.compiler import Analysis, analyze, nodes
 from mpl.diagnostics import Diagnostic
-from mpl.lsp.chunks import ChunkParser
+from mpl.compiler.chunks import ChunkParser
 from mpl.lsp.positions import UTF16, PositionMap
 from mpl.lsp.symbols import Index
 from mpl.source import SourceFile

@@ -28,7 +28,7 @@ from mpl import __version__
 from mpl.catalog import Version
 from mpl.lsp import completion as completion_feature
 from mpl.lsp import features, hover
-from mpl.lsp.chunks import ChunkParser
+from mpl.compiler.chunks import ChunkParser
 from mpl.lsp.document import Document, analyse, parse_version, uri_to_path
 from mpl.lsp.positions import UTF16, PositionMap
 from mpl.source import SourceFile
