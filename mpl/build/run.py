@@ -114,8 +114,9 @@ class _Build:
             server_version = server.version()
             reported = parse_server_version(server_version)
             if reported is None:
-                self.err.write(f"mpl: warning: the server reports version `{server_version}`; checking against "
-                               f"{override or 'the file'}'s version\n")
+                against = f"--ollama {override}" if override is not None else "the file's `ollama` version, else the newest known"
+                self.err.write(f"mpl: warning: the server reports version `{server_version}` (a development build?); "
+                               f"checking against {against}, and assuming it accepts everything that version does\n")
             elif reported < STRUCTURED_CREATE:
                 raise ServerError(f"the server runs Ollama {reported}; `mpl build` needs {STRUCTURED_CREATE} or later "
                                   "(the structured /api/create); use `mpl compile --target modelfile` and `ollama create -f`")

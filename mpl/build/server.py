@@ -1,9 +1,9 @@
 """The Ollama server as `mpl build` talks to it: version, blobs, create, show, list.
 
-Wraps the official `ollama.Client` (create, list) and its underlying httpx client
-(what the Python client cannot do: `GET /api/version`, `HEAD` on blobs, a streamed
-upload, a raw `/api/show` that keeps `system`/`messages`/`requires`, and a create
-that carries `requires`). Every failure becomes a `ServerError` whose message is
+Wraps the official `ollama.Client` (create) and its underlying httpx client (what
+the Python client cannot do: `GET /api/version`, `HEAD` on blobs, a streamed upload,
+a raw `/api/show` that keeps `system`/`messages`/`requires`, a create that carries
+`requires`, and `/api/tags` read without the client's strict `ListResponse`). Every failure becomes a `ServerError` whose message is
 one line a user can act on; nothing here prints.
 """
 
@@ -77,9 +77,19 @@ class Server:
             raise ServerError(f"reading model `{name}`: the server answered something that is not JSON") from None
 
     def model_names(self) -> set[str]:
-        """Lower-cased names of the server's models (`/api/tags` through the client)."""
-        listed = self._client_call("listing the server's models", self.client.list)
-        return {str(m.model).lower() for m in listed.models if m.model}
+        """Lower-cased names of the server's models (`GET /api/tags`, §4.6).
+
+        Read over plain HTTP: only `model` (or the older `name`) of each entry is
+        needed, and the client's `ListResponse` would reject an entry whose other
+        fields it does not expect.
+        """
+        doing = "listing the server's models"
+        response = self._call(doing, "GET", "/api/tags")
+        try:
+            models = response.json()["models"] or []
+            return {str(m.get("model") or m.get("name")).lower() for m in models if m.get("model") or m.get("name")}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ServerError(f"{doing}: the server answered {response.text[:80]!r}, not a model list") from None
 
     # -- changes -----------------------------------------------------------------
 
@@ -107,18 +117,26 @@ class Server:
         """
         doing = f"creating `{request['model']}`"
         lines = self._create_raw(request) if "requires" in request else self._create_client(request)
-        success = False
+        last = None
+        pulls = successes = 0
         try:
             for line in lines:
+                if not isinstance(line, dict):
+                    raise ServerError(f"{doing}: the server sent a line that is not a JSON object ({str(line)[:80]!r})")
                 if line.get("error"):
                     raise ServerError(f"{doing}: {line['error']}")
                 on_status(line)
-                success = success or line.get("status") == "success"
+                last = line.get("status")
+                pulls += last == "pulling manifest"
+                successes += last == "success"
         except ServerError:
             raise
         except Exception as exc:  # noqa: BLE001 - every transport error becomes one line
             raise self._explain(doing, exc) from None
-        if not success:
+        # A pull of a missing `from` (`pulling manifest` … `success`) sends its own
+        # `success` in the middle of the stream (ollama-facts.md §4.1.1, §7 item 12):
+        # the create's is the last line, after every pull's.
+        if last != "success" or successes <= pulls:
             raise ServerError(f"{doing}: the server ended the stream without `success`")
 
     def _create_client(self, request: t.Mapping[str, t.Any]) -> t.Iterator[dict[str, t.Any]]:
@@ -150,12 +168,6 @@ class Server:
             raise ServerError(f"{doing}: {error_text(response.text, response.status_code)}", response.status_code)
         return response
 
-    def _client_call(self, doing: str, fn: t.Callable[[], t.Any]) -> t.Any:
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001
-            raise self._explain(doing, exc) from None
-
     def _explain(self, doing: str, exc: BaseException) -> ServerError:
         """One line for any failure of the client or of httpx."""
         import httpx
@@ -173,8 +185,13 @@ class Server:
             return ServerError(f"{doing}: Ollama at {self.url} did not answer within {self.timeout:g} s (see --timeout)")
         if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
             return ServerError(f"{doing}: the connection to {self.url} broke ({exc or type(exc).__name__})")
-        if isinstance(exc, ValueError):  # a stream line that is not JSON
+        if isinstance(exc, json.JSONDecodeError):  # a stream line that is not JSON
             return ServerError(f"{doing}: the server sent a line that is not JSON ({exc})")
+        if isinstance(exc, (ValueError, AttributeError, TypeError, KeyError)):
+            # an answer of an unexpected shape, as the client reads it (a pydantic
+            # ValidationError, `.get` on a line that is not an object, …)
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            return ServerError(f"{doing}: the server's answer could not be read ({type(exc).__name__}: {first})")
         if isinstance(exc, OSError):
             return ServerError(f"{doing}: {exc.strerror or exc}")
         if isinstance(exc, httpx.HTTPError):
