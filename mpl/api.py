@@ -171,6 +171,12 @@ def _overrides_model() -> t.Any:
     def to_list(value: t.Any) -> t.Any:
         return [value] if isinstance(value, str) else value
 
+    def no_bool(value: t.Any) -> t.Any:
+        # pydantic reads True as 1; Ollama's int and float options refuse JSON booleans.
+        if isinstance(value, bool):
+            raise ValueError("input should be a number, not a boolean")
+        return value
+
     fields: dict[str, t.Any] = {}
     for name, spec in catalog().options.items():
         constraints: dict[str, t.Any] = {}
@@ -192,6 +198,8 @@ def _overrides_model() -> t.Any:
             kind = t.Annotated[float, Field(allow_inf_nan=False, **constraints)]
         elif constraints:
             kind = t.Annotated[kind, Field(**constraints)]
+        if spec.type in (ValueType.INT, ValueType.FLOAT):
+            kind = t.Annotated[kind, BeforeValidator(no_bool)]
         fields[name] = (t.Optional[kind], None)
     return create_model("Overrides", __config__=ConfigDict(extra="forbid"), **fields)  # type: ignore[call-overload]
 
@@ -218,8 +226,12 @@ def validate_overrides(overrides: dict[str, t.Any]) -> dict[str, t.Any]:
     try:
         model = _overrides_model().model_validate(overrides)
     except ValidationError as exc:
+        seen: set[str] = set()
         for err in exc.errors():
             name = str(err["loc"][0])
+            if name in seen:
+                continue  # one diagnostic per override (a union reports each branch)
+            seen.add(name)
             code = "MPL303" if err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal") else "MPL302"
             diags.append(_error(code, f"`{name}`: {err['msg'].lower()} (got {err.get('input')!r})", None))
         raise MplError(diags) from None

@@ -214,7 +214,10 @@ def _name_span(setting: Setting) -> t.Any:
 
 _SEMVER = re.compile(
     r"v(0|[1-9]\d*)(\.(0|[1-9]\d*))?(\.(0|[1-9]\d*))?"
-    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
+    r"(-{pre}(\.{pre})*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?".format(
+        # a numeric prerelease identifier has no leading zero (Go semver's isBadNum)
+        pre=r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
+    )
 )
 
 
@@ -223,6 +226,8 @@ def valid_requires(text: str) -> bool:
 
     >>> [valid_requires(v) for v in ("0.14.0", "v0.14.0", "0.14", "1", "01.2.3", "0.14.0.1", "V0.14.0", "")]
     [True, True, True, True, False, False, False, False]
+    >>> [valid_requires(v) for v in ("0.14.0-rc1", "0.14.0-0.a", "0.14.0-01", "0.14.0+01")]
+    [True, True, False, True]
     """
     if not text.startswith("v"):
         text = "v" + text
@@ -234,6 +239,26 @@ def valid_requires(text: str) -> bool:
     return not (short and (match.group(6) or match.group(8)))
 
 
+# The state-machine parser (since 0.1.34) rejects an unknown instruction; the old
+# line scanner before it warned and skipped it (ollama-facts.md §1.1).
+STATE_MACHINE_PARSER = Version(0, 1, 34)
+
+
+def _missing_instruction(sink: Sink, span: t.Any, keyword: str, target: Version) -> None:
+    added = catalog().instructions[keyword].first
+    if target < STATE_MACHINE_PARSER:
+        sink.report(
+            "MPL404", span, f"Ollama {target} has no {keyword} instruction (added in {added}); `ollama create` skips it",
+            severity=Severity.WARNING, instruction=keyword,
+            help=f"Ollama's parser before 0.1.34 warns about unknown instructions and skips them; target Ollama {added} or later to keep it",
+        )
+        return
+    sink.report(
+        "MPL404", span, f"Ollama {target} has no {keyword} instruction (added in {added})", instruction=keyword,
+        help="`ollama create` fails with `command must be one of …`; remove it or target a newer Ollama",
+    )
+
+
 def _check_model(program: Program, model: Model, sink: Sink) -> None:
     target = program.target
     cat = catalog()
@@ -241,18 +266,11 @@ def _check_model(program: Program, model: Model, sink: Sink) -> None:
         check_modelfile_version(model, setting, target, sink)
     if model.messages and not cat.instructions["MESSAGE"].works_in(target):
         for message in model.messages:
-            sink.report(
-                "MPL404", message.span,
-                f"Ollama {target} has no MESSAGE instruction (added in {cat.instructions['MESSAGE'].first})",
-                instruction="MESSAGE",
-            )
+            _missing_instruction(sink, message.span, "MESSAGE", target)
     if model.requires is not None:
         spec = cat.instructions["REQUIRES"]
         if not spec.works_in(target):
-            sink.report(
-                "MPL404", model.requires.span,
-                f"Ollama {target} has no REQUIRES instruction (added in {spec.first})", instruction="REQUIRES",
-            )
+            _missing_instruction(sink, model.requires.span, "REQUIRES", target)
         if not valid_requires(model.requires.value):
             sink.report(
                 "MPL305", model.requires.value_span, f"`{model.requires.value}` is not a valid semantic version",

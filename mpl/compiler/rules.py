@@ -15,6 +15,7 @@ profile tree and lives in `mpl.compiler.lint`.
 
 from __future__ import annotations
 
+import math
 import re
 import typing as t
 from dataclasses import dataclass
@@ -63,10 +64,12 @@ class Subject:
     comment_after: t.Callable[[str], str] = lambda name: ""  # trailing comment of a setting's line
 
     def num(self, name: str) -> float | None:
-        """The numeric value of a set option (None when unset or not a number)."""
+        """The numeric value of a set option (None when unset, not a number, or not finite)."""
         setting = self.opts.get(name)
         if setting is None or isinstance(setting.value, bool) or not isinstance(setting.value, (int, float)):
             return None
+        if isinstance(setting.value, float) and not math.isfinite(setting.value):
+            return None  # out of range, already reported by the checker (MPL306)
         return setting.value
 
     def shown(self, name: str) -> str:

@@ -185,7 +185,8 @@ CODES: dict[str, Code] = _codes(
          "Remove the parameter, or target a version that still honours it."),
     Code("MPL404", "instruction-not-in-version", "error",
          "The target Ollama version does not have this Modelfile instruction.",
-         "`ollama create` fails with `command must be one of …`.",
+         "`ollama create` fails with `command must be one of …` (since 0.1.34; the older parser "
+         "warned and skipped the instruction, and mpl then reports a warning).",
          "Remove the statement, or target a newer Ollama."),
     Code("MPL405", "adapter-creation-removed", "warning",
          "Creating models with an ADAPTER is reported removed in Ollama v0.34.1.",

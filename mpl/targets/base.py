@@ -41,18 +41,18 @@ def typed(name: str, value: PyValue) -> t.Any:
     (0.0, 4096, ['a'])
     """
     spec = catalog().option(name)
-    if spec is None:
-        return list(value) if isinstance(value, tuple) else value
-    match spec.type:
-        case ValueType.FLOAT:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    match spec.type if spec is not None else None:
+        case ValueType.FLOAT if number:
             return float(value)  # type: ignore[arg-type]
-        case ValueType.INT:
-            return int(value)  # type: ignore[arg-type]
-        case ValueType.BOOL:
-            return bool(value)
+        case ValueType.INT if number and isinstance(value, int):
+            return value
+        case ValueType.BOOL if isinstance(value, bool):
+            return value
         case ValueType.STRING_LIST:
             return list(value) if isinstance(value, tuple) else [value]
-    return value  # pragma: no cover
+    # An unknown name or a value of the wrong type (already an error): kept as written.
+    return list(value) if isinstance(value, tuple) else value
 
 
 def typed_options(options: Options) -> dict[str, t.Any]:
