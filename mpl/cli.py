@@ -7,7 +7,9 @@ command that needs them, so `mpl check` stays quick to start.
 
 from __future__ import annotations
 
+import copy
 import enum
+import gc
 import os
 import sys
 import typing as t
@@ -306,10 +308,36 @@ def lsp() -> None:
     serve()
 
 
+def _app_for(argv: t.Sequence[str]) -> typer.Typer:
+    """The app to run for `argv`: `app` itself, or a copy that registers only the named command.
+
+    typer builds the click command of every registered command on each run,
+    which costs `mpl check` several milliseconds for commands it never calls.
+    When the first argument names a command, nothing else can run, and that
+    command's parsing, errors and help read the same without its siblings;
+    `mpl`, `mpl -h` and `mpl --version` still get the whole app.
+    """
+    if len(argv) > 1:
+        for info in app.registered_commands:
+            name = info.name or info.callback.__name__.lower().replace("_", "-")  # typer's own rule
+            if name == argv[1]:
+                single = copy.copy(app)
+                single.registered_commands = [info]
+                return single
+    return app
+
+
 def main() -> None:
     """Entry point of the `mpl` script."""
     try:
-        app()
+        _app_for(sys.argv)()
     except KeyboardInterrupt:  # pragma: no cover
         sys.stderr.write("mpl: interrupted\n")
         sys.exit(130)
+    finally:
+        # On the way out the interpreter runs the cyclic garbage collector over
+        # every object still alive (modules, typer's commands, lark's tables):
+        # about 14 ms of a `mpl check`, spent just before the process ends.
+        # The collector never walks frozen objects, so freeze them all once the
+        # command is done (commands themselves run with the collector as usual).
+        gc.freeze()

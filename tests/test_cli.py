@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import EXAMPLES, ROOT
-from mpl.cli import app
+from mpl.cli import _app_for, app
 
 runner = CliRunner()
 
@@ -173,6 +173,41 @@ def test_version_and_help() -> None:
     assert "compile" in invoke("-h").output
 
 
+COMMANDS = ["check", "compile", "fmt", "build", "explain", "show", "diff", "lsp"]
+
+
+def test_every_command_is_listed() -> None:
+    assert sorted(COMMANDS) == sorted(info.name or info.callback.__name__ for info in app.registered_commands)
+    assert all(len(_app_for(["mpl", name]).registered_commands) == 1 for name in COMMANDS)
+
+
+@pytest.mark.parametrize("args", [[name, *rest] for name in COMMANDS for rest in (["--help"], ["--no-such-option"])], ids=" ".join)
+def test_main_builds_only_the_named_command_and_it_behaves_the_same(args: list[str]) -> None:
+    """`main` runs an app holding just the command argv names: same help, same errors."""
+    single = _app_for(["mpl", *args])
+    assert len(single.registered_commands) == 1
+    alone, whole = runner.invoke(single, args), runner.invoke(app, args)
+    assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output)
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["-h"], ["--version"], ["nope"], ["--version", "check"]])
+def test_main_runs_the_whole_app_unless_a_command_comes_first(args: list[str]) -> None:
+    assert _app_for(["mpl", *args]) is app
+
+
+@pytest.mark.parametrize("args", [["--help"], ["check", "--help"]], ids=" ".join)
+def test_help_through_main_is_the_whole_apps_help(args: list[str]) -> None:
+    def run(entry: str) -> subprocess.CompletedProcess:
+        code = f"import sys\nsys.argv = ['mpl', *{args!r}]\nfrom mpl.cli import app, main\n{entry}()\n"
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+
+    through_main, whole = run("main"), run("app")
+    assert (through_main.returncode, through_main.stdout) == (whole.returncode, whole.stdout)
+    assert whole.returncode == 0 and "Usage: mpl " in whole.stdout
+    if args == ["--help"]:
+        assert all(f"  {name} " in whole.stdout for name in COMMANDS)
+
+
 def test_real_subprocess_from_another_directory(tmp_path: Path) -> None:
     """The installed command works from any directory (the grammar ships in the package)."""
     env = {**os.environ, "NO_COLOR": "1"}
@@ -206,3 +241,16 @@ def test_check_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_main_freezes_what_is_left_for_a_quick_exit() -> None:
+    """The collector's pass at exit would walk every object still alive (see `main`)."""
+    code = (
+        "import gc, sys\n"
+        "from mpl.cli import main\n"
+        "sys.argv = ['mpl', '--version']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(gc.get_freeze_count() > 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.startswith("mpl ") and out.stdout.splitlines()[-1] == "True", out.stdout + out.stderr

@@ -17,6 +17,8 @@ node = dataclass(frozen=True, slots=True, kw_only=True)
 
 @node
 class Node:
+    """The base of every node: `span` covers the node's text."""
+
     span: Span
 
 
@@ -25,28 +27,38 @@ class Node:
 
 @node
 class Name(Node):
+    """An identifier: a profile, model, task or parameter name."""
+
     value: str
 
 
 @node
 class Number(Node):
+    """A number literal; `text` is how it was written."""
+
     value: int | float
     text: str
 
 
 @node
 class String(Node):
+    """A string literal with its escapes decoded; `triple` when written between three quotes."""
+
     value: str
     triple: bool = False
 
 
 @node
 class Bool(Node):
+    """`true` or `false`."""
+
     value: bool
 
 
 @node
 class List(Node):
+    """`[ … ]`: a list of values."""
+
     items: tuple[Value, ...]
 
 
@@ -58,11 +70,15 @@ Value = t.Union[Number, String, Bool, List]
 
 @node
 class Description(Node):
+    """A bare string in a block: the profile's or model's description."""
+
     text: String
 
 
 @node
 class Param(Node):
+    """`name value`, or `name += value` when `append`."""
+
     name: Name
     value: Value
     append: bool = False  # `name += value`
@@ -70,11 +86,15 @@ class Param(Node):
 
 @node
 class UnsetStmt(Node):
+    """`unset a, b`."""
+
     names: tuple[Name, ...]
 
 
 @node
 class When(Node):
+    """`when task is T < … >` or `when task in [T, U] < … >`."""
+
     tasks: tuple[Name, ...]
     form: t.Literal["is", "in"]
     block: Block
@@ -82,11 +102,15 @@ class When(Node):
 
 @node
 class AdapterStmt(Node):
+    """`adapter "path"`."""
+
     path: String
 
 
 @node
 class UseStmt(Node):
+    """`use PROFILE` or `use PROFILE for TASK`."""
+
     profile: Name
     task: Name | None
 
@@ -101,6 +125,8 @@ class TextStmt(Node):
 
 @node
 class MessageStmt(Node):
+    """`message ROLE "text"`."""
+
     role: Name
     text: String
 
@@ -120,21 +146,29 @@ class Block(Node):
 
 @node
 class OllamaDecl(Node):
+    """`ollama "X.Y"`: the Ollama version the file targets."""
+
     version: String
 
 
 @node
 class TasksDecl(Node):
+    """`tasks a, b`."""
+
     names: tuple[Name, ...]
 
 
 @node
 class DefaultDecl(Node):
+    """`default PROFILE`."""
+
     name: Name
 
 
 @node
 class ProfileDecl(Node):
+    """`profile NAME extends PARENT for TASKS < … >`."""
+
     name: Name
     parent: Name | None
     tasks: tuple[Name, ...]
@@ -143,6 +177,8 @@ class ProfileDecl(Node):
 
 @node
 class ModelDecl(Node):
+    """`model NAME from SOURCE < … >`."""
+
     name: Name | String
     source: Name | String
     block: Block | None
@@ -153,11 +189,15 @@ Decl = t.Union[OllamaDecl, TasksDecl, DefaultDecl, ProfileDecl, ModelDecl]
 
 @node
 class Comment(Node):
+    """A `#` comment, kept for `mpl fmt`."""
+
     text: str  # including the leading '#'
 
 
 @node
 class File(Node):
+    """A parsed source: its declarations and comments."""
+
     source: SourceFile
     decls: tuple[Decl, ...]
     comments: tuple[Comment, ...] = ()

@@ -42,6 +42,8 @@ Options = dict[str, Setting]
 
 @dataclass(slots=True)
 class Profile:
+    """A declared profile: its own statements stay in `decl`; `Program.resolve` merges the chain."""
+
     name: str
     decl: nodes.ProfileDecl
     description: str | None
@@ -51,6 +53,8 @@ class Profile:
 
 @dataclass(frozen=True, slots=True)
 class ModelSource:
+    """Where a model comes from: a registry name, a local path, or another model of the file."""
+
     kind: t.Literal["registry", "path", "model"]
     value: str  # the registry name, the path as written, or the other model's name
     span: Span
@@ -59,6 +63,8 @@ class ModelSource:
 
 @dataclass(frozen=True, slots=True)
 class Text:
+    """A model's `system`, `template`, `license` or `requires` text."""
+
     value: str
     span: Span  # the statement
     value_span: Span
@@ -66,6 +72,8 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class Message:
+    """A model's `message ROLE "text"`."""
+
     role: str
     content: str
     span: Span
@@ -75,6 +83,8 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Adapter:
+    """A model's `adapter "path"`, as written and as an absolute path."""
+
     value: str  # as written
     path: Path  # absolute
     span: Span
@@ -83,6 +93,8 @@ class Adapter:
 
 @dataclass(slots=True)
 class Model:
+    """A declared model: its source and what its block sets."""
+
     name: str
     decl: nodes.ModelDecl
     source: ModelSource
@@ -103,6 +115,8 @@ class Model:
 
 @dataclass(slots=True)
 class Program:
+    """A resolved source: profiles, tasks, routes and models, for the checks and every target."""
+
     source: SourceFile
     file: nodes.File
     base_dir: Path

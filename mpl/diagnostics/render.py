@@ -6,7 +6,6 @@ SARIF lives in `mpl.diagnostics.sarif`, the LSP form in `mpl.lsp`.
 
 from __future__ import annotations
 
-import json
 import typing as t
 
 from mpl.diagnostics import CODES, Diagnostic, Severity
@@ -191,6 +190,8 @@ def render_json(
     source: SourceFile, diags: t.Sequence[Diagnostic], *, suppressed: t.Sequence[Diagnostic] = (), **extra: t.Any
 ) -> str:
     """The stable JSON report of one file (schema version 1, documented in docs/diagnostics.md)."""
+    import json  # only this renderer needs it; text output stays without
+
     return json.dumps(json_payload(source, diags, suppressed=suppressed, **extra), indent=2, ensure_ascii=False) + "\n"
 
 

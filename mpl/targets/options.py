@@ -6,7 +6,6 @@ One entry per profile and one per declared task (the routed profile, or the
 
 from __future__ import annotations
 
-import json
 import typing as t
 from pathlib import Path
 
@@ -44,6 +43,8 @@ class OptionsTarget(Target):
         }
 
     def emit(self, program: Program, out_dir: Path) -> list[OutputFile]:
+        import json  # not at the top: `mpl check` loads this module but never emits
+
         text = json.dumps(self.document(program), indent=2, ensure_ascii=False) + "\n"
         return [OutputFile(f"{_stem(program)}.options.json", text)]
 
