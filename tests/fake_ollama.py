@@ -42,6 +42,7 @@ __all__ = [
     "FakeOllama",
     "Layer",
     "ModelName",
+    "QWEN_CODER_7B",
     "RecordedRequest",
     "RegistryModel",
     "StoredModel",
@@ -445,6 +446,19 @@ class RegistryModel:
     parameter_count: int | None = None
     file_type: int = 15
     context_length: int = 32768
+
+
+#: `qwen2.5-coder:7b` as the registry serves it: the base most tests build from.
+QWEN_CODER_7B = (
+    "qwen2.5-coder:7b",
+    RegistryModel(
+        family="qwen2",
+        parameter_count=7_615_616_512,
+        template="{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}{{ .Prompt }}",
+        parameters={"stop": ["<|im_end|>", "<|endoftext|>"], "temperature": 0.2},
+        license="Apache License 2.0",
+    ),
+)
 
 
 @dataclass

@@ -10,19 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fake_ollama import FakeOllama, RegistryModel
+from fake_ollama import QWEN_CODER_7B, FakeOllama, RegistryModel
 from gguf_files import write_adapter, write_model, write_not_gguf
 from helpers import EXAMPLES, ROOT
 from mpl.cli import app
 
-BASE = "qwen2.5-coder:7b"
-QWEN = RegistryModel(
-    family="qwen2",
-    parameter_count=7_615_616_512,
-    template="{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}{{ .Prompt }}",
-    parameters={"stop": ["<|im_end|>", "<|endoftext|>"], "temperature": 0.2},
-    license="Apache License 2.0",
-)
+BASE, QWEN = QWEN_CODER_7B
 
 
 @pytest.fixture

@@ -10,18 +10,11 @@ from pathlib import Path
 import httpx
 import ollama
 import pytest
-from fake_ollama import FakeOllama, RegistryModel, fake_ollama, go_float, parse_show_parameters  # noqa: F401
+from fake_ollama import QWEN_CODER_7B, FakeOllama, RegistryModel, fake_ollama, go_float, parse_show_parameters  # noqa: F401
 from gguf_files import write_adapter, write_large_adapter, write_model, write_not_gguf
 
 ROOT = Path(__file__).resolve().parent.parent
-BASE = "qwen2.5-coder:7b"
-QWEN = RegistryModel(
-    family="qwen2",
-    parameter_count=7_615_616_512,
-    template="{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}{{ .Prompt }}",
-    parameters={"stop": ["<|im_end|>", "<|endoftext|>"], "temperature": 0.2},
-    license="Apache License 2.0",
-)
+BASE, QWEN = QWEN_CODER_7B
 
 
 @pytest.fixture

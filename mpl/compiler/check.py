@@ -302,3 +302,9 @@ def _check_model(program: Program, model: Model, sink: Sink) -> None:
                 "MPL505", text.span, f"an empty `{keyword}` keeps the base model's {keyword}",
                 help="Ollama treats an empty value as absent; remove the statement or write the text",
             )
+    stop = model.params.get("stop")
+    if stop is not None and stop.value == () and stop.origin == f"model {model.name}":
+        sink.report(
+            "MPL505", stop.span, "an empty `stop` list writes no PARAMETER line: the base model's stop strings stay",
+            help="a Modelfile cannot clear inherited stop strings; list the ones you want, or remove the statement",
+        )

@@ -403,6 +403,11 @@ class _Resolver:
             self._ancestor_cache[member.name] = found
         return found
 
+    def _report_unset_noop(self, name: nodes.Name) -> None:
+        self.sink.report(
+            "MPL211", name.span, f"`unset {name.value}` has no effect: nothing before it sets `{name.value}`"
+        )
+
     def _check_block(self, program: Program, block: nodes.Block, profile: Profile, *, nested: bool) -> None:
         seen: dict[str, Span] = {}
         known = set(self._ancestor_names(program, profile))
@@ -424,10 +429,7 @@ class _Resolver:
                 case nodes.UnsetStmt(names=names):
                     for name in names:
                         if name.value not in known:
-                            self.sink.report(
-                                "MPL211", name.span,
-                                f"`unset {name.value}` has no effect: nothing before it sets `{name.value}`",
-                            )
+                            self._report_unset_noop(name)
                         seen.pop(name.value, None)
                 case nodes.When(tasks=tasks, block=inner):
                     if nested:
@@ -579,10 +581,7 @@ class _Resolver:
                 case nodes.UnsetStmt(names=names):
                     for n in names:
                         if n.value not in params:
-                            self.sink.report(
-                                "MPL211", n.span,
-                                f"`unset {n.value}` has no effect: nothing before it sets `{n.value}`",
-                            )
+                            self._report_unset_noop(n)
                         params.pop(n.value, None)
                         seen.pop(n.value, None)
                         model.unsets.append((n.value, n.span))
