@@ -7,7 +7,6 @@ ordering problems, each at the offending span with a did-you-mean.
 
 from __future__ import annotations
 
-import difflib
 import re
 import typing as t
 from pathlib import Path
@@ -44,6 +43,8 @@ def suggest(name: str, candidates: t.Iterable[str]) -> str | None:
     lowered = {c.lower(): c for c in pool}
     if name.lower() in lowered:
         return lowered[name.lower()]
+    import difflib  # only on the error path
+
     found = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     return found[0] if found else None
 
