@@ -104,12 +104,19 @@ def _analyze(path: Path, version: str | None, targets: t.Sequence[str]):
     return analyze(path, target=_parse_version(version), targets=targets)
 
 
-def _print_text(analysis, stream: t.TextIO) -> None:
+def _print_text(analysis, stream: t.TextIO, *, notes: bool = True) -> None:
+    """Render an analysis's diagnostics; without `notes`, info-level ones are only counted."""
+    from mpl.diagnostics import Severity
     from mpl.diagnostics.render import render_text
 
     diags = analysis.diagnostics
-    if diags:
-        stream.write(render_text(analysis.source, diags, colour=_use_colour(stream)))
+    shown = diags if notes else [d for d in diags if d.severity is not Severity.INFO]
+    if shown:
+        stream.write(render_text(analysis.source, shown, colour=_use_colour(stream)))
+    hidden = len(diags) - len(shown)
+    if hidden:
+        plural = "s" if hidden > 1 else ""
+        stream.write(f"{analysis.source.path}: {hidden} note{plural} not shown; `mpl check` shows them\n")
 
 
 @app.command()
@@ -187,7 +194,7 @@ def compile_(
 
     targets = [t_.value for t_ in target] if target else ["options", "meton", "modelfile"]
     analysis = _analyze(file, ollama, targets)
-    _print_text(analysis, sys.stderr)
+    _print_text(analysis, sys.stderr, notes=False)
     if analysis.io_error:
         raise typer.Exit(2)
     if analysis.has_errors or analysis.program is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +132,13 @@ def test_compiled_files_get_the_usual_mode(tmp_path: Path) -> None:
     finally:
         os.umask(umask)
     assert {stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()} == {0o644}
+
+
+def test_compile_shows_warnings_and_counts_notes(tmp_path: Path) -> None:
+    result = invoke("compile", str(EXAMPLES / "meton.mprof"), "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "warning[MPL401]" in result.output and "info[" not in result.output
+    assert re.search(r"meton\.mprof: \d+ notes not shown; `mpl check` shows them", result.output)
 
 
 def test_compile_one_target(tmp_path: Path) -> None:
