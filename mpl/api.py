@@ -156,7 +156,7 @@ def _error(code: str, message: str, help: str | None) -> Diagnostic:
 
 
 def _near(name: str, candidates: t.Iterable[str]) -> str | None:
-    from mpl.compiler.resolve import did_you_mean
+    from mpl.compiler.names import did_you_mean
 
     return did_you_mean(name, candidates)
 
@@ -164,7 +164,7 @@ def _near(name: str, candidates: t.Iterable[str]) -> str | None:
 @functools.cache
 def _overrides_model() -> t.Any:
     """A pydantic model with one optional, constrained field per catalog option."""
-    from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, create_model
+    from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, create_model
 
     from mpl.catalog import ValueType, catalog
 

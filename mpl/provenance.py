@@ -20,7 +20,7 @@ from mpl.catalog import ModelfileBehaviour, Version, catalog
 from mpl.compiler.check import version_note
 from mpl.compiler.lint import DRIFTING, default_changes, drift_range, show_default, subject_for
 from mpl.compiler.modelinfo import ModelInfo, model_info
-from mpl.compiler.resolve import suggest
+from mpl.compiler.names import suggest
 from mpl.compiler.rules import run_rules
 
 if t.TYPE_CHECKING:

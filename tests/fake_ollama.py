@@ -23,7 +23,6 @@ import math
 import os
 import random
 import re
-import shutil
 import socket
 import sys
 import tempfile

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from helpers import EXAMPLES, ROOT, compile_example, labels, run
+from helpers import EXAMPLES, compile_example, labels, run
 from modelfile_reader import create_request, parse_modelfile
 from mpl.compiler import analyze
 from mpl.targets import get_target

@@ -23,7 +23,7 @@ from mpl.build.verify import compare, state_from_show
 from mpl.catalog import Version, catalog
 from mpl.compiler import Analysis, analyze, nodes
 from mpl.compiler.program import Model, Program
-from mpl.compiler.resolve import canonical_model_name, suggest
+from mpl.compiler.names import canonical_model_name, suggest
 from mpl.diagnostics import Severity
 from mpl.targets.ollama import (
     GGUF_BASE,

@@ -148,7 +148,7 @@ class Program:
 
     def model(self, name: str) -> Model | None:
         """The model of a name as Ollama matches names (any case, `:latest` implied)."""
-        from mpl.compiler.resolve import canonical_model_name
+        from mpl.compiler.names import canonical_model_name
 
         if len(self._models_by_key) != len(self.models):
             self._models_by_key = {canonical_model_name(m.name): m for m in reversed(self.models)}

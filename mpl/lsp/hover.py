@@ -136,7 +136,7 @@ def model_markdown(doc: Document, program: Program, name: str) -> str:
     """A model's base, adapter, profiles used and parameters."""
     model = program.model(name)
     if model is None:
-        from mpl.compiler.resolve import canonical_model_name
+        from mpl.compiler.names import canonical_model_name
 
         key = canonical_model_name(name)
         model = next((m for m in program.models if canonical_model_name(m.name) == key), None)

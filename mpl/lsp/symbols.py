@@ -13,7 +13,7 @@ import typing as t
 from dataclasses import dataclass
 
 from mpl.compiler import nodes
-from mpl.compiler.resolve import canonical_model_name
+from mpl.compiler.names import canonical_model_name
 from mpl.source import Span
 
 Kind = t.Literal["profile", "task", "model"]

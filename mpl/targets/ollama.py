@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpl.compiler.program import Model, Program
-from mpl.compiler.resolve import canonical_model_name
+from mpl.compiler.names import canonical_model_name
 from mpl.diagnostics import Sink
 from mpl.targets.base import OutputFile, Target, typed
 

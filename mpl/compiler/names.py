@@ -1,0 +1,109 @@
+"""Names: did-you-mean suggestions, Ollama's model-name rules, and source paths.
+
+Shared by the resolver, the targets, `mpl build` and the language server; it
+depends on nothing else in the compiler.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from pathlib import Path
+
+__all__ = [
+    "canonical_model_name",
+    "did_you_mean",
+    "expand_path",
+    "looks_like_path",
+    "suggest",
+    "valid_model_name",
+]
+
+
+def suggest(name: str, candidates: t.Iterable[str]) -> str | None:
+    """The nearest candidate to a misspelt name, if one is near enough.
+
+    >>> suggest("precize", ["precise", "creative"])
+    'precise'
+    """
+    pool = list(candidates)
+    lowered = {c.lower(): c for c in pool}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    import difflib  # only on the error path
+
+    found = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def did_you_mean(name: str, candidates: t.Iterable[str]) -> str | None:
+    near = suggest(name, candidates)
+    return f"did you mean `{near}`?" if near else None
+
+
+# -- model names (ollama-facts.md §4.8) ------------------------------------------
+
+_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,79}")
+_NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,79}")
+_HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-:]{0,349}")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,79}")
+
+
+def valid_model_name(name: str) -> bool:
+    """Whether Ollama accepts a model name (`[host/][namespace/]model[:tag]`).
+
+    >>> [valid_model_name(n) for n in ("meton-custom", "qwen2.5-coder:7b", "user/m:tag", "-x", "a b")]
+    [True, True, True, False, False]
+    """
+    rest, tag = name, None
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        rest, tag = name[:colon], name[colon + 1 :]
+        if not _TAG.fullmatch(tag):
+            return False
+    parts = rest.split("/")
+    if len(parts) > 3 or not parts[-1]:
+        return False
+    if not _PART.fullmatch(parts[-1]):
+        return False
+    if len(parts) >= 2 and not _NAMESPACE.fullmatch(parts[-2]):
+        return False
+    if len(parts) == 3 and not _HOST.fullmatch(parts[0]):
+        return False
+    return True
+
+
+def canonical_model_name(name: str) -> str:
+    """Lower-cased with the default tag, as Ollama matches names.
+
+    >>> canonical_model_name("Mario")
+    'mario:latest'
+    """
+    lowered = name.lower()
+    if lowered.rfind(":") <= lowered.rfind("/"):
+        lowered += ":latest"
+    return lowered
+
+
+def looks_like_path(text: str) -> bool:
+    """A `from` source that names a file rather than a registry model."""
+    return (
+        text.lower().endswith(".gguf")
+        or text.startswith(("/", "./", "../", "~", "\\"))
+        or text in (".", "..")
+    )
+
+
+def expand_path(text: str, base_dir: Path) -> Path:
+    """Resolve a path as written in the source, relative to the source's folder."""
+    path = Path(text).expanduser() if text.startswith("~") else Path(text)
+    if not path.is_absolute():
+        path = base_dir / path
+    return Path(path.resolve(strict=False)) if path.exists() else Path(_normpath(path))
+
+
+def _normpath(path: Path) -> str:
+    import os
+
+    return os.path.normpath(str(path))
