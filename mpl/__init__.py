@@ -13,10 +13,11 @@ import typing as t
 
 __version__ = "0.1.0"
 
-__all__ = ["Diagnostic", "MplError", "ProfileSet", "ResolvedProfile", "__version__", "load"]
+__all__ = ["Diagnostic", "MplError", "MplWarning", "ProfileSet", "ResolvedProfile", "__version__", "load"]
 
 if t.TYPE_CHECKING:
     from mpl.api import MplError as MplError
+    from mpl.api import MplWarning as MplWarning
     from mpl.api import ProfileSet as ProfileSet
     from mpl.api import ResolvedProfile as ResolvedProfile
     from mpl.api import load as load
@@ -24,7 +25,7 @@ if t.TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> t.Any:
-    if name in ("load", "MplError", "ProfileSet", "ResolvedProfile"):
+    if name in ("load", "MplError", "MplWarning", "ProfileSet", "ResolvedProfile"):
         from mpl import api
 
         return getattr(api, name)

@@ -36,6 +36,19 @@ class MplError(Exception):
         return render_text(self.source, errors).rstrip("\n")
 
 
+class MplWarning(UserWarning):
+    """A runtime override the target Ollama version ignores; `diagnostic` says why.
+
+    Emitted with `warnings.warn`, so an assistant can show it (or turn it into an
+    error with a warnings filter); the value is still returned, as Ollama would
+    receive it.
+    """
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        self.diagnostic = diagnostic
+        super().__init__(f"{diagnostic.code}: {diagnostic.message}" + (f" ({diagnostic.help})" if diagnostic.help else ""))
+
+
 class ResolvedProfile(Mapping[str, t.Any]):
     """A profile resolved for a task: a read-only mapping of its options.
 
@@ -92,7 +105,10 @@ class ProfileSet:
     def options(self, profile: str, task: str | None = None, **overrides: t.Any) -> dict[str, t.Any]:
         """Resolved options of a profile (for a task), with validated overrides.
 
-        An override of `None` removes the option.
+        An override of `None` removes the option. An override the target Ollama
+        version does not know is an `MplWarning` where that version ignores it
+        (as a profile's value would be, MPL401) and an `MplError` where it
+        rejects requests that carry it (before 0.1.35).
 
         >>> ps = load('tasks a\\nprofile p for a < temperature 0.2; when task is a < top_k 5 > >')
         >>> ps.options("p", "a", temperature="0.7")
@@ -102,7 +118,9 @@ class ProfileSet:
         if task is not None and task not in self.program.tasks:
             raise MplError([_error("MPL205", f"task `{task}` is not declared", _near(task, self.program.tasks))])
         options = typed_options(self.program.resolve(profile, task))
-        for name, value in validate_overrides(overrides).items():
+        validated = validate_overrides(overrides)
+        self._check_versions(name for name, value in validated.items() if value is not None)
+        for name, value in validated.items():
             if value is None:
                 options.pop(name, None)
             else:
@@ -117,6 +135,29 @@ class ProfileSet:
         if chosen is None:
             raise MplError([_error("MPL217", f"task `{task}` is routed to no profile and there is no `default`", None)])
         return ResolvedProfile(chosen, task, self.program.profiles[chosen].description, self.options(chosen, task, **overrides))
+
+    def _check_versions(self, names: t.Iterable[str]) -> None:
+        """Warn (or raise, where Ollama rejects them) about overrides the target does not know."""
+        import warnings
+
+        from mpl.catalog import catalog
+        from mpl.compiler.check import version_note
+
+        target = self.program.target
+        rejected: list[Diagnostic] = []
+        for name in names:
+            spec = catalog().option(name)
+            if spec is None or spec.known_in(target):
+                continue
+            message = f"`{name}` {version_note(spec, target)}"
+            if catalog().runtime_ignores_unknown(target):
+                help = "remove it, or load the profiles for an Ollama version that knows it (`ollama=`)"
+                diag = Diagnostic("MPL401", Severity.WARNING, f"{message}; Ollama {target} ignores it", None, help=help)
+                warnings.warn(MplWarning(diag), stacklevel=3)
+            else:
+                rejected.append(_error("MPL401", f"{message}; Ollama {target} rejects requests that carry it", None))
+        if rejected:
+            raise MplError(rejected)
 
     def _profile(self, name: str):
         profile = self.program.profiles.get(name)

@@ -87,3 +87,29 @@ def test_missing_file_raises() -> None:
     with pytest.raises(mpl.MplError) as info:
         mpl.load("nowhere.mprof")
     assert info.value.diagnostics[0].code == "MPL001"
+
+
+def test_an_override_the_target_ignores_warns_and_is_kept(profiles) -> None:
+    # meton.mprof targets Ollama 0.12, which removed mirostat in 0.7.0 and ignores it.
+    with pytest.warns(mpl.MplWarning, match=r"MPL401: `mirostat` was removed in Ollama 0\.7\.0") as record:
+        options = profiles.options("precise", mirostat=2)
+    assert options["mirostat"] == 2
+    assert record[0].message.diagnostic.code == "MPL401"
+
+
+def test_an_override_the_target_knows_does_not_warn() -> None:
+    import warnings
+
+    legacy = mpl.load('ollama "0.6"\nprofile p < temperature 0.5 >')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert legacy.options("p", mirostat=2) == {"temperature": 0.5, "mirostat": 2}
+        assert legacy.options("p", mirostat=None) == {"temperature": 0.5}
+
+
+def test_an_override_a_strict_old_server_rejects_raises() -> None:
+    # Ollama 0.1.2-0.1.34 answered unknown options with `invalid options` (HTTP 400).
+    old = mpl.load('ollama "0.1.20"\nprofile p < temperature 0.5 >')
+    with pytest.raises(mpl.MplError, match="min_p` was added in Ollama 0.3.1; Ollama 0.1.20 rejects") as err:
+        old.options("p", min_p=0.1)
+    assert [d.code for d in err.value.diagnostics] == ["MPL401"]
