@@ -371,7 +371,7 @@ def shape(value: t.Any) -> t.Any:
         return ("String", value.value)
     if isinstance(value, nodes.Node):
         return (type(value).__name__,) + tuple(
-            shape(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "span"
+            shape(getattr(value, name)) for name in value.__struct_fields__ if name != "span"
         )
     return value
 

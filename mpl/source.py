@@ -12,12 +12,15 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
+import msgspec
+
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(msgspec.Struct, frozen=True):
     """A half-open range ``[start, end)`` of character offsets.
+
+    A frozen `msgspec.Struct`, like the syntax nodes (see `mpl.compiler.nodes`).
 
     >>> Span(3, 7).cover(Span(10, 12))
     Span(start=3, end=12)

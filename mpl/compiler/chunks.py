@@ -174,7 +174,7 @@ def shift(value: t.Any, delta: int) -> t.Any:
     """A copy of a node (or span, tuple, related span) with every span moved by `delta`.
 
     >>> shift(nodes.Name(span=Span(1, 3), value="a"), 10)
-    Name(span=Span(start=11, end=13), value='a')
+    Name(value='a', span=Span(start=11, end=13))
     """
     if isinstance(value, tuple):
         return tuple([shift(item, delta) for item in value])
@@ -184,36 +184,38 @@ def shift(value: t.Any, delta: int) -> t.Any:
     return value if shifter is None else shifter(value, delta)
 
 
+def _annotations(cls: type) -> dict[str, str]:
+    """Each field's annotation as written (`nodes` postpones them), base classes first."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        out.update(vars(klass).get("__annotations__", {}))
+    return out
+
+
 def _make_shifter(cls: type) -> t.Callable[[t.Any, int], t.Any]:
     """A function that copies one class field by field, generated from its annotations.
 
     Shifting is the hot loop of the incremental parse (every chunk after an
-    edit moves with each keystroke), so the copy skips the dataclass `__init__`
-    (frozen, it sets each field through `object.__setattr__`) and fills the
-    slots directly: spans inline, children through their own shifter.
+    edit moves with each keystroke), so the copy is one call of the class with
+    every field spelled out: spans inline, children through their own shifter.
     """
-    scope: dict[str, t.Any] = {"cls": cls, "new": object.__new__, "SHIFTERS": _SHIFTERS, "Span": Span}
-    scope.update(span_start=Span.start.__set__, span_end=Span.end.__set__)  # type: ignore[attr-defined]
-    lines = ["def shifter(node, delta):", "    copy = new(cls)"]
-    for index, f in enumerate(dataclasses.fields(cls)):
-        annotation, field = str(f.type), f"node.{f.name}"
-        scope[f"set{index}"] = getattr(cls, f.name).__set__  # the slot, past the frozen __setattr__
+    scope: dict[str, t.Any] = {"cls": cls, "SHIFTERS": _SHIFTERS, "Span": Span}
+    annotations = _annotations(cls)
+    names = cls.__struct_fields__ if hasattr(cls, "__struct_fields__") else [f.name for f in dataclasses.fields(cls)]
+    args = []
+    for name in names:
+        annotation, field = str(annotations[name]), f"node.{name}"
         if annotation == "Span":
-            lines += [
-                "    span = new(Span)",
-                f"    span_start(span, {field}.start + delta)",
-                f"    span_end(span, {field}.end + delta)",
-            ]
-            value = "span"
+            value = f"Span({field}.start + delta, {field}.end + delta)"
         elif annotation.startswith("tuple["):
             value = f"tuple([SHIFTERS[type(item)](item, delta) for item in {field}])"
         elif annotation in _PLAIN or annotation.startswith("t.Literal"):
             value = field
         else:  # a child node, maybe None
             value = f"(None if {field} is None else SHIFTERS[type({field})]({field}, delta))"
-        lines.append(f"    set{index}(copy, {value})")
-    lines.append("    return copy")
-    exec("\n".join(lines), scope)  # noqa: S102 - the code is built from dataclass field names only
+        args.append(f"{name}={value}")
+    source = f"def shifter(node, delta):\n    return cls({', '.join(args)})"
+    exec(source, scope)  # noqa: S102 - the code is built from field names only
     return scope["shifter"]
 
 
@@ -221,5 +223,5 @@ _SHIFTERS: dict[type, t.Callable[[t.Any, int], t.Any]] = {}
 _SHIFTERS.update(
     (cls, _make_shifter(cls))
     for cls in (*vars(nodes).values(), Related)
-    if isinstance(cls, type) and dataclasses.is_dataclass(cls) and (cls is Related or issubclass(cls, nodes.Node))
+    if isinstance(cls, type) and (cls is Related or issubclass(cls, nodes.Node))
 )
