@@ -16,6 +16,8 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec.structs
+
 from mpl.build.display import Display
 from mpl.build.files import Blob, NotGGUF, hash_file, read_header
 from mpl.build.server import Server
@@ -342,7 +344,7 @@ def _escalate(analysis: Analysis, selected: set[str]) -> None:
     """Warnings that a build cannot accept become errors for the models being built."""
     sink = analysis.sink
     sink.diagnostics[:] = [
-        dataclasses.replace(d, severity=Severity.ERROR, help=(d.help or "") + "; `mpl build` stops: the server would store it and ignore it")
+        msgspec.structs.replace(d, severity=Severity.ERROR, help=(d.help or "") + "; `mpl build` stops: the server would store it and ignore it")
         if d.code in FATAL_IN_BUILD and d.arg("model") in selected and d.severity is not Severity.ERROR
         else d
         for d in sink.diagnostics

@@ -8,8 +8,9 @@ and never raises for user errors: everything becomes a diagnostic.
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from mpl.compiler import nodes
 from mpl.compiler.check import check
@@ -30,8 +31,7 @@ MAX_BYTES = 16 * 1024 * 1024
 ALL_TARGETS = ("options", "meton", "modelfile")
 
 
-@dataclass(slots=True)
-class Analysis:
+class Analysis(msgspec.Struct):
     """The outcome of analysing one source."""
 
     source: SourceFile
@@ -39,8 +39,8 @@ class Analysis:
     file: nodes.File | None = None
     program: Program | None = None
     io_error: bool = False  # the file could not be read at all (exit code 2)
-    suppressed: list[Diagnostic] = field(default_factory=list)  # silenced by `# mpl: allow(...)`
-    targets: tuple[str, ...] = field(default=ALL_TARGETS)
+    suppressed: list[Diagnostic] = msgspec.field(default_factory=list)  # silenced by `# mpl: allow(...)`
+    targets: tuple[str, ...] = ALL_TARGETS
 
     @property
     def diagnostics(self) -> list[Diagnostic]:

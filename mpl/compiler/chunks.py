@@ -18,9 +18,10 @@ as the whole-file parse reports it: at the next declaration's keyword.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import re
 import typing as t
+
+import msgspec.structs
 
 from mpl.compiler import nodes
 from mpl.compiler.parse import MAX_SYNTAX_ERRORS, parse, scan_comments
@@ -137,7 +138,7 @@ class ChunkParser:
         file = parse(sink.source, sink)
         delta = start - len(prefix)
         diags = [
-            dataclasses.replace(d, span=shift(d.span, delta), related=shift(d.related, delta)) for d in sink.diagnostics
+            msgspec.structs.replace(d, span=shift(d.span, delta), related=shift(d.related, delta)) for d in sink.diagnostics
         ]
         return shift(file.decls, delta), diags, file.syntax_ok
 
@@ -154,7 +155,7 @@ def _at_next_keyword(diag: Diagnostic, end: int, keyword: str) -> Diagnostic:
         return diag
     prefix = "unexpected end of file: "
     note = diag.message[len(prefix) :] if diag.message.startswith(prefix) else None
-    return dataclasses.replace(
+    return msgspec.structs.replace(
         diag,
         code="MPL101",
         message=f"unexpected `{keyword}`",
@@ -201,9 +202,8 @@ def _make_shifter(cls: type) -> t.Callable[[t.Any, int], t.Any]:
     """
     scope: dict[str, t.Any] = {"cls": cls, "SHIFTERS": _SHIFTERS, "Span": Span}
     annotations = _annotations(cls)
-    names = cls.__struct_fields__ if hasattr(cls, "__struct_fields__") else [f.name for f in dataclasses.fields(cls)]
     args = []
-    for name in names:
+    for name in cls.__struct_fields__:
         annotation, field = str(annotations[name]), f"node.{name}"
         if annotation == "Span":
             value = f"Span({field}.start + delta, {field}.end + delta)"

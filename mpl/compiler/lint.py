@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 import typing as t
-from dataclasses import dataclass, field
+
+import msgspec
 
 from mpl.catalog import NEWEST, Version, catalog
 from mpl.compiler import nodes
@@ -40,8 +41,7 @@ _ALLOW = re.compile(r"#\s*mpl:\s*allow\(([^)]*)\)", re.I)
 _NAMES = {spec.name: code for code, spec in CODES.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(msgspec.Struct, frozen=True):
     """Where a finding was seen: a profile (for a task or none) or a model."""
 
     kind: t.Literal["profile", "model"]
@@ -49,13 +49,12 @@ class Context:
     task: str | None = None
 
 
-@dataclass(slots=True)
-class _Group:
+class _Group(msgspec.Struct):
     finding: Finding
     span: Span
     owner: Context
     related: list[Related]
-    contexts: list[Context] = field(default_factory=list)
+    contexts: list[Context] = msgspec.field(default_factory=list)
 
 
 # -- the pass -----------------------------------------------------------------------
@@ -318,8 +317,7 @@ def _drift_group(
 # -- allow comments -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Allow:
+class Allow(msgspec.Struct, frozen=True):
     """One `# mpl: allow(...)` comment and what it covers."""
 
     span: Span  # the comment
@@ -329,8 +327,7 @@ class Allow:
     decl_span: Span | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Allows:
+class Allows(msgspec.Struct, frozen=True):
     """The allow comments of one source, with lookups by line and declaration."""
 
     items: tuple[Allow, ...] = ()

@@ -16,15 +16,15 @@ import functools
 import mmap
 import struct
 import typing as t
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 if t.TYPE_CHECKING:
     from mpl.compiler.program import Model, Program
 
 
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
+class ModelInfo(msgspec.Struct, frozen=True):
     """Facts about a model's weights; None where they are not known."""
 
     architecture: str | None

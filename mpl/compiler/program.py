@@ -7,8 +7,9 @@ diagnostics. Targets never see syntax nodes beyond the spans kept here.
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from mpl.compiler import nodes
 from mpl.source import SourceFile, Span
@@ -20,8 +21,7 @@ Scalar = t.Union[int, float, bool, str]
 PyValue = t.Union[Scalar, tuple[Scalar, ...]]
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
+class Setting(msgspec.Struct, frozen=True):
     """One resolved parameter value and where it came from.
 
     `origin` names the block whose statement set the value ("profile precise",
@@ -40,8 +40,7 @@ class Setting:
 Options = dict[str, Setting]
 
 
-@dataclass(slots=True)
-class Profile:
+class Profile(msgspec.Struct):
     """A declared profile: its own statements stay in `decl`; `Program.resolve` merges the chain."""
 
     name: str
@@ -51,8 +50,7 @@ class Profile:
     tasks: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ModelSource:
+class ModelSource(msgspec.Struct, frozen=True):
     """Where a model comes from: a registry name, a local path, or another model of the file."""
 
     kind: t.Literal["registry", "path", "model"]
@@ -61,8 +59,7 @@ class ModelSource:
     path: Path | None = None  # absolute, for kind == "path"
 
 
-@dataclass(frozen=True, slots=True)
-class Text:
+class Text(msgspec.Struct, frozen=True):
     """A model's `system`, `template`, `license` or `requires` text."""
 
     value: str
@@ -70,8 +67,7 @@ class Text:
     value_span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(msgspec.Struct, frozen=True):
     """A model's `message ROLE "text"`."""
 
     role: str
@@ -81,8 +77,7 @@ class Message:
     value_span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Adapter:
+class Adapter(msgspec.Struct, frozen=True):
     """A model's `adapter "path"`, as written and as an absolute path."""
 
     value: str  # as written
@@ -91,30 +86,28 @@ class Adapter:
     value_span: Span
 
 
-@dataclass(slots=True)
-class Model:
+class Model(msgspec.Struct):
     """A declared model: its source and what its block sets."""
 
     name: str
     decl: nodes.ModelDecl
     source: ModelSource
     adapter: Adapter | None = None
-    params: Options = field(default_factory=dict)
+    params: Options = msgspec.field(default_factory=dict)
     system: Text | None = None
     template: Text | None = None
-    messages: list[Message] = field(default_factory=list)
-    licenses: list[Text] = field(default_factory=list)
+    messages: list[Message] = msgspec.field(default_factory=list)
+    licenses: list[Text] = msgspec.field(default_factory=list)
     requires: Text | None = None
-    uses: list[tuple[str, str | None, Span]] = field(default_factory=list)
-    unsets: list[tuple[str, Span]] = field(default_factory=list)
+    uses: list[tuple[str, str | None, Span]] = msgspec.field(default_factory=list)
+    unsets: list[tuple[str, Span]] = msgspec.field(default_factory=list)
 
     @property
     def name_span(self) -> Span:
         return self.decl.name.span
 
 
-@dataclass(slots=True)
-class Program:
+class Program(msgspec.Struct):
     """A resolved source: profiles, tasks, routes and models, for the checks and every target."""
 
     source: SourceFile
@@ -129,9 +122,9 @@ class Program:
     profiles: dict[str, Profile]
     routes: dict[str, str]  # task -> profile
     models: list[Model]  # in build order (dependencies first)
-    _cache: dict[tuple[str, str | None], Options] = field(default_factory=dict, repr=False)
-    _when_tasks: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
-    _models_by_key: dict[str, Model] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple[str, str | None], Options] = msgspec.field(default_factory=dict)
+    _when_tasks: dict[str, frozenset[str]] = msgspec.field(default_factory=dict)
+    _models_by_key: dict[str, Model] = msgspec.field(default_factory=dict)
 
     def profile_for_task(self, task: str) -> str | None:
         """The profile a task is routed to, else the `default`."""

@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 import re
 import typing as t
-from dataclasses import dataclass
+
+import msgspec
 
 from mpl.catalog import Version
 
@@ -53,8 +54,7 @@ OLLAMA_ENGINE_V0_24 = frozenset({
 _FILTER_WORDS = re.compile(r"filter|nucleus|truncat|restrict|narrow|limit|cut", re.I)
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
+class Subject(msgspec.Struct, frozen=True):
     """One option set to lint, and what is known around it."""
 
     opts: Options
@@ -83,8 +83,7 @@ class Subject:
         return [p for p in PENALTIES if (v := self.num(p)) is not None and v != NEUTRAL[p]]
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     """What a rule found: `code` at `param`'s statement (or the declaration when None)."""
 
     code: str | None

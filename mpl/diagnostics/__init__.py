@@ -7,8 +7,9 @@ editor sees every problem at once. Renderers live in `mpl.diagnostics.render`.
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass, field
 from enum import Enum
+
+import msgspec
 
 from mpl.source import SourceFile, Span
 
@@ -26,16 +27,14 @@ class Severity(str, Enum):
         return {"error": 0, "warning": 1, "info": 2}[self.value]
 
 
-@dataclass(frozen=True, slots=True)
-class Related:
+class Related(msgspec.Struct, frozen=True):
     """A second place that explains a diagnostic ("first defined here")."""
 
     span: Span
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(msgspec.Struct, frozen=True):
     """One problem: a stable code, a severity, a message and where it is.
 
     `args` keeps the values the message was made from, so tests and tools can
@@ -58,8 +57,7 @@ class Diagnostic:
         return dict(self.args).get(name)
 
 
-@dataclass(slots=True)
-class Sink:
+class Sink(msgspec.Struct):
     """Collects diagnostics for one source file; duplicates are kept once.
 
     >>> sink = Sink(SourceFile("a.mprof", "x"))
@@ -69,8 +67,8 @@ class Sink:
     """
 
     source: SourceFile
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    _seen: set[tuple[str, int, int, str]] = field(default_factory=set)
+    diagnostics: list[Diagnostic] = msgspec.field(default_factory=list)
+    _seen: set[tuple[str, int, int, str]] = msgspec.field(default_factory=set)
 
     def report(
         self,

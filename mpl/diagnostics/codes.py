@@ -8,11 +8,10 @@ MPL0xx input, 1xx syntax, 2xx names and structure, 3xx values and types,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class Code:
+class Code(msgspec.Struct, frozen=True):
     code: str
     name: str
     severity: str  # default severity: "error", "warning" or "info"
