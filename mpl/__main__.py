@@ -1,5 +1,19 @@
-"""`python -m mpl`: the same as the `mpl` command."""
+"""`python -m mpl` and the `mpl` script: the CLI, started with the garbage collector paused.
 
-from mpl.cli import main
+`main` pauses the cyclic collector before anything heavy is imported;
+`mpl.cli.main` turns it back on before the command runs (see there why).
+"""
 
-main()
+import gc
+
+
+def main() -> None:
+    """Entry point of the `mpl` script."""
+    gc.disable()
+    from mpl.cli import main as cli_main
+
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

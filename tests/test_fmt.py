@@ -320,7 +320,7 @@ def test_pre_commit_hooks_match_the_cli() -> None:
     assert {"mpl-check", "mpl-fmt", "mpl-fmt-check"} <= set(hooks)
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert re.search(r'^mpl = "mpl\.cli:main"$', pyproject, re.M)  # the `mpl` the hooks run
+    assert re.search(r'^mpl = "mpl\.__main__:main"$', pyproject, re.M)  # the `mpl` the hooks run (it calls mpl.cli.main)
     for hook_id, hook in hooks.items():
         assert hook["language"] == "python"
         argv = shlex.split(hook["entry"])
