@@ -8,6 +8,7 @@ Grammar rule `profile_decl` builds node `ProfileDecl`, and so on.
 from __future__ import annotations
 
 import typing as t
+
 import msgspec
 
 from mpl.source import SourceFile, Span
