@@ -2,7 +2,7 @@
 
 It serves the model-management API that `mpl build --target ollama` uses (version, blobs,
 create, show, tags, delete, pull), with the status codes, error texts, NDJSON progress
-streams and inheritance rules of `/work/shared/ollama-facts.md` §4, §6 and §1.12. Blobs live
+streams and inheritance rules of the shared `ollama-facts.md` §4, §6 and §1.12. Blobs live
 on disk under a temporary "models" folder, and GGUF uploads are read with `gguf.GGUFReader`.
 
     with FakeOllama() as server:                      # or the `fake_ollama` fixture
@@ -378,7 +378,7 @@ _FILE_TYPES = {
 @dataclass
 class Layer:
     """One manifest layer, e.g. {"mediaType": "application/vnd.ollama.image.adapter",
-    "digest": "sha256:9f86d0…", "size": 23072, "from": "/tmp/…/models/blobs/sha256-9f86d0…"}."""
+    "digest": "sha256:9f86d0…", "size": 23072, "from": "<models>/blobs/sha256-9f86d0…"}."""
 
     media_type: str
     digest: str
@@ -1658,6 +1658,13 @@ try:  # a fixture for tests that `from fake_ollama import fake_ollama`
         """A started FakeOllama (v0.32.15, empty registry), stopped after the test."""
         with FakeOllama() as server:
             yield server
+
+    @pytest.fixture
+    def server() -> Iterator[FakeOllama]:
+        """A started FakeOllama whose registry serves `qwen2.5-coder:7b` (not local until pulled)."""
+        name, model = QWEN_CODER_7B
+        with FakeOllama(registry={name: model}) as fake:
+            yield fake
 
 except ImportError:  # pragma: no cover - pytest is always there in tests
     pass

@@ -26,8 +26,8 @@ from mpl.source import SourceFile
 def uri_to_path(uri: str) -> Path | None:
     """The file a `file:` URI names; None for other schemes (`untitled:` buffers).
 
-    >>> str(uri_to_path("file:///tmp/my%20profiles.mprof")), uri_to_path("untitled:Untitled-1")
-    ('/tmp/my profiles.mprof', None)
+    >>> str(uri_to_path("file:///home/me/my%20profiles.mprof")), uri_to_path("untitled:Untitled-1")
+    ('/home/me/my profiles.mprof', None)
     """
     parsed = urlparse(uri)
     if parsed.scheme != "file":
