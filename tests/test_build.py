@@ -10,19 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fake_ollama import QWEN_CODER_7B, FakeOllama
+from fake_ollama import QWEN_CODER_7B, FakeOllama, server  # noqa: F401 - the `server` fixture
 from gguf_files import write_adapter, write_model, write_not_gguf
 from helpers import EXAMPLES, ROOT
 from mpl.cli import app
 
 BASE, QWEN = QWEN_CODER_7B
-
-
-@pytest.fixture
-def server():
-    """A fake with `qwen2.5-coder:7b` in its registry (pulled on first use)."""
-    with FakeOllama(registry={BASE: QWEN}) as fake:
-        yield fake
 
 
 @pytest.fixture

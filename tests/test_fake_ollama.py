@@ -10,18 +10,11 @@ from pathlib import Path
 import httpx
 import ollama
 import pytest
-from fake_ollama import QWEN_CODER_7B, FakeOllama, fake_ollama, go_float, parse_show_parameters  # noqa: F401
+from fake_ollama import QWEN_CODER_7B, FakeOllama, fake_ollama, server, go_float, parse_show_parameters  # noqa: F401
 from gguf_files import write_adapter, write_large_adapter, write_model, write_not_gguf
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE, QWEN = QWEN_CODER_7B
-
-
-@pytest.fixture
-def server():
-    """A fake with `qwen2.5-coder:7b` in its registry (not local)."""
-    with FakeOllama(registry={BASE: QWEN}) as fake:
-        yield fake
 
 
 @pytest.fixture
