@@ -137,25 +137,23 @@ class ProfileSet:
         return ResolvedProfile(chosen, task, self.program.profiles[chosen].description, self.options(chosen, task, **overrides))
 
     def _check_versions(self, names: t.Iterable[str]) -> None:
-        """Warn (or raise, where Ollama rejects them) about overrides the target does not know."""
+        """The checker's version rule (MPL401) for overrides: a warning where the
+        target ignores the option, an `MplError` where it rejects requests that carry it."""
         import warnings
 
         from mpl.catalog import catalog
-        from mpl.compiler.check import version_note
+        from mpl.compiler.check import check_runtime_version
+        from mpl.diagnostics import Sink
 
-        target = self.program.target
-        rejected: list[Diagnostic] = []
+        sink = Sink(SourceFile("<overrides>", ""))
         for name in names:
             spec = catalog().option(name)
-            if spec is None or spec.known_in(target):
-                continue
-            message = f"`{name}` {version_note(spec, target)}"
-            if catalog().runtime_ignores_unknown(target):
-                help = "remove it, or load the profiles for an Ollama version that knows it (`ollama=`)"
-                diag = Diagnostic("MPL401", Severity.WARNING, f"{message}; Ollama {target} ignores it", None, help=help)
+            if spec is not None:
+                check_runtime_version(spec, self.program.target, None, sink)
+        for diag in sink.diagnostics:
+            if not diag.is_error:
                 warnings.warn(MplWarning(diag), stacklevel=3)
-            else:
-                rejected.append(_error("MPL401", f"{message}; Ollama {target} rejects requests that carry it", None))
+        rejected = [d for d in sink.diagnostics if d.is_error]
         if rejected:
             raise MplError(rejected)
 
