@@ -161,3 +161,11 @@ def test_a_long_cycle_is_reported_once() -> None:
     lines = [f"profile p{i} extends p{(i + 1) % size} < top_k {i + 1} >" for i in range(size)]
     analysis = run("\n".join(lines), targets=("options",))
     assert [label for label in labels(analysis) if label.startswith("MPL202")] == ["MPL202@1:20"]
+
+
+def test_model_names_match_as_ollama_matches_them() -> None:
+    # ollama-facts.md §4.8: default host and namespace, `:latest`, any case.
+    text = 'model mario from "llama3"\nmodel "registry.ollama.ai/library/Mario:latest" from "llama3"\nmodel top from "library/mario"'
+    analysis = run(text, targets=("options",))
+    assert [label for label in labels(analysis) if label.startswith("MPL204")] == ["MPL204@2:7"]
+    assert analysis.program.model("top").source.kind == "model"

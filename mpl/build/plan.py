@@ -227,7 +227,7 @@ def hash_and_compare(plan: Plan, server: Server, display: Display, *, force: boo
         item.request = create_request(plan.program, model, blobs)
         item.blobs = [blobs[p] for p in local_files(model)]
         item.expected = states[model.name] = expected_state(item.request, item.base)
-        if shortest_name(model.name) not in existing:
+        if canonical_model_name(model.name) not in existing:
             continue
         show = server.show(model.name)
         if show is None:
@@ -245,26 +245,7 @@ def _matches(item: Item, got: ModelState) -> bool:
         return False
     if "files" in item.request:
         return got.model_digest in item.request["files"].values()
-    return got.parent is None or shortest_name(got.parent) == shortest_name(item.request["from"])
-
-
-def shortest_name(name: str) -> str:
-    """A model name as `/api/tags` and `details.parent_model` show it, lower-cased (ollama-facts.md §4.8).
-
-    The default host `registry.ollama.ai` and namespace `library` are dropped, `:latest` added.
-
-    >>> shortest_name("registry.ollama.ai/library/Qwen"), shortest_name("library/q:7b"), shortest_name("u/m")
-    ('qwen:latest', 'q:7b', 'u/m:latest')
-    >>> shortest_name("registry.ollama.ai/u/m:1"), shortest_name("hf.co/library/m:q4")
-    ('u/m:1', 'hf.co/library/m:q4')
-    """
-    name = canonical_model_name(name)
-    parts = name.split("/")
-    if len(parts) == 3 and parts[0] == "registry.ollama.ai":
-        parts = parts[1:]
-    if len(parts) == 2 and parts[0] == "library":
-        parts = parts[1:]
-    return "/".join(parts)
+    return got.parent is None or canonical_model_name(got.parent) == canonical_model_name(item.request["from"])
 
 
 def _base_name(program: Program, model: Model) -> str:

@@ -75,15 +75,28 @@ def valid_model_name(name: str) -> bool:
 
 
 def canonical_model_name(name: str) -> str:
-    """Lower-cased with the default tag, as Ollama matches names.
+    """A model name as Ollama matches and shows it (ollama-facts.md §4.8).
 
-    >>> canonical_model_name("Mario")
-    'mario:latest'
+    Lower-cased, `:latest` added, the default host `registry.ollama.ai` and
+    namespace `library` dropped: the shortest display form, as `/api/tags` and
+    `details.parent_model` show it.
+
+    >>> canonical_model_name("Mario"), canonical_model_name("registry.ollama.ai/library/Qwen")
+    ('mario:latest', 'qwen:latest')
+    >>> canonical_model_name("library/q:7b"), canonical_model_name("u/m"), canonical_model_name("registry.ollama.ai/u/m:1")
+    ('q:7b', 'u/m:latest', 'u/m:1')
+    >>> canonical_model_name("hf.co/library/m:q4")
+    'hf.co/library/m:q4'
     """
     lowered = name.lower()
     if lowered.rfind(":") <= lowered.rfind("/"):
         lowered += ":latest"
-    return lowered
+    parts = lowered.split("/")
+    if len(parts) == 3 and parts[0] == "registry.ollama.ai":
+        parts = parts[1:]
+    if len(parts) == 2 and parts[0] == "library":
+        parts = parts[1:]
+    return "/".join(parts)
 
 
 def looks_like_path(text: str) -> bool:
