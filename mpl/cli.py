@@ -252,7 +252,7 @@ def build(
     jobs: t.Annotated[int, typer.Option("--jobs", "-j", help="Models built at the same time.", min=1)] = 4,
 ) -> None:
     """Create models on an Ollama server: check, upload GGUF blobs, create, then verify."""
-    from mpl.build.run import BuildOptions, run_build
+    from mpl.deploy.run import BuildOptions, run_build
 
     options = BuildOptions(names=list(names or []), file=file, all=all_, host=host, ollama=ollama,
                            dry_run=dry_run, force=force, timeout=timeout, jobs=jobs)

@@ -1,6 +1,6 @@
 """`mpl build` against a second, minimal Ollama fake written only from ollama-facts.md §4.
 
-Differential testing: `tests/fake_ollama.py` and `mpl/build` were written together,
+Differential testing: `tests/fake_ollama.py` and `mpl/deploy` were written together,
 so anything they agree on but the facts do not would go unnoticed. The `Contract`
 server below is independent of both (it imports neither) and follows §4 to the
 letter where `mpl build` depends on it:
@@ -671,7 +671,7 @@ def test_names_with_the_default_namespace_are_up_to_date(tmp_path):
 
 
 def test_only_a_success_after_every_pull_counts():
-    from mpl.build.server import Server, ServerError
+    from mpl.deploy.server import Server, ServerError
 
     server = Server("http://127.0.0.1:9")
     pulled = [{"status": "pulling manifest"}, {"status": "pulling 0a1b", "digest": "sha256:0a1b", "total": 2, "completed": 2},

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from fake_ollama import FakeOllama, go_float, go_quote
 from gguf_files import write_adapter, write_model, write_not_gguf
 from helpers import EXAMPLES
-from mpl.build.files import NotGGUF, hash_file, read_header
-from mpl.build.host import HostError, parse_host
-from mpl.build.plan import parse_server_version
-from mpl.build.verify import compare, go_unquote, parse_parameters, same_value, state_from_show
+from mpl.deploy.files import NotGGUF, hash_file, read_header
+from mpl.deploy.host import HostError, parse_host
+from mpl.deploy.plan import parse_server_version
+from mpl.deploy.verify import compare, go_unquote, parse_parameters, same_value, state_from_show
 from mpl.compiler import analyze
 from mpl.targets.ollama import GGUF_BASE, create_request, expected_state
 
@@ -120,7 +120,7 @@ def test_build_and_check_do_not_import_each_other():
 def test_live_display_draws_bars_and_statuses():
     import io
 
-    from mpl.build.display import Display
+    from mpl.deploy.display import Display
 
     stream = io.StringIO()
     with Display(stream, live=True) as display:

@@ -5,7 +5,7 @@ created model is expected to have on the server (`ModelState`, its base's values
 merged with its own as the server merges them), and diagnostics for what
 `/api/create` cannot express over a `from` base (§7 item 8): removing an
 inherited parameter, clearing an inherited system prompt or template, replacing
-licenses, a second adapter. `mpl build` (`mpl.build`) sends the requests.
+licenses, a second adapter. `mpl build` (`mpl.deploy`) sends the requests.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from mpl.diagnostics import Sink
 from mpl.targets.base import OutputFile, Target, typed
 
 if t.TYPE_CHECKING:
-    from mpl.build.files import Blob
+    from mpl.deploy.files import Blob
 
 DEFAULT_TEMPLATE = "{{ .Prompt }}"  # what `/api/show` reports for a model without a template
 
@@ -196,7 +196,7 @@ class OllamaTarget(Target):
         static_states(program, sink)
 
     def emit(self, program: Program, out_dir: Path) -> list[OutputFile]:
-        from mpl.build.files import hash_file
+        from mpl.deploy.files import hash_file
 
         blobs = {}
         for model in program.models:

@@ -17,8 +17,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpl.build.display import Display
-from mpl.build.plan import (
+from mpl.deploy.display import Display
+from mpl.deploy.plan import (
     STRUCTURED_CREATE,
     Item,
     Plan,
@@ -31,8 +31,8 @@ from mpl.build.plan import (
     prepare,
     select,
 )
-from mpl.build.server import Server, ServerError
-from mpl.build.verify import Difference, compare, state_from_show
+from mpl.deploy.server import Server, ServerError
+from mpl.deploy.verify import Difference, compare, state_from_show
 from mpl.diagnostics import Diagnostic
 from mpl.source import Span
 from mpl.targets.ollama import dependency, expected_state
@@ -84,7 +84,7 @@ class _Build:
         self._shown: set[int] = set()
 
     def run(self) -> int:
-        from mpl.build.host import HostError, parse_host
+        from mpl.deploy.host import HostError, parse_host
         from mpl.catalog import Version
 
         opts = self.options

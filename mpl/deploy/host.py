@@ -38,7 +38,7 @@ def parse_host(host: str | None) -> str:
     >>> parse_host("ftp://h")
     Traceback (most recent call last):
     ...
-    mpl.build.host.HostError: `ftp://h`: the scheme must be http or https, not `ftp`
+    mpl.deploy.host.HostError: `ftp://h`: the scheme must be http or https, not `ftp`
     """
     text = host or ""
     if any(ch.isspace() for ch in text):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import typing as t
 
-from mpl.build.files import Blob, read_chunks
+from mpl.deploy.files import Blob, read_chunks
 
 Progress = t.Callable[[int], None]
 Status = t.Callable[[t.Mapping[str, t.Any]], None]
@@ -27,7 +27,7 @@ class ServerError(Exception):
 
 
 class Server:
-    """One Ollama server at a base URL (already parsed by `mpl.build.host.parse_host`).
+    """One Ollama server at a base URL (already parsed by `mpl.deploy.host.parse_host`).
 
     Args:
         url: The base URL, e.g. `http://127.0.0.1:11434`.

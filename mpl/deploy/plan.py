@@ -18,10 +18,10 @@ from pathlib import Path
 
 import msgspec.structs
 
-from mpl.build.display import Display
-from mpl.build.files import Blob, NotGGUF, hash_file, read_header
-from mpl.build.server import Server
-from mpl.build.verify import compare, state_from_show
+from mpl.deploy.display import Display
+from mpl.deploy.files import Blob, NotGGUF, hash_file, read_header
+from mpl.deploy.server import Server
+from mpl.deploy.verify import compare, state_from_show
 from mpl.catalog import Version, catalog
 from mpl.compiler import Analysis, analyze, nodes
 from mpl.compiler.program import Model, Program
