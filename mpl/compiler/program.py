@@ -49,6 +49,14 @@ class Profile(msgspec.Struct):
     parent: str | None  # None when absent, unknown or part of a cycle
     tasks: tuple[str, ...]
 
+    @property
+    def name_span(self) -> Span:
+        return self.decl.name.span
+
+    @property
+    def span(self) -> Span:
+        return self.decl.span
+
 
 class ModelSource(msgspec.Struct, frozen=True):
     """Where a model comes from: a registry name, a local path, or another model of the file."""
@@ -105,6 +113,10 @@ class Model(msgspec.Struct):
     @property
     def name_span(self) -> Span:
         return self.decl.name.span
+
+    @property
+    def span(self) -> Span:
+        return self.decl.span
 
 
 class Program(msgspec.Struct):
