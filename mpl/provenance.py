@@ -151,7 +151,7 @@ def rows(program: Program, subject: Subject, *, defaults: bool = True) -> list[R
         elif not spec.known_in(target):
             extra.insert(0, _ignored(subject, name, target))
         line, column = program.source.line_col(setting.span.start)
-        out.append(Row(name, setting.value, "set", line, column, setting.origin, setting.profile, tuple(extra)))
+        out.append(Row(name, setting.value, "set", line, column, str(setting.origin), setting.profile, tuple(extra)))
     if defaults:
         for name, spec in cat.options.items():
             if name in subject.options or not spec.known_in(target):

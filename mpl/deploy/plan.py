@@ -23,7 +23,7 @@ from mpl.deploy.files import Blob, NotGGUF, hash_file, read_header
 from mpl.deploy.server import Server
 from mpl.deploy.verify import compare, state_from_show
 from mpl.catalog import Version, catalog
-from mpl.compiler import Analysis, analyze, nodes
+from mpl.compiler import Analysis, analyze
 from mpl.compiler.program import Model, Program
 from mpl.compiler.names import canonical_model_name, suggest
 from mpl.diagnostics import Severity
@@ -94,16 +94,9 @@ def find_source(file: Path | None, names: t.Sequence[str] = (), cwd: Path | None
 
 
 def _declares(path: Path, names: t.Sequence[str]) -> bool:
-    """Whether a source declares models of all these names (syntax only; unreadable files do not)."""
-    from mpl.compiler.parse import parse
-    from mpl.source import SourceFile
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    declared = {canonical_model_name(d.name.value) for d in parse(SourceFile(str(path), text)).decls if isinstance(d, nodes.ModelDecl)}
-    return all(canonical_model_name(name) in declared for name in names)
+    """Whether a source declares models of all these names (unreadable files do not)."""
+    program = analyze(path, targets=()).program
+    return program is not None and all(program.model(name) is not None for name in names)
 
 
 def parse_server_version(text: str) -> Version | None:
@@ -140,31 +133,31 @@ def select(program: Program, names: t.Sequence[str], everything: bool) -> list[M
     return [m for m in program.models if m.name in wanted]
 
 
-def analyse(path: Path, version: Version | None) -> Analysis:
+def analyze_for_build(path: Path, version: Version | None) -> Analysis:
+    """The source analysed for the ollama target (`version`: `--ollama`, or None before the server answers)."""
     return analyze(path, target=version, targets=("ollama",))
 
 
 def against_server(analysis: Analysis, path: Path, override: Version | None, reported: Version | None) -> Analysis:
-    """Re-check the file against the server's version unless `--ollama` chose one (MPL601 for a differing pin)."""
-    if override is not None or reported is None:
+    """The analysis against the server's version unless `--ollama` chose one (MPL601 for a differing pin).
+
+    The syntax tree of the first analysis is checked again, not the file re-read and re-parsed.
+    """
+    if override is not None or reported is None or analysis.file is None:
         return analysis
-    result = analyse(path, reported)
-    assert result.program is not None
-    result.program.target_origin = "server"
-    for decl in result.program.file.decls:
-        if isinstance(decl, nodes.OllamaDecl):
-            try:
-                pinned = Version.parse(decl.version.value)
-            except ValueError:
-                continue
-            if pinned != reported:
-                result.sink.report(
-                    "MPL601", decl.version.span,
-                    f"the file pins Ollama {pinned}, but the server runs {reported}; checking against {reported}",
-                    help=f"write `ollama \"{reported.major}.{reported.minor}.{reported.patch}\"`, or pass `--ollama {pinned}` to check against the pin",
-                    pinned=str(pinned), server=str(reported),
-                )
-            break
+    result = analyze(analysis.file, target=reported, target_origin="server", base_dir=path.resolve().parent,
+                     targets=("ollama",))
+    result.io_error = analysis.io_error
+    program = result.program
+    assert program is not None
+    pinned = program.pinned
+    if pinned is not None and pinned != reported:
+        result.sink.report(
+            "MPL601", program.pinned_span,
+            f"the file pins Ollama {pinned}, but the server runs {reported}; checking against {reported}",
+            help=f"write `ollama \"{reported.major}.{reported.minor}.{reported.patch}\"`, or pass `--ollama {pinned}` to check against the pin",
+            pinned=str(pinned), server=str(reported),
+        )
     return result
 
 

@@ -24,7 +24,7 @@ from mpl.deploy.plan import (
     Plan,
     UsageError,
     against_server,
-    analyse,
+    analyze_for_build,
     find_source,
     hash_and_compare,
     parse_server_version,
@@ -99,7 +99,7 @@ class _Build:
             override = Version.parse(opts.ollama) if opts.ollama else None
         except ValueError as exc:
             raise UsageError(f"--ollama: {exc}") from None
-        analysis = analyse(path, override)
+        analysis = analyze_for_build(path, override)
         if analysis.io_error or analysis.program is None:
             self._diagnostics(analysis)
             return 2 if analysis.io_error else 1

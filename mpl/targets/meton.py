@@ -50,13 +50,13 @@ class MetonTarget(Target):
         return found
 
     def check(self, program: Program, sink: Sink) -> None:
-        names: dict[str, Span] = {n: p.decl.name.span for n, p in program.profiles.items()}
+        names: dict[str, Span] = {n: p.name_span for n, p in program.profiles.items()}
         for name, profile, task, options in self.entries(program):
             if task is not None and name in names:
                 sink.report(
                     "MPL506", names[name],
                     f"Meton profile name `{name}` is taken by profile `{name}` and by `{profile}` for task `{task}`",
-                    related=[Related(program.profiles[profile].decl.name.span, f"variant of `{profile}`")],  # type: ignore[index]
+                    related=[Related(program.profiles[profile].name_span, f"variant of `{profile}`")],  # type: ignore[index]
                     help="rename the profile",
                 )
             for setting in options.values():
