@@ -18,12 +18,11 @@ import warnings
 from pathlib import Path
 
 from mpl.api import MplError, ProfileSet, load, validate_overrides
-from mpl.diagnostics import Diagnostic, Related, Severity
+from mpl.diagnostics import Diagnostic, Severity
 from mpl.source import SourceFile, Span
 
 if t.TYPE_CHECKING:
     from mpl.compiler import Analysis, nodes
-    from mpl.compiler.program import Program
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
 _KEYWORDS = frozenset({"ollama", "tasks", "default", "profile", "extends", "for", "model", "from", "unset", "when",
@@ -213,7 +212,9 @@ class Session:
         A task may share the name (tasks and profiles are apart).
         """
         path, text, bom = self._read()
-        program = self._set.program
+        before = _analyze(path, text)
+        program = before.program
+        assert program is not None
         if not _NAME.match(name) or name in _KEYWORDS:
             raise MplError([_error("MPL101", f"`{name}` cannot be a profile name",
                                    "a name starts with a letter or `_` and holds letters, digits, `_` and `-`")])
@@ -223,7 +224,6 @@ class Session:
         if extends is not None and extends not in program.profiles:
             raise MplError([_error("MPL201", f"cannot extend `{extends}`: no profile has that name", _near(extends, program.profiles))])
         desired = self.options()
-        before = _analyze(path, text)
         decl = _profile_decl(before, name)
         if decl is None:
             parent = extends or self._profile
@@ -234,7 +234,7 @@ class Session:
             text1 = _edit_head(text1, _profile_decl(_analyze(path, text1), name), None, description)
         else:
             text1 = _edit_head(text, decl, extends, description)
-        result = _reach(path, text1, name, self._task, desired)
+        result = _reach(path, text1, name, self._task, desired, untouched=text)
         self._commit(path, text, result, bom)
         self._profile = name
         self._overrides.clear()
@@ -421,8 +421,8 @@ def _error(code: str, message: str, help: str | None) -> Diagnostic:
     return Diagnostic(code=code, severity=Severity.ERROR, message=message, span=None, help=help)
 
 
-def _at(code: str, message: str, span: Span | None, related: tuple[Related, ...] = ()) -> Diagnostic:
-    return Diagnostic(code=code, severity=Severity.ERROR, message=message, span=span, related=related,
+def _at(code: str, message: str, span: Span | None) -> Diagnostic:
+    return Diagnostic(code=code, severity=Severity.ERROR, message=message, span=span,
                       help="change or remove that reference first")
 
 
@@ -524,13 +524,14 @@ def _edit_head(text: str, decl: nodes.ProfileDecl | None, extends: str | None, d
     return _splice(text, edits)
 
 
-def _reach(path: Path, text: str, name: str, task: str | None, desired: dict[str, t.Any]) -> str:
+def _reach(path: Path, text: str, name: str, task: str | None, desired: dict[str, t.Any], *, untouched: str) -> str:
     """Edit profile `name` until it resolves (for `task`) to `desired`; then format that declaration.
 
     A value the profile itself sets is changed where it is set (in a `when`
     block of the task, too); a value to remove loses its top-level statements;
     anything else becomes a statement (`name value`, `unset name`) at the end
-    of the block. A value still differing after that is refused.
+    of the block. A value still differing after that is refused. A declaration
+    that needs no edit is not reformatted (the text stays `untouched`).
     """
     from mpl.catalog import catalog
     from mpl.targets.base import typed_options
@@ -546,7 +547,7 @@ def _reach(path: Path, text: str, name: str, task: str | None, desired: dict[str
         have = typed_options(resolved)
         diff = sorted((k for k in {*have, *desired} if have.get(k) != desired.get(k)), key=lambda k: order.get(k, len(order)))
         if not diff:
-            return _format_decl(text, decl)
+            return untouched if text == untouched else _format_decl(text, decl)
         edits: list[tuple[int, int, str]] = []
         added: list[str] = []
         for key in diff:

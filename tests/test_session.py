@@ -574,3 +574,33 @@ def test_example_loop_save_passes_mpl_check(meton: Path):
     assert added in after and after.replace(added, "", 1) == before
     check = subprocess.run([sys.executable, "-m", "mpl", "check", str(meton)], capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_save_without_changes_keeps_the_layout(tmp_path: Path):
+    text = "default a\nprofile a<temperature 0.5;top_k 4>  # odd layout\n"
+    path = write(tmp_path, text)
+    s = mpl.load(path).session()
+    s.set("top_k", 4)  # the profile's own value: nothing to write
+    s.save("a")
+    assert path.read_text() == text
+    s.set("top_k", 5)
+    s.save("a")
+    assert path.read_text() == "default a\nprofile a < temperature 0.5; top_k 5 >  # odd layout\n"
+
+
+def test_a_failed_write_keeps_the_file_and_the_state(meton: Path, monkeypatch):
+    import mpl.fmt
+
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(mpl.fmt, "write_atomic", refuse)
+    before = meton.read_bytes()
+    s = mpl.load(meton).session()
+    s.set("top_k", 12)
+    with pytest.raises(mpl.MplError) as exc:
+        s.save("mine")
+    assert codes(exc) == ["MPL001"] and "Permission denied" in str(exc.value)
+    assert meton.read_bytes() == before
+    assert (s.profile, s.overrides) == ("precise", {"top_k": 12})
+    assert sorted(p.name for p in meton.parent.iterdir()) == ["adapters", "meton.mprof"]
