@@ -21,6 +21,7 @@ from mpl.targets.base import typed_options
 
 if t.TYPE_CHECKING:
     from mpl.compiler.program import Program
+    from mpl.session import Session
 
 
 class MplError(Exception):
@@ -135,6 +136,15 @@ class ProfileSet:
         if chosen is None:
             raise MplError([_error("MPL217", f"task `{task}` is routed to no profile and there is no `default`", None)])
         return ResolvedProfile(chosen, task, self.program.profiles[chosen].description, self.options(chosen, task, **overrides))
+
+    def session(self, profile: str | None = None, task: str | None = None) -> Session:
+        """A runtime session (`mpl.session.Session`): `/param`, `/preset`, `/param show`, `/profile save`.
+
+        It starts at `profile`, else the profile routed to `task`, else the `default`.
+        """
+        from mpl.session import Session
+
+        return Session(self, profile, task)
 
     def _check_versions(self, names: t.Iterable[str]) -> None:
         """The checker's version rule (MPL401) for overrides: a warning where the
