@@ -147,7 +147,7 @@ class Session:
 
     def rows(self) -> list[ParamRow]:
         """Every parameter with its value and source: overrides, profile statements, Ollama defaults."""
-        from mpl.compiler.program import Setting
+        from mpl.compiler.program import Origin, Setting
         from mpl.provenance import Subject, rows
 
         program = self._set.program
@@ -158,7 +158,7 @@ class Session:
                 resolved.pop(name, None)
             else:
                 py = tuple(value) if isinstance(value, list) else value
-                resolved[name] = Setting(name, py, end, end, "override", None)
+                resolved[name] = Setting(name, py, end, end, Origin(override=True))
         subject = Subject("profile", self._profile, self._task, resolved)
         out = []
         for row in rows(program, subject):
@@ -259,9 +259,9 @@ class Session:
             if other.parent == name:
                 uses.append(_at("MPL201", f"cannot delete profile `{name}`: profile `{other.name}` extends it", other.name_span))
         for model in program.models:
-            for used, _task, span in model.uses:
-                if used == name:
-                    uses.append(_at("MPL207", f"cannot delete profile `{name}`: model `{model.name}` uses it", span))
+            for use in model.uses:
+                if use.profile == name:
+                    uses.append(_at("MPL207", f"cannot delete profile `{name}`: model `{model.name}` uses it", use.span))
         if program.default == name:
             uses.append(_at("MPL207", f"cannot delete profile `{name}`: `default` names it", program.default_span))
         if uses:

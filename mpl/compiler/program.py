@@ -29,8 +29,9 @@ class Origin(msgspec.Struct, frozen=True):
     `profile` is the profile whose statement set it (None for a model's own
     statement, then `model` names the model); `when` holds the tasks of the
     `when` block it stands in, `form` whether that block reads `is` or `in`.
-    `str(origin)` is how people read it: "profile precise", "model m",
-    "profile explanation, when task is docs".
+    `override` marks a value set at runtime (a session's override), not by
+    any statement. `str(origin)` is how people read it: "profile precise",
+    "model m", "profile explanation, when task is docs", "override".
 
     >>> str(Origin(profile="p", when=("docs",), form="is"))
     'profile p, when task is docs'
@@ -40,8 +41,11 @@ class Origin(msgspec.Struct, frozen=True):
     model: str | None = None
     when: tuple[str, ...] = ()
     form: t.Literal["is", "in"] = "is"
+    override: bool = False
 
     def __str__(self) -> str:
+        if self.override:
+            return "override"
         if self.profile is None:
             return f"model {self.model}"
         if not self.when:
