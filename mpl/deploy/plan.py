@@ -38,7 +38,7 @@ from mpl.targets.ollama import (
     local_files,
 )
 
-#: The first release with the structured `/api/create` request (ollama-facts.md §4.2).
+#: The first release with the structured `/api/create` request (`server/create.go`, `api/types.go`).
 STRUCTURED_CREATE = Version(0, 5, 5)
 #: Warnings that stop a build: Ollama would store the value and ignore it.
 FATAL_IN_BUILD = frozenset({"MPL403"})
