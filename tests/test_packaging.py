@@ -4,6 +4,7 @@ the source tree itself runs without being installed."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -72,3 +73,30 @@ def test_the_source_tree_runs_mpl_check() -> None:
     done = _from_source_tree(body)
     assert done.returncode == 0, done.stderr
     assert "examples/meton.mprof: 0 errors" in done.stdout + done.stderr
+
+
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def test_the_license_the_metadata_names_is_shipped() -> None:
+    assert PROJECT["license"] == "MIT" and PROJECT["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n") and "Copyright (c) 2026 the mpl authors" in text
+    assert (ROOT / "CHANGELOG.md").read_text(encoding="utf-8").count(f"({PROJECT['version']})") == 1
+
+
+def test_no_made_up_addresses_or_unshipped_sources() -> None:
+    for url in PROJECT.get("urls", {}).values():
+        assert "<" not in url and "mpl-profiles" not in url, url
+    cited = re.compile(r"parameters\.md|ollama-facts|\bthe facts\b")
+    files = [ROOT / "README.md", ROOT / ".pre-commit-hooks.yaml", *(ROOT / "docs").glob("*.md"), *(ROOT / "mpl").rglob("*.py")]
+    found = [f"{f.relative_to(ROOT)}:{n}" for f in files for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
+             if cited.search(line) or "<owner>" in line]
+    assert found == []
+
+
+def test_catalog_notes_do_not_cite_the_facts() -> None:
+    from mpl.catalog import catalog
+
+    notes = [d.note for spec in catalog().options.values() for d in spec.defaults if getattr(d, "note", None)]
+    assert notes and not [n for n in notes if "facts" in n]
