@@ -245,7 +245,7 @@ def valid_requires(text: str) -> bool:
 
 
 # The state-machine parser (since 0.1.34) rejects an unknown instruction; the old
-# line scanner before it warned and skipped it (ollama-facts.md §1.1).
+# line scanner before it warned and skipped it (`parser/parser.go` at v0.1.33 and v0.1.34).
 STATE_MACHINE_PARSER = Version(0, 1, 34)
 
 

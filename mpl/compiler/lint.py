@@ -1,4 +1,4 @@
-"""Lint: semantic lints over a checked `Program` (parameters.md §6), and `# mpl: allow(...)`.
+"""Lint: semantic lints over a checked `Program` (the rules of `mpl.compiler.rules`), and `# mpl: allow(...)`.
 
 `lint(program, sink)` runs the rules of `mpl.compiler.rules` on every profile
 (resolved for no task and for each task its `when` blocks name) and on every
@@ -34,7 +34,7 @@ from mpl.source import Span
 if t.TYPE_CHECKING:
     from mpl.compiler.program import Model, Options, Program
 
-# Defaults that moved in a way that changes behaviour (ollama-facts.md §3.3 history).
+# Defaults that moved in a way that changes behaviour (`DefaultOptions()` across releases).
 DRIFTING = ("repeat_penalty", "num_ctx", "num_keep", "repeat_last_n", "num_gpu", "num_thread", "use_mmap")
 
 _ALLOW = re.compile(r"#\s*mpl:\s*allow\(([^)]*)\)", re.I)

@@ -38,7 +38,7 @@ from mpl.targets.ollama import (
     local_files,
 )
 
-#: The first release with the structured `/api/create` request (ollama-facts.md §4.2).
+#: The first release with the structured `/api/create` request (`server/create.go`, `api/types.go`).
 STRUCTURED_CREATE = Version(0, 5, 5)
 #: Warnings that stop a build: Ollama would store the value and ignore it.
 FATAL_IN_BUILD = frozenset({"MPL403"})
@@ -161,8 +161,12 @@ def against_server(analysis: Analysis, path: Path, override: Version | None, rep
     return result
 
 
-def prepare(analysis: Analysis, models: list[Model], server: Server, server_version: str) -> Plan:
-    """Run every check that needs the server or the GGUF files; report to the analysis' sink."""
+def prepare(analysis: Analysis, models: list[Model], server: Server | None, server_version: str) -> Plan:
+    """Run every check that needs the server or the GGUF files; report to the analysis' sink.
+
+    With no server (`--dry-run --ollama X.Y`), a registry base is unknown and
+    nothing is said about whether the server has it.
+    """
     program = analysis.program
     assert program is not None
     reported = parse_server_version(server_version)
@@ -179,6 +183,8 @@ def prepare(analysis: Analysis, models: list[Model], server: Server, server_vers
             item.base = states.get(dep.name, UNKNOWN)
         elif model.source.kind == "path":
             item.base = _gguf_base(model, sink)
+        elif server is None:
+            item.base = UNKNOWN
         else:
             key = canonical_model_name(model.source.value)
             if key not in shows:
@@ -186,7 +192,7 @@ def prepare(analysis: Analysis, models: list[Model], server: Server, server_vers
                 shows[key] = state_from_show(show) if show is not None else UNKNOWN
             item.base = shows[key]
         inheritance_limits(model, item.base, item.base_name, sink)
-        if not item.base.exists and (model.adapter or model.unsets or model.licenses or _empty_texts(model)):
+        if server is not None and not item.base.exists and (model.adapter or model.unsets or model.licenses or _empty_texts(model)):
             sink.report(
                 "MPL610", model.source.span,
                 f"`{item.base_name}` is not on the server; Ollama will pull it during the create, "
@@ -201,8 +207,11 @@ def prepare(analysis: Analysis, models: list[Model], server: Server, server_vers
     return Plan(analysis, program, server_version, program.target, items)
 
 
-def hash_and_compare(plan: Plan, server: Server, display: Display, *, force: bool) -> None:
-    """Hash the files, then find which blobs the server has and which models are up to date."""
+def hash_and_compare(plan: Plan, server: Server | None, display: Display, *, force: bool) -> None:
+    """Hash the files, then find which blobs the server has and which models are up to date.
+
+    With no server, only the files are hashed: every model is planned as `create`.
+    """
     blobs: dict[Path, Blob] = {}
     for item in plan.items:
         for path in local_files(item.model):
@@ -211,7 +220,7 @@ def hash_and_compare(plan: Plan, server: Server, display: Display, *, force: boo
                 blobs[path] = hash_file(path, transfer.advance)
                 transfer.finish()
     states: dict[str, ModelState] = {}
-    existing = server.model_names() if plan.items else set()
+    existing = server.model_names() if plan.items and server is not None else set()
     for item in plan.items:
         model = item.model
         dep = dependency(plan.program, model)
@@ -220,7 +229,7 @@ def hash_and_compare(plan: Plan, server: Server, display: Display, *, force: boo
         item.request = create_request(plan.program, model, blobs)
         item.blobs = [blobs[p] for p in local_files(model)]
         item.expected = states[model.name] = expected_state(item.request, item.base)
-        if canonical_model_name(model.name) not in existing:
+        if server is None or canonical_model_name(model.name) not in existing:
             continue
         show = server.show(model.name)
         if show is None:
@@ -229,7 +238,7 @@ def hash_and_compare(plan: Plan, server: Server, display: Display, *, force: boo
         if not force and _matches(item, state_from_show(show)):
             item.action = "up to date"
     for blob in {b.digest: b for item in plan.items if item.action != "up to date" for b in item.blobs}.values():
-        if server.has_blob(blob.digest):
+        if server is not None and server.has_blob(blob.digest):
             plan.present.add(blob.digest)
 
 

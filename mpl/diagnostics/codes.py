@@ -262,7 +262,7 @@ CODES: dict[str, Code] = _codes(
          "Ollama pulls a missing base during the create; the adapter's architecture and inherited values are unknown until then.",
          "`ollama pull` the base first to have everything checked before anything is created."),
     # -- 7xx: semantic lints ------------------------------------------------
-    # (parameters.md §6; rule numbers in docs/diagnostics.md; the rules live in mpl/compiler/rules.py)
+    # (rule numbers in docs/diagnostics.md; the rules live in mpl/compiler/rules.py)
     Code("MPL701", "greedy-ignores-filters", "info",
          "`temperature` is 0 or below (greedy decoding) and `top_k`, `top_p` or `min_p` is set to a filtering value.",
          "Greedy decoding keeps the top token, which every one of these filters keeps too: they have no effect (rule 1). Often deliberate in a preset that other profiles extend, hence info.",

@@ -1,4 +1,4 @@
-"""The `ollama` target: a model as a structured `/api/create` request (ollama-facts.md §4.1).
+"""The `ollama` target: a model as a structured `/api/create` request (`CreateRequest` in Ollama's `api/types.go`).
 
 Consumes a checked `Program`; produces one create request per model, the state a
 created model is expected to have on the server (`ModelState`, its base's values
