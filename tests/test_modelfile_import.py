@@ -276,3 +276,10 @@ def test_modelfile_fixture_reports_its_code(path: Path) -> None:
         assert f"[{code}]" in result.output and "Traceback" not in result.output
         assert result.exit_code == (1 if CODES[code].severity == "error" else 0), result.output
     assert [g for g in got if g.split("@")[0] == code] == expected, got
+
+
+MODELFILE_CODES = ("MPL121", "MPL122", "MPL123", "MPL124", "MPL125", "MPL126", "MPL127", "MPL128", "MPL540")
+
+
+def test_every_modelfile_code_has_a_fixture() -> None:
+    assert sorted(p.stem.split("-")[0] for p in DIAG_FIXTURES) == sorted(MODELFILE_CODES)
