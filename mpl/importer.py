@@ -356,8 +356,27 @@ def import_show(name: str, show: dict[str, t.Any], out: Imported, *, model_name:
     for message in show.get("messages") or []:
         if isinstance(message, dict):
             model.items.append(Item("stmt", text=f"message {message.get('role', '')} {quote_string(str(message.get('content', '')))}"))
-    if show.get("license"):
-        model.items.append(Item("stmt", text=f"license {quote_string(show['license'])}"))
+    licenses = [show["license"]] if show.get("license") else []
+    modelfile_text = show.get("modelfile")
+    if isinstance(modelfile_text, str) and modelfile_text:
+        # The generated Modelfile keeps the licenses apart and shows what the other fields do not.
+        shown = SourceFile(f"/api/show {name}: modelfile", modelfile_text)
+        sink = Sink(shown)
+        mf = read_modelfile(shown, Sink(shown))
+        if mf.ok:
+            if mf.get("LICENSE"):
+                licenses = [c.value for c in mf.get("LICENSE")]
+            for command in mf.commands:
+                if command.keyword in ("ADAPTER", *_NOT_REPRESENTABLE):
+                    what = "an adapter blob of the server" if command.keyword == "ADAPTER" else command.keyword
+                    sink.report(
+                        "MPL540", command.keyword_span, f"the model holds {what}, which is not imported",
+                        help="import its Modelfile (`ollama show --modelfile`) next to the adapter file, or set it by hand",
+                    )
+            if sink.diagnostics:
+                out.reports.append((shown, sink))
+    for text in licenses:
+        model.items.append(Item("stmt", text=f"license {quote_string(text)}"))
     if show.get("requires"):
         model.items.append(Item("stmt", text=f"requires {quote_string(show['requires'])}"))
     out.models.append(model)

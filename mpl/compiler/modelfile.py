@@ -199,7 +199,7 @@ class _Reader:
         name_span: Span | None = None
         value_start = 0
         buf: list[str] = []
-        i = 0
+        i = 1 if text.startswith("\ufeff") else 0  # a byte-order mark the decoder left
         n = len(text)
         while i < n:
             ch = text[i]
