@@ -46,7 +46,7 @@ def test_npm_test_passes() -> None:
 
 def test_manifest_points_at_existing_files() -> None:
     manifest = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
-    (language,) = manifest["contributes"]["languages"]
+    (language,) = [lang for lang in manifest["contributes"]["languages"] if lang["id"] == "mprof"]
     (grammar,) = manifest["contributes"]["grammars"]
     assert language["id"] == grammar["language"] == "mprof"
     assert (EXTENSION / language["configuration"]).is_file()
@@ -116,6 +116,18 @@ def test_client_starts_mpl_lsp_and_formats() -> None:
     assert "args: ['lsp']" in source
     assert "getConfiguration('mpl')" in source and "get('path')" in source
     assert "onLanguage:mprof" in manifest["activationEvents"]
+
+
+def test_modelfile_language_is_registered() -> None:
+    """Modelfiles (`Modelfile`, `*.Modelfile`, `*.modelfile`) are a language the client sends to `mpl lsp`."""
+    manifest = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
+    (language,) = [lang for lang in manifest["contributes"]["languages"] if lang["id"] == "modelfile"]
+    assert language["filenames"] == ["Modelfile"] and set(language["extensions"]) == {".Modelfile", ".modelfile"}
+    config = json.loads((EXTENSION / language["configuration"]).read_text(encoding="utf-8"))
+    assert config["comments"] == {"lineComment": "#"}
+    assert "onLanguage:modelfile" in manifest["activationEvents"]
+    source = (EXTENSION / "extension.js").read_text(encoding="utf-8")
+    assert "language: 'modelfile'" in source
 
 
 def test_node_modules_is_ignored() -> None:
