@@ -300,60 +300,24 @@ def _near(name: str, candidates: t.Iterable[str]) -> str | None:
     return did_you_mean(name, candidates)
 
 
-@functools.cache
-def _overrides_model() -> t.Any:
-    """A pydantic model with one optional, constrained field per catalog option."""
-    from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, create_model
-
-    from mpl.catalog import ValueType, catalog
-
-    def to_list(value: t.Any) -> t.Any:
-        return [value] if isinstance(value, str) else value
-
-    def no_bool(value: t.Any) -> t.Any:
-        # pydantic reads True as 1; Ollama's int and float options refuse JSON booleans.
-        if isinstance(value, bool):
-            raise ValueError("input should be a number, not a boolean")
-        return value
-
-    fields: dict[str, t.Any] = {}
-    for name, spec in catalog().options.items():
-        constraints: dict[str, t.Any] = {}
-        if spec.domain is not None:
-            d = spec.domain
-            if d.minimum is not None:
-                constraints["gt" if d.min_exclusive else "ge"] = d.minimum
-            if d.maximum is not None:
-                constraints["lt" if d.max_exclusive else "le"] = d.maximum
-        kind: t.Any = {
-            ValueType.INT: int,
-            ValueType.FLOAT: float,
-            ValueType.BOOL: bool,
-            ValueType.STRING_LIST: t.Annotated[list[str], BeforeValidator(to_list)],
-        }[spec.type]
-        if spec.type is ValueType.BOOL:
-            kind = t.Union[StrictBool, t.Literal["true", "false"]]
-        if spec.type is ValueType.FLOAT:
-            kind = t.Annotated[float, Field(allow_inf_nan=False, **constraints)]
-        elif constraints:
-            kind = t.Annotated[kind, Field(**constraints)]
-        if spec.type in (ValueType.INT, ValueType.FLOAT):
-            kind = t.Annotated[kind, BeforeValidator(no_bool)]
-        fields[name] = (t.Optional[kind], None)
-    return create_model("Overrides", __config__=ConfigDict(extra="forbid"), **fields)  # type: ignore[call-overload]
-
-
 def validate_overrides(overrides: dict[str, t.Any]) -> dict[str, t.Any]:
     """Check runtime overrides against the catalog; returns them in Ollama's types.
+
+    Each value gets the verdict the checker gives the same value in a profile
+    (`mpl.catalog.validate`); a string typed at a prompt is read as the profile
+    syntax reads it (``"0.7"`` is a number, ``"true"`` a boolean; for `stop` it is
+    the string). `None` is kept: it removes the option. A warning (a float that
+    underflows to 0) is an `MplWarning`.
 
     >>> validate_overrides({"top_k": "20", "stop": "###"})
     {'top_k': 20, 'stop': ['###']}
     """
     if not overrides:
         return {}
-    from pydantic import ValidationError
+    import warnings
 
-    from mpl.catalog import catalog
+    from mpl.catalog import catalog, validate
+    from mpl.catalog.values import read_prompt
 
     diags: list[Diagnostic] = []
     for name in overrides:
@@ -362,22 +326,22 @@ def validate_overrides(overrides: dict[str, t.Any]) -> dict[str, t.Any]:
             diags.append(_error("MPL301", f"unknown parameter `{name}`", f"did you mean `{near}`?" if near else None))
     if diags:
         raise MplError(diags)
-    try:
-        model = _overrides_model().model_validate(overrides)
-    except ValidationError as exc:
-        seen: set[str] = set()
-        for err in exc.errors():
-            name = str(err["loc"][0])
-            if name in seen:
-                continue  # one diagnostic per override (a union reports each branch)
-            seen.add(name)
-            code = "MPL303" if err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal") else "MPL302"
-            diags.append(_error(code, f"`{name}`: {err['msg'].lower()} (got {err.get('input')!r})", None))
-        raise MplError(diags) from None
     result: dict[str, t.Any] = {}
-    for name in overrides:
-        value = getattr(model, name)
-        if value in ("true", "false"):
-            value = value == "true"
-        result[name] = value
+    for name, value in overrides.items():
+        if value is None:
+            result[name] = None
+            continue
+        spec = catalog().option(name)
+        assert spec is not None
+        verdict = validate(spec, read_prompt(spec, value))
+        for problem in verdict.problems:
+            if problem.severity == "error":
+                diags.append(_error(problem.code, problem.message, problem.help))
+            else:
+                diag = Diagnostic(code=problem.code, severity=Severity.WARNING, message=problem.message, span=None, help=problem.help)
+                warnings.warn(MplWarning(diag), stacklevel=3)
+        if verdict.ok:
+            result[name] = verdict.value
+    if diags:
+        raise MplError(diags)
     return result

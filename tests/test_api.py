@@ -39,14 +39,17 @@ def test_for_task_routes_or_falls_back_to_default(profiles) -> None:
 
 
 def test_overrides_are_validated_and_typed(profiles) -> None:
-    opts = profiles.options("precise", temperature="0.7", top_k=20.0, stop="###", seed=None)
+    opts = profiles.options("precise", temperature="0.7", top_k="20", stop="###", seed=None)
     assert opts["temperature"] == 0.7 and opts["top_k"] == 20 and opts["stop"] == ["###"]
     assert "seed" not in opts
 
 
 @pytest.mark.parametrize(
     ("override", "code"),
-    [({"min_pp": 0.1}, "MPL301"), ({"top_p": 1.5}, "MPL303"), ({"num_ctx": "big"}, "MPL302"), ({"top_k": 2.5}, "MPL302")],
+    [({"min_pp": 0.1}, "MPL301"), ({"top_p": 1.5}, "MPL303"), ({"num_ctx": "big"}, "MPL302"), ({"top_k": 2.5}, "MPL302"),
+     # the checker's verdicts: `top_k 20.0` is no integer, 1e39 and 2**70 do not fit
+     ({"top_k": 20.0}, "MPL302"), ({"temperature": 1e39}, "MPL306"), ({"seed": 2**70}, "MPL306"),
+     ({"temperature": True}, "MPL302"), ({"num_ctx": float("nan")}, "MPL302")],
 )
 def test_bad_overrides_raise_one_error(profiles, override: dict, code: str) -> None:
     with pytest.raises(mpl.MplError) as info:

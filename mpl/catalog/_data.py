@@ -37,7 +37,7 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
         "name": "num_keep", "type": "int", "struct": "options", "first": "0.0.13", "last": None,
         "domain": None,  # any negative acts as -1 (`llm/llama_server.go`)
         "defaults": [
-            ("0.0.13", None, "not known for v0.0.13 (the history starts at v0.0.14)"),
+            ("0.0.13", 0, "not set in DefaultOptions: Go's zero value"),
             ("0.0.14", -1), ("0.1.8", 0), ("0.1.33", 4),
         ],
         "description": "Prompt tokens kept at the start of the context when it overflows.",
@@ -55,7 +55,7 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
     {
         "name": "num_predict", "type": "int", "struct": "options", "first": "0.0.18", "last": None,
         "domain": None,  # -2 is legal but odd; lints handle it (`boundedNumPredict`, `llm/llama_server.go`)
-        "defaults": [("0.0.18", -1)],
+        "defaults": [("0.0.18", 0, "not set in DefaultOptions: Go's zero value"), ("0.1.1", -1)],
         "description": "Maximum number of tokens to generate.",
         "special": {"-1": "unlimited (until a stop condition)"},
     },
@@ -202,7 +202,7 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
         "special": {"-1": "automatic (any negative value)", "0": "CPU only"},
     },
     {
-        "name": "main_gpu", "type": "int", "nullable": True, "struct": "runner",
+        "name": "main_gpu", "type": "int", "nullable_since": "0.30.0", "struct": "runner",
         "first": "0.0.3", "last": None,
         "domain": None,  # negative = CPU only under split mode none (`llm/llama_server.go`)
         "defaults": [
@@ -213,9 +213,15 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
         "special": {},
     },
     {
-        "name": "use_mmap", "type": "bool", "nullable": True, "struct": "runner",
+        "name": "use_mmap", "type": "bool", "nullable_since": "0.1.45", "struct": "runner",
         "first": "0.0.3", "last": None,
         "domain": None,
+        # v0.1.45 only: a TriState integer, so `PARAMETER use_mmap false` fails with
+        # `invalid int value [false]` (`api/types.go` before v0.2.0); *bool since v0.2.0.
+        "modelfile_types": [
+            ("0.1.45", "int", "a TriState integer: `invalid int value` for true/false"),
+            ("0.1.46", "bool"),
+        ],
         "defaults": [("0.0.3", True), ("0.1.45", None, "unset: Ollama decides")],
         "description": "Memory-map the model file; only false has an effect since v0.30.0.",
         "special": {},
@@ -270,24 +276,27 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
     },
     {
         "name": "embedding_only", "type": "bool", "struct": "runner", "first": "0.0.3", "last": "0.1.27",
-        "domain": None, "defaults": [("0.0.3", None, "not known")],
+        "domain": None,
+        "defaults": [("0.0.3", False, "not set in DefaultOptions: Go's zero value"), ("0.0.14", True)],
         "description": "Load the model for embeddings only.", "special": {},
     },
     {
         "name": "num_gqa", "type": "int", "struct": "runner", "first": "0.0.13", "last": "0.1.34",
-        "domain": None, "defaults": [("0.0.13", None, "not known")],
+        "domain": None, "defaults": [("0.0.13", 1)],
         "description": "GQA factor needed by GGML-era Llama 2 70B files.", "special": {},
     },
     {
         "name": "rope_frequency_base", "type": "float", "struct": "runner",
         "first": "0.0.14", "last": "0.1.34",
-        "domain": None, "defaults": [("0.0.14", None, "not known")],
+        "domain": None,
+        "defaults": [("0.0.14", 10000.0), ("0.1.32", 0.0, "no longer set: Go's zero value, the model's own")],
         "description": "RoPE base frequency override (llama.cpp --rope-freq-base).", "special": {},
     },
     {
         "name": "rope_frequency_scale", "type": "float", "struct": "runner",
         "first": "0.0.14", "last": "0.1.34",
-        "domain": None, "defaults": [("0.0.14", None, "not known")],
+        "domain": None,
+        "defaults": [("0.0.14", 1.0), ("0.1.32", 0.0, "no longer set: Go's zero value, the model's own")],
         "description": "RoPE frequency scale override (llama.cpp --rope-freq-scale).", "special": {},
     },
 )
@@ -301,7 +310,6 @@ RELEASE_AFTER: dict[str, str] = {
     "0.5.1": "0.5.2",
     "0.5.4": "0.5.5",
     "0.6.8": "0.7.0",
-    "0.34.0": "0.34.1",
 }
 
 # The CLI's `deprecatedParameters` (parser/parser.go), warned about and dropped by
@@ -335,23 +343,25 @@ ALIASES: dict[str, str] = {
     "repetition_penalty": "repeat_penalty",
 }
 
-# Modelfile instructions (`parser/parser.go`; the old line scanner before v0.1.34).
-# FROM ... LICENSE: the old scanner (before v0.1.34) already had them; v0.0.3 is the
-# oldest release covered, so that is the earliest version the catalog states.
+# Modelfile instructions, first releases read
+# from parser/parser.go at each tag: v0.0.6 has the first Modelfile parser (FROM,
+# PARAMETER); LICENSE from v0.0.8; TEMPLATE and SYSTEM from v0.0.9; ADAPTER from v0.0.15.
+# The old line scanner (before v0.1.34) skipped an instruction it did not know.
 _OLD_SCANNER = "In the old line scanner before v0.1.34; the state-machine parser since v0.1.34."
 INSTRUCTIONS: tuple[dict[str, t.Any], ...] = (
-    {"keyword": "FROM", "first": "0.0.3", "last": None,
+    {"keyword": "FROM", "first": "0.0.6", "last": None,
      "note": "Required: at least one. " + _OLD_SCANNER},
-    {"keyword": "PARAMETER", "first": "0.0.3", "last": None,
+    {"keyword": "PARAMETER", "first": "0.0.6", "last": None,
      "note": "The name is case-sensitive. " + _OLD_SCANNER},
-    {"keyword": "TEMPLATE", "first": "0.0.3", "last": None, "note": _OLD_SCANNER},
-    {"keyword": "SYSTEM", "first": "0.0.3", "last": None, "note": _OLD_SCANNER},
-    {"keyword": "ADAPTER", "first": "0.0.3", "last": "0.34.0", "last_reported": True,
+    {"keyword": "TEMPLATE", "first": "0.0.9", "last": None, "note": _OLD_SCANNER},
+    {"keyword": "SYSTEM", "first": "0.0.9", "last": None, "note": _OLD_SCANNER},
+    {"keyword": "ADAPTER", "first": "0.0.15", "last": None, "reported_from": "0.34.1",
      "reference": "generative-computing/mellea#1651, ollama/ollama#14969",
-     "note": ("Reportedly refused by the CLI since v0.34.1 (not confirmed from source); "
-              "merge the adapter into the base offline (llama-export-lora) and build "
-              "FROM the merged GGUF. " + _OLD_SCANNER)},
-    {"keyword": "LICENSE", "first": "0.0.3", "last": None,
+     "note": ("A third-party report (generative-computing/mellea#1651) says the CLI refuses "
+              "ADAPTER lines from v0.34.1, citing ollama/ollama#14969; that pull request rejects "
+              "safetensors adapters and still accepts GGUF ones. Not confirmed from a release's "
+              "source: unknown, not refused. " + _OLD_SCANNER)},
+    {"keyword": "LICENSE", "first": "0.0.8", "last": None,
      "note": "Several allowed; they accumulate. " + _OLD_SCANNER},
     {"keyword": "MESSAGE", "first": "0.1.21", "last": None,
      "note": "Roles: lowercase system, user, assistant (since v0.1.34; case-insensitive before)."},

@@ -1,11 +1,11 @@
 """The Modelfile reader: Ollama's Modelfile parser, with a position on every value.
 
-Ports the rune-by-rune state machine of Ollama's `parser/parser.go` as
-ollama-facts.md §1 describes it (v0.2.0 through v0.32.15): instructions in any
+Ports the rune-by-rune state machine of Ollama's `parser/parser.go` as it
+stands from v0.2.0 through v0.32.15: instructions in any
 case, `#` comments only where an instruction could start, bare, `"…"` and
 `\"\"\"…\"\"\"` values with no escapes (a value ends at the first line break where
-the text so far is complete), silently dropped characters (§1.5), CR, LF and
-CRLF line ends, a UTF-8 BOM and UTF-16 with a BOM. Every parser error of §1.7
+the text so far is complete), silently dropped characters, CR, LF and
+CRLF line ends, a UTF-8 BOM and UTF-16 with a BOM. Every parser error
 becomes a positioned diagnostic; where Ollama stops at the first error, the
 reader skips to the next line and goes on, so one run reports them all.
 

@@ -277,12 +277,13 @@ def _check_adapter(model: Model, item: Item, reported: Version | None, sink: t.A
     adapter = model.adapter
     assert adapter is not None
     spec = catalog().instructions["ADAPTER"]
-    if reported is not None and not spec.works_in(reported):
+    if reported is not None and spec.reported_from is not None and reported >= spec.reported_from:
+        from mpl.compiler.check import adapter_report
+
         sink.report(
-            "MPL608", adapter.span,
-            f"the server runs Ollama {reported}, which reportedly cannot create models with adapters "
-            f"(removed in {spec.removed_in}{'; ' + spec.reference if spec.reference else ''}); nothing was uploaded",
-            help="merge the adapter into the base offline (llama.cpp's `llama-export-lora -m BASE.gguf --lora ADAPTER.gguf -o merged.gguf`) "
+            "MPL608", adapter.span, f"the server runs Ollama {reported}; {adapter_report(reported)}",
+            help="if the create fails, merge the adapter into the base offline (llama.cpp's "
+                 "`llama-export-lora -m BASE.gguf --lora ADAPTER.gguf -o merged.gguf`) "
                  "and build `from \"./merged.gguf\"` without `adapter`",
             model=model.name,
         )

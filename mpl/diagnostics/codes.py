@@ -63,7 +63,7 @@ CODES: dict[str, Code] = _codes(
          "A string contains an escape sequence mpl does not know.",
          "Unknown escapes are not passed through silently: `\\d` in a prompt is almost always a missing backslash.",
          "Use one of `\\\\ \\\" \\n \\r \\t \\0 \\uXXXX \\u{X…}`, or double the backslash."),
-    # -- 12x: Modelfile syntax (Ollama's parser, ollama-facts.md §1) ------
+    # -- 12x: Modelfile syntax (Ollama's `parser/parser.go`) ------
     Code("MPL121", "modelfile-invalid-instruction", "error",
          "A Modelfile line starts with a word that is not an instruction, or an instruction has no value.",
          "`ollama create` stops with `command must be one of …` (at a line number that counts CRLF twice).",
@@ -204,6 +204,11 @@ CODES: dict[str, Code] = _codes(
          "A GGUF path (`from` or `adapter`) does not exist.",
          "Ollama would send a missing FROM path as a model name and try a registry pull; a missing adapter fails the create.",
          "Fix the path; relative paths are resolved from the `.mprof` file's folder."),
+    Code("MPL308", "float-underflows-to-zero", "warning",
+         "A nonzero number is too small for a 32-bit float: Ollama reads it as 0.",
+         "Float options are float32 in Ollama; below about 1.4e-45 a value rounds to 0, which for some options "
+         "has its own meaning (`temperature 0` is greedy decoding, `min_p 0` is off).",
+         "Write 0 if that is meant, or a value Ollama can store."),
     # -- 4xx: Ollama version ----------------------------------------------
     Code("MPL401", "option-not-in-version", "warning",
          "The target Ollama version does not know this runtime option.",
@@ -223,13 +228,21 @@ CODES: dict[str, Code] = _codes(
          "warned and skipped the instruction, and mpl then reports a warning).",
          "Remove the statement, or target a newer Ollama."),
     Code("MPL405", "adapter-creation-removed", "warning",
-         "Creating models with an ADAPTER is reported removed in Ollama v0.34.1.",
-         "A third-party report (generative-computing/mellea#1651, citing ollama/ollama#14969) says the CLI refuses ADAPTER lines from v0.34.1; models built earlier keep working.",
-         "Merge the adapter into the base offline (llama.cpp's `llama-export-lora`) and build `from` the merged GGUF."),
+         "Creating models with an ADAPTER is reported, not confirmed, to be refused from Ollama v0.34.1.",
+         "A third-party report (generative-computing/mellea#1651) says the CLI refuses ADAPTER lines from v0.34.1, "
+         "citing ollama/ollama#14969; that pull request rejects safetensors adapters and still accepts GGUF ones. "
+         "No release's source read for mpl shows a refusal, so mpl treats it as unknown and keeps the adapter.",
+         "Nothing to do while the create works; if it refuses the adapter, merge it into the base offline "
+         "(llama.cpp's `llama-export-lora`) and build `from` the merged GGUF."),
     Code("MPL406", "version-outside-catalog", "warning",
          "The target version is outside the range of releases mpl knows.",
          "Checks use the nearest release mpl knows, which may not match.",
          "Target a version between 0.0.3 and the newest release mpl knows, or upgrade mpl."),
+    Code("MPL407", "parameter-type-in-version", "error",
+         "`ollama create` of the target version reads this PARAMETER as another type.",
+         "In Ollama 0.1.45 `use_mmap` was an integer (a TriState): `PARAMETER use_mmap true` fails with "
+         "`invalid int value [true]`, and an integer stored there breaks every later request.",
+         "Remove the parameter from the model (runtime options are not affected), or target another version."),
     # -- 5xx: targets -----------------------------------------------------
     Code("MPL501", "meton-unsupported-parameter", "error",
          "Meton's config.yaml cannot hold this parameter.",
@@ -288,10 +301,12 @@ CODES: dict[str, Code] = _codes(
          "The adapter's `general.architecture` differs from its base model's.",
          "Ollama accepts the create and the model then fails at load with `model arch and LoRA arch mismatch`.",
          "Use an adapter trained for the base's architecture, or build from the base it was trained on."),
-    Code("MPL608", "server-refuses-adapters", "error",
-         "The server's Ollama version reportedly cannot create models with adapters (v0.34.1 and later).",
-         "The create would fail (or drop the adapter) after the upload; models built earlier keep working.",
-         "Merge the adapter into the base offline (llama.cpp's `llama-export-lora`) and build `from` the merged GGUF."),
+    Code("MPL608", "server-refuses-adapters", "warning",
+         "The server's Ollama version is one that a third-party report says refuses adapters (v0.34.1 and later).",
+         "The report (generative-computing/mellea#1651, citing ollama/ollama#14969, which rejects safetensors "
+         "adapters and still accepts GGUF ones) is not confirmed from source, so the build goes on; if the "
+         "server does refuse, the create fails with its error.",
+         "If the create fails, merge the adapter into the base offline (llama.cpp's `llama-export-lora`) and build `from` the merged GGUF."),
     Code("MPL609", "verify-mismatch", "error",
          "The model on the server differs from what was compiled.",
          "Something was dropped or changed on the way (an older server, an inherited value, a concurrent change).",

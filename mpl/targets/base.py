@@ -37,14 +37,20 @@ class Target:
 def typed(name: str, value: PyValue) -> t.Any:
     """A value in Ollama's JSON type for the option: floats as floats, `stop` as a list.
 
+    A float option is a Go float32: its value is the float32's shortest decimal, so
+    that every target writes the number Ollama stores (never a double that Ollama
+    would round a second time).
+
     >>> typed("temperature", 0), typed("num_ctx", 4096), typed("stop", ("a",))
     (0.0, 4096, ['a'])
+    >>> typed("temperature", 1.000000059604644775390625), typed("top_p", 0.95)
+    (1.0, 0.95)
     """
     spec = catalog().option(name)
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     match spec.type if spec is not None else None:
         case ValueType.FLOAT if number:
-            return float(value)  # type: ignore[arg-type]
+            return _float32(value)  # type: ignore[arg-type]
         case ValueType.INT if number and isinstance(value, int):
             return value
         case ValueType.BOOL if isinstance(value, bool):
@@ -53,6 +59,15 @@ def typed(name: str, value: PyValue) -> t.Any:
             return list(value) if isinstance(value, tuple) else [value]
     # An unknown name or a value of the wrong type (already an error): kept as written.
     return list(value) if isinstance(value, tuple) else value
+
+
+def _float32(value: int | float) -> float:
+    """The float32 Ollama stores for a number, as its shortest decimal; out of range (an error already): unchanged."""
+    from mpl.catalog.values import shortest_float32
+
+    if isinstance(value, int) and abs(value) > 2**129:
+        return value  # type: ignore[return-value]  # far outside float32: already MPL306
+    return shortest_float32(float(value))
 
 
 def typed_options(options: Options) -> dict[str, t.Any]:

@@ -76,6 +76,8 @@ class MetonTarget(Target):
                 value = setting.value
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     continue  # a type error, already reported by the checker
+                if isinstance(value, int) and abs(value) > 2**64:
+                    continue  # beyond int64 and float32: MPL306, already reported by the checker
                 if (low is not None and value < low) or (high is not None and value > high):
                     bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
                     sink.report(
