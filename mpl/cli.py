@@ -206,6 +206,19 @@ def compile_(
     output: t.Annotated[Path, typer.Option("--output", "-o", help="Output directory.")] = Path("build"),
     target: TargetOpt = None,
     ollama: OllamaOpt = None,
+    into: t.Annotated[
+        t.Optional[Path],
+        typer.Option("--into", metavar="CONFIG.YAML", show_default=False,
+                     help="Write the Meton sections into this existing Meton config.yaml instead (models.settings, "
+                          "parameter_profiles and, with --meton-primary, models.primary); nothing else in it changes. "
+                          "Implies --target meton."),
+    ] = None,
+    no_backup: t.Annotated[bool, typer.Option("--no-backup", help="With --into: do not keep the old file as CONFIG.YAML.bak.")] = False,
+    meton_primary: t.Annotated[
+        t.Optional[str],
+        typer.Option("--meton-primary", metavar="MODEL", show_default=False,
+                     help="Write this model of the file as Meton's models.primary."),
+    ] = None,
 ) -> None:
     """Check a source, then write its targets (all or nothing) into the output directory."""
     from mpl.diagnostics.render import summary_line
@@ -213,6 +226,14 @@ def compile_(
     from mpl.targets import get_target
 
     targets = [t_.value for t_ in target] if target else ["options", "meton", "modelfile"]
+    if into is not None:
+        if target and targets != ["meton"]:
+            _usage_error("--into writes only the meton target; drop the other --target options")
+        targets = ["meton"]
+    elif no_backup:
+        _usage_error("--no-backup only applies with --into")
+    if meton_primary is not None and "meton" not in targets:
+        _usage_error("--meton-primary needs the meton target")
     analysis = _analyze(file, ollama, targets)
     _print_text(analysis, sys.stderr, notes=False)
     if analysis.io_error:
@@ -220,9 +241,29 @@ def compile_(
     if analysis.has_errors or analysis.program is None:
         typer.echo(f"{analysis.source.path}: {summary_line(analysis.diagnostics)}; nothing written", err=True)
         raise typer.Exit(1)
+    meton = None
+    if "meton" in targets:
+        from mpl.targets.meton import MetonTarget
+
+        meton = MetonTarget(primary=meton_primary)
+        try:
+            meton.primary = meton.primary_name(analysis.program)
+        except ValueError as exc:
+            _usage_error(str(exc))
+    if into is not None:
+        from mpl.targets.meton import IntoError, write_into
+
+        try:
+            changed = write_into(into, analysis.program, meton, backup=not no_backup)  # type: ignore[arg-type]
+        except IntoError as exc:
+            _usage_error(f"{into} {exc}; it was left unchanged")
+        except OSError as exc:
+            _usage_error(f"cannot write into {into}: {exc.strerror or exc}")
+        typer.echo(str(into) if changed else f"{into}: already up to date")
+        return
     outputs = []
     for name in targets:
-        outputs.extend(get_target(name).emit(analysis.program, output))
+        outputs.extend((meton if name == "meton" else get_target(name)).emit(analysis.program, output))  # type: ignore[union-attr]
     try:
         written = write_all(output, outputs)
     except OutputError as exc:

@@ -268,6 +268,11 @@ CODES: dict[str, Code] = _codes(
          "Two outputs would be written to the same name.",
          "One would overwrite the other.",
          "Rename one of the models or profiles."),
+    Code("MPL507", "meton-default-unexpressible", "warning",
+         "A profile leaves a parameter to Ollama's default, and Meton cannot write that default.",
+         "Meton sends all fourteen of its settings with every request, so nothing is left to Ollama: an automatic "
+         "`num_ctx` (Ollama 0.15.5 and later) or an unlimited `num_predict` (before 0.30) becomes the value the message names.",
+         "Set the parameter explicitly in the profile the message names (the help line gives a value)."),
     Code("MPL540", "import-not-representable", "warning",
          "`mpl import` met something a `.mprof` cannot hold (RENDERER, PARSER, DRAFT, a replaced FROM, an unknown key).",
          "The imported source would compile to something else than the original; mpl says so rather than dropping it.",
