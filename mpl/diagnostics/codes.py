@@ -268,7 +268,7 @@ CODES: dict[str, Code] = _codes(
          "Two outputs would be written to the same name.",
          "One would overwrite the other.",
          "Rename one of the models or profiles."),
-    Code("MPL507", "meton-default-unexpressible", "warning",
+    Code("MPL507", "meton-default-unexpressible", "info",
          "A profile leaves a parameter to Ollama's default, and Meton cannot write that default.",
          "Meton sends all fourteen of its settings with every request, so nothing is left to Ollama: an automatic "
          "`num_ctx` (Ollama 0.15.5 and later) or an unlimited `num_predict` (before 0.30) becomes the value the message names.",

@@ -467,7 +467,8 @@ def merge_into(target: MetonTarget, program: Program, text: str) -> str:
         edits.append((first, end, block("parameter_profiles", profiles, 0)))
     else:
         edits.append((len(lines), len(lines), block("parameter_profiles", profiles, 0)))
-    for first, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+    # Bottom up, so that earlier line numbers stay valid; two insertions at one place keep their order.
+    for _, first, end, new in sorted(((i, *e) for i, e in enumerate(edits)), key=lambda e: (e[1], e[2], e[0]), reverse=True):
         if first == len(lines) and lines and not lines[-1].endswith("\n"):
             lines[-1] += "\n"
         lines[first:end] = [new]
