@@ -209,7 +209,9 @@ class _Reader:
                 elif ch in _BLANK or ch in _NEWLINE:
                     pass
                 else:
-                    state, start, word_start = _NAME, i, i
+                    # Ollama's parser enters its name state on any other character but
+                    # keeps it only if printable: a leading NBSP vanishes from the name.
+                    state, start, word_start = _NAME, i, i + (i in self.dropped)
             elif state == _COMMENT:
                 if ch in _NEWLINE:
                     self.mf.comments.append(Comment(text[word_start:i], Span(word_start, i)))
@@ -544,14 +546,14 @@ def analyze_modelfile(
         if base_dir is None:
             base_dir = source.resolve().parent if source.exists() else Path.cwd()
         if mf is None:
-            return Analysis(source=sink.source, sink=sink, io_error=io_error, targets=tuple(targets))
+            return Analysis(source=sink.source, sink=sink, io_error=io_error)
     else:
         src = source if isinstance(source, SourceFile) else SourceFile("<string>", source)
         sink = Sink(src)
         mf = read_modelfile(src, sink)
     file = to_file(mf, sink, name=name, target=target)
     if not file.decls:
-        return Analysis(source=mf.source, sink=sink, file=file, targets=tuple(targets))
+        return Analysis(source=mf.source, sink=sink, file=file)
     analysis = analyze(file, target=target, base_dir=base_dir, targets=targets)
     analysis.sink.extend(sink.diagnostics)
     return analysis
