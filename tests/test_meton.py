@@ -16,6 +16,8 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import yaml
 from typer.testing import CliRunner
 
@@ -25,7 +27,7 @@ from mpl.cli import app
 from mpl.compiler import analyze
 from mpl.provenance import find_subject, rows
 from mpl.targets.base import typed
-from mpl.targets.meton import IntoError, MetonTarget, merge_into
+from mpl.targets.meton import IntoError, MetonTarget, merge_into, yaml_number, yaml_str
 
 HERE = FIXTURES / "meton"
 CONFIG = HERE / "config.yaml"
@@ -353,3 +355,20 @@ def test_compile_usage_errors(tmp_path: Path, args: list[str], message: str) -> 
 def test_into_a_missing_file_is_an_io_error(tmp_path: Path) -> None:
     result = invoke("compile", str(SOURCE), "--into", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 2 and "cannot write into" in result.output
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=400)
+def test_any_string_reads_back_the_same_in_yaml_1_1_and_1_2(text: str) -> None:
+    """The Meton writer's scalars, read by PyYAML (YAML 1.1, as Meton does) and ruamel (1.2)."""
+    from ruamel.yaml import YAML
+
+    line = f"key: {yaml_str(text)}\n"
+    assert yaml.safe_load(line) == {"key": text}
+    assert YAML(typ="safe", pure=True).load(line) == {"key": text}
+
+
+@given(st.one_of(st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False)))
+def test_numbers_read_back_as_the_same_type_and_value(value: int | float) -> None:
+    read = yaml.safe_load(f"key: {yaml_number(value)}")["key"]
+    assert type(read) is type(value) and read == value

@@ -140,8 +140,14 @@ def shortest_float32(value: float) -> float:
     >>> repr(shortest_float32(0.7)), repr(shortest_float32(3.4028234663852886e38))
     ('0.7', '3.4028235e+38')
     """
-    if not math.isfinite(value):
+    if value == 0 or not math.isfinite(value):
         return value
+    return _shortest_float32(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _shortest_float32(value: float) -> float:
+    # Cached: a program holds few distinct numbers (zero, where 0.0 == -0.0, never gets here).
     try:
         f = _round32(value)
     except OverflowError:
