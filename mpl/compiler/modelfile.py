@@ -158,7 +158,7 @@ def ollama_line(text: str, offset: int) -> int:
     """The line number Ollama's parser reports at an offset: every CR and every LF counts.
 
     >>> ollama_line("a\\r\\nb\\r\\nc", 6)
-    3
+    5
     """
     return 1 + text.count("\r", 0, offset) + text.count("\n", 0, offset)
 
