@@ -62,7 +62,7 @@ def typed(name: str, value: PyValue) -> t.Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _type_of(name: str) -> ValueType | None:
     spec = catalog().option(name)
     return spec.type if spec is not None else None

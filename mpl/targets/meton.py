@@ -389,7 +389,7 @@ def _set_value(key: str, name: str, value: t.Any, target: Version, num_ctx: int)
     return MetonValue(key, value, note)
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.cache  # a few keys x versions x num_ctx values
 def _unset_value(key: str, name: str, target: Version, num_ctx: int) -> MetonValue:
     """A key the profile leaves unset: Ollama's default for `target` (the same for every profile)."""
     spec = catalog().options[name]
@@ -404,10 +404,18 @@ def _unset_value(key: str, name: str, target: Version, num_ctx: int) -> MetonVal
     return MetonValue(key, typed(name, spec.default_in(target)), f"unset: Ollama {target}'s default")
 
 
-@functools.lru_cache(maxsize=1 << 14)
+_ENTRIES: dict[tuple[str, type, t.Any, str | None], Entry] = {}
+
+
 def _entry(key: str, kind: type, value: t.Any, note: str | None) -> Entry:
-    # `kind` keeps 1, 1.0 and True apart, which compare equal.
-    return Entry(key, yaml_number(value), note and f"# {note}")
+    """One settings line, memoised: a program holds few distinct values (`kind` keeps 1, 1.0 and True apart)."""
+    memo = (key, kind, value, note)
+    found = _ENTRIES.get(memo)
+    if found is None:
+        if len(_ENTRIES) > 1 << 14:
+            _ENTRIES.clear()
+        found = _ENTRIES[memo] = Entry(key, yaml_number(value), note and f"# {note}")
+    return found
 
 
 def _negative(value: t.Any) -> bool:
