@@ -91,18 +91,28 @@ def _is_digit(ch: str) -> bool:
     return "0" <= ch <= "9"
 
 
+try:
+    import unicodedata2 as _UNICODE_15
+
+    assert _UNICODE_15.unidata_version == "15.0.0"
+except ImportError:  # pragma: no cover - the test extra installs it
+    _UNICODE_15 = unicodedata  # type: ignore[assignment]
+
 _PRINT_CATEGORIES = frozenset(
     "Lu Ll Lt Lm Lo Mn Mc Me Nd Nl No Pc Pd Ps Pe Pi Pf Po Sm Sc Sk So".split()
 )
 
 
 def go_is_print(ch: str) -> bool:
-    """Go ``strconv.IsPrint``: categories L, M, N, P, S and U+0020 (Python's Unicode tables).
+    """Go ``strconv.IsPrint``: categories L, M, N, P, S and U+0020, from Unicode 15.0.0.
+
+    Ollama's Go build has Unicode 15.0.0 tables; the test extra `unicodedata2==15.0.0`
+    gives the reader the same ones on every Python (mpl itself ships its own table).
 
     >>> go_is_print("\\u00ad"), go_is_print("\\ufe0f"), go_is_print("\\t")
     (False, True, False)
     """
-    return ch == " " or unicodedata.category(ch) in _PRINT_CATEGORIES
+    return ch == " " or _UNICODE_15.category(ch) in _PRINT_CATEGORIES
 
 
 # unicode.IsSpace: the ASCII/Latin-1 set plus the White_Space property.
