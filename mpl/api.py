@@ -1,4 +1,4 @@
-"""The Python API: `mpl.load(...)` and the `ProfileSet` an assistant calls.
+"""The Python API: `mpl.load(path)`, `mpl.loads(text)` and the `ProfileSet` an assistant calls.
 
 `ProfileSet.options(profile, task=None, **overrides)` returns resolved options
 with runtime overrides validated against the catalog (what a `/param` or
@@ -8,6 +8,8 @@ with runtime overrides validated against the catalog (what a `/param` or
 
 from __future__ import annotations
 
+import functools
+import os
 import typing as t
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +21,9 @@ from mpl.source import SourceFile
 from mpl.targets.base import typed_options
 
 if t.TYPE_CHECKING:
+    from mpl.catalog import Version
     from mpl.compiler.program import Program
+    from mpl.session import Session
 
 
 class MplError(Exception):
@@ -109,7 +113,7 @@ class ProfileSet:
         (as a profile's value would be, MPL401) and an `MplError` where it
         rejects requests that carry it (before 0.1.35).
 
-        >>> ps = load('tasks a\\nprofile p for a < temperature 0.2; when task is a < top_k 5 > >')
+        >>> ps = loads('tasks a\\nprofile p for a < temperature 0.2; when task is a < top_k 5 > >')
         >>> ps.options("p", "a", temperature="0.7")
         {'temperature': 0.7, 'top_k': 5}
         """
@@ -134,6 +138,15 @@ class ProfileSet:
         if chosen is None:
             raise MplError([_error("MPL217", f"task `{task}` is routed to no profile and there is no `default`", None)])
         return ResolvedProfile(chosen, task, self.program.profiles[chosen].description, self.options(chosen, task, **overrides))
+
+    def session(self, profile: str | None = None, task: str | None = None) -> Session:
+        """A runtime session (`mpl.session.Session`): `/param`, `/preset`, `/param show`, `/profile save`.
+
+        It starts at `profile`, else the profile routed to `task`, else the `default`.
+        """
+        from mpl.session import Session
+
+        return Session(self, profile, task)
 
     def _check_versions(self, names: t.Iterable[str]) -> None:
         """The checker's version rule (MPL401) for overrides: a warning where the
@@ -163,24 +176,112 @@ class ProfileSet:
         return profile
 
 
-def load(source: str | Path, *, ollama: str | None = None) -> ProfileSet:
-    """Load and check a profile source: a path, or the text itself.
+def load(source: str | os.PathLike[str] | t.BinaryIO, *, ollama: str | None = None) -> ProfileSet:
+    """Load and check a profile source: a path, or a file opened in binary mode.
 
-    A `Path`, or a string naming an existing file (or ending in `.mprof`), is
-    read from disk; any other string is source text. Raises `MplError` when the
-    source has errors; warnings are kept in `ProfileSet.diagnostics`.
+    As `json.load` and `tomllib.load`: `mpl.load(path)` reads the file, and
+    `mpl.load(fp)` reads an open binary file; source text goes to
+    `mpl.loads`. Anything wrong with the input (a missing or unreadable file,
+    a folder, binary or non-UTF-8 content, errors in the source) raises
+    `MplError`; warnings are kept in `ProfileSet.diagnostics`.
+
+    A string of source text is still accepted, with a `DeprecationWarning`: a
+    string holding a line break or `<`, or naming no existing file and not
+    ending in `.mprof`, is read as text.
     """
+    target = _target(ollama)
+    if isinstance(source, str) and not _names_a_file(source):
+        import warnings
+
+        warnings.warn(
+            "mpl.load(text) is deprecated: call mpl.loads(text) for source text, mpl.load(path) for a file",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _checked(analyze(source, target=target, targets=("options",)))
+    if isinstance(source, (str, os.PathLike)):
+        return _checked(analyze(Path(source), target=target, targets=("options",)))
+    if hasattr(source, "read"):
+        return _load_file_object(source, target)
+    raise TypeError(f"mpl.load() takes a path or a binary file object, not {type(source).__name__}; for text call mpl.loads()")
+
+
+def loads(text: str | bytes, *, name: str = "<string>", ollama: str | None = None) -> ProfileSet:
+    """Load and check profile source text; `name` is the file name diagnostics show.
+
+    Relative paths in the source (adapters, local model files) are taken from the
+    current directory. Raises `MplError` when the source has errors.
+
+    >>> loads('profile p < temperature 0.2 >').options("p")
+    {'temperature': 0.2}
+    """
+    target = _target(ollama)
+    if isinstance(text, (bytes, bytearray)):
+        return _load_bytes(bytes(text), name, None, target)
+    if not isinstance(text, str):
+        raise TypeError(f"mpl.loads() takes str or bytes, not {type(text).__name__}")
+    return _checked(analyze(SourceFile(name, text), target=target, targets=("options",)))
+
+
+def _target(ollama: str | None) -> Version | None:
+    if ollama is None:
+        return None
     from mpl.catalog import Version
 
-    target = None
-    if ollama is not None:
+    try:
+        return Version.parse(ollama)
+    except ValueError as exc:
+        raise MplError([_error("MPL304", str(exc), None)]) from None
+
+
+def _names_a_file(source: str) -> bool:
+    """Whether the deprecated `load(str)` reads a path: never raises, whatever the string."""
+    if "\n" in source or "<" in source or "\0" in source:
+        return False
+    if source.endswith(".mprof"):
+        return True
+    try:
+        return os.path.isfile(source)
+    except (OSError, ValueError):
+        return False
+
+
+def _load_file_object(fp: t.Any, target: Version | None) -> ProfileSet:
+    name = getattr(fp, "name", None)
+    shown = name if isinstance(name, str) and name else "<file>"
+    try:
+        data = fp.read()
+    except UnicodeDecodeError as exc:  # a text-mode file in another encoding
+        raise MplError([_error("MPL002", f"`{shown}` is not valid UTF-8: {exc.reason}", "save the file as UTF-8")]) from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise MplError([_error("MPL001", f"cannot read `{shown}`: {reason}", None)]) from None
+    base_dir = None
+    if shown != "<file>":
         try:
-            target = Version.parse(ollama)
-        except ValueError as exc:
-            raise MplError([_error("MPL304", str(exc), None)]) from None
-    if isinstance(source, str) and "\n" not in source and (source.endswith(".mprof") or Path(source).is_file()):
-        source = Path(source)
-    analysis = analyze(source, target=target, targets=("options",))
+            if os.path.isfile(shown):
+                base_dir = Path(shown).resolve().parent
+        except (OSError, ValueError):
+            base_dir = None
+    if isinstance(data, str):  # a file opened in text mode: already decoded
+        return _checked(analyze(SourceFile(shown, data), target=target, base_dir=base_dir, targets=("options",)))
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(f"mpl.load() needs a file whose read() returns bytes, not {type(data).__name__}")
+    return _load_bytes(bytes(data), shown, base_dir, target)
+
+
+def _load_bytes(data: bytes, name: str, base_dir: Path | None, target: Version | None) -> ProfileSet:
+    from mpl.compiler import decode_source
+
+    source, sink, _ = decode_source(data, name)
+    if any(d.code in ("MPL003", "MPL005") for d in sink.diagnostics):
+        raise MplError(sink.sorted(), source)  # binary or too large: nothing to parse
+    analysis = analyze(source, target=target, base_dir=base_dir, targets=("options",))
+    analysis.sink.extend(sink.diagnostics)
+    return _checked(analysis)
+
+
+def _checked(analysis: Analysis) -> ProfileSet:
     if analysis.has_errors or analysis.program is None:
         raise MplError(analysis.diagnostics, analysis.source)
     return ProfileSet(analysis)

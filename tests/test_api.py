@@ -73,7 +73,7 @@ def test_unknown_profile_and_task(profiles) -> None:
 
 def test_source_errors_raise_with_every_diagnostic() -> None:
     with pytest.raises(mpl.MplError) as info:
-        mpl.load("profile a extends b < min_pp 1 >")
+        mpl.loads("profile a extends b < min_pp 1 >")
     assert sorted(d.code for d in info.value.diagnostics) == ["MPL201", "MPL301"]
     assert "unknown parameter `min_pp`" in str(info.value)
 
@@ -103,7 +103,7 @@ def test_an_override_the_target_ignores_warns_and_is_kept(profiles) -> None:
 def test_an_override_the_target_knows_does_not_warn() -> None:
     import warnings
 
-    legacy = mpl.load('ollama "0.6"\nprofile p < temperature 0.5 >')
+    legacy = mpl.loads('ollama "0.6"\nprofile p < temperature 0.5 >')
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert legacy.options("p", mirostat=2) == {"temperature": 0.5, "mirostat": 2}
@@ -112,7 +112,7 @@ def test_an_override_the_target_knows_does_not_warn() -> None:
 
 def test_an_override_a_strict_old_server_rejects_raises() -> None:
     # Ollama 0.1.2-0.1.34 answered unknown options with `invalid options` (HTTP 400).
-    old = mpl.load('ollama "0.1.20"\nprofile p < temperature 0.5 >')
+    old = mpl.loads('ollama "0.1.20"\nprofile p < temperature 0.5 >')
     with pytest.raises(mpl.MplError, match="min_p` was added in Ollama 0.3.1; Ollama 0.1.20 rejects") as err:
         old.options("p", min_p=0.1)
     assert [d.code for d in err.value.diagnostics] == ["MPL401"]

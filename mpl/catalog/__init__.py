@@ -1,9 +1,9 @@
 """The parameter catalog: every Ollama option key and Modelfile instruction, by release.
 
-Consumes the literals in `mpl.catalog._data` (from ollama-facts.md §1-§3, §8 and
-parameters.md §2-§5); produces one frozen `Catalog` via `catalog()`, built once and
-validated by pydantic (`validate_catalog()`, run by the tests) against the types
-declared here.
+Consumes the literals in `mpl.catalog._data` (read from Ollama's `api/types.go`,
+`parser/parser.go` and llama.cpp's samplers at each release tag); produces one
+frozen `Catalog` via `catalog()`, built once and validated by pydantic
+(`validate_catalog()`, run by the tests) against the types declared here.
 
 The specs are frozen standard-library dataclasses, which pydantic validates like
 its own models: `mpl check` builds them directly from the literals and so never
@@ -242,7 +242,10 @@ class OptionSpec:
 
 
 class ModelfileBehaviour(StrEnum):
-    """What ``ollama create`` does with ``PARAMETER <name> ...`` (ollama-facts.md §2.2)."""
+    """What ``ollama create`` does with ``PARAMETER <name> ...``.
+
+    From `FormatParams` in Ollama's `api/types.go` and `deprecatedParameters` in `parser/parser.go`.
+    """
 
     ACCEPT = "accept"
     DROP_WARN = "drop-warn"  # `warning: parameter <name> is deprecated`, then dropped
@@ -342,7 +345,7 @@ class Catalog:
         """Whether the server at `version` ignores unknown runtime option keys.
 
         Ignored silently v0.0.13-v0.1.1, an error v0.1.2-v0.1.34, warned in the
-        server log and ignored since v0.1.35 (ollama-facts.md §3.5).
+        server log and ignored since v0.1.35 (`Options.FromMap` in Ollama's `api/types.go`).
 
         >>> catalog().runtime_ignores_unknown(Version(0, 1, 20))
         False

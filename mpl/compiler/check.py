@@ -18,14 +18,22 @@ from mpl.diagnostics import Severity, Sink
 
 
 
-def check(program: Program, sink: Sink) -> Program:
-    """Report type, domain and version problems of every parameter and model."""
-    for decl in program.file.decls:
+def check_syntax(file: nodes.File, target: Version, sink: Sink) -> None:
+    """Name, type and domain of every parameter statement, on the syntax tree before resolution.
+
+    A profile's values are runtime options, so their version check (MPL401)
+    runs here too; a model's are Modelfile PARAMETERs, checked per model by `check`.
+    """
+    for decl in file.decls:
         match decl:
             case nodes.ProfileDecl(block=block):
-                _check_block(program, block, sink, in_model=False)
+                _check_block(target, block, sink, in_model=False)
             case nodes.ModelDecl(block=nodes.Block() as block):
-                _check_block(program, block, sink, in_model=True)
+                _check_block(target, block, sink, in_model=True)
+
+
+def check(program: Program, sink: Sink) -> Program:
+    """Report the version and instruction problems of every model's resolved parameters and texts."""
     for model in program.models:
         _check_model(program, model, sink)
     return program
@@ -34,14 +42,14 @@ def check(program: Program, sink: Sink) -> Program:
 # -- statements -----------------------------------------------------------------
 
 
-def _check_block(program: Program, block: nodes.Block, sink: Sink, *, in_model: bool) -> None:
+def _check_block(target: Version, block: nodes.Block, sink: Sink, *, in_model: bool) -> None:
     for stmt in block.stmts:
         if isinstance(stmt, nodes.Param):
             spec = check_param(stmt, sink)
             if spec is not None and not in_model:
-                check_runtime_version(spec, program.target, stmt.name.span, sink)
+                check_runtime_version(spec, target, stmt.name.span, sink)
         elif isinstance(stmt, nodes.When):
-            _check_block(program, stmt.block, sink, in_model=in_model)
+            _check_block(target, stmt.block, sink, in_model=in_model)
         elif isinstance(stmt, nodes.UnsetStmt):
             for name in stmt.names:
                 known_name(name.value, name.span, sink)
@@ -171,10 +179,7 @@ def _check_modelfile_type(
 
 
 def _name_span(setting: Setting) -> t.Any:
-    # The statement starts with the parameter name.
-    from mpl.source import Span
-
-    return Span(setting.span.start, setting.span.start + len(setting.name))
+    return setting.name_span
 
 
 # -- models -------------------------------------------------------------------------
@@ -207,7 +212,7 @@ def valid_requires(text: str) -> bool:
 
 
 # The state-machine parser (since 0.1.34) rejects an unknown instruction; the old
-# line scanner before it warned and skipped it (ollama-facts.md §1.1).
+# line scanner before it warned and skipped it (`parser/parser.go` at v0.1.33 and v0.1.34).
 STATE_MACHINE_PARSER = Version(0, 1, 34)
 
 
@@ -300,7 +305,7 @@ def _check_model(program: Program, model: Model, sink: Sink) -> None:
                 help="Ollama treats an empty value as absent; remove the statement or write the text",
             )
     stop = model.params.get("stop")
-    if stop is not None and stop.value == () and stop.origin == f"model {model.name}":
+    if stop is not None and stop.value == () and stop.origin.model == model.name and stop.origin.profile is None:
         sink.report(
             "MPL505", stop.span, "an empty `stop` list writes no PARAMETER line: the base model's stop strings stay",
             help="a Modelfile cannot clear inherited stop strings; list the ones you want, or remove the statement",

@@ -78,16 +78,15 @@ def typed_options(options: Options) -> dict[str, t.Any]:
 def task_variants(program: Program) -> list[tuple[str, str]]:
     """(profile, task) pairs whose resolution differs from the profile's own."""
     pairs: list[tuple[str, str]] = []
-    from mpl.compiler.resolve import when_tasks
-
     for profile in program.profiles:
         own = program.resolve(profile)
-        base = typed_options(own)
-        varying = when_tasks(program, profile)
-        for task in program.tasks:
-            if task not in varying:
-                continue
+        base: dict[str, t.Any] | None = None
+        for task in program.variants(profile)[1:]:
             variant = program.resolve(profile, task)
-            if variant is not own and typed_options(variant) != base:
+            if variant is own:
+                continue
+            if base is None:
+                base = typed_options(own)
+            if typed_options(variant) != base:
                 pairs.append((profile, task))
     return pairs

@@ -1,8 +1,8 @@
 """The `modelfile` target: one `NAME.Modelfile` per model, for `ollama create -f`.
 
-Every string is encoded by the rules of ollama-facts.md §1.8 (bare when that
-round-trips, else `\"\"\"…\"\"\"`), so Ollama's parser reads back exactly the
-source string; a string no Modelfile can hold is an error at its span.
+Every string is encoded for Ollama's `parser/parser.go` by `mpl.targets.modelfile_text`
+(bare when that round-trips, else `\"\"\"…\"\"\"`), so Ollama's parser reads back
+exactly the source string; a string no Modelfile can hold is an error at its span.
 Values are placed already encoded; the template only lays out lines.
 """
 
