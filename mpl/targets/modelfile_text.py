@@ -171,11 +171,12 @@ def _describe(ch: str) -> str:
         return f'{code} QUOTATION MARK (")'
     name = unicodedata.name(ch, "")
     category = unicodedata.category(ch)
-    if not printable(ch) and category[0] in _KEPT_CATEGORY_CLASSES:
-        # Assigned in a newer Unicode than Ollama's: its Go build sees an unassigned code point.
-        return f"{code} {name} (unassigned in Unicode {UNICODE_VERSION}, the version Ollama's Go build uses)".replace("  ", " ")
+    if not printable(ch) and (category == "Cn" or category[0] in _KEPT_CATEGORY_CLASSES):
+        # Unassigned in Unicode 15.0.0 (whatever this Python's tables say): Ollama's Go
+        # build drops it. Said alike on every Python, without a name newer tables may give.
+        return f"{code} (unassigned in Unicode {UNICODE_VERSION}, the version Ollama's Go build uses)"
     if printable(ch) and category == "Cn":
-        # Assigned in Unicode 15.0 but unknown to this Python: Ollama keeps it.
+        # Assigned in Unicode 15.0.0 but unknown to this Python: Ollama keeps it.
         return f"{code} (assigned in Unicode {UNICODE_VERSION})"
     if name:
         return f"{code} {name}"
