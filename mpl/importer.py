@@ -9,6 +9,7 @@ dropped without a word.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import typing as t
@@ -26,7 +27,7 @@ from mpl.compiler.modelfile import (
     read_modelfile,
 )
 from mpl.compiler.names import looks_like_path
-from mpl.compiler.parse import quote_string
+from mpl.compiler.parse import quote_string, value_literal
 from mpl.diagnostics import Sink
 from mpl.source import SourceFile, Span
 
@@ -84,13 +85,9 @@ def literal(value: PyValue) -> str:
     >>> literal(0.7), literal(4096), literal(True), literal(["a", "b"])
     ('0.7', '4096', 'true', '["a", "b"]')
     """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    return quote_string(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # no literal: the checker reports the imported file
+    return value_literal(value, triple=True)
 
 
 def _node_value(node: nodes.Value) -> PyValue:

@@ -403,15 +403,9 @@ def _source_literal(value: t.Any) -> str:
     >>> _source_literal(0.7), _source_literal(True), _source_literal(["</s>"]), _source_literal(40)
     ('0.7', 'true', '["</s>"]', '40')
     """
-    from mpl.compiler.parse import quote_string
+    from mpl.compiler.parse import value_literal
 
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(quote_string(str(v), triple=False) for v in value) + "]"
-    if isinstance(value, str):
-        return quote_string(value, triple=False)
-    return repr(value)
+    return value_literal(value)
 
 
 # -- text edits -------------------------------------------------------------------------

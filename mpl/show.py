@@ -40,16 +40,9 @@ def format_value(value: t.Any) -> str:
     >>> format_value(0.0), format_value(True), format_value(("a", "\\n")), format_value(None)
     ('0.0', 'true', '["a", "\\\\n"]', 'automatic')
     """
-    match value:
-        case None:
-            return "automatic"
-        case bool():
-            return "true" if value else "false"
-        case str():
-            return json.dumps(value, ensure_ascii=False)
-        case tuple() | list():
-            return "[" + ", ".join(format_value(v) for v in value) + "]"
-    return str(value)
+    from mpl.compiler.parse import value_literal
+
+    return "automatic" if value is None else value_literal(value)
 
 
 def none_word(name: str) -> str:
