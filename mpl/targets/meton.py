@@ -66,6 +66,12 @@ class MetonTarget(Target):
         "mirostat_eta": (0.0, 1.0),
         "seed": (-1, None),
     }
+    # What Meton's ModelSettings gives a key that a config.yaml leaves out (its pydantic defaults).
+    DEFAULTS: t.ClassVar[dict[str, int | float]] = {
+        "temperature": 0.7, "max_tokens": 2048, "top_p": 0.9, "num_ctx": 4096, "top_k": 40, "min_p": 0.1,
+        "repeat_penalty": 1.1, "repeat_last_n": 64, "presence_penalty": 0.0, "frequency_penalty": 0.0,
+        "mirostat": 0, "mirostat_tau": 5.0, "mirostat_eta": 0.1, "seed": -1,
+    }
 
     def __init__(self, primary: str | None = None) -> None:
         # The model written to `models.primary` (`mpl compile --meton-primary`); None leaves it alone.
