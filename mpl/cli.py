@@ -183,6 +183,23 @@ def _analyze(path: str | Path, version: str | None, targets: t.Sequence[str], co
     return analysis
 
 
+class Lang(str, enum.Enum):
+    auto = "auto"
+    mprof = "mprof"
+    modelfile = "modelfile"
+
+
+def _analyze_as(path: str | Path, version: str | None, targets: t.Sequence[str], lang: Lang, config=None):
+    """Analyse a `.mprof` source, or a Modelfile (by its name, or `--lang modelfile`)."""
+    from mpl.compiler.modelfile import is_modelfile_path
+
+    if str(path) != STDIN and (lang is Lang.modelfile or (lang is Lang.auto and is_modelfile_path(path))):
+        from mpl.compiler.modelfile import analyze_modelfile
+
+        return analyze_modelfile(Path(path), target=_parse_version(version), targets=[x for x in targets if x != "meton"])
+    return _analyze(path, version, targets, config)
+
+
 def _print_text(analysis, stream: t.TextIO, *, notes: bool = True, docs_url: str | None = None) -> None:
     """Render an analysis's diagnostics; without `notes`, notes are only counted."""
     from mpl.diagnostics import Severity
@@ -218,8 +235,11 @@ def check(
     config_file: ConfigOpt = None,
     isolated: IsolatedOpt = False,
     show_config: t.Annotated[bool, typer.Option("--show-config", help="Print the settings in force and where each comes from; check nothing.")] = False,
+    lang: t.Annotated[
+        Lang, typer.Option("--lang", help="Read the files as `.mprof` sources or Modelfiles (auto: `Modelfile`, `*.Modelfile` and `*.modelfile` are Modelfiles).")
+    ] = Lang.auto,
 ) -> None:
-    """Check profile sources and report diagnostics; nothing is written."""
+    """Check profile sources and Modelfiles and report diagnostics; nothing is written."""
     from mpl.diagnostics import Severity
     from mpl.diagnostics.render import render_json, summary_line
 
@@ -239,7 +259,7 @@ def check(
     payloads: list[str] = []
     reports: list = []  # (source, diagnostics, silenced) for SARIF
     for path in paths:
-        analysis = _analyze(path, version, targets, config)
+        analysis = _analyze_as(path, version, targets, lang, config)
         diags = analysis.diagnostics
         io_problem |= analysis.io_error
         errors = any(d.severity is Severity.ERROR for d in diags)
@@ -309,6 +329,19 @@ def compile_(
     ollama: OllamaOpt = None,
     config_file: ConfigOpt = None,
     isolated: IsolatedOpt = False,
+    into: t.Annotated[
+        t.Optional[Path],
+        typer.Option("--into", metavar="CONFIG.YAML", show_default=False,
+                     help="Write the Meton sections into this existing Meton config.yaml instead (models.settings, "
+                          "parameter_profiles and, with --meton-primary, models.primary); nothing else in it changes. "
+                          "Implies --target meton."),
+    ] = None,
+    no_backup: t.Annotated[bool, typer.Option("--no-backup", help="With --into: do not keep the old file as CONFIG.YAML.bak.")] = False,
+    meton_primary: t.Annotated[
+        t.Optional[str],
+        typer.Option("--meton-primary", metavar="MODEL", show_default=False,
+                     help="Write this model of the file as Meton's models.primary."),
+    ] = None,
 ) -> None:
     """Check sources, then write their targets (all or nothing) into the output folder."""
     from mpl.diagnostics.render import summary_line
@@ -321,8 +354,19 @@ def compile_(
     if STDIN in paths:
         _usage_error("compile reads files, not standard input (`mpl check -` checks standard input)")
     targets = _targets(target, config)
+    if into is not None:
+        if target and targets != ["meton"]:
+            _usage_error("--into writes only the meton target; drop the other --target options")
+        targets = ["meton"]
+    elif no_backup:
+        _usage_error("--no-backup only applies with --into")
     if not targets:
         _usage_error(f"no targets to write (`{config.key_name('targets')}` is empty)")
+    primary = meton_primary if meton_primary is not None else config.meton_primary
+    if meton_primary is not None and "meton" not in targets:
+        _usage_error("--meton-primary needs the meton target")
+    # `[targets.meton] into` stands for --into when no output folder is given on the command line
+    meton_into = into if into is not None else (config.meton_into if "meton" in targets and output is None else None)
     version = ollama or config.ollama
     analyses = []
     for path in paths:
@@ -336,13 +380,30 @@ def compile_(
         typer.echo(f"{analysis.source.path}: {summary_line(analysis.diagnostics)}; nothing written", err=True)
     if failed:
         raise typer.Exit(1)
+    meton = None
+    if "meton" in targets:
+        from mpl.targets.meton import MetonTarget
+
+        meton = MetonTarget(primary=primary)
+        for analysis in analyses:
+            try:
+                meton.primary_name(analysis.program)
+            except ValueError as exc:
+                message = str(exc)
+                if meton_primary is None:
+                    message = message.replace("--meton-primary", f"`{config.key_name('targets', 'meton', 'primary')}`")
+                _usage_error(message)
+    if meton_into is not None and len(analyses) > 1:
+        _usage_error(f"`{meton_into}` is one Meton config.yaml, but {len(analyses)} sources are compiled; compile one source into it")
     outputs: list[OutputFile] = []
     for name in targets:
+        if name == "meton" and meton_into is not None:
+            continue
         folder, file_name = _target_place(name, config, output)
         if file_name is not None and len(analyses) > 1:
             _usage_error(f"`{config.key_name('targets', name, 'path')}` names one file, but {len(analyses)} sources are compiled")
         for analysis in analyses:
-            for item in get_target(name).emit(analysis.program, folder):
+            for item in (meton if name == "meton" else get_target(name)).emit(analysis.program, folder):  # type: ignore[union-attr]
                 outputs.append(OutputFile(str(file_name or (folder / item.path)), item.content))
     seen: dict[str, int] = {}
     for item in outputs:
@@ -350,6 +411,18 @@ def compile_(
     twice = sorted(p for p, n in seen.items() if n > 1)
     if twice:
         _usage_error(f"two outputs would be written to `{twice[0]}`; compile these sources into separate folders")
+    if meton_into is not None:
+        from mpl.targets.meton import IntoError, write_into
+
+        try:
+            changed = write_into(meton_into, analyses[0].program, meton, backup=not no_backup)  # type: ignore[arg-type]
+        except IntoError as exc:
+            _usage_error(f"{meton_into} {exc}; it was left unchanged")
+        except OSError as exc:
+            _usage_error(f"cannot write into {meton_into}: {exc.strerror or exc}")
+        typer.echo(str(meton_into) if changed else f"{meton_into}: already up to date")
+        if not outputs:
+            return
     try:
         written = write_all(Path(), outputs)
     except OutputError as exc:
@@ -436,6 +509,56 @@ def build(
                                dry_run=dry_run, force=force, timeout=timeout, jobs=jobs)
         worst = max(worst, run_build(options, sys.stdout, sys.stderr, colour=_use_colour(sys.stderr)))
     raise typer.Exit(worst)
+
+
+@app.command("import")
+def import_(
+    sources: t.Annotated[
+        t.Optional[list[Path]],
+        typer.Argument(help="Modelfiles, `ollama show --modelfile` output, or Meton's config.yaml.", show_default=False, metavar="SOURCE..."),
+    ] = None,
+    output: t.Annotated[t.Optional[Path], typer.Option("--output", "-o", help="Write the .mprof here (default: standard output).", show_default=False)] = None,
+    profile: t.Annotated[t.Optional[str], typer.Option("--profile", help="Put a Modelfile's parameters in a profile of this name that the model uses.", show_default=False)] = None,
+    name: t.Annotated[t.Optional[str], typer.Option("--name", help="The model's name (default: from the file name).", show_default=False)] = None,
+    factor: t.Annotated[bool, typer.Option("--factor", help="Move parameters most imported profiles share into a base profile they extend.")] = False,
+    from_server: t.Annotated[
+        t.Optional[list[str]], typer.Option("--from-server", help="Import a model of the Ollama server through /api/show (repeatable).", show_default=False, metavar="NAME")
+    ] = None,
+    host: t.Annotated[t.Optional[str], typer.Option("--host", envvar="OLLAMA_HOST", help="Ollama server URL for --from-server.", show_default=False)] = None,
+) -> None:
+    """Import Modelfiles, `ollama show` output, live models or Meton's config.yaml into one formatted .mprof."""
+    from mpl.deploy.host import HostError
+    from mpl.diagnostics.render import render_text, summary_line
+    from mpl.importer import ImportError_, run_import, write_output
+
+    if not sources and not from_server:
+        _usage_error("give a SOURCE or --from-server NAME")
+    try:
+        text, imported, io_error = run_import(
+            list(sources or []), output=output, profile=profile, name=name, do_factor=factor,
+            from_server=list(from_server or []), host=host,
+        )
+    except (ImportError_, HostError) as exc:
+        _usage_error(str(exc))
+    for source, sink in imported.reports:
+        diags = sink.sorted()
+        if diags:
+            sys.stderr.write(render_text(source, diags, colour=_use_colour(sys.stderr)))
+            typer.echo(f"{source.path}: {summary_line(diags)}", err=True)
+    if io_error:
+        raise typer.Exit(2)
+    if text is None:
+        typer.echo("mpl import: errors found; nothing written", err=True)
+        raise typer.Exit(1)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            write_output(output, text)
+        except OSError as exc:
+            _usage_error(f"cannot write `{output}`: {exc.strerror or exc}")
+        typer.echo(str(output), err=True)
+    raise typer.Exit(0)
 
 
 @app.command()

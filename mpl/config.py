@@ -26,7 +26,7 @@ if t.TYPE_CHECKING:
     from mpl.source import SourceFile
 
 CONFIG_NAMES = ("mpl.toml", "pyproject.toml")
-DEFAULT_TARGETS = ("options", "modelfile")
+DEFAULT_TARGETS = ("options", "modelfile")  # as mpl.compiler.DEFAULT_TARGETS
 KNOWN_TARGETS = ("options", "meton", "modelfile")
 DEFAULT_OUTPUT = "mpl-out"
 FORMATS = ("text", "json", "sarif")
@@ -176,7 +176,7 @@ def check_selector(text: str) -> str:
     if text == "ALL" or text in CODES or any(spec.name == text for spec in CODES.values()):
         return text
     upper = text.upper()
-    if re.fullmatch(r"MPL\d{0,2}", upper) and any(code.startswith(upper) for code in CODES):
+    if re.fullmatch(r"MPL\d{0,3}", upper) and any(code.startswith(upper) for code in CODES):
         if upper != text:
             raise ValueError(f"write `{upper}`: codes are upper case")
         return text
