@@ -169,7 +169,7 @@ def _analyze(path: str | Path, version: str | None, targets: t.Sequence[str], co
         from mpl.compiler import Analysis, decode_source
 
         source, sink, _ = decode_source(sys.stdin.buffer.read(), "<stdin>")
-        if any(d.code in ("MPL003", "MPL005") for d in sink.diagnostics):
+        if any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics):
             analysis = Analysis(source=source, sink=sink, targets=tuple(targets))
         else:
             analysis = analyze(source, target=ollama, targets=targets, base_dir=Path.cwd())

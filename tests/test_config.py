@@ -348,3 +348,50 @@ def test_key_span_finds_dotted_keys_and_inline_tables() -> None:
     assert text[s[0]:s[1]] == '["MPL7"]'
     s = key_span(text, ("tool", "mpl", "lint", "per-file-ignores", "a/*"))
     assert text[s[0]:s[1]].startswith("{ ")
+
+
+# -- the Meton target driven by the configuration -------------------------------------------
+
+
+def test_meton_into_and_primary_come_from_the_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import yaml
+
+    meton = FIXTURES / "meton"
+    shutil.copy(meton / "profiles.mprof", tmp_path / "profiles.mprof")
+    (tmp_path / "meton").mkdir()
+    shutil.copy(meton / "config.yaml", tmp_path / "meton" / "config.yaml")
+    write(tmp_path / "mpl.toml", (
+        'sources = ["profiles.mprof"]\n[targets.options]\n'
+        '[targets.meton]\ninto = "meton/config.yaml"\nprimary = "meton-coder"\n'
+    ))
+    monkeypatch.chdir(tmp_path)
+    result = invoke("compile")
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((tmp_path / "meton" / "config.yaml").read_text())["models"]["primary"] == "meton-coder"
+    assert (tmp_path / "meton" / "config.yaml.bak").is_file()
+    assert [p.name for p in (tmp_path / "mpl-out").iterdir()] == ["profiles.options.json"]
+    write(tmp_path / "mpl.toml", '[targets.meton]\nprimary = "meton-codr"\n')
+    result = invoke("compile", "profiles.mprof")
+    assert result.exit_code == 2 and "`targets.meton.primary`" in result.output and "did you mean `meton-coder`?" in result.output
+
+
+def test_utf16_is_named_with_how_to_save_as_utf8(tmp_path: Path) -> None:
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be"):
+        src = tmp_path / "p.mprof"
+        src.write_bytes("profile p < temperature 0.5 >\n".encode(encoding))
+        result = invoke("check", str(src))
+        assert result.exit_code == 1 and "error[MPL002]" in result.output, result.output
+        assert "is UTF-16" in result.output and "UTF-8" in result.output.split("help:")[1]
+        assert "binary" not in result.output and "MPL004" not in result.output
+
+
+def test_check_reads_standard_input_and_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("check", "-", input="profile p < min_pp 1 >\n")
+    assert result.exit_code == 1 and "<stdin>:1:13: error[MPL301]" in result.output
+    write(tmp_path / "d" / "a.mprof", "profile a < temperature 0.5 >\n")
+    write(tmp_path / "d" / "e" / "b.mprof", "profile b < min_pp 1 >\n")
+    result = invoke("check", str(tmp_path / "d"))
+    assert result.exit_code == 1 and "b.mprof:1:13: error[MPL301]" in result.output

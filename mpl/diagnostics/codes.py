@@ -328,7 +328,7 @@ CODES: dict[str, Code] = _codes(
     # (rule numbers in docs/diagnostics.md; the rules live in mpl/compiler/rules.py)
     Code("MPL701", "greedy-ignores-filters", "note",
          "`temperature` is 0 or below (greedy decoding) and `top_k`, `top_p` or `min_p` is set to a filtering value.",
-         "Greedy decoding keeps the top token, which every one of these filters keeps too: they have no effect (rule 1). Often deliberate in a preset that other profiles extend, hence info.",
+         "Greedy decoding keeps the top token, which every one of these filters keeps too: they have no effect (rule 1). Often deliberate in a preset that other profiles extend, hence a note.",
          "Remove the filter, or raise `temperature` above 0 if you meant to sample. Silence it with `# mpl: allow(MPL701)` when the value is there for profiles that extend this one."),
     Code("MPL702", "greedy-ignores-seed", "note",
          "A fixed `seed` (0 or above) is set while decoding is greedy (`temperature` <= 0 or `top_k 1`).",
