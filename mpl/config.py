@@ -238,6 +238,20 @@ def _has_tool_mpl(path: Path) -> bool:
     return isinstance(tool, dict) and "mpl" in tool
 
 
+def configured_targets(path: Path | None) -> tuple[str, ...]:
+    """The targets `mpl check` checks for the file at `path`: its configuration's, else the default two.
+
+    An unreadable or invalid configuration counts as none (the commands report it).
+    """
+    if path is None:
+        return DEFAULT_TARGETS
+    try:
+        targets = load_config([path]).targets
+    except (ConfigError, OSError):
+        return DEFAULT_TARGETS
+    return tuple(targets) if targets is not None else DEFAULT_TARGETS
+
+
 def start_folder(files: t.Sequence[str | Path]) -> Path:
     """Where discovery starts: the common folder of the files given, else the current directory."""
     folders = [os.path.dirname(os.path.abspath(f)) for f in files if str(f) != "-"]

@@ -433,14 +433,9 @@ def _near(name: str, candidates: t.Iterable[str]) -> str | None:
 
 def _checked_targets(path: Path) -> tuple[str, ...]:
     """The targets `mpl check` checks for this file: its configuration's, else options and modelfile."""
-    from mpl.compiler import DEFAULT_TARGETS
-    from mpl.config import ConfigError, load_config
+    from mpl.config import configured_targets
 
-    try:
-        configured = load_config([path]).targets
-    except (ConfigError, OSError):
-        configured = None
-    return tuple(configured) if configured is not None else DEFAULT_TARGETS
+    return configured_targets(path)
 
 
 def _analyze(path: Path, text: str, targets: t.Sequence[str] = ("options",)) -> Analysis:
