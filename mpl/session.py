@@ -310,10 +310,9 @@ class Session:
         """Check the new text (no error the old text did not have), write it atomically, reload."""
         from mpl.fmt import write_atomic
 
-        from mpl.compiler import ALL_TARGETS
-
-        before = _analyze(path, old, ALL_TARGETS)  # what `mpl check` says, before and after
-        after = _analyze(path, new, ALL_TARGETS)
+        targets = _checked_targets(path)
+        before = _analyze(path, old, targets)  # what `mpl check` says, before and after
+        after = _analyze(path, new, targets)
         known = {(d.code, d.message) for d in before.diagnostics if d.is_error}
         fresh = [d for d in after.diagnostics if d.is_error and (d.code, d.message) not in known]
         if fresh or after.program is None:
@@ -424,6 +423,13 @@ def _near(name: str, candidates: t.Iterable[str]) -> str | None:
     from mpl.compiler.names import did_you_mean
 
     return did_you_mean(name, candidates)
+
+
+def _checked_targets(path: Path) -> tuple[str, ...]:
+    """The targets `mpl check` checks for this file: its configuration's, else options and modelfile."""
+    from mpl.config import configured_targets
+
+    return configured_targets(path)
 
 
 def _analyze(path: Path, text: str, targets: t.Sequence[str] = ("options",)) -> Analysis:

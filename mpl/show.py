@@ -309,9 +309,10 @@ def show_command(
 
 
 def diff_command(
-    file: Path, a: str, b: str, *, ollama: Version | None, fmt: str, out: t.TextIO, err: t.TextIO, rich: bool
+    file: Path, a: str, b: str, *, ollama: Version | None, fmt: str, out: t.TextIO, err: t.TextIO, rich: bool,
+    exit_code: bool = False,
 ) -> int:
-    """`mpl diff FILE A B`; returns the exit code."""
+    """`mpl diff FILE A B`; returns the exit code (with `exit_code`, 1 when they differ, as `git diff --exit-code`)."""
     analysis, code = _load(file, ollama, err)
     if analysis is None:
         return code
@@ -321,4 +322,6 @@ def diff_command(
     if left is None or right is None:
         return 2
     out.write(render_diff(analysis.program, left, right, fmt, rich=rich))
+    if exit_code and diff_rows(rows(analysis.program, left), rows(analysis.program, right)):
+        return 1
     return 0

@@ -112,7 +112,7 @@ def decode_modelfile(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
         source = SourceFile(shown, text)
         return source, Sink(source), False
     source, sink, _ = decode_source(data, shown)
-    stop = any(d.code in ("MPL003", "MPL005") for d in sink.diagnostics)
+    stop = any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics)
     return source, sink, stop
 
 

@@ -286,10 +286,19 @@ class MetonTarget(Target):
 
     def emit(self, program: Program, out_dir: Path) -> list[OutputFile]:
         body = render_yaml(self.blocks(program), 0, 2)
-        stem = Path(program.source.path).stem
-        stem = stem if stem and not stem.startswith("<") else "profiles"
         merge = "# Merge into Meton's config.yaml, or write it there: mpl compile --target meton --into config.yaml\n"
-        return [OutputFile(f"{stem}.meton.yaml", self.header(program) + merge + body)]
+        return [OutputFile(output_name(program.source.path), self.header(program) + merge + body)]
+
+
+def output_name(source_path: str) -> str:
+    """`STEM.meton.yaml`, or `meton.yaml` for a source named meton.mprof (not `meton.meton.yaml`).
+
+    >>> output_name("profiles.mprof"), output_name("examples/meton.mprof"), output_name("<stdin>")
+    ('profiles.meton.yaml', 'meton.yaml', 'profiles.meton.yaml')
+    """
+    stem = Path(source_path).stem
+    stem = stem if stem and not stem.startswith("<") else "profiles"
+    return "meton.yaml" if stem == "meton" else f"{stem}.meton.yaml"
 
 
 class Entry(t.NamedTuple):
