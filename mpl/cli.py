@@ -41,10 +41,7 @@ class ShowFormat(str, enum.Enum):
     json = "json"
 
 
-class TargetName(str, enum.Enum):
-    options = "options"
-    meton = "meton"
-    modelfile = "modelfile"
+from mpl.targets import TargetName  # noqa: E402  (the registry's file targets)
 
 
 def _version_callback(value: bool) -> None:
@@ -475,8 +472,7 @@ def fmt(
     raise typer.Exit(run(files, check=check, diff=diff, colour=_use_colour(sys.stderr)))
 
 
-class BuildTargetName(str, enum.Enum):
-    ollama = "ollama"
+from mpl.targets import BuildTargetName  # noqa: E402  (the registry's server targets)
 
 
 @app.command()

@@ -26,8 +26,7 @@ if t.TYPE_CHECKING:
     from mpl.source import SourceFile
 
 CONFIG_NAMES = ("mpl.toml", "pyproject.toml")
-DEFAULT_TARGETS = ("options", "modelfile")  # as mpl.compiler.DEFAULT_TARGETS
-KNOWN_TARGETS = ("options", "meton", "modelfile")
+from mpl.targets import DEFAULT_TARGETS, FILE_TARGETS as KNOWN_TARGETS  # noqa: E402  (the registry's lists)
 DEFAULT_OUTPUT = "mpl-out"
 FORMATS = ("text", "json", "sarif")
 
@@ -492,7 +491,7 @@ def _model() -> t.Any:
 
     class Settings(Table):
         sources: Optional[list[NonEmpty]] = None
-        targets: Optional[Union[list[Literal["options", "meton", "modelfile"]], Targets]] = None
+        targets: Optional[Union[list[Literal[KNOWN_TARGETS]], Targets]] = None  # type: ignore[valid-type]
         output: Optional[NonEmpty] = None
         ollama: Optional[Annotated[str, AfterValidator(version)]] = None
         host: Optional[Union[Annotated[str, AfterValidator(url)], list[Annotated[str, AfterValidator(url)]]]] = None

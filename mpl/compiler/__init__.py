@@ -28,9 +28,8 @@ if t.TYPE_CHECKING:
 PASSES: tuple[t.Callable[[Program, Sink], Program], ...] = (check, lint)
 
 MAX_BYTES = 16 * 1024 * 1024
-ALL_TARGETS = ("options", "meton", "modelfile")
-# What is checked without configuration: the targets every Ollama user has (Meton when configured).
-DEFAULT_TARGETS = ("options", "modelfile")
+# Every file target, and those checked without configuration (the registry's lists).
+from mpl.targets import DEFAULT_TARGETS, FILE_TARGETS as ALL_TARGETS  # noqa: E402
 
 
 class Analysis(msgspec.Struct):

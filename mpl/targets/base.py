@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mpl.catalog import ValueType, catalog
 from mpl.catalog.values import shortest_float32
-from mpl.compiler.program import Options, Program, PyValue
+from mpl.compiler.program import Options, Program, PyValue, Setting
 from mpl.diagnostics import Sink
 
 
@@ -27,10 +27,57 @@ class OutputFile:
 
 
 class Target:
+    """A target: its name in the registry, and what it can express, as data.
+
+    `RENAMES` maps an option to the key the target writes (`num_predict` is
+    Meton's `max_tokens`); `SUPPORTED` is the keys it can hold (None: every
+    option); `RANGES` the (minimum, maximum) it accepts per key (None: unbounded).
+    `check_setting` reads them, with the generic codes MPL501 and MPL502 whose
+    messages name the target (`title`).
+    """
+
     name: t.ClassVar[str]
+    title: t.ClassVar[str] = ""
+    RENAMES: t.ClassVar[dict[str, str]] = {}
+    SUPPORTED: t.ClassVar[frozenset[str] | None] = None
+    RANGES: t.ClassVar[dict[str, tuple[float | None, float | None]]] = {}
 
     def check(self, program: Program, sink: Sink) -> None:
         """Report what this target cannot express; nothing by default."""
+
+    def check_setting(self, program: Program, setting: Setting, sink: Sink) -> bool:
+        """MPL501 for an option the target has no key for, MPL502 for a value outside its range.
+
+        Returns whether the value can be written. Unknown names, values of the wrong
+        type and numbers out of any range are the checker's (already reported).
+        """
+        if catalog().option(setting.name) is None:
+            return False
+        key = self.RENAMES.get(setting.name, setting.name)
+        if self.SUPPORTED is not None and key not in self.SUPPORTED:
+            sink.report(
+                "MPL501", setting.name_span,
+                f"{self.title} cannot hold `{setting.name}`, set in {setting.origin}",
+                help=f"{self.title} accepts " + ", ".join(sorted(self.SUPPORTED))
+                + f"; leave `{self.name}` out of the targets, or move it to a model",
+                parameter=setting.name, target=self.name,
+            )
+            return False
+        value = setting.value
+        if key not in self.RANGES or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return True
+        if isinstance(value, int) and abs(value) > 2**64:
+            return False  # beyond int64 and float32: MPL306
+        low, high = self.RANGES[key]
+        if (low is not None and value < low) or (high is not None and value > high):
+            bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+            sink.report(
+                "MPL502", setting.value_span,
+                f"{self.title} requires `{key}` {bound}; {setting.origin} sets {value:g}",
+                parameter=setting.name, target=self.name,
+            )
+            return False
+        return True
 
     def emit(self, program: Program, out_dir: Path) -> list[OutputFile]:
         raise NotImplementedError

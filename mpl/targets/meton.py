@@ -47,6 +47,7 @@ class MetonValue:
 
 class MetonTarget(Target):
     name = "meton"
+    title = "Meton"
 
     RENAMES: t.ClassVar[dict[str, str]] = {"num_predict": "max_tokens"}
     # Meton's ModelSettings fields and ranges (min, max; None = unbounded).
@@ -66,6 +67,7 @@ class MetonTarget(Target):
         "mirostat_eta": (0.0, 1.0),
         "seed": (-1, None),
     }
+    SUPPORTED: t.ClassVar[frozenset[str] | None] = frozenset(RANGES)
     # What Meton's ModelSettings gives a key that a config.yaml leaves out (its pydantic defaults).
     DEFAULTS: t.ClassVar[dict[str, int | float]] = {
         "temperature": 0.7, "max_tokens": 2048, "top_p": 0.9, "num_ctx": 4096, "top_k": 40, "min_p": 0.1,
@@ -159,37 +161,10 @@ class MetonTarget(Target):
                 # One diagnostic per statement, however many profiles inherit it.
                 if (setting.span.start, setting.name) not in seen:
                     seen.add((setting.span.start, setting.name))
-                    self._check_setting(program, setting, sink)
+                    if not (setting.name == "num_predict" and _negative(setting.value)
+                            and program.target >= NUM_PREDICT_CAP_SINCE):  # written as 10 x num_ctx
+                        self.check_setting(program, setting, sink)
         self._check_unexpressible(program, sink)
-
-    def _check_setting(self, program: Program, setting: Setting, sink: Sink) -> None:
-        """MPL501 for a parameter Meton has no key for, MPL502 for a value outside Meton's range."""
-        if catalog().option(setting.name) is None:
-            return  # an unknown name, already reported by the checker
-        key = self.RENAMES.get(setting.name, setting.name)
-        if key not in self.RANGES:
-            sink.report(
-                "MPL501", setting.name_span,
-                f"Meton cannot hold `{setting.name}`, set in {setting.origin}",
-                help="Meton accepts " + ", ".join(sorted(self.RANGES)) + "; compile without `--target meton` or move it to a model",
-                parameter=setting.name,
-            )
-            return
-        low, high = self.RANGES[key]
-        value = setting.value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return  # a type error, already reported by the checker
-        if isinstance(value, int) and abs(value) > 2**64:
-            return  # beyond int64 and float32: MPL306, already reported by the checker
-        if key == "max_tokens" and value < 0 and program.target >= NUM_PREDICT_CAP_SINCE:
-            return  # written as 10 x num_ctx, which Ollama makes of it anyway
-        if (low is not None and value < low) or (high is not None and value > high):
-            bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-            sink.report(
-                "MPL502", setting.value_span,
-                f"Meton requires `{key}` {bound}; {setting.origin} sets {value:g}",
-                parameter=setting.name,
-            )
 
     def _check_unexpressible(self, program: Program, sink: Sink) -> None:
         """MPL507 once per profile chain that leaves an inexpressible default to Ollama."""
