@@ -190,7 +190,7 @@ def test_bare_compile_writes_the_configured_targets_there(project: Path) -> None
 def test_bare_check_applies_the_configured_ollama_version(project: Path) -> None:
     result = invoke("check")
     assert result.exit_code == 0 and "MPL401" not in result.output  # mirostat still exists in 0.6
-    assert "warning[MPL401]" in invoke("check", "--ollama", "0.12").output  # the flag overrides the file
+    assert "removed in Ollama 0.7.0" in invoke("check", "--ollama", "0.12").output  # the flag overrides the file
 
 
 def test_flags_override_the_configuration(project: Path) -> None:
@@ -206,7 +206,7 @@ def test_flags_override_the_configuration(project: Path) -> None:
 
 
 def test_isolated_ignores_the_configuration(project: Path) -> None:
-    assert "warning[MPL401]" in invoke("check", "--isolated", "profiles.mprof").output
+    assert "removed in Ollama 0.7.0" in invoke("check", "--isolated", "profiles.mprof").output
     assert invoke("check", "--isolated").exit_code == 2  # no files and no `sources`
 
 

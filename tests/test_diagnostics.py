@@ -76,3 +76,27 @@ def test_codes_are_banded_and_documented() -> None:
         assert re.fullmatch(r"MPL\d{3}", code) and spec.code == code
         assert spec.severity in ("error", "warning", "note")
         assert spec.summary and spec.why and spec.fix
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "dropped"),
+    [
+        ('profile p < top_p 1.5 >', "MPL303", "MPL502"),  # out of domain, not also outside Meton's range
+        ('profile p < stop 5 >', "MPL302", "MPL501"),  # a type error, not also a parameter Meton cannot hold
+        ('ollama "0.12"\nprofile p < mirostat 2 >\nmodel m from "x" < use p >', "MPL403", "MPL401"),
+    ],
+)
+def test_one_mistake_one_diagnostic(text: str, kept: str, dropped: str) -> None:
+    from mpl.compiler import ALL_TARGETS, analyze
+
+    codes = [d.code for d in analyze(text, targets=ALL_TARGETS).diagnostics]
+    assert kept in codes and dropped not in codes, codes
+
+
+def test_a_general_code_stays_where_nothing_more_specific_is_said() -> None:
+    from mpl.compiler import ALL_TARGETS, analyze
+
+    codes = [d.code for d in analyze('profile p < temperature 2.5 >', targets=ALL_TARGETS).diagnostics]
+    assert "MPL502" in codes and "MPL303" not in codes  # 2.5 is a fine temperature for Ollama, not for Meton
+    codes = [d.code for d in analyze('ollama "0.12"\nprofile p < mirostat 2 >', targets=ALL_TARGETS).diagnostics]
+    assert "MPL401" in codes

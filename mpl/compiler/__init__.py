@@ -14,7 +14,8 @@ import msgspec
 
 from mpl.compiler import nodes
 from mpl.compiler.check import check, check_syntax
-from mpl.compiler.lint import apply_allows, lint
+from mpl.compiler.lint import lint
+from mpl.diagnostics.policy import apply_policy
 from mpl.compiler.parse import parse
 from mpl.compiler.resolve import file_target, resolve
 from mpl.diagnostics import Diagnostic, Sink
@@ -195,5 +196,5 @@ def analyze(
 
     for name in targets:
         get_target(name).check(program, sink)
-    analysis.suppressed = apply_allows(program, sink)
+    analysis.suppressed = apply_policy(sink, program)
     return analysis

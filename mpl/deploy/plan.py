@@ -16,8 +16,6 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import msgspec.structs
-
 from mpl.deploy.display import Display
 from mpl.deploy.files import Blob, NotGGUF, hash_file, read_header
 from mpl.deploy.server import Server
@@ -26,7 +24,7 @@ from mpl.catalog import Version, catalog
 from mpl.compiler import Analysis, analyze
 from mpl.compiler.program import Model, Program
 from mpl.compiler.names import canonical_model_name, suggest
-from mpl.diagnostics import Severity
+from mpl.diagnostics.policy import apply_policy
 from mpl.targets.ollama import (
     GGUF_BASE,
     UNKNOWN,
@@ -41,7 +39,6 @@ from mpl.targets.ollama import (
 #: The first release with the structured `/api/create` request (`server/create.go`, `api/types.go`).
 STRUCTURED_CREATE = Version(0, 5, 5)
 #: Warnings that stop a build: Ollama would store the value and ignore it.
-FATAL_IN_BUILD = frozenset({"MPL403"})
 
 
 class UsageError(Exception):
@@ -172,7 +169,6 @@ def prepare(analysis: Analysis, models: list[Model], server: Server | None, serv
     reported = parse_server_version(server_version)
     sink = analysis.sink
     selected = {m.name for m in models}
-    _escalate(analysis, selected)
     items = [Item(model=m, base_name=_base_name(program, m)) for m in models]
     states: dict[str, ModelState] = {}
     shows: dict[str, ModelState] = {}
@@ -203,7 +199,7 @@ def prepare(analysis: Analysis, models: list[Model], server: Server | None, serv
         if model.adapter is not None:
             _check_adapter(model, item, reported, sink)
         states[model.name] = expected_state(create_request(program, model), item.base)
-    _drop_superseded(analysis)
+    apply_policy(sink, program, build=selected, allows=False)  # after the server's own checks
     return Plan(analysis, program, server_version, program.target, items)
 
 
@@ -322,24 +318,6 @@ def _check_adapter(model: Model, item: Item, reported: Version | None, sink: t.A
 
 def _quoted(value: str | None) -> str:
     return f'"{value}"' if value is not None else "(missing)"
-
-
-def _escalate(analysis: Analysis, selected: set[str]) -> None:
-    """Warnings that a build cannot accept become errors for the models being built."""
-    sink = analysis.sink
-    sink.diagnostics[:] = [
-        msgspec.structs.replace(d, severity=Severity.ERROR, help=(d.help or "") + "; `mpl build` stops: the server would store it and ignore it")
-        if d.code in FATAL_IN_BUILD and d.arg("model") in selected and d.severity is not Severity.ERROR
-        else d
-        for d in sink.diagnostics
-    ]
-
-
-def _drop_superseded(analysis: Analysis) -> None:
-    """MPL405 (the target version) is replaced by MPL608 (what the server itself refuses) at the same place."""
-    sink = analysis.sink
-    refused = {d.span for d in sink.diagnostics if d.code == "MPL608"}
-    sink.diagnostics[:] = [d for d in sink.diagnostics if not (d.code == "MPL405" and d.span in refused)]
 
 
 def _label(plan: Plan, path: Path) -> str:
