@@ -1,7 +1,7 @@
 """Local GGUF files: their blob digests (hashed in chunks) and their header metadata.
 
 Consumes the paths of a model's `from` GGUF and its adapter; produces `Blob`s
-(`sha256:<lowercase hex>`, ollama-facts.md §4.3) and `GGUFHeader`s read with
+(`sha256:<lowercase hex>`, as `CreateBlobHandler` in Ollama's `server/routes.go` checks) and `GGUFHeader`s read with
 `gguf.GGUFReader`, which memory-maps the file: only the header pages are touched,
 so a 1 GiB adapter costs no more memory than an 8 KiB one.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK = 4 * 1024 * 1024  # hashing and upload read size
-GGUF_MAGIC = (b"GGUF", b"FUGG")  # little- or big-endian (ollama-facts.md §6.3)
+GGUF_MAGIC = (b"GGUF", b"FUGG")  # little- or big-endian (`DetectContentType`, Ollama's `fs/ggml/ggml.go`)
 
 
 @dataclass(frozen=True, slots=True)
