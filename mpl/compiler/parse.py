@@ -707,6 +707,12 @@ def _parse(source: SourceFile, sink: Sink, fast: bool | None) -> nodes.File:
                     pos -= 1
             if lost_openers == 0:
                 _report_syntax(sink, source, exc, pos)
+            if isinstance(exc, UnexpectedCharacters) and text.startswith("{", pos):
+                # `profile p { ... }`: reported once; read on as if written with `< >`.
+                close = _brace_block(text, pos)
+                if close is not None:
+                    text = text[:pos] + "<" + text[pos + 1 : close] + ">" + text[close + 1 :]
+                    continue
             new_text, delta = _blank_line(text, pos)
             if new_text == text:  # no progress possible; give up on the rest
                 return nodes.File(span=Span(0, len(source.text)), source=source, decls=(), syntax_ok=False)
@@ -799,7 +805,9 @@ def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: in
             "MPL101",
             Span(pos, pos + 1),
             f"unexpected character `{shown}`",
-            help=_unquoted_model_name(text, pos) or (f"expected {_expected_phrase(exc.allowed)}" if exc.allowed else None),
+            help=_unquoted_model_name(text, pos)
+            or _syntax_hint(text, pos)
+            or (f"expected {_expected_phrase(exc.allowed)}" if exc.allowed else None),
             token=char,
         )
         return
@@ -819,7 +827,7 @@ def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: in
     else:
         shown = f"`{token}`"
     help_text = f"expected {_expected_phrase(exc.expected)}"
-    if (hint := _unquoted_model_name(text, pos)) is not None:
+    if (hint := _unquoted_model_name(text, pos) or _syntax_hint(text, pos)) is not None:
         help_text = hint
     elif token.type == "MORETHAN" and "MORETHAN" not in exc.expected:
         help_text += "; `>` closes a block only after a complete statement"
@@ -829,6 +837,50 @@ def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: in
     if token.type == "_NL":
         end = pos  # point at the end of the line, not into the next one
     sink.report("MPL101", Span(pos, max(end, pos)), f"unexpected {shown}", help=help_text, token=str(token))
+
+
+# Modelfile instructions, which a profile spells in lower case (PARAMETER: not at all).
+_MODELFILE_WORDS = ("FROM", "PARAMETER", "SYSTEM", "TEMPLATE", "ADAPTER", "LICENSE", "MESSAGE", "REQUIRES")
+_LINE_HEAD = re.compile(r"[ \t]*([A-Za-z_][A-Za-z0-9_\-]*)")
+
+
+def _line_at(text: str, pos: int) -> tuple[int, int]:
+    start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+    ends = [i for i in (text.find("\n", pos), text.find("\r", pos)) if i >= 0]
+    return start, min(ends) if ends else len(text)
+
+
+def _syntax_hint(text: str, pos: int) -> str | None:
+    """A hint for syntax borrowed from other formats: `name = value`, `name: value`, `{ }`, Modelfile words."""
+    start, end = _line_at(text, pos)
+    line = text[start:end].split("#", 1)[0].strip()
+    head = _LINE_HEAD.match(text, start)
+    char = text[pos] if pos < len(text) else ""
+    if head is not None and head.group(1) in _MODELFILE_WORDS and pos >= head.start(1):
+        word = head.group(1)
+        rest = line[len(word) :].strip()
+        written = rest if word == "PARAMETER" else f"{word.lower()} {rest}".strip()
+        return f"`{word}` is Modelfile syntax: in a profile write `{written}` (`mpl import` converts a Modelfile)"
+    if char in "=:" and head is not None and head.end(1) <= pos and not text[head.end(1) : pos].strip():
+        rest = text[pos + 1 : end].split("#", 1)[0].strip()
+        return f"no `{char}`: write `{' '.join(filter(None, (head.group(1), rest)))}`"
+    if char == "{":
+        return "blocks use `< >`: write `" + text[start:pos].strip() + " <` and close the block with `>`"
+    return None
+
+
+def _brace_block(text: str, pos: int) -> int | None:
+    """The offset of the `}` that closes the `{` at `pos` (outside strings and comments), if any."""
+    depth = 0
+    for match in re.compile(r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""|"(?:[^"\\\r\n]|\\[^\r\n])*"|#[^\r\n]*|[{}]').finditer(text, pos):
+        token = match.group()
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth -= 1
+            if depth == 0:
+                return match.start()
+    return None
 
 
 _MODEL_WORD = re.compile(r"(?:^|[\s;])(?:model|from)[ \t]+([A-Za-z_][A-Za-z0-9_\-]*)$")
