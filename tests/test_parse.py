@@ -154,7 +154,7 @@ def _syntax(text: str) -> list[tuple[str, str, str | None]]:
     source = SourceFile("p.mprof", text)
     sink = Sink(source)
     parse(source, sink)
-    return [(d.code, "%d:%d" % source.line_col(d.span.start), d.help) for d in sink.diagnostics]
+    return [(d.code, "{}:{}".format(*source.line_col(d.span.start)), d.help) for d in sink.diagnostics]
 
 
 @pytest.mark.parametrize(
@@ -183,3 +183,31 @@ def test_braces_get_one_hint_and_no_follow_on_errors() -> None:
     decls = parse(source, Sink(source)).decls
     assert [d.name.value for d in decls] == ["p", "q"]
     assert [s.name.value for s in decls[0].block.stmts] == ["temperature", "top_k"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (r'"\uD800"', r"`\uD800` is a lone surrogate, and a lone surrogate is not a character"),
+        (r'"\u{dfff}"', r"`\u{dfff}` is a lone surrogate, and a lone surrogate is not a character"),
+        (r'"\u{110000}"', r"`\u{110000}` is beyond U+10FFFF, the last code point"),
+        (r'"\q"', r"unknown escape sequence `\q`"),
+    ],
+)
+def test_escape_messages_say_what_is_wrong(raw: str, message: str) -> None:
+    sink = Sink(SourceFile("t", raw))
+    decode_string(raw, 0, sink)
+    assert [(d.code, d.message, d.span.start, d.span.end) for d in sink.diagnostics] == [("MPL104", message, 1, len(raw) - 1)]
+
+
+@pytest.mark.parametrize(
+    ("literal", "value"),
+    [('"""say "hi""""', 'say "hi"'), ('"""say ""hi"""""', 'say ""hi""'), ('""""""', ""), ('"""a""" ', "a")],
+)
+def test_a_triple_quoted_string_may_end_in_quotes(literal: str, value: str) -> None:
+    text = f"profile p <\n  system {literal}\n>\n"
+    source = SourceFile("p.mprof", text)
+    sink = Sink(source)
+    file = parse(source, sink)
+    assert sink.diagnostics == []
+    assert file.decls[0].block.stmts[0].text.value == value

@@ -83,3 +83,19 @@ EXAMPLE = (EXAMPLES / "meton.mprof").read_text()
 @settings(max_examples=200, deadline=None)
 def test_edited_example_parses_alike(at: int, cut: int, insert: str) -> None:
     _both(EXAMPLE[:at] + insert + EXAMPLE[at + cut :])
+
+
+def test_tables_built_without_a_cache_parse_alike(tmp_path: Path) -> None:
+    """Lark names rules with its own string type when it builds its tables rather than loading them."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from mpl.compiler.parse import parse\nfrom mpl.source import SourceFile\nimport pathlib\n"
+        f"text = pathlib.Path({str(EXAMPLES / 'meton.mprof')!r}).read_text()\n"
+        "assert parse(SourceFile('a', text), fast=True) == parse(SourceFile('a', text), fast=False)\n"
+    )
+    env = {**os.environ, "MPL_CACHE_DIR": ""}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

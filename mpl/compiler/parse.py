@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import functools
 import gc
-import pkgutil
 import re
 import typing as t
 
 from lark import Lark, Token, Transformer, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
 
-from mpl.compiler import nodes
+from mpl.compiler import lexicon, nodes
 from mpl.diagnostics import Sink
 from mpl.source import SourceFile, Span
 
@@ -47,20 +46,7 @@ def parser() -> Lark:
     package). Lark checks the grammar's hash on load and rebuilds a stale or
     unreadable cache; a cache that cannot be written only costs time.
     """
-    # `pkgutil.get_data` reads package data through the package's loader, as
-    # `importlib.resources` does, but without importing `importlib.resources`
-    # and `zipfile`: about 3 ms of every `mpl check`.
-    data = pkgutil.get_data("mpl.grammar", "profile.lark")
-    if data is None:
-        # A source tree imported as it is (its `mpl/` ahead of any installed
-        # copy on `sys.path`): `mpl.grammar` exists only in an installed wheel,
-        # which maps `grammar/` to it; here the same file is beside `mpl/`.
-        import os
-
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        with open(os.path.join(root, "grammar", "profile.lark"), "rb") as fp:
-            data = fp.read()
-    grammar = data.decode("utf-8")
+    grammar = lexicon.grammar_text()
     return Lark(
         grammar,
         parser="lalr",
@@ -157,13 +143,32 @@ def decode_string(raw: str, start: int, sink: Sink | None) -> tuple[str, bool]:
         value = _escape_value(esc)
         if value is None:
             if sink is not None:
-                sink.report(
-                    "MPL104",
-                    Span(base + match.start(), base + match.end()),
-                    f"unknown escape sequence `\\{esc[:1]}`",
-                    help="known escapes: \\\\ \\\" \\n \\r \\t \\0 \\uXXXX \\u{X…}; write `\\\\` for a backslash",
-                    escape="\\" + esc[:1],
-                )
+                span = Span(base + match.start(), base + match.end())
+                code = _escape_code(esc)
+                if code is not None and 0xD800 <= code <= 0xDFFF:
+                    sink.report(
+                        "MPL104",
+                        span,
+                        f"`\\{esc}` is a lone surrogate, and a lone surrogate is not a character",
+                        help="write the character itself, or its code point: `\\u{1F600}`, not the UTF-16 pair `\\uD83D\\uDE00`",
+                        escape="\\" + esc[:1],
+                    )
+                elif code is not None:
+                    sink.report(
+                        "MPL104",
+                        span,
+                        f"`\\{esc}` is beyond U+10FFFF, the last code point",
+                        help="a `\\u{X…}` escape names a code point from 0 to 10FFFF",
+                        escape="\\" + esc[:1],
+                    )
+                else:
+                    sink.report(
+                        "MPL104",
+                        span,
+                        f"unknown escape sequence `\\{esc[:1]}`",
+                        help="known escapes: \\\\ \\\" \\n \\r \\t \\0 \\uXXXX \\u{X…}; write `\\\\` for a backslash",
+                        escape="\\" + esc[:1],
+                    )
             value = esc
         out.append(value)
         pos = match.end()
@@ -213,14 +218,20 @@ def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _escape_code(esc: str) -> int | None:
+    """The code point a `\\u` escape names, whether or not it is a character."""
+    if esc.startswith("u{"):
+        return int(esc[2:-1], 16)
+    if esc.startswith("u") and len(esc) == 5:
+        return int(esc[1:], 16)
+    return None
+
+
 def _escape_value(esc: str) -> str | None:
     if esc in _ESCAPES:
         return _ESCAPES[esc]
-    if esc.startswith("u{"):
-        code = int(esc[2:-1], 16)
-    elif esc.startswith("u") and len(esc) == 5:
-        code = int(esc[1:], 16)
-    else:
+    code = _escape_code(esc)
+    if code is None:
         return None
     if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
         return None
@@ -475,7 +486,7 @@ def _tables() -> _Tables:
     reducers: list[t.Any] = [None] * len(rules)
     scope: dict[str, t.Any] = {"GOTO": gotos}
     for i, rule in enumerate(rules):
-        name = rule.origin.name
+        name = str(rule.origin.name)  # a lark Token when the tables were just built
         size = len(rule.expansion)
         args: list[str] = []
         for j, sym in enumerate(rule.expansion):
@@ -616,7 +627,7 @@ def _fast_parse(text: str, sink: Sink) -> tuple[nodes.Decl, ...]:
 
 # -- comments -------------------------------------------------------------------
 
-_COMMENT_SCAN = re.compile(r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""|"(?:[^"\\\r\n]|\\[^\r\n])*"|#[^\r\n]*')
+_COMMENT_SCAN = re.compile(lexicon.STRINGS_AND_COMMENTS)
 
 
 def scan_comments(text: str) -> tuple[nodes.Comment, ...]:
@@ -841,7 +852,7 @@ def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: in
 
 # Modelfile instructions, which a profile spells in lower case (PARAMETER: not at all).
 _MODELFILE_WORDS = ("FROM", "PARAMETER", "SYSTEM", "TEMPLATE", "ADAPTER", "LICENSE", "MESSAGE", "REQUIRES")
-_LINE_HEAD = re.compile(r"[ \t]*([A-Za-z_][A-Za-z0-9_\-]*)")
+_LINE_HEAD = re.compile(rf"[ \t]*({lexicon.NAME})")
 
 
 def _line_at(text: str, pos: int) -> tuple[int, int]:
@@ -869,10 +880,13 @@ def _syntax_hint(text: str, pos: int) -> str | None:
     return None
 
 
+_BRACES = re.compile(lexicon.STRINGS_AND_COMMENTS + "|[{}]")
+
+
 def _brace_block(text: str, pos: int) -> int | None:
     """The offset of the `}` that closes the `{` at `pos` (outside strings and comments), if any."""
     depth = 0
-    for match in re.compile(r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""|"(?:[^"\\\r\n]|\\[^\r\n])*"|#[^\r\n]*|[{}]').finditer(text, pos):
+    for match in _BRACES.finditer(text, pos):
         token = match.group()
         if token == "{":
             depth += 1
@@ -905,7 +919,7 @@ def _unquoted_model_name(text: str, pos: int) -> str | None:
     return f'quote model names and paths that hold `.`, `:`, `/` or `~`: `"{text[start:end]}"`'
 
 
-_BRACKETS = re.compile(r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""|"(?:[^"\\\r\n]|\\[^\r\n])*"|#[^\r\n]*|[<>]')
+_BRACKETS = re.compile(lexicon.STRINGS_AND_COMMENTS + "|[<>]")
 
 
 def _blank_line(text: str, pos: int) -> tuple[str, int]:
