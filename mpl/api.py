@@ -274,7 +274,7 @@ def _load_bytes(data: bytes, name: str, base_dir: Path | None, target: Version |
     from mpl.compiler import decode_source
 
     source, sink, _ = decode_source(data, name)
-    if any(d.code in ("MPL003", "MPL005") for d in sink.diagnostics):
+    if any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics):
         raise MplError(sink.sorted(), source)  # binary or too large: nothing to parse
     analysis = analyze(source, target=target, base_dir=base_dir, targets=("options",))
     analysis.sink.extend(sink.diagnostics)

@@ -23,7 +23,7 @@ app = typer.Typer(
     name="mpl",
     help="Compile model profiles into Ollama options, Meton config, Modelfiles and created models.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -49,7 +49,9 @@ class TargetName(str, enum.Enum):
 
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"mpl {__version__}")
+        from mpl.catalog.versions import NEWEST
+
+        typer.echo(f"mpl {__version__} (parameter catalog up to Ollama {NEWEST})")
         raise typer.Exit(0)
 
 
@@ -70,8 +72,14 @@ OllamaOpt = t.Annotated[
 ]
 TargetOpt = t.Annotated[
     t.Optional[list[TargetName]],
-    typer.Option("--target", "-t", help="Only this target (repeatable). Default: options, meton and modelfile."),
+    typer.Option("--target", "-t", help="Only this target (repeatable). Default: the configuration's `targets`, else options and modelfile."),
 ]
+ConfigOpt = t.Annotated[
+    t.Optional[Path],
+    typer.Option("--config", metavar="FILE", show_default=False,
+                 help="Use this configuration file. Default: the nearest mpl.toml, or pyproject.toml with [tool.mpl], from the files' folder upwards."),
+]
+IsolatedOpt = t.Annotated[bool, typer.Option("--isolated", help="Ignore every configuration file.")]
 
 
 def _usage_error(message: str) -> t.NoReturn:
@@ -98,10 +106,81 @@ def _use_colour(stream: t.TextIO) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
-def _analyze(path: Path, version: str | None, targets: t.Sequence[str]):
+STDIN = "-"
+
+
+def _load_config(files: t.Sequence[str | Path], explicit: Path | None = None, isolated: bool = False):  # -> Config
+    """The configuration for these files; an invalid one is reported (MPL006) and exits with 2."""
+    from mpl.config import Config, ConfigError, load_config
+
+    if isolated:
+        return Config()
+    try:
+        return load_config(files, explicit=explicit)
+    except ConfigError as exc:
+        from mpl.diagnostics.render import render_text, summary_line
+
+        sys.stderr.write(render_text(exc.source, exc.diagnostics, colour=_use_colour(sys.stderr)))
+        _usage_error(f"{exc.source.path}: {summary_line(exc.diagnostics)} in the configuration; nothing was run")
+    except OSError as exc:
+        _usage_error(f"--config: cannot read `{explicit}`: {exc.strerror or exc}")
+
+
+def _inputs(files: t.Sequence[str] | None, config, *, command: str) -> list[str]:
+    """The files a command works on: those given (a folder stands for its .mprof files), else `sources`."""
+    if not files:
+        if config.sources is None:
+            where = f"`{config.key_name('sources')}` in {config.origin('sources') or config.path}" if config.path else "a configuration"
+            _usage_error(f"no files given; name them (`mpl {command} FILE...`) or list them as `sources` in "
+                         f"mpl.toml or [tool.mpl] of pyproject.toml" if config.path is None else
+                         f"no files given, and {where} is not set")
+        found = [str(p) for p in config.sources_paths()]
+        if not found:
+            _usage_error(f"`{config.key_name('sources')}` ({config.origin('sources')}) names no existing file")
+        return found
+    out: list[str] = []
+    for name in files:
+        if name != STDIN and os.path.isdir(name):
+            inside = sorted(p for p in Path(name).rglob("*.mprof") if p.is_file())
+            if not inside:
+                _usage_error(f"`{name}` is a folder without .mprof files")
+            out.extend(str(p) for p in inside)
+        else:
+            out.append(name)
+    return out
+
+
+def _targets(target: t.Sequence[TargetName] | None, config) -> list[str]:
+    from mpl.config import DEFAULT_TARGETS
+
+    if target:
+        return [t_.value for t_ in target]
+    if config.targets is not None:
+        return list(config.targets)
+    return list(DEFAULT_TARGETS)
+
+
+def _analyze(path: str | Path, version: str | None, targets: t.Sequence[str], config=None):
+    """Analyse a file (`-`: standard input), then apply the configuration's lint selection."""
     from mpl.compiler import analyze
 
-    return analyze(path, target=_parse_version(version), targets=targets)
+    ollama = _parse_version(version)
+    if str(path) == STDIN:
+        from mpl.compiler import Analysis, decode_source
+
+        source, sink, _ = decode_source(sys.stdin.buffer.read(), "<stdin>")
+        if any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics):
+            analysis = Analysis(source=source, sink=sink, targets=tuple(targets))
+        else:
+            analysis = analyze(source, target=ollama, targets=targets, base_dir=Path.cwd())
+            analysis.sink.extend(sink.diagnostics)
+    else:
+        analysis = analyze(Path(path), target=ollama, targets=targets)
+    if config is not None:
+        keep = config.lint_filter(str(path))
+        if keep is not None:
+            analysis.sink.diagnostics[:] = [d for d in analysis.sink.diagnostics if keep(d)]
+    return analysis
 
 
 class Lang(str, enum.Enum):
@@ -110,26 +189,26 @@ class Lang(str, enum.Enum):
     modelfile = "modelfile"
 
 
-def _analyze_as(path: Path, version: str | None, targets: t.Sequence[str] | None, lang: Lang):
+def _analyze_as(path: str | Path, version: str | None, targets: t.Sequence[str], lang: Lang, config=None):
     """Analyse a `.mprof` source, or a Modelfile (by its name, or `--lang modelfile`)."""
     from mpl.compiler.modelfile import is_modelfile_path
 
-    if lang is Lang.modelfile or (lang is Lang.auto and is_modelfile_path(path)):
+    if str(path) != STDIN and (lang is Lang.modelfile or (lang is Lang.auto and is_modelfile_path(path))):
         from mpl.compiler.modelfile import analyze_modelfile
 
-        return analyze_modelfile(path, target=_parse_version(version), targets=targets or ("options", "modelfile"))
-    return _analyze(path, version, targets or ["options", "meton", "modelfile"])
+        return analyze_modelfile(Path(path), target=_parse_version(version), targets=[x for x in targets if x != "meton"])
+    return _analyze(path, version, targets, config)
 
 
-def _print_text(analysis, stream: t.TextIO, *, notes: bool = True) -> None:
-    """Render an analysis's diagnostics; without `notes`, info-level ones are only counted."""
+def _print_text(analysis, stream: t.TextIO, *, notes: bool = True, docs_url: str | None = None) -> None:
+    """Render an analysis's diagnostics; without `notes`, notes are only counted."""
     from mpl.diagnostics import Severity
     from mpl.diagnostics.render import render_text
 
     diags = analysis.diagnostics
     shown = diags if notes else [d for d in diags if d.severity is not Severity.INFO]
     if shown:
-        stream.write(render_text(analysis.source, shown, colour=_use_colour(stream)))
+        stream.write(render_text(analysis.source, shown, colour=_use_colour(stream), docs_url=docs_url))
     hidden = len(diags) - len(shown)
     if hidden:
         plural = "s" if hidden > 1 else ""
@@ -138,14 +217,24 @@ def _print_text(analysis, stream: t.TextIO, *, notes: bool = True) -> None:
 
 @app.command()
 def check(
-    files: t.Annotated[list[Path], typer.Argument(help="The .mprof source files or Modelfiles.", show_default=False)],
+    files: t.Annotated[
+        t.Optional[list[str]],
+        typer.Argument(help="The .mprof files or folders; `-` reads standard input. Default: the configuration's `sources`.",
+                       show_default=False, metavar="FILE..."),
+    ] = None,
     ollama: OllamaOpt = None,
     strict: t.Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")] = False,
-    format: t.Annotated[Format, typer.Option("--format", "-f", help="Output format (sarif: SARIF 2.1.0 for code scanning).")] = Format.text,
+    format: t.Annotated[
+        t.Optional[Format],
+        typer.Option("--format", "-f", help="Output format (sarif: SARIF 2.1.0 for code scanning). Default: the configuration's `format`, else text.", show_default=False),
+    ] = None,
     target: TargetOpt = None,
     explain_defaults: t.Annotated[
         bool, typer.Option("--explain-defaults", help="Also list, per profile and model, the moved Ollama defaults it relies on.")
     ] = False,
+    config_file: ConfigOpt = None,
+    isolated: IsolatedOpt = False,
+    show_config: t.Annotated[bool, typer.Option("--show-config", help="Print the settings in force and where each comes from; check nothing.")] = False,
     lang: t.Annotated[
         Lang, typer.Option("--lang", help="Read the files as `.mprof` sources or Modelfiles (auto: `Modelfile`, `*.Modelfile` and `*.modelfile` are Modelfiles).")
     ] = Lang.auto,
@@ -154,41 +243,51 @@ def check(
     from mpl.diagnostics import Severity
     from mpl.diagnostics.render import render_json, summary_line
 
-    targets = [t_.value for t_ in target] if target else None
+    config = _load_config(files or (), config_file, isolated)
+    if show_config:
+        from mpl.config import show_config as render_config
+
+        sys.stdout.write(render_config(config, flags=_flags(ollama=ollama, target=target, format=format)))
+        raise typer.Exit(0)
+    paths = _inputs(files, config, command="check")
+    targets = _targets(target, config)
+    version = ollama or config.ollama
+    fmt = format or Format(config.format or "text")
+    docs_url = config.docs_url
     worst = 0
     io_problem = False
     payloads: list[str] = []
     reports: list = []  # (source, diagnostics, silenced) for SARIF
-    for path in files:
-        analysis = _analyze_as(path, ollama, targets, lang)
+    for path in paths:
+        analysis = _analyze_as(path, version, targets, lang, config)
         diags = analysis.diagnostics
         io_problem |= analysis.io_error
         errors = any(d.severity is Severity.ERROR for d in diags)
         warnings = any(d.severity is Severity.WARNING for d in diags)
         if errors or (strict and warnings):
             worst = max(worst, 1)
-        if format is Format.json:
+        if fmt is Format.json:
             extra = {}
             if explain_defaults and analysis.program is not None:
                 from mpl.show import defaults_report
 
                 extra["defaults"] = defaults_report(analysis.program)
-            payloads.append(render_json(analysis.source, diags, suppressed=analysis.suppressed, **extra))
-        elif format is Format.sarif:
+            payloads.append(render_json(analysis.source, diags, suppressed=analysis.suppressed, docs_url=docs_url, **extra))
+        elif fmt is Format.sarif:
             reports.append((analysis.source, diags, analysis.suppressed))
         else:
-            _print_text(analysis, sys.stdout)
+            _print_text(analysis, sys.stdout, docs_url=docs_url)
             if diags:
                 typer.echo(f"{analysis.source.path}: {summary_line(diags)}")
             if explain_defaults and analysis.program is not None:
                 from mpl.show import render_defaults
 
                 sys.stdout.write(render_defaults(analysis.program))
-    if format is Format.sarif:
+    if fmt is Format.sarif:
         from mpl.diagnostics.sarif import render_sarif
 
-        sys.stdout.write(render_sarif(reports))
-    if format is Format.json:
+        sys.stdout.write(render_sarif(reports, docs_url=docs_url))
+    if fmt is Format.json:
         if len(payloads) == 1:
             sys.stdout.write(payloads[0])
         else:
@@ -200,12 +299,36 @@ def check(
     raise typer.Exit(worst)
 
 
+def _flags(**values: t.Any) -> dict[str, t.Any]:
+    """The settings given on the command line, as `show_config` takes them."""
+    out: dict[str, t.Any] = {}
+    for key, value in values.items():
+        if value is None or value == []:
+            continue
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif isinstance(value, list):
+            value = [v.value if isinstance(v, enum.Enum) else v for v in value]
+        elif isinstance(value, Path):
+            value = str(value)
+        out[{"target": "targets"}.get(key, key)] = value
+    return out
+
+
 @app.command("compile")
 def compile_(
-    file: FileArg,
-    output: t.Annotated[Path, typer.Option("--output", "-o", help="Output directory.")] = Path("build"),
+    files: t.Annotated[
+        t.Optional[list[str]],
+        typer.Argument(help="The .mprof sources. Default: the configuration's `sources`.", show_default=False, metavar="FILE..."),
+    ] = None,
+    output: t.Annotated[
+        t.Optional[Path],
+        typer.Option("--output", "-o", help="Output folder for every target. Default: the configuration's `output` and per-target places, else mpl-out/.", show_default=False),
+    ] = None,
     target: TargetOpt = None,
     ollama: OllamaOpt = None,
+    config_file: ConfigOpt = None,
+    isolated: IsolatedOpt = False,
     into: t.Annotated[
         t.Optional[Path],
         typer.Option("--into", metavar="CONFIG.YAML", show_default=False,
@@ -220,78 +343,135 @@ def compile_(
                      help="Write this model of the file as Meton's models.primary."),
     ] = None,
 ) -> None:
-    """Check a source, then write its targets (all or nothing) into the output directory."""
+    """Check sources, then write their targets (all or nothing) into the output folder."""
     from mpl.diagnostics.render import summary_line
     from mpl.output import OutputError, write_all
     from mpl.targets import get_target
+    from mpl.targets.base import OutputFile
 
-    targets = [t_.value for t_ in target] if target else ["options", "meton", "modelfile"]
+    config = _load_config(files or (), config_file, isolated)
+    paths = _inputs(files, config, command="compile")
+    if STDIN in paths:
+        _usage_error("compile reads files, not standard input (`mpl check -` checks standard input)")
+    targets = _targets(target, config)
     if into is not None:
         if target and targets != ["meton"]:
             _usage_error("--into writes only the meton target; drop the other --target options")
         targets = ["meton"]
     elif no_backup:
         _usage_error("--no-backup only applies with --into")
+    if not targets:
+        _usage_error(f"no targets to write (`{config.key_name('targets')}` is empty)")
+    primary = meton_primary if meton_primary is not None else config.meton_primary
     if meton_primary is not None and "meton" not in targets:
         _usage_error("--meton-primary needs the meton target")
-    analysis = _analyze(file, ollama, targets)
-    _print_text(analysis, sys.stderr, notes=False)
-    if analysis.io_error:
+    # `[targets.meton] into` stands for --into when no output folder is given on the command line
+    meton_into = into if into is not None else (config.meton_into if "meton" in targets and output is None else None)
+    version = ollama or config.ollama
+    analyses = []
+    for path in paths:
+        analysis = _analyze(path, version, targets, config)
+        _print_text(analysis, sys.stderr, notes=False, docs_url=config.docs_url)
+        analyses.append(analysis)
+    if any(a.io_error for a in analyses):
         raise typer.Exit(2)
-    if analysis.has_errors or analysis.program is None:
+    failed = [a for a in analyses if a.has_errors or a.program is None]
+    for analysis in failed:
         typer.echo(f"{analysis.source.path}: {summary_line(analysis.diagnostics)}; nothing written", err=True)
+    if failed:
         raise typer.Exit(1)
     meton = None
     if "meton" in targets:
         from mpl.targets.meton import MetonTarget
 
-        meton = MetonTarget(primary=meton_primary)
-        try:
-            meton.primary = meton.primary_name(analysis.program)
-        except ValueError as exc:
-            _usage_error(str(exc))
-    if into is not None:
+        meton = MetonTarget(primary=primary)
+        for analysis in analyses:
+            try:
+                meton.primary_name(analysis.program)
+            except ValueError as exc:
+                message = str(exc)
+                if meton_primary is None:
+                    message = message.replace("--meton-primary", f"`{config.key_name('targets', 'meton', 'primary')}`")
+                _usage_error(message)
+    if meton_into is not None and len(analyses) > 1:
+        _usage_error(f"`{meton_into}` is one Meton config.yaml, but {len(analyses)} sources are compiled; compile one source into it")
+    outputs: list[OutputFile] = []
+    for name in targets:
+        if name == "meton" and meton_into is not None:
+            continue
+        folder, file_name = _target_place(name, config, output)
+        if file_name is not None and len(analyses) > 1:
+            _usage_error(f"`{config.key_name('targets', name, 'path')}` names one file, but {len(analyses)} sources are compiled")
+        for analysis in analyses:
+            for item in (meton if name == "meton" else get_target(name)).emit(analysis.program, folder):  # type: ignore[union-attr]
+                outputs.append(OutputFile(str(file_name or (folder / item.path)), item.content))
+    seen: dict[str, int] = {}
+    for item in outputs:
+        seen[os.path.normpath(item.path)] = seen.get(os.path.normpath(item.path), 0) + 1
+    twice = sorted(p for p, n in seen.items() if n > 1)
+    if twice:
+        _usage_error(f"two outputs would be written to `{twice[0]}`; compile these sources into separate folders")
+    if meton_into is not None:
         from mpl.targets.meton import IntoError, write_into
 
         try:
-            changed = write_into(into, analysis.program, meton, backup=not no_backup)  # type: ignore[arg-type]
+            changed = write_into(meton_into, analyses[0].program, meton, backup=not no_backup)  # type: ignore[arg-type]
         except IntoError as exc:
-            _usage_error(f"{into} {exc}; it was left unchanged")
+            _usage_error(f"{meton_into} {exc}; it was left unchanged")
         except OSError as exc:
-            _usage_error(f"cannot write into {into}: {exc.strerror or exc}")
-        typer.echo(str(into) if changed else f"{into}: already up to date")
-        return
-    outputs = []
-    for name in targets:
-        outputs.extend((meton if name == "meton" else get_target(name)).emit(analysis.program, output))  # type: ignore[union-attr]
+            _usage_error(f"cannot write into {meton_into}: {exc.strerror or exc}")
+        typer.echo(str(meton_into) if changed else f"{meton_into}: already up to date")
+        if not outputs:
+            return
     try:
-        written = write_all(output, outputs)
+        written = write_all(Path(), outputs)
     except OutputError as exc:
         _usage_error(str(exc))
     for path in written:
         typer.echo(str(path))
 
 
+def _target_place(name: str, config, output: Path | None) -> tuple[Path, Path | None]:
+    """Where a target's outputs go: (folder, the one file's path or None)."""
+    from mpl.config import DEFAULT_OUTPUT, relative_to_cwd
+
+    if output is not None:
+        return output, None
+    if config.path is None:
+        return Path(DEFAULT_OUTPUT), None
+    if name == "options" and config.setting("options", "path"):
+        file = relative_to_cwd(config.resolve(config.setting("options", "path")))
+        return file.parent, file
+    if name == "modelfile" and config.setting("modelfile", "dir"):
+        return relative_to_cwd(config.resolve(config.setting("modelfile", "dir"))), None
+    return relative_to_cwd(config.resolve(config.output or DEFAULT_OUTPUT)), None
+
+
 @app.command()
 def fmt(
     files: t.Annotated[
-        list[str],
+        t.Optional[list[str]],
         typer.Argument(
-            help="The .mprof files or folders to format in place; `-` reads standard input and writes standard output.",
+            help="The .mprof files or folders to format in place; `-` reads standard input and writes standard output. "
+                 "Default: the configuration's `sources`.",
             show_default=False,
-            metavar="FILE",
+            metavar="FILE...",
         ),
-    ],
+    ] = None,
     check: t.Annotated[
         bool, typer.Option("--check", help="Write nothing; print `would reformat FILE` and exit 1 if a file would change.")
     ] = False,
     diff: t.Annotated[
         bool, typer.Option("--diff", help="Write nothing; print a unified diff of the changes and exit 1 if there are any.")
     ] = False,
+    config_file: ConfigOpt = None,
+    isolated: IsolatedOpt = False,
 ) -> None:
     """Rewrite sources in the canonical layout; files with syntax errors are reported and left as they are."""
     from mpl.fmt import run
 
+    if not files:
+        files = _inputs(files, _load_config((), config_file, isolated), command="fmt")
     raise typer.Exit(run(files, check=check, diff=diff, colour=_use_colour(sys.stderr)))
 
 
@@ -303,21 +483,32 @@ class BuildTargetName(str, enum.Enum):
 def build(
     names: t.Annotated[t.Optional[list[str]], typer.Argument(help="Models to build (those they are built from come along).", show_default=False, metavar="NAME...")] = None,
     target: t.Annotated[BuildTargetName, typer.Option("--target", "-t", help="Where to build (only `ollama`).")] = BuildTargetName.ollama,
-    file: t.Annotated[t.Optional[Path], typer.Option("--file", "-f", help="The .mprof source. Default: the one *.mprof in the current folder.", show_default=False)] = None,
+    file: t.Annotated[t.Optional[Path], typer.Option("--file", "-f", help="The .mprof source. Default: the configuration's one `sources` file, else the one *.mprof in the current folder.", show_default=False)] = None,
     all_: t.Annotated[bool, typer.Option("--all", help="Build every model of the file.")] = False,
-    host: t.Annotated[t.Optional[str], typer.Option("--host", envvar="OLLAMA_HOST", help="Ollama server URL. Default: $OLLAMA_HOST, else http://127.0.0.1:11434.", show_default=False)] = None,
+    host: t.Annotated[t.Optional[str], typer.Option("--host", envvar="OLLAMA_HOST", help="Ollama server URL. Default: $OLLAMA_HOST, else the configuration's `host` (each of them), else http://127.0.0.1:11434.", show_default=False)] = None,
     ollama: OllamaOpt = None,
     dry_run: t.Annotated[bool, typer.Option("--dry-run", help="Print the create requests and uploads as JSON; change nothing.")] = False,
     force: t.Annotated[bool, typer.Option("--force", help="Re-create models that are already up to date.")] = False,
     timeout: t.Annotated[float, typer.Option("--timeout", help="Seconds to wait for the server (connect and each answer; uploads and create streams are not cut).")] = 30.0,
     jobs: t.Annotated[int, typer.Option("--jobs", "-j", help="Models built at the same time.", min=1)] = 4,
+    config_file: ConfigOpt = None,
+    isolated: IsolatedOpt = False,
 ) -> None:
     """Create models on an Ollama server: check, upload GGUF blobs, create, then verify."""
     from mpl.deploy.run import BuildOptions, run_build
 
-    options = BuildOptions(names=list(names or []), file=file, all=all_, host=host, ollama=ollama,
-                           dry_run=dry_run, force=force, timeout=timeout, jobs=jobs)
-    raise typer.Exit(run_build(options, sys.stdout, sys.stderr, colour=_use_colour(sys.stderr)))
+    config = _load_config([file] if file else (), config_file, isolated)
+    if file is None and config.sources is not None:
+        found = config.sources_paths()
+        if len(found) == 1:
+            file = found[0]
+    hosts = [host] if host else list(config.hosts) or [None]
+    worst = 0
+    for one in hosts:
+        options = BuildOptions(names=list(names or []), file=file, all=all_, host=one, ollama=ollama or config.ollama,
+                               dry_run=dry_run, force=force, timeout=timeout, jobs=jobs)
+        worst = max(worst, run_build(options, sys.stdout, sys.stderr, colour=_use_colour(sys.stderr)))
+    raise typer.Exit(worst)
 
 
 @app.command("import")
@@ -371,13 +562,28 @@ def import_(
 
 
 @app.command()
-def explain(code: t.Annotated[str, typer.Argument(help="A diagnostic code, e.g. MPL301.")]) -> None:
+def explain(
+    code: t.Annotated[
+        t.Optional[str], typer.Argument(help="A diagnostic code or name, e.g. MPL301 or greedy-ignores-filters.", show_default=False)
+    ] = None,
+    list_: t.Annotated[bool, typer.Option("--list", help="List every code with its name, severity and summary.")] = False,
+) -> None:
     """Explain a diagnostic code: what triggers it, why it matters, how to fix it."""
     from mpl.diagnostics import CODES
 
-    spec = CODES.get(code.upper())
+    if list_:
+        for spec in CODES.values():
+            typer.echo(f"{spec.code}  {spec.name:<32} {spec.severity:<8} {spec.summary}")
+        raise typer.Exit(0)
+    if code is None:
+        _usage_error("name a code (`mpl explain MPL301`) or a name (`mpl explain unknown-parameter`), or give --list")
+    spec = CODES.get(code.upper()) or next((c for c in CODES.values() if c.name == code.lower()), None)
     if spec is None:
-        _usage_error(f"unknown diagnostic code `{code}`")
+        from mpl.compiler.names import suggest
+
+        guess = f"MPL{code}" if code.isdigit() and f"MPL{code}" in CODES else suggest(code, [*CODES, *(c.name for c in CODES.values())])
+        hint = f"; did you mean `{guess}`?" if guess else ""
+        _usage_error(f"unknown diagnostic code `{code}`{hint} (`mpl explain --list` lists them)")
     typer.echo(f"{spec.code} ({spec.name}, {spec.severity})\n\n{spec.summary}\n\nWhy: {spec.why}\n\nFix: {spec.fix}")
 
 
@@ -398,7 +604,8 @@ def show(
     from mpl.show import show_command
 
     rich = format is ShowFormat.text and _use_colour(sys.stdout)
-    raise typer.Exit(show_command(file, name, task=task, ollama=_parse_version(ollama), fmt=format.value,
+    version = ollama or _load_config([file]).ollama
+    raise typer.Exit(show_command(file, name, task=task, ollama=_parse_version(version), fmt=format.value,
                                   out=sys.stdout, err=sys.stderr, rich=rich))
 
 
@@ -409,13 +616,38 @@ def diff(
     b: SubjectArg,
     ollama: OllamaOpt = None,
     format: t.Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.text,
+    exit_code: t.Annotated[bool, typer.Option("--exit-code", help="Exit with 1 when the two differ, 0 when they do not (as `git diff --exit-code`).")] = False,
 ) -> None:
     """Show the parameters that differ between two profiles, tasks or models, with provenance."""
     from mpl.show import diff_command
 
     rich = format is ShowFormat.text and _use_colour(sys.stdout)
-    raise typer.Exit(diff_command(file, a, b, ollama=_parse_version(ollama), fmt=format.value,
-                                  out=sys.stdout, err=sys.stderr, rich=rich))
+    version = ollama or _load_config([file]).ollama
+    raise typer.Exit(diff_command(file, a, b, ollama=_parse_version(version), fmt=format.value,
+                                  out=sys.stdout, err=sys.stderr, rich=rich, exit_code=exit_code))
+
+
+@app.command()
+def init(
+    folder: t.Annotated[Path, typer.Argument(help="Where to write the files.", show_default="the current folder")] = Path("."),
+) -> None:
+    """Write a commented starter profile (profiles.mprof) and its configuration (mpl.toml); never overwrites."""
+    from mpl.config import STARTER_CONFIG, STARTER_PROFILE, config_table_in
+    from mpl.output import OutputError, write_all
+    from mpl.targets.base import OutputFile
+
+    taken = [name for name in ("profiles.mprof", "mpl.toml") if (folder / name).exists()]
+    if taken:
+        _usage_error(f"`{folder / taken[0]}` exists; mpl init writes nothing over existing files")
+    if config_table_in(folder / "pyproject.toml"):
+        _usage_error(f"`{folder / 'pyproject.toml'}` already has a [tool.mpl] table; mpl init writes nothing")
+    try:
+        written = write_all(folder, [OutputFile("profiles.mprof", STARTER_PROFILE), OutputFile("mpl.toml", STARTER_CONFIG)])
+    except OutputError as exc:
+        _usage_error(str(exc))
+    for path in written:
+        typer.echo(str(path))
+    typer.echo("next: `mpl check`, then `mpl compile` (writes into mpl-out/)")
 
 
 @app.command()

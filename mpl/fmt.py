@@ -43,7 +43,7 @@ import typing as t
 from pathlib import Path
 
 from mpl.compiler import nodes
-from mpl.compiler.parse import parse, quote_string
+from mpl.compiler.parse import parse, value_literal
 from mpl.diagnostics import Diagnostic, Sink
 from mpl.source import SourceFile
 
@@ -323,7 +323,7 @@ class _Printer:
         return "\n".join([opener, *_aligned(out), INDENT * indent + "]"])
 
     def string(self, value: nodes.String) -> str:
-        return quote_string(value.value, triple=value.triple and "\n" in value.value)
+        return value_literal(value.value, triple=value.triple)
 
     def name_or_string(self, value: nodes.Name | nodes.String) -> str:
         return self.string(value) if isinstance(value, nodes.String) else value.value

@@ -9,6 +9,7 @@ dropped without a word.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import typing as t
@@ -26,7 +27,7 @@ from mpl.compiler.modelfile import (
     read_modelfile,
 )
 from mpl.compiler.names import looks_like_path
-from mpl.compiler.parse import quote_string
+from mpl.compiler.parse import quote_string, value_literal
 from mpl.diagnostics import Sink
 from mpl.source import SourceFile, Span
 
@@ -84,13 +85,9 @@ def literal(value: PyValue) -> str:
     >>> literal(0.7), literal(4096), literal(True), literal(["a", "b"])
     ('0.7', '4096', 'true', '["a", "b"]')
     """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    return quote_string(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # no literal: the checker reports the imported file
+    return value_literal(value, triple=True)
 
 
 def _node_value(node: nodes.Value) -> PyValue:
@@ -404,16 +401,19 @@ def import_meton(source: SourceFile, sink: Sink, out: Imported) -> None:
         return
     models = _get(root, "models")
     settings = _get(models, "settings") if models is not None else None
+    default: Profile | None = None
     if settings is not None:
-        profile = Profile("default", "Meton's models.settings")
-        _meton_settings(source, sink, settings, profile)
-        out.profiles.append(profile)
+        default = Profile("default", "Meton's models.settings")
+        _meton_settings(source, sink, settings, default)
+        _meton_defaults(default)
+        out.profiles.append(default)
         out.default = "default"
     profiles = _get(root, "parameter_profiles")
     if isinstance(profiles, yaml.MappingNode):
         for key_node, value_node in profiles.value:
             name = str(key_node.value)
-            profile = Profile(name)
+            # `/pprofile apply` changes only the keys a profile lists, over models.settings.
+            profile = Profile(name, parent=default.name if default is not None else None)
             if isinstance(value_node, yaml.MappingNode):
                 for k, v in value_node.value:
                     if k.value == "description" and isinstance(v, yaml.ScalarNode):
@@ -456,6 +456,18 @@ def _node_span(source: SourceFile, node: t.Any) -> Span:
     return Span(start, max(end, start + 1))
 
 
+def _meton_defaults(profile: Profile) -> None:
+    """Write out what Meton gives the keys `models.settings` leaves out: its own defaults, not Ollama's."""
+    from mpl.targets.meton import MetonTarget
+
+    have = profile.params()
+    missing = [(METON_RENAMES.get(key, key), value) for key, value in MetonTarget.DEFAULTS.items()
+               if METON_RENAMES.get(key, key) not in have]
+    if missing:
+        profile.items.append(Item("comment", text="# Meton's own defaults for the keys models.settings leaves out"))
+        profile.items.extend(Item("param", name, value) for name, value in missing)
+
+
 def _meton_settings(source: SourceFile, sink: Sink, node: t.Any, profile: Profile) -> None:
     import yaml
 
@@ -486,45 +498,57 @@ def _meton_settings(source: SourceFile, sink: Sink, node: t.Any, profile: Profil
 
 
 def factor(out: Imported, base: str = "base") -> None:
-    """Move parameters that most imported profiles share, with one value, into a base profile.
+    """Move parameters that most sibling profiles share, with one value, into a base profile.
 
-    A value moves when more than half of the profiles without a parent (and at
-    least two) hold it; a profile that does not set the parameter then `unset`s
-    it, and one that sets another value keeps its own, so every profile resolves
-    to exactly what it did before.
+    The siblings are the profiles that extend the `default` (Meton's presets over
+    `models.settings`, which is their shared base), else the profiles without a
+    parent; a sibling's value equal to what it inherits is dropped. A value moves when more
+    than half of them (and at least two) hold it; the base extends their parent. A
+    sibling that does not set the parameter then sets what it inherited before (its
+    parent's value, or `unset` where the parent has none), and one that sets another
+    value keeps its own, so every profile resolves to exactly what it did before.
     """
-    roots = [p for p in out.profiles if p.parent is None]
-    if len(roots) < 2:
+    parent = out.default if any(p.parent == out.default for p in out.profiles if out.default) else None
+    siblings = [p for p in out.profiles if p.parent == parent]
+    inherited = next((p.params() for p in out.profiles if p.name == parent), {}) if parent else {}
+    for p in siblings:  # a value the profile would inherit anyway says nothing
+        p.items = [i for i in p.items if not (i.kind == "param" and i.name in inherited
+                                               and literal(inherited[i.name]) == literal(i.value))]
+    if len(siblings) < 2:
         return
     counts: dict[tuple[str, str], int] = {}
-    for p in roots:
+    for p in siblings:
         for name, value in p.params().items():
             counts[(name, literal(value))] = counts.get((name, literal(value)), 0) + 1
-    shared = {key for key, n in counts.items() if n >= 2 and n * 2 > len(roots)}
+    shared = {key for key, n in counts.items() if n >= 2 and n * 2 > len(siblings)}
     if not shared:
         return
     taken = {p.name for p in out.profiles}
     while base in taken:
         base += "_"
-    base_profile = Profile(base, "Shared by the imported profiles")
+    base_profile = Profile(base, "Shared by the imported profiles", parent=parent)
     chosen: dict[str, str] = {}
-    for p in roots:
+    for p in siblings:
         for item in p.items:
             if item.kind == "param" and (item.name, literal(item.value)) in shared and item.name not in chosen:
                 chosen[item.name] = literal(item.value)
                 base_profile.items.append(Item("param", item.name, item.value))
-    for p in roots:
+    for p in siblings:
         kept = []
         for item in p.items:
             if item.kind == "param" and chosen.get(item.name) == literal(item.value):
                 continue
             kept.append(item)
-        missing = [n for n in chosen if n not in p.params()]
-        if missing:
-            kept.append(Item("stmt", text="unset " + ", ".join(missing)))
+        own = p.params()
+        missing = [n for n in chosen if n not in own]
+        kept.extend(Item("param", n, inherited[n]) for n in missing if n in inherited)
+        unset = [n for n in missing if n not in inherited]
+        if unset:
+            kept.append(Item("stmt", text="unset " + ", ".join(unset)))
         p.items = kept
         p.parent = base
-    out.profiles.insert(0, base_profile)
+    at = out.profiles.index(siblings[0])
+    out.profiles.insert(at, base_profile)
 
 
 # -- writing ---------------------------------------------------------------------------

@@ -197,7 +197,7 @@ def unset_defaults(program: Program, options: Options, *, model: t.Any = None) -
     >>> from mpl.compiler import analyze
     >>> p = analyze('ollama "0.12"\\nprofile x < temperature 0.5 >').program
     >>> [(r.name, r.default, r.drifts) for r in unset_defaults(p, p.resolve("x"))][:2]
-    [('num_keep', 4, False), ('repeat_last_n', 64, False)]
+    [('num_keep', 4, False), ('num_predict', -1, False)]
     """
     target = program.target
     span = drift_range(program, model)

@@ -309,10 +309,9 @@ class Session:
         """Check the new text (no error the old text did not have), write it atomically, reload."""
         from mpl.fmt import write_atomic
 
-        from mpl.compiler import ALL_TARGETS
-
-        before = _analyze(path, old, ALL_TARGETS)  # what `mpl check` says, before and after
-        after = _analyze(path, new, ALL_TARGETS)
+        targets = _checked_targets(path)
+        before = _analyze(path, old, targets)  # what `mpl check` says, before and after
+        after = _analyze(path, new, targets)
         known = {(d.code, d.message) for d in before.diagnostics if d.is_error}
         fresh = [d for d in after.diagnostics if d.is_error and (d.code, d.message) not in known]
         if fresh or after.program is None:
@@ -402,15 +401,9 @@ def _source_literal(value: t.Any) -> str:
     >>> _source_literal(0.7), _source_literal(True), _source_literal(["</s>"]), _source_literal(40)
     ('0.7', 'true', '["</s>"]', '40')
     """
-    from mpl.compiler.parse import quote_string
+    from mpl.compiler.parse import value_literal
 
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(quote_string(str(v), triple=False) for v in value) + "]"
-    if isinstance(value, str):
-        return quote_string(value, triple=False)
-    return repr(value)
+    return value_literal(value)
 
 
 # -- text edits -------------------------------------------------------------------------
@@ -429,6 +422,13 @@ def _near(name: str, candidates: t.Iterable[str]) -> str | None:
     from mpl.compiler.names import did_you_mean
 
     return did_you_mean(name, candidates)
+
+
+def _checked_targets(path: Path) -> tuple[str, ...]:
+    """The targets `mpl check` checks for this file: its configuration's, else options and modelfile."""
+    from mpl.config import configured_targets
+
+    return configured_targets(path)
 
 
 def _analyze(path: Path, text: str, targets: t.Sequence[str] = ("options",)) -> Analysis:

@@ -40,16 +40,9 @@ def format_value(value: t.Any) -> str:
     >>> format_value(0.0), format_value(True), format_value(("a", "\\n")), format_value(None)
     ('0.0', 'true', '["a", "\\\\n"]', 'automatic')
     """
-    match value:
-        case None:
-            return "automatic"
-        case bool():
-            return "true" if value else "false"
-        case str():
-            return json.dumps(value, ensure_ascii=False)
-        case tuple() | list():
-            return "[" + ", ".join(format_value(v) for v in value) + "]"
-    return str(value)
+    from mpl.compiler.parse import value_literal
+
+    return "automatic" if value is None else value_literal(value)
 
 
 def none_word(name: str) -> str:
@@ -316,9 +309,10 @@ def show_command(
 
 
 def diff_command(
-    file: Path, a: str, b: str, *, ollama: Version | None, fmt: str, out: t.TextIO, err: t.TextIO, rich: bool
+    file: Path, a: str, b: str, *, ollama: Version | None, fmt: str, out: t.TextIO, err: t.TextIO, rich: bool,
+    exit_code: bool = False,
 ) -> int:
-    """`mpl diff FILE A B`; returns the exit code."""
+    """`mpl diff FILE A B`; returns the exit code (with `exit_code`, 1 when they differ, as `git diff --exit-code`)."""
     analysis, code = _load(file, ollama, err)
     if analysis is None:
         return code
@@ -328,4 +322,6 @@ def diff_command(
     if left is None or right is None:
         return 2
     out.write(render_diff(analysis.program, left, right, fmt, rich=rich))
+    if exit_code and diff_rows(rows(analysis.program, left), rows(analysis.program, right)):
+        return 1
     return 0

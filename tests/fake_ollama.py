@@ -37,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from mpl.targets.modelfile_text import printable
+
 __all__ = [
     "FakeOllama",
     "Layer",
@@ -69,7 +71,7 @@ def go_quote(s: str) -> str:
     for ch in s:
         if ch == '"' or ch == "\\":
             out.append("\\" + ch)
-        elif ch.isprintable():  # Go's unicode.IsPrint: L, M, N, P, S and ASCII space
+        elif printable(ch):  # Go's strconv.IsPrint, Unicode 15.0.0: L, M, N, P, S and U+0020
             out.append(ch)
         elif ch in short:
             out.append(short[ch])

@@ -6,7 +6,7 @@ import typing as t
 from pathlib import Path
 
 from mpl.catalog import Version
-from mpl.compiler import ALL_TARGETS, Analysis, analyze
+from mpl.compiler import DEFAULT_TARGETS, Analysis, analyze
 from mpl.source import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,8 +14,8 @@ EXAMPLES = ROOT / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def run(text: str, *, ollama: str | None = None, targets: t.Sequence[str] = ALL_TARGETS, base_dir: Path | None = None) -> Analysis:
-    """Analyse source text as `mpl check` would."""
+def run(text: str, *, ollama: str | None = None, targets: t.Sequence[str] = DEFAULT_TARGETS, base_dir: Path | None = None) -> Analysis:
+    """Analyse source text as `mpl check` without configuration would (Meton only when `targets` names it)."""
     version = Version.parse(ollama) if ollama else None
     return analyze(SourceFile("test.mprof", text), target=version, targets=targets, base_dir=base_dir or ROOT)
 

@@ -31,7 +31,6 @@ import re
 import shutil
 import threading
 import time
-import unicodedata
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,6 +41,7 @@ from typer.testing import CliRunner
 
 from helpers import EXAMPLES
 from mpl.cli import app
+from mpl.targets.modelfile_text import printable
 
 ADAPTER = EXAMPLES / "adapters" / "meton-lora.gguf"
 DIGEST_FORMAT = re.compile(r"^sha256[:-][0-9a-fA-F]{64}$")
@@ -84,7 +84,7 @@ def go_quote(s: str) -> str:
         o = ord(ch)
         if ch in '"\\':
             out.append("\\" + ch)
-        elif ch == " " or (o >= 0x20 and unicodedata.category(ch)[0] in "LMNPS"):
+        elif printable(ch):  # Go's strconv.IsPrint, Unicode 15.0.0
             out.append(ch)
         elif ch in "\a\b\f\n\r\t\v":
             out.append({"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v"}[ch])

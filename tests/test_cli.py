@@ -61,7 +61,7 @@ def test_json_format(tmp_path: Path) -> None:
     (diag,) = payload["diagnostics"]
     assert diag["code"] == "MPL303" and diag["severity"] == "error"
     assert diag["range"]["start"] == {"line": 1, "column": 19, "offset": 18}
-    assert payload["summary"] == {"errors": 1, "warnings": 0, "infos": 0}
+    assert payload["summary"] == {"errors": 1, "warnings": 0, "notes": 0}
 
 
 def test_missing_file_is_an_io_error() -> None:
@@ -119,7 +119,7 @@ def test_compile_writes_three_targets(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = invoke("compile", str(EXAMPLES / "meton.mprof"), "-o", str(out))
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["meton-custom.Modelfile", "meton.meton.yaml", "meton.options.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["meton-custom.Modelfile", "meton.options.json", "meton.yaml"]
 
 
 def test_compiled_files_get_the_usual_mode(tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_compiled_files_get_the_usual_mode(tmp_path: Path) -> None:
 def test_compile_shows_warnings_and_counts_notes(tmp_path: Path) -> None:
     result = invoke("compile", str(EXAMPLES / "meton.mprof"), "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
-    assert "warning[MPL401]" in result.output and "info[" not in result.output
+    assert "warning[MPL401]" in result.output and "note[" not in result.output
     assert re.search(r"meton\.mprof: \d+ notes not shown; `mpl check` shows them", result.output)
 
 
@@ -181,7 +181,7 @@ def test_version_and_help() -> None:
     assert "compile" in invoke("-h").output
 
 
-COMMANDS = ["check", "compile", "fmt", "import", "build", "explain", "show", "diff", "lsp"]
+COMMANDS = ["check", "compile", "fmt", "import", "build", "explain", "show", "diff", "init", "lsp"]
 
 
 def test_every_command_is_listed() -> None:

@@ -140,7 +140,7 @@ def test_model_baked_values_name_the_model() -> None:
 def test_design_example() -> None:
     """DESIGN.md: rule 1 on `precise` as an info; under 0.6 rule 13 on `debugging`; examples stay clean."""
     meton = analyze(EXAMPLES / "meton.mprof")
-    assert {d.severity.value for d in meton.diagnostics if d.code == "MPL701"} == {"info"}
+    assert {d.severity.value for d in meton.diagnostics if d.code == "MPL701"} == {"note"}
     assert "MPL713" not in [d.code for d in meton.diagnostics]
     old = analyze(EXAMPLES / "meton.mprof", target=_v("0.6"))
     assert {labels_of(old, d) for d in old.diagnostics if d.code == "MPL713"} >= {"MPL713@25:3"}

@@ -116,7 +116,7 @@ async def test_the_meton_example_has_no_errors(client: LanguageClient):
     assert [d for d in diags if d.severity == types.DiagnosticSeverity.Error] == []
     removed = next(d for d in diags if d.code == "MPL401")  # `mirostat 2` on Ollama 0.12
     assert removed.range.start == pos(METON, "mirostat 2") and removed.source == "mpl"
-    assert removed.code_description.href.endswith("#mpl401")
+    assert removed.code_description is None  # no `docs-url` configured: no address made up
 
 
 async def test_typing_an_error_and_fixing_it(client: LanguageClient):

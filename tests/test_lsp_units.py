@@ -184,7 +184,10 @@ def test_diagnostic_is_rendered_for_the_editor():
     unknown = diags["MPL301"]
     assert unknown.message == "unknown parameter `min_pp`\nhelp: did you mean `min_p`?"
     assert unknown.source == "mpl" and unknown.severity == types.DiagnosticSeverity.Error
-    assert unknown.code_description.href.endswith("diagnostics.md#mpl301")
+    assert unknown.code_description is None  # only a configured `docs-url` gives an address
+    linked = features.lsp_diagnostic(doc, unknown_diag := next(d for d in doc.diagnostics if d.code == "MPL301"),
+                                     "https://docs.example.org/d.html")
+    assert linked.code_description.href == "https://docs.example.org/d.html#mpl301" and unknown_diag.code == "MPL301"
     assert (unknown.range.start.line, unknown.range.start.character, unknown.range.end.character) == (1, 18, 24)
     duplicate = diags["MPL203"]
     assert duplicate.related_information[0].message == "first defined here"

@@ -16,6 +16,8 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import yaml
 from typer.testing import CliRunner
 
@@ -25,7 +27,7 @@ from mpl.cli import app
 from mpl.compiler import analyze
 from mpl.provenance import find_subject, rows
 from mpl.targets.base import typed
-from mpl.targets.meton import IntoError, MetonTarget, merge_into
+from mpl.targets.meton import IntoError, MetonTarget, merge_into, yaml_number, yaml_str
 
 HERE = FIXTURES / "meton"
 CONFIG = HERE / "config.yaml"
@@ -353,3 +355,55 @@ def test_compile_usage_errors(tmp_path: Path, args: list[str], message: str) -> 
 def test_into_a_missing_file_is_an_io_error(tmp_path: Path) -> None:
     result = invoke("compile", str(SOURCE), "--into", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 2 and "cannot write into" in result.output
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=400)
+def test_any_string_reads_back_the_same_in_yaml_1_1_and_1_2(text: str) -> None:
+    """The Meton writer's scalars, read by PyYAML (YAML 1.1, as Meton does) and ruamel (1.2)."""
+    from ruamel.yaml import YAML
+
+    line = f"key: {yaml_str(text)}\n"
+    assert yaml.safe_load(line) == {"key": text}
+    assert YAML(typ="safe", pure=True).load(line) == {"key": text}
+
+
+@given(st.one_of(st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False)))
+def test_numbers_read_back_as_the_same_type_and_value(value: int | float) -> None:
+    read = yaml.safe_load(f"key: {yaml_number(value)}")["key"]
+    assert type(read) is type(value) and read == value
+
+
+def test_import_factor_into_round_trip_of_metons_shipped_config(tmp_path: Path) -> None:
+    """Meton's shipped sections: import --factor, compile --into a copy, read it as Meton does."""
+    shipped = FIXTURES / "meton" / "shipped-config.yaml"
+    config = tmp_path / "config.yaml"
+    shutil.copy(shipped, config)
+    source = tmp_path / "meton.mprof"
+    result = CliRunner().invoke(app, ["import", str(config), "--factor", "-o", str(source)])
+    assert result.exit_code == 0, result.output
+    text = source.read_text()
+    presets = ("precise_coding", "debugging", "explanation", "creative_coding")
+    assert all(f"profile {p} extends default <" in text for p in presets)
+    assert "profile precise_coding extends default <\n  \"Precise and deterministic coding with mirostat\"\n  mirostat 2\n>" in text
+
+    result = CliRunner().invoke(app, ["compile", str(source), "--target", "meton", "--into", str(config)])
+    assert result.exit_code == 0, result.output
+    before, after = shipped.read_text(), config.read_text()
+    # Outside the replaced sections, every key, comment and byte is as it was.
+    assert yaml.safe_load(before).keys() == yaml.safe_load(after).keys()
+    old, new = yaml.safe_load(before), yaml.safe_load(after)
+    assert {k: v for k, v in old.items() if k not in ("models", "parameter_profiles")} == {
+        k: v for k, v in new.items() if k not in ("models", "parameter_profiles")}
+    assert {k: v for k, v in old["models"].items() if k != "settings"} == {k: v for k, v in new["models"].items() if k != "settings"}
+    assert "  max_iterations: 15  # raised for queries with several search/read steps\n" in after
+    assert after.endswith("# trailing comment kept\n") and after.startswith(before.split("models:")[0])
+
+    # Meton loads it, and every preset applied to the start-up settings gives what it gave before.
+    meton_before, meton_after = MetonModel(old), MetonModel(new)
+    assert meton_after.settings == meton_before.settings
+    for preset in presets:
+        a, b = MetonModel(old), MetonModel(new)
+        a.apply_profile(preset)
+        b.apply_profile(preset)
+        assert a.options() == b.options(), preset

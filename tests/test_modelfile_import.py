@@ -232,13 +232,19 @@ def test_import_meton_with_factor(tmp_path: Path) -> None:
     factored, imported, _ = run_import([config], output=None, profile=None, name=None, do_factor=True)
     assert plain is not None and factored is not None
     assert "num_predict 2048" in plain and "max_tokens" not in plain and "default default" in plain
-    assert "profile base <" in factored and "extends base" in factored
+    # Meton applies a preset over models.settings: the presets extend `default`, their shared base,
+    # and once factored they hold only what differs from it.
+    assert "profile precise extends default <" in plain and "profile precise extends default <" in factored
     [(_, sink)] = imported.reports
     assert [(d.code, sink.source.line_col(d.span.start)[0]) for d in sink.diagnostics] == [("MPL540", 23)]
     a, b = analyze(plain, targets=[]), analyze(factored, targets=[])
     for name in ("default", "precise", "creative", "debugging"):
         values = lambda an: {k: s.value for k, s in an.program.resolve(name).items()}  # noqa: E731
         assert values(a) == values(b), name
+    inherited = b.program.resolve("default")
+    for name in ("precise", "creative", "debugging"):
+        own = [s for s in b.program.resolve(name).values() if s.profile == name]
+        assert all(inherited.get(s.name) is None or inherited[s.name].value != s.value for s in own), name
 
 
 # -- one fixture per Modelfile diagnostic code ---------------------------------------

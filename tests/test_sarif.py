@@ -32,7 +32,8 @@ def sarif(*args: str) -> dict:
 
 
 def test_examples_and_every_fixture_validate() -> None:
-    log = sarif(*(str(p) for p in [*EXAMPLES.glob("*.mprof"), *FIXTURES]))
+    every_target = ["-t", "options", "-t", "meton", "-t", "modelfile"]  # one configuration per run: name them
+    log = sarif(*every_target, *(str(p) for p in [*EXAMPLES.glob("*.mprof"), *FIXTURES]))
     validate(log)
     run = log["runs"][0]
     rules = run["tool"]["driver"]["rules"]
@@ -45,7 +46,17 @@ def test_examples_and_every_fixture_validate() -> None:
 def test_driver_rules_carry_docs_and_levels() -> None:
     rule = sarif(str(EXAMPLES / "meton.mprof"))["runs"][0]["tool"]["driver"]["rules"][list(CODES).index("MPL701")]
     assert rule["name"] == "greedy-ignores-filters" and rule["defaultConfiguration"] == {"level": "note"}
-    assert rule["helpUri"].endswith("docs/diagnostics.md#mpl701") and rule["help"]["markdown"]
+    assert "helpUri" not in rule and rule["help"]["markdown"]  # no address unless `docs-url` is configured
+
+
+def test_rules_link_under_a_configured_docs_url(tmp_path: Path) -> None:
+    (tmp_path / "mpl.toml").write_text('docs-url = "https://docs.example.org/mpl/diagnostics.html"\n')
+    (tmp_path / "p.mprof").write_text("profile p < min_pp 1 >\n")
+    log = sarif(str(tmp_path / "p.mprof"))
+    validate(log)
+    driver = log["runs"][0]["tool"]["driver"]
+    assert driver["rules"][list(CODES).index("MPL301")]["helpUri"] == "https://docs.example.org/mpl/diagnostics.html#mpl301"
+    assert driver["informationUri"] == "https://docs.example.org/mpl/diagnostics.html"
 
 
 def test_locations_are_relative_to_srcroot_with_utf16_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,12 +121,15 @@ def test_every_code_has_a_section_that_the_links_reach() -> None:
         assert f"\n| {n} | " in text, f"parameters.md §6 rule {n} is not mapped"
 
 
-def test_text_output_links_to_the_docs(tmp_path: Path) -> None:
+def test_text_output_points_to_mpl_explain(tmp_path: Path) -> None:
     src = tmp_path / "p.mprof"
     src.write_text("profile p < min_pp 1 >\n")
     output = CliRunner().invoke(app, ["check", str(src)]).output
-    assert "= see: https://" in output and "docs/diagnostics.md#mpl301" in output
+    assert "= see: mpl explain MPL301" in output and "://" not in output
     assert "\x1b" not in output and os.environ.get("NO_COLOR")
+    (tmp_path / "mpl.toml").write_text('docs-url = "https://docs.example.org/{code}.html"\n')
+    output = CliRunner().invoke(app, ["check", str(src)]).output
+    assert "= see: https://docs.example.org/mpl301.html" in output
 
 
 def test_colour_output_uses_osc8_links() -> None:
@@ -125,4 +139,6 @@ def test_colour_output_uses_osc8_links() -> None:
     sink = Sink(src)
     sink.report("MPL301", Span(12, 18), "unknown parameter `min_pp`")
     coloured = render_text(src, sink.diagnostics, colour=True)
-    assert "\x1b]8;;https://" in coloured and "#mpl301" in coloured and "= see:" not in coloured
+    assert "\x1b]8;;" not in coloured and "= see: mpl explain MPL301" in coloured  # no address to link to
+    linked = render_text(src, sink.diagnostics, colour=True, docs_url="https://docs.example.org/d.html")
+    assert "\x1b]8;;https://docs.example.org/d.html#mpl301" in linked

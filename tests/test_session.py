@@ -451,6 +451,7 @@ def test_save_refusals_leave_the_file(meton: Path, name, kwargs, code):
 
 
 def test_save_refuses_what_mpl_check_refuses(meton: Path):
+    (meton.parent / "mpl.toml").write_text('targets = ["options", "meton", "modelfile"]\n')  # Meton configured
     before = meton.read_bytes()
     s = mpl.load(meton).session()
     s.set("stop", "</s>")  # Meton's config cannot hold a profile's stop

@@ -468,9 +468,12 @@ def test_cli_ollama_option(design_file: Path) -> None:
 
 def test_cli_compile_writes_all_targets(design_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = invoke("compile", str(design_file), "-o", str(out))
+    result = invoke("compile", str(design_file), "-o", str(out), "-t", "options", "-t", "meton", "-t", "modelfile")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["meton-custom.Modelfile", "profiles.meton.yaml", "profiles.options.json"]
+    default = tmp_path / "default"
+    assert invoke("compile", str(design_file), "-o", str(default)).exit_code == 0  # no configuration: no Meton target
+    assert sorted(p.name for p in default.iterdir()) == ["meton-custom.Modelfile", "profiles.options.json"]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 

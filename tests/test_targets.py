@@ -100,7 +100,7 @@ def test_meton_yaml_loads_into_metons_schema(name: str) -> None:
 
 
 def test_meton_spells_num_predict_as_max_tokens_and_adds_task_variants() -> None:
-    doc = yaml.safe_load(compile_example("meton", "meton")["meton.meton.yaml"])
+    doc = yaml.safe_load(compile_example("meton", "meton")["meton.yaml"])
     assert doc["models"]["settings"]["max_tokens"] == 2048
     assert doc["models"]["settings"]["temperature"] == 0.0
     assert "num_predict" not in doc["models"]["settings"]

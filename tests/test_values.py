@@ -270,3 +270,16 @@ def test_a_gguf_adapter_is_never_an_error_at_0_34_1(tmp_path: Path) -> None:
     d = next(d for d in analysis.diagnostics if d.code == "MPL405")
     assert "generative-computing/mellea#1651" in d.message and "ollama/ollama#14969" in d.message
     assert "still accepts GGUF" in d.message and "not confirmed" in d.message
+
+
+def test_a_decimal_next_to_a_float32_midpoint_is_rounded_once_in_every_target() -> None:
+    # float("0.70000001788139343") is exactly halfway between the float32s 0.7 and
+    # 0.70000005; the decimal is below it, so Go's ParseFloat(v, 32) reads 0.7.
+    assert float("0.70000001788139343") == (float32_of("0.7") + float32_of("0.70000005")) / 2
+    assert float32_of("0.70000001788139343") == float32_of("0.7")
+    outputs = _outputs('profile p < top_p 0.70000001788139343 >\nmodel m from "llama3" < use p >\n')
+    assert "PARAMETER top_p 0.7\n" in outputs["modelfile"]
+    assert '"top_p": 0.7' in outputs["options"] and '"top_p": 0.7' in outputs["request"]
+    assert "top_p: 0.7\n" in outputs["meton"]
+    for text in outputs.values():
+        assert "0.70000005" not in t.cast(str, text)

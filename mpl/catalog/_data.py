@@ -22,7 +22,6 @@ Default = tuple[str, t.Any] | tuple[str, t.Any, str]
 # `tools/server/server-task.cpp`, or Ollama's `api/types.go`, reject or ignore a value):
 # (minimum, maximum, min_exclusive, max_exclusive). Only truly meaningless or rejected
 # values fall outside; soft advice belongs to lints. None = no hard domain.
-GE0 = (0, None, False, False)
 GT0 = (0, None, True, False)
 GE_MINUS1 = (-1, None, False, False)
 CLOSED_0_1 = (0, 1, False, False)

@@ -131,6 +131,31 @@ def _exact(text: str) -> t.Any:
     return Fraction(Decimal(text.strip()))
 
 
+def float32_faithful(value: float, text: str) -> float:
+    """The double of a decimal literal that rounds to the float32 the decimal itself rounds to.
+
+    `float(text)` rounds once to a double; when that double lies exactly halfway between
+    two float32s while the decimal does not, rounding it to float32 picks the wrong one
+    (Go's ``strconv.ParseFloat(text, 32)`` rounds the decimal once). Then the double one
+    step towards the right float32 is returned; any other double is returned as it is.
+
+    >>> float32_faithful(0.7000000178813934, "0.70000001788139343")
+    0.7000000178813933
+    >>> float32_faithful(1.0000000596046448, "1.000000059604644775390625")
+    1.0000000596046448
+    """
+    if not math.isfinite(value):
+        return value
+    wanted = float32_of(text)
+    try:
+        got = _round32(value)
+    except OverflowError:
+        return value
+    if wanted is None or wanted == got:
+        return value
+    return math.nextafter(value, wanted)
+
+
 @functools.lru_cache(maxsize=4096)
 def shortest_float32(value: float) -> float:
     """The float32 nearest `value`, as the double of its shortest decimal (what `repr` prints).
@@ -140,8 +165,14 @@ def shortest_float32(value: float) -> float:
     >>> repr(shortest_float32(0.7)), repr(shortest_float32(3.4028234663852886e38))
     ('0.7', '3.4028235e+38')
     """
-    if not math.isfinite(value):
+    if value == 0 or not math.isfinite(value):
         return value
+    return _shortest_float32(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _shortest_float32(value: float) -> float:
+    # Cached: a program holds few distinct numbers (zero, where 0.0 == -0.0, never gets here).
     try:
         f = _round32(value)
     except OverflowError:

@@ -29,6 +29,8 @@ PASSES: tuple[t.Callable[[Program, Sink], Program], ...] = (check, lint)
 
 MAX_BYTES = 16 * 1024 * 1024
 ALL_TARGETS = ("options", "meton", "modelfile")
+# What is checked without configuration: the targets every Ollama user has (Meton when configured).
+DEFAULT_TARGETS = ("options", "modelfile")
 
 
 class Analysis(msgspec.Struct):
@@ -68,6 +70,26 @@ def read_source(path: str | Path, display: str | None = None) -> tuple[SourceFil
     return decode_source(data, shown)
 
 
+def _utf16(data: bytes) -> str | None:
+    """"UTF-16LE"/"UTF-16BE" when `data` is UTF-16 text (a byte-order mark, or ASCII with every other byte NUL).
+
+    >>> _utf16(b"\\xff\\xfep\\x00"), _utf16("profile p".encode("utf-16-be")), _utf16(b"profile")
+    ('UTF-16LE', 'UTF-16BE', None)
+    """
+    if data.startswith(b"\xff\xfe"):
+        return "UTF-16LE"
+    if data.startswith(b"\xfe\xff"):
+        return "UTF-16BE"
+    head = data[:256]
+    if len(head) >= 4:
+        even, odd = head[0::2], head[1::2]
+        if odd and odd.count(0) == len(odd) and 0 not in even:
+            return "UTF-16LE"
+        if even and even.count(0) == len(even) and 0 not in odd:
+            return "UTF-16BE"
+    return None
+
+
 def decode_source(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
     if len(data) > MAX_BYTES:
         source = SourceFile(shown, "")
@@ -76,6 +98,16 @@ def decode_source(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
         return source, sink, False
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    utf16 = _utf16(data)
+    if utf16 is not None:
+        source = SourceFile(shown, "")
+        sink = Sink(source)
+        sink.report(
+            "MPL002", None, f"`{shown}` is {utf16}, not UTF-8 (what some editors call \"Unicode\")",
+            help="save it as UTF-8: in Notepad, File > Save As > Encoding: UTF-8; in VS Code, "
+                 "\"Save with Encoding\" > UTF-8; or `iconv -f UTF-16 -t UTF-8`",
+        )
+        return source, sink, False
     text = data.decode("utf-8", errors="replace")
     source = SourceFile(shown, text)
     sink = Sink(source)
@@ -122,7 +154,7 @@ def analyze(
     target: Version | None = None,
     target_origin: t.Literal["option", "server"] = "option",
     base_dir: Path | None = None,
-    targets: t.Sequence[str] = ALL_TARGETS,
+    targets: t.Sequence[str] = DEFAULT_TARGETS,
 ) -> Analysis:
     """Parse, check, resolve and lint a source, then run the checks of the given targets.
 
@@ -149,7 +181,7 @@ def analyze(
             src = SourceFile("<string>", source)
             sink = Sink(src)
         analysis = Analysis(source=src, sink=sink, io_error=io_error)
-        if io_error or any(d.code in ("MPL003", "MPL005") for d in sink.diagnostics):
+        if io_error or any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics):
             return analysis
         file = _parse_recovering(src, sink)
     analysis = Analysis(source=file.source, sink=sink, file=file, io_error=io_error)

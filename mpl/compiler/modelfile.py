@@ -112,7 +112,7 @@ def decode_modelfile(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
         source = SourceFile(shown, text)
         return source, Sink(source), False
     source, sink, _ = decode_source(data, shown)
-    stop = any(d.code in ("MPL003", "MPL005") for d in sink.diagnostics)
+    stop = any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics)
     return source, sink, stop
 
 
@@ -158,7 +158,7 @@ def ollama_line(text: str, offset: int) -> int:
     """The line number Ollama's parser reports at an offset: every CR and every LF counts.
 
     >>> ollama_line("a\\r\\nb\\r\\nc", 6)
-    3
+    5
     """
     return 1 + text.count("\r", 0, offset) + text.count("\n", 0, offset)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import math
 import re
 import typing as t
 
@@ -209,6 +210,31 @@ def quote_string(value: str, *, triple: bool | None = None) -> str:
             out.append(ch)
     body = "".join(out)
     return f'"""\n{body}"""' if triple else f'"{body}"'
+
+
+def value_literal(value: bool | int | float | str | t.Sequence[t.Any], *, triple: bool = False) -> str:
+    """A value as `.mprof` source writes it on one line: the printer of fmt, show, diff,
+    hover and the session, and the inverse of the parser (parsing it gives `value`).
+
+    Strings use `quote_string` with one pair of quotes (a line break is written `\\n`;
+    `triple=True` writes a string holding a line break between three quotes), floats the shortest text that reads back as the same float, lists their items.
+
+    >>> value_literal(True), value_literal(0.5), value_literal(4096), value_literal(1e-07)
+    ('true', '0.5', '4096', '1e-07')
+    >>> print(value_literal(["a\\bb\\f", 'say "hi"\\n']))
+    ["a\\u0008b\\u000c", "say \\"hi\\"\\n"]
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} has no .mprof literal")
+        return repr(value)
+    if isinstance(value, str):
+        return quote_string(value, triple=triple and "\n" in value)
+    return "[" + ", ".join(value_literal(v) for v in value) + "]"
 
 
 _QUOTE_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}

@@ -46,6 +46,11 @@ def py_value(value: nodes.Value) -> PyValue:
     match value:
         case nodes.List(items=items):
             return tuple(py_value(item) for item in items)  # type: ignore[misc]
+        case nodes.Number(value=float() as number, text=text):
+            # Numbers are float32 in Ollama: a double that would round twice is nudged.
+            from mpl.catalog.values import float32_faithful
+
+            return float32_faithful(number, text)
         case nodes.Number() | nodes.String() | nodes.Bool():
             return value.value
     raise AssertionError(value)  # pragma: no cover

@@ -10,9 +10,6 @@ from __future__ import annotations
 import ipaddress
 import urllib.parse
 
-DEFAULT_HOST = "http://127.0.0.1:11434"
-
-
 class HostError(ValueError):
     """A host that no request could be sent to; a usage error (exit 2)."""
 

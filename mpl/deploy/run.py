@@ -143,12 +143,17 @@ class _Build:
     # -- output ------------------------------------------------------------------
 
     def _diagnostics(self, analysis: t.Any, extra: t.Sequence[Diagnostic] = ()) -> None:
+        from mpl.diagnostics import Severity
         from mpl.diagnostics.render import render_text
 
         fresh = [d for d in [*analysis.diagnostics, *extra] if id(d) not in self._shown]
         self._shown.update(id(d) for d in fresh)
-        if fresh:
-            self.err.write(render_text(analysis.source, fresh, colour=self.colour))
+        shown = [d for d in fresh if d.severity is not Severity.INFO]  # notes are counted, as `mpl compile` does
+        if shown:
+            self.err.write(render_text(analysis.source, shown, colour=self.colour))
+        hidden = len(fresh) - len(shown)
+        if hidden:
+            self.err.write(f"{analysis.source.path}: {hidden} note{'s' if hidden > 1 else ''} not shown; `mpl check` shows them\n")
 
     def _plan_offline(self, analysis: t.Any, models: list[t.Any], url: str) -> int:
         """`--dry-run --ollama X.Y`: the plan against that version, without contacting the server."""

@@ -20,11 +20,11 @@ from mpl.diagnostics.codes import Code as Code
 class Severity(str, Enum):
     ERROR = "error"
     WARNING = "warning"
-    INFO = "info"
+    INFO = "note"  # one word everywhere: `note[MPL701]`, "2 notes", JSON and SARIF `note`
 
     @property
     def rank(self) -> int:
-        return {"error": 0, "warning": 1, "info": 2}[self.value]
+        return {"error": 0, "warning": 1, "note": 2}[self.value]
 
 
 class Related(msgspec.Struct, frozen=True):

@@ -21,7 +21,7 @@ BANDS = {
 
 # lint rule -> the codes that report it (MPL303 is the catalog's hard domain, checked once).
 RULES: tuple[tuple[int, str, str], ...] = (
-    (1, "greedy-ignores-filters", "MPL701 (info: a common deliberate choice in presets)"),
+    (1, "greedy-ignores-filters", "MPL701 (note: a common deliberate choice in presets)"),
     (2, "greedy-ignores-seed", "MPL702"),
     (3, "negative-temperature", "MPL732"),
     (4, "top-p-range", "MPL303 for < 0 or > 1; MPL703 for 0; MPL704 for 1 with a comment that expects filtering"),
@@ -57,7 +57,7 @@ banded: 0xx input, 1xx syntax, 2xx names and structure, 3xx values and types, 4x
 Ollama version, 5xx targets, 6xx build and server, 7xx semantic lints.
 `mpl explain CODE` prints a code's section from the command line.
 
-Exit status of `mpl check`: 0 without errors (warnings and infos are fine), 1 with
+Exit status of `mpl check`: 0 without errors (warnings and notes are fine), 1 with
 errors (or warnings under `--strict`), 2 when a file cannot be read or the command
 line is wrong.
 
@@ -78,19 +78,20 @@ files). Schema version 1:
 | `file` | string | the path as given |
 | `diagnostics` | array | the reported diagnostics (below), in source order |
 | `suppressed` | array | diagnostics silenced by `# mpl: allow(...)`, same shape |
-| `summary` | object | `errors`, `warnings`, `infos`: counts of `diagnostics` |
+| `summary` | object | `errors`, `warnings`, `notes`: counts of `diagnostics` |
 | `defaults` | object | only with `--explain-defaults`: `ollama`, then `profiles` and `models`, each mapping a name to `[{parameter, default, drifts, history: [{since, value, note}]}]` |
 
 Each diagnostic: `code` (`"MPL301"`), `name` (`"unknown-parameter"`), `severity`
-(`"error"`, `"warning"` or `"info"`), `message`, `file`, `range` (`null`, or `start`
+(`"error"`, `"warning"` or `"note"`), `message`, `file`, `range` (`null`, or `start`
 and `end`, each with 1-based `line` and `column` counted in characters and a 0-based
 character `offset`; `end` is exclusive), `help` (string or `null`), `related`
-(`[{message, line, column}]`) and `url` (this page's section for the code).
+(`[{message, line, column}]`) and `url` (the code's address under the configured
+`docs-url`, else `null`; `mpl explain CODE` prints the same text as this page).
 
 `mpl check --format sarif` prints one SARIF 2.1.0 log with one run for all files,
 for GitHub code scanning (`github/codeql-action/upload-sarif`). The driver lists
 every code below as a rule (`id`, `name`, descriptions, `help` text and Markdown,
-`helpUri`, `defaultConfiguration.level`); results carry `ruleId`, `ruleIndex`,
+`defaultConfiguration.level`, and `helpUri` only when `docs-url` is configured); results carry `ruleId`, `ruleIndex`,
 `level` (`error`, `warning`, `note`), the message (with the help line),
 `locations` relative to `%SRCROOT%` (the current directory), regions with 1-based
 lines and UTF-16 columns (`columnKind: utf16CodeUnits`, `endColumn` exclusive) and
@@ -99,7 +100,7 @@ lines and UTF-16 columns (`columnKind: utf16CodeUnits`, `endColumn` exclusive) a
 
 ## Silencing a diagnostic
 
-A warning or info can be silenced with a comment; errors cannot:
+A warning or note can be silenced with a comment; errors cannot:
 
 ```
 profile precise extends base <

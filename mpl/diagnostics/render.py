@@ -11,7 +11,6 @@ import typing as t
 from mpl.diagnostics import CODES, Diagnostic, Severity
 from mpl.source import SourceFile
 
-DOCS_URL = "https://github.com/mpl-profiles/mpl/blob/main/docs/diagnostics.md"
 
 _COLOURS = {
     Severity.ERROR: "\x1b[1;31m",
@@ -23,13 +22,19 @@ _BLUE = "\x1b[1;34m"
 _RESET = "\x1b[0m"
 
 
-def docs_url(code: str) -> str:
-    """The documentation anchor of a code.
+def help_uri(code: str, docs_url: str | None) -> str | None:
+    """The address of a code's documentation under `docs-url`, if one is configured.
 
-    >>> docs_url("MPL301").endswith("#mpl301")
-    True
+    >>> help_uri("MPL301", "https://example.org/mpl/diagnostics.html")
+    'https://example.org/mpl/diagnostics.html#mpl301'
+    >>> help_uri("MPL301", "https://example.org/{code}"), help_uri("MPL301", None)
+    ('https://example.org/mpl301', None)
     """
-    return f"{DOCS_URL}#{code.lower()}"
+    if not docs_url:
+        return None
+    if "{code}" in docs_url:
+        return docs_url.replace("{code}", code.lower())
+    return f"{docs_url}#{code.lower()}"
 
 
 def location(source: SourceFile, diag: Diagnostic) -> str:
@@ -39,11 +44,15 @@ def location(source: SourceFile, diag: Diagnostic) -> str:
     return f"{source.path}:{line}:{col}"
 
 
-def render_text(source: SourceFile, diags: t.Iterable[Diagnostic], *, colour: bool = False, links: bool = True) -> str:
-    """Render diagnostics like a compiler: header, source line, carets, help, docs link.
+def render_text(
+    source: SourceFile, diags: t.Iterable[Diagnostic], *, colour: bool = False, links: bool = True,
+    docs_url: str | None = None,
+) -> str:
+    """Render diagnostics like a compiler: header, source line, carets, help, and where to read more.
 
-    With `colour` (a terminal) the code is an OSC-8 hyperlink to its docs section;
-    without it a `= see:` line gives the address, unless `links` is off.
+    The `= see:` line names `mpl explain CODE` (unless `links` is off); with a
+    configured `docs_url` it gives that address instead, and on a terminal
+    (`colour`) the code becomes an OSC-8 hyperlink to it.
 
     >>> from mpl.diagnostics import Sink
     >>> from mpl.source import Span
@@ -56,12 +65,12 @@ def render_text(source: SourceFile, diags: t.Iterable[Diagnostic], *, colour: bo
     1 | profile p < min_pp 0.1 >
       |             ^^^^^^
       = help: did you mean `min_p`?
-      = see: https://github.com/mpl-profiles/mpl/blob/main/docs/diagnostics.md#mpl301
+      = see: mpl explain MPL301
     <BLANKLINE>
     """
     out: list[str] = []
     for diag in diags:
-        out.append(_render_one(source, diag, colour, links))
+        out.append(_render_one(source, diag, colour, links, docs_url))
     return "".join(out)
 
 
@@ -70,13 +79,18 @@ def _hyperlink(url: str, text: str) -> str:
     return f"\x1b]8;;{url}\x1b\\{text}\x1b]8;;\x1b\\"
 
 
-def _render_one(source: SourceFile, diag: Diagnostic, colour: bool, links: bool = True) -> str:
+def _see(code: str, docs_url: str | None) -> str:
+    return help_uri(code, docs_url) or f"mpl explain {code}"
+
+
+def _render_one(source: SourceFile, diag: Diagnostic, colour: bool, links: bool = True, docs_url: str | None = None) -> str:
     sev = diag.severity.value
     c = _COLOURS[diag.severity] if colour else ""
     b = _BOLD if colour else ""
     blue = _BLUE if colour else ""
     r = _RESET if colour else ""
-    code = _hyperlink(docs_url(diag.code), diag.code) if colour and links else diag.code
+    uri = help_uri(diag.code, docs_url) if links else None
+    code = _hyperlink(uri, diag.code) if colour and uri else diag.code
     lines = [f"{b}{location(source, diag)}{r}: {c}{sev}[{code}]{r}: {b}{diag.message}{r}"]
     if diag.span is not None and source.text:
         line, col = source.line_col(diag.span.start)
@@ -100,15 +114,15 @@ def _render_one(source: SourceFile, diag: Diagnostic, colour: bool, links: bool 
             lines.append(f"{blue}{pad} = note:{r} {rel.message} ({source.path}:{rline}:{rcol})")
         if diag.help:
             lines.append(f"{blue}{pad} = help:{r} {diag.help}")
-        if links and not colour:
-            lines.append(f"{pad} = see: {docs_url(diag.code)}")
+        if links:
+            lines.append(f"{pad} = see: {_see(diag.code, docs_url)}")
     else:
         for rel in diag.related:
             lines.append(f"  = note: {rel.message}")
         if diag.help:
             lines.append(f"  = help: {diag.help}")
-        if links and not colour:
-            lines.append(f"  = see: {docs_url(diag.code)}")
+        if links:
+            lines.append(f"  = see: {_see(diag.code, docs_url)}")
     return "\n".join(lines) + "\n"
 
 
@@ -144,19 +158,22 @@ def _visible(text: str) -> str:
 def summary_line(diags: t.Sequence[Diagnostic]) -> str:
     errors = sum(1 for d in diags if d.severity is Severity.ERROR)
     warnings = sum(1 for d in diags if d.severity is Severity.WARNING)
-    infos = sum(1 for d in diags if d.severity is Severity.INFO)
+    notes = sum(1 for d in diags if d.severity is Severity.INFO)
 
     def plural(n: int, word: str) -> str:
         return f"{n} {word}{'' if n == 1 else 's'}"
 
     parts = [plural(errors, "error"), plural(warnings, "warning")]
-    if infos:
-        parts.append(plural(infos, "note"))
+    if notes:
+        parts.append(plural(notes, "note"))
     return ", ".join(parts)
 
 
-def diagnostic_dict(source: SourceFile, diag: Diagnostic) -> dict[str, t.Any]:
-    """The stable JSON form of one diagnostic (documented in docs/diagnostics.md)."""
+def diagnostic_dict(source: SourceFile, diag: Diagnostic, *, docs_url: str | None = None) -> dict[str, t.Any]:
+    """The stable JSON form of one diagnostic (documented in docs/diagnostics.md).
+
+    `url` is the code's address under a configured `docs_url`, else null.
+    """
     item: dict[str, t.Any] = {
         "code": diag.code,
         "name": CODES[diag.code].name,
@@ -182,32 +199,35 @@ def diagnostic_dict(source: SourceFile, diag: Diagnostic) -> dict[str, t.Any]:
         }
         for rel in diag.related
     ]
-    item["url"] = docs_url(diag.code)
+    item["url"] = help_uri(diag.code, docs_url)
     return item
 
 
 def render_json(
-    source: SourceFile, diags: t.Sequence[Diagnostic], *, suppressed: t.Sequence[Diagnostic] = (), **extra: t.Any
+    source: SourceFile, diags: t.Sequence[Diagnostic], *, suppressed: t.Sequence[Diagnostic] = (),
+    docs_url: str | None = None, **extra: t.Any,
 ) -> str:
     """The stable JSON report of one file (schema version 1, documented in docs/diagnostics.md)."""
     import json  # only this renderer needs it; text output stays without
 
-    return json.dumps(json_payload(source, diags, suppressed=suppressed, **extra), indent=2, ensure_ascii=False) + "\n"
+    payload = json_payload(source, diags, suppressed=suppressed, docs_url=docs_url, **extra)
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
 def json_payload(
-    source: SourceFile, diags: t.Sequence[Diagnostic], *, suppressed: t.Sequence[Diagnostic] = (), **extra: t.Any
+    source: SourceFile, diags: t.Sequence[Diagnostic], *, suppressed: t.Sequence[Diagnostic] = (),
+    docs_url: str | None = None, **extra: t.Any,
 ) -> dict[str, t.Any]:
     """The JSON report as a dict: `version`, `file`, `diagnostics`, `suppressed`, `summary`."""
     payload = {
         "version": 1,
         "file": source.path,
-        "diagnostics": [diagnostic_dict(source, d) for d in diags],
-        "suppressed": [diagnostic_dict(source, d) for d in suppressed],
+        "diagnostics": [diagnostic_dict(source, d, docs_url=docs_url) for d in diags],
+        "suppressed": [diagnostic_dict(source, d, docs_url=docs_url) for d in suppressed],
         "summary": {
             "errors": sum(1 for d in diags if d.severity is Severity.ERROR),
             "warnings": sum(1 for d in diags if d.severity is Severity.WARNING),
-            "infos": sum(1 for d in diags if d.severity is Severity.INFO),
+            "notes": sum(1 for d in diags if d.severity is Severity.INFO),
         },
     }
     payload.update(extra)

@@ -23,23 +23,24 @@ from pathlib import Path
 from urllib.parse import quote
 
 from mpl.diagnostics import CODES, Diagnostic, Severity
-from mpl.diagnostics.render import DOCS_URL, docs_url
+from mpl.diagnostics.render import help_uri
 from mpl.source import SourceFile, Span
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-INFORMATION_URI = DOCS_URL.split("/blob/")[0]
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 Report = tuple[SourceFile, t.Sequence[Diagnostic], t.Sequence[Diagnostic]]  # source, reported, silenced
 
 
-def render_sarif(reports: t.Sequence[Report], *, root: Path | None = None) -> str:
+def render_sarif(reports: t.Sequence[Report], *, root: Path | None = None, docs_url: str | None = None) -> str:
     """A SARIF 2.1.0 log (JSON text) for the diagnostics of one or more sources.
 
     Args:
         reports: For each source: the source, its diagnostics and its silenced ones.
         root: The folder `%SRCROOT%` stands for (default: the current directory);
             sources outside it get absolute `file:` URIs.
+        docs_url: The configured `docs-url`: each rule's `helpUri` is under it.
+            Without one, rules carry no address (their help text is in the log).
 
     >>> from mpl.diagnostics import Sink
     >>> src = SourceFile("p.mprof", "profile p < min_pp 1 >")
@@ -49,10 +50,10 @@ def render_sarif(reports: t.Sequence[Report], *, root: Path | None = None) -> st
     >>> log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]
     {'startLine': 1, 'startColumn': 13, 'endLine': 1, 'endColumn': 19}
     """
-    return json.dumps(sarif_log(reports, root=root), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(sarif_log(reports, root=root, docs_url=docs_url), indent=2, ensure_ascii=False) + "\n"
 
 
-def sarif_log(reports: t.Sequence[Report], *, root: Path | None = None) -> dict[str, t.Any]:
+def sarif_log(reports: t.Sequence[Report], *, root: Path | None = None, docs_url: str | None = None) -> dict[str, t.Any]:
     """The SARIF log as a dict (see `render_sarif`)."""
     from mpl import __version__
 
@@ -67,20 +68,16 @@ def sarif_log(reports: t.Sequence[Report], *, root: Path | None = None) -> dict[
             result = _result(source, diag, uri, index)
             result["suppressions"] = [{"kind": "inSource", "justification": "`# mpl: allow(...)` comment"}]
             results.append(result)
+    driver: dict[str, t.Any] = {"name": "mpl", "version": __version__, "semanticVersion": __version__}
+    if docs_url:
+        driver["informationUri"] = docs_url.split("#")[0].replace("{code}", "")
+    driver["rules"] = [_rule(code, docs_url) for code in CODES]
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {
-                    "driver": {
-                        "name": "mpl",
-                        "version": __version__,
-                        "semanticVersion": __version__,
-                        "informationUri": INFORMATION_URI,
-                        "rules": [_rule(code) for code in CODES],
-                    }
-                },
+                "tool": {"driver": driver},
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": root.as_uri().rstrip("/") + "/"}},
                 "columnKind": "utf16CodeUnits",
                 "results": results,
@@ -89,20 +86,23 @@ def sarif_log(reports: t.Sequence[Report], *, root: Path | None = None) -> dict[
     }
 
 
-def _rule(code: str) -> dict[str, t.Any]:
+def _rule(code: str, docs_url: str | None = None) -> dict[str, t.Any]:
     spec = CODES[code]
     text = f"{spec.summary}\n\nWhy: {spec.why}\n\nFix: {spec.fix}"
     markdown = f"**{spec.code} {spec.name}** ({spec.severity})\n\n{spec.summary}\n\n**Why:** {spec.why}\n\n**Fix:** {spec.fix}"
-    return {
+    rule: dict[str, t.Any] = {
         "id": code,
         "name": spec.name,
         "shortDescription": {"text": spec.summary},
         "fullDescription": {"text": f"{spec.summary} {spec.why}"},
         "help": {"text": text, "markdown": markdown},
-        "helpUri": docs_url(code),
-        "defaultConfiguration": {"level": _LEVELS[Severity(spec.severity)]},
-        "properties": {"tags": ["mpl", _band(code)]},
     }
+    uri = help_uri(code, docs_url)
+    if uri:
+        rule["helpUri"] = uri
+    rule["defaultConfiguration"] = {"level": _LEVELS[Severity(spec.severity)]}
+    rule["properties"] = {"tags": ["mpl", _band(code)]}
+    return rule
 
 
 def _band(code: str) -> str:

@@ -124,7 +124,7 @@ def _analyse_modelfile(
 ) -> Document:
     """Analyse a Modelfile as `mpl check` does: the reader, then the passes of a `.mprof` model.
 
-    >>> doc = analyse("untitled:Modelfile", "FROM llama3\nPARAMETER num_ctxx 4096\n")
+    >>> doc = analyse("untitled:Modelfile", "FROM llama3\\nPARAMETER num_ctxx 4096\\n")
     >>> [(d.code, d.help) for d in doc.diagnostics]
     [('MPL301', 'did you mean `num_ctx`?')]
     """

@@ -15,7 +15,6 @@ from lsprotocol import types
 
 from mpl.compiler import lexicon, nodes
 from mpl.diagnostics import Diagnostic, Severity
-from mpl.diagnostics.render import docs_url
 from mpl.lsp.document import Document
 from mpl.lsp.symbols import Occurrence
 
@@ -38,13 +37,18 @@ class FeatureError(Exception):
 # -- diagnostics --------------------------------------------------------------------
 
 
-def lsp_diagnostics(doc: Document) -> list[types.Diagnostic]:
+def lsp_diagnostics(doc: Document, docs_url: str | None = None) -> list[types.Diagnostic]:
     """The document's diagnostics for `textDocument/publishDiagnostics`."""
-    return [lsp_diagnostic(doc, diag) for diag in doc.diagnostics]
+    return [lsp_diagnostic(doc, diag, docs_url) for diag in doc.diagnostics]
 
 
-def lsp_diagnostic(doc: Document, diag: Diagnostic) -> types.Diagnostic:
-    """One diagnostic: the help line follows the message; related spans become related information."""
+def lsp_diagnostic(doc: Document, diag: Diagnostic, docs_url: str | None = None) -> types.Diagnostic:
+    """One diagnostic: the help line follows the message; related spans become related information.
+
+    `codeDescription` links the code's documentation only under a configured `docs-url`.
+    """
+    from mpl.diagnostics.render import help_uri
+
     message = diag.message if not diag.help else f"{diag.message}\nhelp: {diag.help}"
     tags = []
     if diag.code in _UNNECESSARY:
@@ -62,7 +66,7 @@ def lsp_diagnostic(doc: Document, diag: Diagnostic) -> types.Diagnostic:
         message=message,
         severity=_SEVERITIES[diag.severity],
         code=diag.code,
-        code_description=types.CodeDescription(href=docs_url(diag.code)),
+        code_description=types.CodeDescription(href=uri) if (uri := help_uri(diag.code, docs_url)) else None,
         source=SOURCE,
         tags=tags or None,
         related_information=related or None,

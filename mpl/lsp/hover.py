@@ -6,12 +6,12 @@ parameter text documents completion items (`parameter_markdown`).
 
 from __future__ import annotations
 
-import json
 import typing as t
 
 from lsprotocol import types
 
 from mpl.catalog import OptionSpec, Version, catalog
+from mpl.compiler.parse import value_literal
 from mpl.compiler.program import Options, Program, PyValue
 from mpl.lsp.document import Document
 
@@ -176,13 +176,7 @@ def _show(value: PyValue | None) -> str:
     >>> _show(True), _show(0.5), _show(("a", 'b"')), _show(4096)
     ('true', '0.5', '["a", "b\\\\""]', '4096')
     """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return repr(value)
+    return "automatic" if value is None else value_literal(value)
 
 
 def _clip(text: str, width: int = 60) -> str:

@@ -7,11 +7,13 @@ them is `mpl.output`'s job.
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
 from mpl.catalog import ValueType, catalog
+from mpl.catalog.values import shortest_float32
 from mpl.compiler.program import Options, Program, PyValue
 from mpl.diagnostics import Sink
 
@@ -46,9 +48,8 @@ def typed(name: str, value: PyValue) -> t.Any:
     >>> typed("temperature", 1.000000059604644775390625), typed("top_p", 0.95)
     (1.0, 0.95)
     """
-    spec = catalog().option(name)
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    match spec.type if spec is not None else None:
+    match _type_of(name):
         case ValueType.FLOAT if number:
             return _float32(value)  # type: ignore[arg-type]
         case ValueType.INT if number and isinstance(value, int):
@@ -61,13 +62,39 @@ def typed(name: str, value: PyValue) -> t.Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+@functools.cache
+def _type_of(name: str) -> ValueType | None:
+    spec = catalog().option(name)
+    return spec.type if spec is not None else None
+
+
 def _float32(value: int | float) -> float:
     """The float32 Ollama stores for a number, as its shortest decimal; out of range (an error already): unchanged."""
-    from mpl.catalog.values import shortest_float32
-
     if isinstance(value, int) and abs(value) > 2**129:
         return value  # type: ignore[return-value]  # far outside float32: already MPL306
     return shortest_float32(float(value))
+
+
+def dump_json(document: t.Any) -> str:
+    """`document` as JSON indented by two spaces, non-ASCII kept, with a final newline.
+
+    The text of `json.dumps(document, indent=2, ensure_ascii=False)`, but encoded by
+    the json module's C encoder (which indenting turns off) and indented by msgspec.
+
+    >>> print(dump_json({"a": [1e-05, "é"], "b": {}}), end="")
+    {
+      "a": [
+        1e-05,
+        "é"
+      ],
+      "b": {}
+    }
+    """
+    import json
+
+    import msgspec
+
+    return msgspec.json.format(json.dumps(document, ensure_ascii=False), indent=2) + "\n"
 
 
 def typed_options(options: Options) -> dict[str, t.Any]:
@@ -76,17 +103,29 @@ def typed_options(options: Options) -> dict[str, t.Any]:
 
 
 def task_variants(program: Program) -> list[tuple[str, str]]:
-    """(profile, task) pairs whose resolution differs from the profile's own."""
+    """(profile, task) pairs whose resolution differs from the profile's own.
+
+    Values are compared as written first (type and value), and in Ollama's types only
+    where they differ, so that a variant whose values all stand for the same float32
+    as its profile's is no variant.
+    """
     pairs: list[tuple[str, str]] = []
     for profile in program.profiles:
         own = program.resolve(profile)
-        base: dict[str, t.Any] | None = None
         for task in program.variants(profile)[1:]:
             variant = program.resolve(profile, task)
-            if variant is own:
-                continue
-            if base is None:
-                base = typed_options(own)
-            if typed_options(variant) != base:
+            if variant is not own and _differs(own, variant):
                 pairs.append((profile, task))
     return pairs
+
+
+def _differs(a: Options, b: Options) -> bool:
+    if a.keys() != b.keys():
+        return True
+    for name, setting in a.items():
+        x, y = setting.value, b[name].value
+        if x is y or (type(x) is type(y) and x == y):
+            continue
+        if typed(name, x) != typed(name, y):
+            return True
+    return False

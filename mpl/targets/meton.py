@@ -17,13 +17,14 @@ replaces those sections inside an existing config.yaml (`merge_into`).
 
 from __future__ import annotations
 
-import io
+import functools
+import re
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
 from mpl.catalog import OptionSpec, Version, catalog
-from mpl.compiler.program import Options, Program
+from mpl.compiler.program import Options, Program, Setting
 from mpl.diagnostics import Related, Sink
 from mpl.source import Span
 from mpl.targets.base import OutputFile, Target, task_variants, typed
@@ -65,6 +66,12 @@ class MetonTarget(Target):
         "mirostat_eta": (0.0, 1.0),
         "seed": (-1, None),
     }
+    # What Meton's ModelSettings gives a key that a config.yaml leaves out (its pydantic defaults).
+    DEFAULTS: t.ClassVar[dict[str, int | float]] = {
+        "temperature": 0.7, "max_tokens": 2048, "top_p": 0.9, "num_ctx": 4096, "top_k": 40, "min_p": 0.1,
+        "repeat_penalty": 1.1, "repeat_last_n": 64, "presence_penalty": 0.0, "frequency_penalty": 0.0,
+        "mirostat": 0, "mirostat_tau": 5.0, "mirostat_eta": 0.1, "seed": -1,
+    }
 
     def __init__(self, primary: str | None = None) -> None:
         # The model written to `models.primary` (`mpl compile --meton-primary`); None leaves it alone.
@@ -84,32 +91,21 @@ class MetonTarget(Target):
     def values(self, program: Program, options: Options) -> list[MetonValue]:
         """All fourteen keys, in Meton's order, as Meton must hold them to mean `options`."""
         target = program.target
-        names = {key: name for name, key in self.RENAMES.items()}
         num_ctx = self._num_ctx(program, options)
         out: list[MetonValue] = []
         for key in self.RANGES:
-            name = names.get(key, key)
-            spec = catalog().options[name]
+            name = self._NAMES.get(key, key)
             if name == "num_ctx":
-                value, note = num_ctx
+                out.append(MetonValue(key, *num_ctx))
             elif name in options:
-                value, note = typed(name, options[name].value), None
-                if not spec.known_in(target):
-                    note = f"ignored by Ollama {target} ({_absent(spec, target)})"
-                if name == "num_predict" and _negative(value) and target >= NUM_PREDICT_CAP_SINCE:
-                    value, note = 10 * num_ctx[0], f"num_predict {value}: Ollama {target} caps it at 10 x num_ctx"
-            elif not spec.known_in(target):
-                value = typed(name, _nearest_default(spec, target))
-                note = f"unset; ignored by Ollama {target} ({_absent(spec, target)}): its old default"
-            elif name == "num_predict":
-                # Ollama's -1 ("until a stop condition"); Meton needs a positive count.
-                value = 10 * num_ctx[0]
-                note = (f"unset (-1): Ollama {target} caps it at 10 x num_ctx" if target >= NUM_PREDICT_CAP_SINCE
-                        else f"unset (-1, no limit in Ollama {target}); Meton needs a count, see MPL507")
+                out.append(_set_value(key, name, typed(name, options[name].value), target, num_ctx[0]))
             else:
-                value, note = typed(name, spec.default_in(target)), f"unset: Ollama {target}'s default"
-            out.append(MetonValue(key, value, note))
+                out.append(_unset_value(key, name, target, num_ctx[0]))
         return out
+
+    @functools.cached_property
+    def _NAMES(self) -> dict[str, str]:  # noqa: N802 - a constant of the class
+        return {key: name for name, key in self.RENAMES.items()}
 
     def _num_ctx(self, program: Program, options: Options) -> tuple[int, str | None]:
         if "num_ctx" in options:
@@ -150,6 +146,7 @@ class MetonTarget(Target):
 
     def check(self, program: Program, sink: Sink) -> None:
         names: dict[str, Span] = {n: p.name_span for n, p in program.profiles.items()}
+        seen: set[tuple[int, str]] = set()
         for name, profile, task, options in self.entries(program):
             if task is not None and name in names:
                 sink.report(
@@ -159,34 +156,40 @@ class MetonTarget(Target):
                     help="rename the profile",
                 )
             for setting in options.values():
-                if catalog().option(setting.name) is None:
-                    continue  # an unknown name, already reported by the checker
-                key = self.RENAMES.get(setting.name, setting.name)
-                span = Span(setting.span.start, setting.span.start + len(setting.name))
-                if key not in self.RANGES:
-                    sink.report(
-                        "MPL501", span,
-                        f"Meton cannot hold `{setting.name}` (set for profile `{name}` by {setting.origin})",
-                        help="Meton accepts " + ", ".join(sorted(self.RANGES)) + "; compile without `--target meton` or move it to a model",
-                        parameter=setting.name,
-                    )
-                    continue
-                low, high = self.RANGES[key]
-                value = setting.value
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    continue  # a type error, already reported by the checker
-                if isinstance(value, int) and abs(value) > 2**64:
-                    continue  # beyond int64 and float32: MPL306, already reported by the checker
-                if key == "max_tokens" and value < 0 and program.target >= NUM_PREDICT_CAP_SINCE:
-                    continue  # written as 10 x num_ctx, which Ollama makes of it anyway
-                if (low is not None and value < low) or (high is not None and value > high):
-                    bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-                    sink.report(
-                        "MPL502", setting.value_span,
-                        f"Meton requires `{key}` {bound}; profile `{name}` has {value:g} (set by {setting.origin})",
-                        parameter=setting.name,
-                    )
+                # One diagnostic per statement, however many profiles inherit it.
+                if (setting.span.start, setting.name) not in seen:
+                    seen.add((setting.span.start, setting.name))
+                    self._check_setting(program, setting, sink)
         self._check_unexpressible(program, sink)
+
+    def _check_setting(self, program: Program, setting: Setting, sink: Sink) -> None:
+        """MPL501 for a parameter Meton has no key for, MPL502 for a value outside Meton's range."""
+        if catalog().option(setting.name) is None:
+            return  # an unknown name, already reported by the checker
+        key = self.RENAMES.get(setting.name, setting.name)
+        if key not in self.RANGES:
+            sink.report(
+                "MPL501", setting.name_span,
+                f"Meton cannot hold `{setting.name}`, set in {setting.origin}",
+                help="Meton accepts " + ", ".join(sorted(self.RANGES)) + "; compile without `--target meton` or move it to a model",
+                parameter=setting.name,
+            )
+            return
+        low, high = self.RANGES[key]
+        value = setting.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return  # a type error, already reported by the checker
+        if isinstance(value, int) and abs(value) > 2**64:
+            return  # beyond int64 and float32: MPL306, already reported by the checker
+        if key == "max_tokens" and value < 0 and program.target >= NUM_PREDICT_CAP_SINCE:
+            return  # written as 10 x num_ctx, which Ollama makes of it anyway
+        if (low is not None and value < low) or (high is not None and value > high):
+            bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+            sink.report(
+                "MPL502", setting.value_span,
+                f"Meton requires `{key}` {bound}; {setting.origin} sets {value:g}",
+                parameter=setting.name,
+            )
 
     def _check_unexpressible(self, program: Program, sink: Sink) -> None:
         """MPL507 once per profile chain that leaves an inexpressible default to Ollama."""
@@ -250,43 +253,28 @@ class MetonTarget(Target):
 
     # -- YAML ---------------------------------------------------------------
 
-    def commented(self, program: Program, indent: int = 2) -> t.Any:
-        """The document as ruamel.yaml nodes, with a comment on every value mpl leaves unset.
-
-        `indent` is the indentation it will be dumped with, so that comments line up.
-        """
-        from ruamel.yaml.comments import CommentedMap
-
-        doc = CommentedMap()
-        models = CommentedMap()
+    def blocks(self, program: Program) -> list[Entry]:
+        """The document as YAML entries, with a comment on every value mpl leaves unset."""
+        models: list[Entry] = []
         if self.primary is not None:
-            models["primary"] = yaml_str(self.primary)
+            models.append(Entry("primary", yaml_str(self.primary)))
         if program.default is not None:
-            models["settings"] = self.commented_settings(program, program.resolve(program.default), 2 * indent)
-        if models:
-            doc["models"] = models
-        profiles = CommentedMap()
-        for name, profile, task, options in self.entries(program):
-            entry = CommentedMap()
-            entry["name"] = yaml_str(name)
-            entry["description"] = yaml_str(self._description(program, profile, task))
-            entry["settings"] = self.commented_settings(program, options, 3 * indent)
-            profiles[yaml_str(name)] = entry
-        doc["parameter_profiles"] = profiles
+            models.append(Entry("settings", self.settings_block(program, program.resolve(program.default))))
+        doc = [Entry("models", models)] if models else []
+        profiles = [
+            Entry(yaml_str(name), [
+                Entry("name", yaml_str(name)),
+                Entry("description", yaml_str(self._description(program, profile, task))),
+                Entry("settings", self.settings_block(program, options)),
+            ])
+            for name, profile, task, options in self.entries(program)
+        ]
+        doc.append(Entry("parameter_profiles", profiles))
         return doc
 
-    def commented_settings(self, program: Program, options: Options, column: int) -> t.Any:
-        """One `settings` mapping whose keys will stand at `column`; comments start in one column."""
-        from ruamel.yaml.comments import CommentedMap
-
-        settings = CommentedMap()
-        items = self.values(program, options)
-        width = max(len(f"{item.key}: {item.value!r}") for item in items)
-        for item in items:
-            settings[item.key] = item.value
-            if item.note:
-                settings.yaml_add_eol_comment(f"# {item.note}", item.key, column=column + width + 2)
-        return settings
+    def settings_block(self, program: Program, options: Options) -> list[Entry]:
+        """One `settings` mapping: all fourteen keys, unset ones with their note."""
+        return [_entry(item.key, type(item.value), item.value, item.note) for item in self.values(program, options)]
 
     def header(self, program: Program) -> str:
         return (
@@ -297,51 +285,152 @@ class MetonTarget(Target):
         )
 
     def emit(self, program: Program, out_dir: Path) -> list[OutputFile]:
-        body = dump_yaml(self.commented(program, 2), 2)
-        stem = Path(program.source.path).stem
-        stem = stem if stem and not stem.startswith("<") else "profiles"
+        body = render_yaml(self.blocks(program), 0, 2)
         merge = "# Merge into Meton's config.yaml, or write it there: mpl compile --target meton --into config.yaml\n"
-        return [OutputFile(f"{stem}.meton.yaml", self.header(program) + merge + body)]
+        return [OutputFile(output_name(program.source.path), self.header(program) + merge + body)]
 
 
-def dump_yaml(node: t.Any, indent: int = 2) -> str:
-    """Block-style YAML text of ruamel nodes (no line wrapping)."""
-    from ruamel.yaml import YAML
+def output_name(source_path: str) -> str:
+    """`STEM.meton.yaml`, or `meton.yaml` for a source named meton.mprof (not `meton.meton.yaml`).
 
-    yaml = YAML()
-    yaml.width = 1 << 20
-    yaml.indent(mapping=indent, sequence=indent + 2, offset=indent)
-    yaml.representer.add_representer(float, _represent_float)
-    stream = io.StringIO()
-    yaml.dump(node, stream)
-    return stream.getvalue()
+    >>> output_name("profiles.mprof"), output_name("examples/meton.mprof"), output_name("<stdin>")
+    ('profiles.meton.yaml', 'meton.yaml', 'profiles.meton.yaml')
+    """
+    stem = Path(source_path).stem
+    stem = stem if stem and not stem.startswith("<") else "profiles"
+    return "meton.yaml" if stem == "meton" else f"{stem}.meton.yaml"
 
 
-def _represent_float(representer: t.Any, value: float) -> t.Any:
-    """Floats that YAML 1.1 (PyYAML, which Meton uses) reads as floats too: `1.0e-05`, not `1e-05`."""
-    text = repr(float(value))
+class Entry(t.NamedTuple):
+    """One `key: value` of a block mapping: `value` is YAML text or a nested mapping."""
+
+    key: str
+    value: str | list[Entry]
+    comment: str | None = None
+
+
+def render_yaml(entries: list[Entry], column: int, indent: int) -> str:
+    """Block-style YAML text of `entries`, keys at `column`, nested mappings `indent` further.
+
+    End-of-line comments of one mapping start in one column, two spaces after its
+    longest `key: value`. Keys and scalars come already written (`yaml_str`, `yaml_number`).
+
+    >>> print(render_yaml([Entry("a", [Entry("b", "1", "# note"), Entry("cd", "2.5")])], 0, 2), end="")
+    a:
+      b: 1     # note
+      cd: 2.5
+    """
+    out: list[str] = []
+    _render(entries, column, indent, out)
+    return "".join(out)
+
+
+def _render(entries: list[Entry], column: int, indent: int, out: list[str]) -> None:
+    pad = " " * column
+    width = max((len(e.key) + 2 + len(e.value) for e in entries if isinstance(e.value, str)), default=0)
+    for key, value, comment in entries:
+        if isinstance(value, str):
+            line = f"{pad}{key}: {value}"
+            if comment:
+                line = line.ljust(column + width + 2) + comment
+            out.append(line + "\n")
+        elif value:
+            out.append(f"{pad}{key}:\n")
+            _render(value, column + indent, indent, out)
+        else:
+            out.append(f"{pad}{key}: {{}}\n")
+
+
+def yaml_number(value: t.Any) -> str:
+    """An int or float as YAML 1.1 (PyYAML, which Meton uses) and 1.2 read it.
+
+    Floats keep a `.` before the exponent, which YAML 1.1 needs to read them as floats.
+
+    >>> yaml_number(4096), yaml_number(0.7), yaml_number(1e-05), yaml_number(1e+20)
+    ('4096', '0.7', '1.0e-05', '1.0e+20')
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"Meton settings are numbers, not {type(value).__name__}")
+    if isinstance(value, int):
+        return str(value)
+    text = repr(value)
     if "e" in text and "." not in text.split("e")[0]:
         mantissa, exponent = text.split("e")
         text = f"{mantissa}.0e{exponent if exponent[0] in '+-' else '+' + exponent}"
-    return representer.represent_scalar("tag:yaml.org,2002:float", text)
+    return text
 
 
-def yaml_str(text: str) -> t.Any:
-    """`text` as a scalar that both YAML 1.1 (PyYAML, which Meton uses) and 1.2 read as that string.
+# A plain scalar that no YAML 1.1 or 1.2 resolver reads as anything but a string: it
+# starts with a letter (so it is no number, date, `~`, `.inf` or indicator), holds no
+# `:` or `#`, ends in no blank, and is none of the words below.
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_.,()/ -]*(?<![ ])", re.ASCII)
+_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n",
+            "\v": "\\v", "\f": "\\f", "\r": "\\r", "\x1b": "\\e", "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P"}
+# What a double-quoted YAML 1.1 scalar may hold as it is: printable, and no line break
+# (NEL, LS and PS are line breaks in YAML 1.1) and no byte-order mark.
+_RAW = re.compile(r"[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 
-    >>> type(yaml_str("yes")).__name__, type(yaml_str("precise")).__name__
-    ('DoubleQuotedScalarString', 'str')
+
+def yaml_str(text: str) -> str:
+    """`text` as YAML that both YAML 1.1 (PyYAML, which Meton uses) and 1.2 read as that string.
+
+    Plain where no resolver could read it as anything else, else double-quoted with
+    every character YAML would not keep as it is escaped.
+
+    >>> yaml_str("precise"), yaml_str("yes"), yaml_str("1e3")
+    ('precise', '"yes"', '"1e3"')
+    >>> print(yaml_str('a "b"' + chr(10)))
+    "a \\"b\\"\\n"
     """
-    import yaml
-    from ruamel.yaml.nodes import ScalarNode
-    from ruamel.yaml.resolver import VersionedResolver
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+    if _PLAIN.fullmatch(text) and text.lower() not in _WORDS:
+        return text
+    return '"' + "".join(ch if ch not in _ESCAPES and _RAW.match(ch) else _escape(ch) for ch in text) + '"'
 
-    plain = "tag:yaml.org,2002:str"
-    tags = {yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False))}
-    for version in ((1, 1), (1, 2)):
-        tags.add(str(VersionedResolver(version=version).resolve(ScalarNode, text, (True, False))))
-    return text if tags == {plain} else DoubleQuotedScalarString(text)
+
+def _escape(ch: str) -> str:
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _set_value(key: str, name: str, value: t.Any, target: Version, num_ctx: int) -> MetonValue:
+    """A key the profile sets: as set, or as Meton must hold it to mean what Ollama does."""
+    spec = catalog().options[name]
+    note = None if spec.known_in(target) else f"ignored by Ollama {target} ({_absent(spec, target)})"
+    if name == "num_predict" and _negative(value) and target >= NUM_PREDICT_CAP_SINCE:
+        return MetonValue(key, 10 * num_ctx, f"num_predict {value}: Ollama {target} caps it at 10 x num_ctx")
+    return MetonValue(key, value, note)
+
+
+@functools.cache  # a few keys x versions x num_ctx values
+def _unset_value(key: str, name: str, target: Version, num_ctx: int) -> MetonValue:
+    """A key the profile leaves unset: Ollama's default for `target` (the same for every profile)."""
+    spec = catalog().options[name]
+    if not spec.known_in(target):
+        value = typed(name, _nearest_default(spec, target))
+        return MetonValue(key, value, f"unset; ignored by Ollama {target} ({_absent(spec, target)}): its old default")
+    if name == "num_predict":
+        # Ollama's -1 ("until a stop condition"); Meton needs a positive count.
+        note = (f"unset (-1): Ollama {target} caps it at 10 x num_ctx" if target >= NUM_PREDICT_CAP_SINCE
+                else f"unset (-1, no limit in Ollama {target}); Meton needs a count, see MPL507")
+        return MetonValue(key, 10 * num_ctx, note)
+    return MetonValue(key, typed(name, spec.default_in(target)), f"unset: Ollama {target}'s default")
+
+
+_ENTRIES: dict[tuple[str, type, t.Any, str | None], Entry] = {}
+
+
+def _entry(key: str, kind: type, value: t.Any, note: str | None) -> Entry:
+    """One settings line, memoised: a program holds few distinct values (`kind` keeps 1, 1.0 and True apart)."""
+    memo = (key, kind, value, note)
+    found = _ENTRIES.get(memo)
+    if found is None:
+        if len(_ENTRIES) > 1 << 14:
+            _ENTRIES.clear()
+        found = _ENTRIES[memo] = Entry(key, yaml_number(value), note and f"# {note}")
+    return found
 
 
 def _negative(value: t.Any) -> bool:
@@ -421,9 +510,8 @@ def merge_into(target: MetonTarget, program: Program, text: str) -> str:
             end -= 1
         return first, end
 
-    def block(key: str, node: t.Any, column: int) -> str:
-        rendered = dump_yaml(CommentedMap([(key, node)]), indent)
-        return "".join(" " * column + line + "\n" for line in rendered.splitlines())
+    def block(key: str, node: list[Entry], column: int) -> str:
+        return render_yaml([Entry(key, node)], column, indent)
 
     primary = yaml_str(target.primary) if target.primary is not None else None
     default = program.resolve(program.default) if program.default is not None else None
@@ -442,14 +530,14 @@ def merge_into(target: MetonTarget, program: Program, text: str) -> str:
         else:
             column = models.lc.key(next(iter(models)))[1] if len(models) else data.lc.key("models")[1] + indent
             if default is not None:
-                node = target.commented_settings(program, default, indent)
+                node = target.settings_block(program, default)
                 if "settings" in models:
                     s_first, s_end = section(models, "settings", models_end)
                     edits.append((s_first, s_end, block("settings", node, column)))
                 else:
                     edits.append((end, end, block("settings", node, column)))
             if primary is not None:
-                line = dump_yaml(CommentedMap([("primary", primary)]), indent).rstrip("\n")
+                line = f"primary: {primary}"
                 if "primary" in models:
                     p_first, p_end = section(models, "primary", models_end)
                     comment = _eol_comment(models, "primary")
@@ -459,7 +547,8 @@ def merge_into(target: MetonTarget, program: Program, text: str) -> str:
                     edits.append((at, at, " " * column + line + "\n"))
     elif primary is not None or default is not None:
         edits.append((len(lines), len(lines), _models_block(target, program, indent, primary, default, 0)))
-    profiles = target.commented(program, indent)["parameter_profiles"]
+    profiles = target.blocks(program)[-1].value
+    assert isinstance(profiles, list)
     if "parameter_profiles" in data:
         first, end = section(data, "parameter_profiles", top_end)
         if data.lc.key("parameter_profiles")[1] != 0:
@@ -492,17 +581,14 @@ def _guess_indent(data: t.Any) -> int:
     return 2
 
 
-def _models_block(target: MetonTarget, program: Program, indent: int, primary: t.Any, default: Options | None,
+def _models_block(target: MetonTarget, program: Program, indent: int, primary: str | None, default: Options | None,
                   column: int) -> str:
-    from ruamel.yaml.comments import CommentedMap
-
-    models = CommentedMap()
+    models: list[Entry] = []
     if primary is not None:
-        models["primary"] = primary
+        models.append(Entry("primary", primary))
     if default is not None:
-        models["settings"] = target.commented_settings(program, default, 2 * indent)
-    rendered = dump_yaml(CommentedMap([("models", models)]), indent)
-    return "".join(" " * column + line + "\n" for line in rendered.splitlines())
+        models.append(Entry("settings", target.settings_block(program, default)))
+    return render_yaml([Entry("models", models)], column, indent)
 
 
 def _eol_comment(mapping: t.Any, key: str) -> str | None:

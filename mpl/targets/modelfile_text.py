@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
+
+from mpl.targets._printable import BOUNDARIES, UNICODE_VERSION
 
 MESSAGE_ROLES = ("system", "user", "assistant")
 """The only MESSAGE roles the parser accepts, matched case-sensitively."""
@@ -24,7 +27,9 @@ _TRIPLE = '"""'
 _PARAMETER_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 # Go's strconv.IsPrint keeps Unicode letters, marks, numbers, punctuation and symbols,
-# plus U+0020. Every other category (Z*, C*) is dropped by the parser.
+# plus U+0020. Every other category (Z*, C*) is dropped by the parser. Which code points
+# those are is decided by the fixed Unicode 15.0.0 table in `_printable` (the version
+# Ollama's Go build uses), never by the running Python's `unicodedata`.
 _KEPT_CATEGORY_CLASSES = frozenset("LMNPS")
 
 _CATEGORY_WORDS = {
@@ -59,7 +64,8 @@ def dropped_characters(s: str) -> list[int]:
     ``strconv.IsPrint`` accepts it (Unicode categories L, M, N, P and S, plus U+0020).
     Everything else is removed, even inside quotes: controls, format characters such as
     ZWJ, spaces other than U+0020, separators, surrogates, private-use and unassigned
-    code points (as judged by Python's Unicode tables).
+    code points (as judged by Unicode 15.0.0, the tables of Ollama's Go build, whatever
+    the running Python's `unicodedata` version).
 
     Args:
         s: Any string.
@@ -146,7 +152,16 @@ def encode_parameter_name(name: str) -> str | Refusal:
 def _survives(ch: str) -> bool:
     if ch in _GRAMMAR_SPACE:
         return True
-    return unicodedata.category(ch)[0] in _KEPT_CATEGORY_CLASSES
+    return printable(ch)
+
+
+def printable(ch: str) -> bool:
+    """Go's ``strconv.IsPrint`` with Unicode 15.0.0: categories L, M, N, P, S and U+0020.
+
+    >>> printable("\U0001F6DC"), printable("\u0cf3"), printable("\U0002EBF0"), printable("\u2ffc")
+    (True, True, False, False)
+    """
+    return bisect_right(BOUNDARIES, ord(ch)) % 2 == 1
 
 
 def _describe(ch: str) -> str:
@@ -155,9 +170,16 @@ def _describe(ch: str) -> str:
     if ch == '"':
         return f'{code} QUOTATION MARK (")'
     name = unicodedata.name(ch, "")
+    category = unicodedata.category(ch)
+    if not printable(ch) and (category == "Cn" or category[0] in _KEPT_CATEGORY_CLASSES):
+        # Unassigned in Unicode 15.0.0 (whatever this Python's tables say): Ollama's Go
+        # build drops it. Said alike on every Python, without a name newer tables may give.
+        return f"{code} (unassigned in Unicode {UNICODE_VERSION}, the version Ollama's Go build uses)"
+    if printable(ch) and category == "Cn":
+        # Assigned in Unicode 15.0.0 but unknown to this Python: Ollama keeps it.
+        return f"{code} (assigned in Unicode {UNICODE_VERSION})"
     if name:
         return f"{code} {name}"
-    category = unicodedata.category(ch)
     return f"{code} ({_CATEGORY_WORDS.get(category, 'category ' + category)})"
 
 

@@ -10,14 +10,13 @@ licenses, a second adapter. `mpl build` (`mpl.deploy`) sends the requests.
 
 from __future__ import annotations
 
-import json
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpl.compiler.program import Model, Program
 from mpl.diagnostics import Sink
-from mpl.targets.base import OutputFile, Target, typed
+from mpl.targets.base import OutputFile, Target, dump_json, typed
 
 if t.TYPE_CHECKING:
     from mpl.deploy.files import Blob
@@ -202,7 +201,7 @@ class OllamaTarget(Target):
         return [
             OutputFile(
                 f"{model.name.replace('/', '-').replace(':', '-')}.create.json",
-                json.dumps(create_request(program, model, blobs), indent=2, ensure_ascii=False) + "\n",
+                dump_json(create_request(program, model, blobs)),
             )
             for model in program.models
         ]

@@ -10,7 +10,7 @@ import typing as t
 from pathlib import Path
 
 from mpl.compiler.program import Program
-from mpl.targets.base import OutputFile, Target, typed_options
+from mpl.targets.base import OutputFile, Target, dump_json, typed_options
 
 
 class OptionsTarget(Target):
@@ -43,9 +43,7 @@ class OptionsTarget(Target):
         }
 
     def emit(self, program: Program, out_dir: Path) -> list[OutputFile]:
-        import json  # not at the top: `mpl check` loads this module but never emits
-
-        text = json.dumps(self.document(program), indent=2, ensure_ascii=False) + "\n"
+        text = dump_json(self.document(program))
         return [OutputFile(f"{_stem(program)}.options.json", text)]
 
 
