@@ -25,7 +25,7 @@ from mpl.source import SourceFile, Span
 if t.TYPE_CHECKING:
     from mpl.compiler import Analysis, nodes
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
+_NAME = re.compile(lexicon.NAME + r"\Z")
 _KEYWORDS = lexicon.KEYWORDS
 
 

@@ -923,7 +923,7 @@ def _brace_block(text: str, pos: int) -> int | None:
     return None
 
 
-_MODEL_WORD = re.compile(r"(?:^|[\s;])(?:model|from)[ \t]+([A-Za-z_][A-Za-z0-9_\-]*)$")
+_MODEL_WORD = re.compile(r"(?:^|[\s;])(?:model|from)[ \t]+(" + lexicon.NAME + ")$")
 
 
 def _unquoted_model_name(text: str, pos: int) -> str | None:
