@@ -18,16 +18,15 @@ import warnings
 from pathlib import Path
 
 from mpl.api import MplError, ProfileSet, load, validate_overrides
+from mpl.compiler import lexicon
 from mpl.diagnostics import Diagnostic, Severity
 from mpl.source import SourceFile, Span
 
 if t.TYPE_CHECKING:
     from mpl.compiler import Analysis, nodes
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
-_KEYWORDS = frozenset({"ollama", "tasks", "default", "profile", "extends", "for", "model", "from", "unset", "when",
-                       "task", "is", "in", "adapter", "use", "system", "template", "message", "license", "requires",
-                       "true", "false"})
+_NAME = re.compile(lexicon.NAME + r"\Z")
+_KEYWORDS = lexicon.KEYWORDS
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -148,3 +148,66 @@ def test_an_unclosed_block_costs_only_its_declaration() -> None:
     analysis = assert_diagnostics(text, "MPL101@3:1", "MPL301@3:23", exact=True, targets=("options",))
     assert analysis.diagnostics[0].help == "expected `>` to close `profile a` opened at 1:11"
     assert [d.name.value for d in analysis.file.decls] == ["a", "b", "c"]
+
+
+def _syntax(text: str) -> list[tuple[str, str, str | None]]:
+    source = SourceFile("p.mprof", text)
+    sink = Sink(source)
+    parse(source, sink)
+    return [(d.code, "{}:{}".format(*source.line_col(d.span.start)), d.help) for d in sink.diagnostics]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("profile p <\n  temperature = 0.7\n>\n", ("MPL101", "2:15", "no `=`: write `temperature 0.7`")),
+        ("profile p <\n  top_k: 40\n>\n", ("MPL101", "2:8", "no `:`: write `top_k 40`")),
+        (
+            "profile p <\n  PARAMETER temperature 0.7\n>\n",
+            ("MPL101", "2:13", "`PARAMETER` is Modelfile syntax: in a profile write `temperature 0.7` (`mpl import` converts a Modelfile)"),
+        ),
+        (
+            'SYSTEM "be brief"\n',
+            ("MPL101", "1:1", '`SYSTEM` is Modelfile syntax: in a profile write `system "be brief"` (`mpl import` converts a Modelfile)'),
+        ),
+    ],
+)
+def test_syntax_from_other_formats_gets_a_hint(text: str, expected: tuple[str, str, str]) -> None:
+    assert _syntax(text) == [expected]
+
+
+def test_braces_get_one_hint_and_no_follow_on_errors() -> None:
+    text = "profile p {\n  temperature 0.7\n  top_k 40\n}\n\nprofile q < seed 1 >\n"
+    assert _syntax(text) == [("MPL101", "1:11", "blocks use `< >`: write `profile p <` and close the block with `>`")]
+    source = SourceFile("p.mprof", text)
+    decls = parse(source, Sink(source)).decls
+    assert [d.name.value for d in decls] == ["p", "q"]
+    assert [s.name.value for s in decls[0].block.stmts] == ["temperature", "top_k"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (r'"\uD800"', r"`\uD800` is a lone surrogate, and a lone surrogate is not a character"),
+        (r'"\u{dfff}"', r"`\u{dfff}` is a lone surrogate, and a lone surrogate is not a character"),
+        (r'"\u{110000}"', r"`\u{110000}` is beyond U+10FFFF, the last code point"),
+        (r'"\q"', r"unknown escape sequence `\q`"),
+    ],
+)
+def test_escape_messages_say_what_is_wrong(raw: str, message: str) -> None:
+    sink = Sink(SourceFile("t", raw))
+    decode_string(raw, 0, sink)
+    assert [(d.code, d.message, d.span.start, d.span.end) for d in sink.diagnostics] == [("MPL104", message, 1, len(raw) - 1)]
+
+
+@pytest.mark.parametrize(
+    ("literal", "value"),
+    [('"""say "hi""""', 'say "hi"'), ('"""say ""hi"""""', 'say ""hi""'), ('""""""', ""), ('"""a""" ', "a")],
+)
+def test_a_triple_quoted_string_may_end_in_quotes(literal: str, value: str) -> None:
+    text = f"profile p <\n  system {literal}\n>\n"
+    source = SourceFile("p.mprof", text)
+    sink = Sink(source)
+    file = parse(source, sink)
+    assert sink.diagnostics == []
+    assert file.decls[0].block.stmts[0].text.value == value

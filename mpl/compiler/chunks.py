@@ -23,16 +23,16 @@ import typing as t
 
 import msgspec.structs
 
-from mpl.compiler import nodes
+from mpl.compiler import lexicon, nodes
 from mpl.compiler.parse import MAX_SYNTAX_ERRORS, parse, scan_comments
 from mpl.diagnostics import Diagnostic, Related, Sink
 from mpl.source import SourceFile, Span
 
-DECL_KEYWORDS = ("profile", "model", "tasks", "default", "ollama")
+DECL_KEYWORDS = lexicon.DECL_KEYWORDS
 
 # Only a triple-quoted string can hide a line start (single-line strings and
 # comments end with their line); finding strings also finds where they start.
-_STRINGS = re.compile(r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""|"(?:[^"\\\r\n]|\\[^\r\n])*"|#[^\r\n]*')
+_STRINGS = re.compile(lexicon.STRINGS_AND_COMMENTS)
 _DECL = re.compile(r"(?:\A|(?<=[\r\n]))(" + "|".join(DECL_KEYWORDS) + r")(?![A-Za-z0-9_\-])")
 _DECL_LF = re.compile(r"^(" + "|".join(DECL_KEYWORDS) + r")(?![A-Za-z0-9_\-])", re.M)
 

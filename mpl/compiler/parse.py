@@ -10,18 +10,21 @@ so that the rest of the file still gets its semantic diagnostics.
 from __future__ import annotations
 
 import functools
+import gc
 import math
-import pkgutil
 import re
 import typing as t
 
 from lark import Lark, Token, Transformer, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
 
-from mpl.compiler import nodes
+from mpl.compiler import lexicon, nodes
 from mpl.diagnostics import Sink
 from mpl.source import SourceFile, Span
 
 MAX_SYNTAX_ERRORS = 50
+# Below this size lark parses alone: building the fast parser's tables costs
+# more than it saves on a small file.
+FAST_FROM = 4096
 
 # How terminals are named in messages ("expected a value or `>`").
 _PHRASES = {
@@ -44,20 +47,7 @@ def parser() -> Lark:
     package). Lark checks the grammar's hash on load and rebuilds a stale or
     unreadable cache; a cache that cannot be written only costs time.
     """
-    # `pkgutil.get_data` reads package data through the package's loader, as
-    # `importlib.resources` does, but without importing `importlib.resources`
-    # and `zipfile`: about 3 ms of every `mpl check`.
-    data = pkgutil.get_data("mpl.grammar", "profile.lark")
-    if data is None:
-        # A source tree imported as it is (its `mpl/` ahead of any installed
-        # copy on `sys.path`): `mpl.grammar` exists only in an installed wheel,
-        # which maps `grammar/` to it; here the same file is beside `mpl/`.
-        import os
-
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        with open(os.path.join(root, "grammar", "profile.lark"), "rb") as fp:
-            data = fp.read()
-    grammar = data.decode("utf-8")
+    grammar = lexicon.grammar_text()
     return Lark(
         grammar,
         parser="lalr",
@@ -154,13 +144,32 @@ def decode_string(raw: str, start: int, sink: Sink | None) -> tuple[str, bool]:
         value = _escape_value(esc)
         if value is None:
             if sink is not None:
-                sink.report(
-                    "MPL104",
-                    Span(base + match.start(), base + match.end()),
-                    f"unknown escape sequence `\\{esc[:1]}`",
-                    help="known escapes: \\\\ \\\" \\n \\r \\t \\0 \\uXXXX \\u{X…}; write `\\\\` for a backslash",
-                    escape="\\" + esc[:1],
-                )
+                span = Span(base + match.start(), base + match.end())
+                code = _escape_code(esc)
+                if code is not None and 0xD800 <= code <= 0xDFFF:
+                    sink.report(
+                        "MPL104",
+                        span,
+                        f"`\\{esc}` is a lone surrogate, and a lone surrogate is not a character",
+                        help="write the character itself, or its code point: `\\u{1F600}`, not the UTF-16 pair `\\uD83D\\uDE00`",
+                        escape="\\" + esc[:1],
+                    )
+                elif code is not None:
+                    sink.report(
+                        "MPL104",
+                        span,
+                        f"`\\{esc}` is beyond U+10FFFF, the last code point",
+                        help="a `\\u{X…}` escape names a code point from 0 to 10FFFF",
+                        escape="\\" + esc[:1],
+                    )
+                else:
+                    sink.report(
+                        "MPL104",
+                        span,
+                        f"unknown escape sequence `\\{esc[:1]}`",
+                        help="known escapes: \\\\ \\\" \\n \\r \\t \\0 \\uXXXX \\u{X…}; write `\\\\` for a backslash",
+                        escape="\\" + esc[:1],
+                    )
             value = esc
         out.append(value)
         pos = match.end()
@@ -235,129 +244,124 @@ def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _escape_code(esc: str) -> int | None:
+    """The code point a `\\u` escape names, whether or not it is a character."""
+    if esc.startswith("u{"):
+        return int(esc[2:-1], 16)
+    if esc.startswith("u") and len(esc) == 5:
+        return int(esc[1:], 16)
+    return None
+
+
 def _escape_value(esc: str) -> str | None:
     if esc in _ESCAPES:
         return _ESCAPES[esc]
-    if esc.startswith("u{"):
-        code = int(esc[2:-1], 16)
-    elif esc.startswith("u") and len(esc) == 5:
-        code = int(esc[1:], 16)
-    else:
+    code = _escape_code(esc)
+    if code is None:
         return None
     if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
         return None
     return chr(code)
 
 
-# -- the transformer ------------------------------------------------------------
+# -- building nodes -------------------------------------------------------------
 
 
-def _span(meta: t.Any) -> Span:
-    return Span(meta.start_pos, meta.end_pos)
+class _Builder:
+    """One method per grammar rule: the rule's span, then its kept children, to a node.
 
+    Tokens arrive as their text. Both parsers below call these methods, so the
+    nodes do not depend on which one parsed. Never raises for user errors
+    (they go to the sink).
+    """
 
-def _tok_span(token: Token) -> Span:
-    return Span(token.start_pos, token.end_pos)
-
-
-@v_args(inline=True, meta=True)
-class _ToNodes(Transformer):
-    """Lark tree to nodes. Never raises for user errors (they go to the sink)."""
-
-    def __init__(self, sink: Sink) -> None:
-        super().__init__()
+    def __init__(self, sink: Sink | None) -> None:
         self.sink = sink
 
     # values
-    def name(self, meta, token):
-        return nodes.Name(span=_tok_span(token), value=str(token))
+    def name(self, start: int, end: int, text: str) -> nodes.Name:
+        return nodes.Name(span=Span(start, end), value=text)
 
-    def role(self, meta, token):
-        return nodes.Name(span=_tok_span(token), value=str(token))
+    role = name
 
-    def number(self, meta, token):
-        text = str(token)
-        value: int | float
-        if re.fullmatch(r"[+-]?\d+", text):
-            value = int(text)
-        else:
-            value = float(text)
-        return nodes.Number(span=_tok_span(token), value=value, text=text)
+    def number(self, start: int, end: int, text: str) -> nodes.Number:
+        value: int | float = int(text) if _INTEGER(text) else float(text)
+        return nodes.Number(span=Span(start, end), value=value, text=text)
 
-    def string(self, meta, token):
-        value, triple = decode_string(str(token), token.start_pos, self.sink)
-        return nodes.String(span=_tok_span(token), value=value, triple=triple)
+    def string(self, start: int, end: int, text: str) -> nodes.String:
+        value, triple = decode_string(text, start, self.sink)
+        return nodes.String(span=Span(start, end), value=value, triple=triple)
 
-    def true(self, meta):
-        return nodes.Bool(span=_span(meta), value=True)
+    def true(self, start: int, end: int) -> nodes.Bool:
+        return nodes.Bool(span=Span(start, end), value=True)
 
-    def false(self, meta):
-        return nodes.Bool(span=_span(meta), value=False)
+    def false(self, start: int, end: int) -> nodes.Bool:
+        return nodes.Bool(span=Span(start, end), value=False)
 
-    def list(self, meta, *items):
-        return nodes.List(span=_span(meta), items=tuple(items))
+    def list(self, start: int, end: int, *items: nodes.Value) -> nodes.List:
+        return nodes.List(span=Span(start, end), items=items)
 
     # statements
-    def description(self, meta, text):
-        return nodes.Description(span=_span(meta), text=text)
+    def description(self, start: int, end: int, text: nodes.String) -> nodes.Description:
+        return nodes.Description(span=Span(start, end), text=text)
 
-    def param(self, meta, name, value):
-        return nodes.Param(span=_span(meta), name=name, value=value)
+    def param(self, start: int, end: int, name: nodes.Name, value: nodes.Value) -> nodes.Param:
+        return nodes.Param(span=Span(start, end), name=name, value=value)
 
-    def param_append(self, meta, name, value):
-        return nodes.Param(span=_span(meta), name=name, value=value, append=True)
+    def param_append(self, start: int, end: int, name: nodes.Name, value: nodes.Value) -> nodes.Param:
+        return nodes.Param(span=Span(start, end), name=name, value=value, append=True)
 
-    def unset_stmt(self, meta, *names):
-        return nodes.UnsetStmt(span=_span(meta), names=tuple(names))
+    def unset_stmt(self, start: int, end: int, *names: nodes.Name) -> nodes.UnsetStmt:
+        return nodes.UnsetStmt(span=Span(start, end), names=names)
 
-    def when_is(self, meta, task, block):
-        return nodes.When(span=_span(meta), tasks=(task,), form="is", block=block)
+    def when_is(self, start: int, end: int, task: nodes.Name, block: nodes.Block) -> nodes.When:
+        return nodes.When(span=Span(start, end), tasks=(task,), form="is", block=block)
 
-    def when_in(self, meta, *args):
+    def when_in(self, start: int, end: int, *args: t.Any) -> nodes.When:
         *tasks, block = args
-        return nodes.When(span=_span(meta), tasks=tuple(tasks), form="in", block=block)
+        return nodes.When(span=Span(start, end), tasks=tuple(tasks), form="in", block=block)
 
-    def adapter_stmt(self, meta, path):
-        return nodes.AdapterStmt(span=_span(meta), path=path)
+    def adapter_stmt(self, start: int, end: int, path: nodes.String) -> nodes.AdapterStmt:
+        return nodes.AdapterStmt(span=Span(start, end), path=path)
 
-    def use_stmt(self, meta, profile, task=None):
-        return nodes.UseStmt(span=_span(meta), profile=profile, task=task)
+    def use_stmt(self, start: int, end: int, profile: nodes.Name, task: nodes.Name | None = None) -> nodes.UseStmt:
+        return nodes.UseStmt(span=Span(start, end), profile=profile, task=task)
 
-    def system_stmt(self, meta, text):
-        return nodes.TextStmt(span=_span(meta), keyword="system", text=text)
+    def system_stmt(self, start: int, end: int, text: nodes.String) -> nodes.TextStmt:
+        return nodes.TextStmt(span=Span(start, end), keyword="system", text=text)
 
-    def template_stmt(self, meta, text):
-        return nodes.TextStmt(span=_span(meta), keyword="template", text=text)
+    def template_stmt(self, start: int, end: int, text: nodes.String) -> nodes.TextStmt:
+        return nodes.TextStmt(span=Span(start, end), keyword="template", text=text)
 
-    def license_stmt(self, meta, text):
-        return nodes.TextStmt(span=_span(meta), keyword="license", text=text)
+    def license_stmt(self, start: int, end: int, text: nodes.String) -> nodes.TextStmt:
+        return nodes.TextStmt(span=Span(start, end), keyword="license", text=text)
 
-    def requires_stmt(self, meta, text):
-        return nodes.TextStmt(span=_span(meta), keyword="requires", text=text)
+    def requires_stmt(self, start: int, end: int, text: nodes.String) -> nodes.TextStmt:
+        return nodes.TextStmt(span=Span(start, end), keyword="requires", text=text)
 
-    def message_stmt(self, meta, role, text):
-        return nodes.MessageStmt(span=_span(meta), role=role, text=text)
+    def message_stmt(self, start: int, end: int, role: nodes.Name, text: nodes.String) -> nodes.MessageStmt:
+        return nodes.MessageStmt(span=Span(start, end), role=role, text=text)
 
-    def block(self, meta, *stmts):
-        return nodes.Block(span=_span(meta), stmts=tuple(stmts))
+    def block(self, start: int, end: int, *stmts: nodes.Stmt) -> nodes.Block:
+        return nodes.Block(span=Span(start, end), stmts=stmts)
 
     # declarations
-    def ollama_decl(self, meta, version):
-        return nodes.OllamaDecl(span=_span(meta), version=version)
+    def ollama_decl(self, start: int, end: int, version: nodes.String) -> nodes.OllamaDecl:
+        return nodes.OllamaDecl(span=Span(start, end), version=version)
 
-    def tasks_decl(self, meta, *names):
-        return nodes.TasksDecl(span=_span(meta), names=tuple(names))
+    def tasks_decl(self, start: int, end: int, *names: nodes.Name) -> nodes.TasksDecl:
+        return nodes.TasksDecl(span=Span(start, end), names=names)
 
-    def default_decl(self, meta, name):
-        return nodes.DefaultDecl(span=_span(meta), name=name)
+    def default_decl(self, start: int, end: int, name: nodes.Name) -> nodes.DefaultDecl:
+        return nodes.DefaultDecl(span=Span(start, end), name=name)
 
-    def extends_clause(self, meta, name):
+    def extends_clause(self, start: int, end: int, name: nodes.Name) -> tuple[str, t.Any]:
         return ("extends", name)
 
-    def for_clause(self, meta, *names):
-        return ("for", tuple(names))
+    def for_clause(self, start: int, end: int, *names: nodes.Name) -> tuple[str, t.Any]:
+        return ("for", names)
 
-    def profile_decl(self, meta, name, *rest):
+    def profile_decl(self, start: int, end: int, name: nodes.Name, *rest: t.Any) -> nodes.ProfileDecl:
         parent = None
         tasks: tuple[nodes.Name, ...] = ()
         block = rest[-1]
@@ -366,24 +370,290 @@ class _ToNodes(Transformer):
                 parent = clause[1]
             else:
                 tasks = clause[1]
-        return nodes.ProfileDecl(span=_span(meta), name=name, parent=parent, tasks=tasks, block=block)
+        return nodes.ProfileDecl(span=Span(start, end), name=name, parent=parent, tasks=tasks, block=block)
 
-    def model_name(self, meta, value):
+    def model_name(self, start: int, end: int, value: nodes.Name | nodes.String) -> nodes.Name | nodes.String:
         return value
 
-    def model_source(self, meta, value):
-        return value
+    model_source = model_name
 
-    def model_decl(self, meta, name, source, block=None):
-        return nodes.ModelDecl(span=_span(meta), name=name, source=source, block=block)
+    def model_decl(
+        self, start: int, end: int, name: t.Any, source: t.Any, block: nodes.Block | None = None
+    ) -> nodes.ModelDecl:
+        return nodes.ModelDecl(span=Span(start, end), name=name, source=source, block=block)
 
-    def start(self, meta, *decls):
-        return tuple(decls)
+    def start(self, start: int, end: int, *decls: nodes.Decl) -> tuple[nodes.Decl, ...]:
+        return decls
+
+
+_INTEGER = re.compile(r"[+-]?\d+").fullmatch
+
+
+def _tree_method(rule: str) -> t.Callable[..., t.Any]:
+    def method(self: _ToNodes, meta: t.Any, *children: t.Any) -> t.Any:
+        args = [str(c) if isinstance(c, Token) else c for c in children]
+        # `start` of a file without declarations has no position.
+        return getattr(self.build, rule)(getattr(meta, "start_pos", 0), getattr(meta, "end_pos", 0), *args)
+
+    method.__name__ = rule
+    return method
+
+
+@v_args(inline=True, meta=True)
+class _ToNodes(Transformer):
+    """Lark tree to nodes, through `_Builder`: the reference parse (and every parse with errors)."""
+
+    def __init__(self, sink: Sink) -> None:
+        super().__init__()
+        self.build = _Builder(sink)
+
+    locals().update(
+        (rule, _tree_method(rule)) for rule, value in vars(_Builder).items() if not rule.startswith("_") and callable(value)
+    )
+
+
+# -- the fast parser ---------------------------------------------------------------
+#
+# Lark's own LALR loop makes a Token object for every token and calls a tree
+# builder for every reduction: about 300 KB/s. The driver below runs the same
+# LALR(1) automaton (lark's parse table for `profile.lark`) over the same
+# tokens (a lexer compiled from the grammar's own terminal patterns, with
+# lark's contextual rule for keywords), and builds nodes straight from the
+# stack with `_Builder`, so the grammar file still defines everything. It
+# only handles text without syntax errors: on any error it gives up and
+# `parse` runs lark, whose messages and recovery are the reference.
+
+
+class _GiveUp(Exception):
+    """The fast parser met something it does not handle alike: use lark."""
+
+
+class _Tables(t.NamedTuple):
+    lexer: t.Callable[[str], t.Iterator[re.Match[str]]]
+    keywords: dict[str, str]
+    action: list[dict[str, int]]  # state -> terminal -> shift state (>= 0) or ~rule index
+    unit: list[dict[int, int] | None]  # rule index -> goto for a rule that only relabels
+    reducers: list[t.Any]  # rule index -> reducer(stack, vals, starts, ends, build)
+    start: int
+    end: int
+
+
+def _should_inline(sym: t.Any) -> bool:
+    return not sym.is_term and sym.name.startswith("_")
+
+
+@functools.cache
+def _tables() -> _Tables:
+    """The fast parser's tables, derived from lark's parser for `profile.lark`."""
+    from lark.parsers.lalr_analysis import Shift
+
+    lark = parser()
+    terminals = {term.name: term for term in lark.terminals}
+    name_re = re.compile(terminals["NAME"].pattern.to_regexp())
+    # Keywords: string terminals that NAME would match, told apart per state as lark's contextual lexer does.
+    keywords = {
+        term.pattern.value: term.name
+        for term in lark.terminals
+        if term.pattern.type == "str"
+        and term.priority == terminals["NAME"].priority
+        and name_re.fullmatch(term.pattern.value)
+    }
+    ignore = [terminals[name] for name in lark.lexer_conf.ignore]
+    if any(term.pattern.flags for term in lark.terminals):  # pragma: no cover - the grammar sets none
+        raise _GiveUp("terminal flags")
+    ordered = sorted(
+        (term for term in lark.terminals if term.pattern.value not in keywords and term not in ignore),
+        key=lambda x: (-x.priority, -x.pattern.max_width, -len(x.pattern.value), x.name),
+    )
+    skip = "|".join(term.pattern.to_regexp() for term in ignore)
+    alternatives = "|".join(f"(?P<{term.name}>{term.pattern.to_regexp()})" for term in ordered)
+    lexer = re.compile(f"(?:{skip})*(?:{alternatives}|(?P<_OTHER>[\\s\\S])|(?P<_EOF>\\Z))").finditer
+
+    rules = lark.rules
+    index = {id(rule): i for i, rule in enumerate(rules)}
+    table = lark.parser.parser._parse_table
+    count = max(table.states) + 1
+    action: list[dict[str, int]] = [{} for _ in range(count)]
+    gotos: dict[str, dict[int, int]] = {}
+    for state, actions in table.states.items():
+        for symbol, (kind, arg) in actions.items():
+            if symbol in terminals or symbol == "$END" or symbol.isupper():
+                action[state][symbol] = arg if kind is Shift else ~index[id(arg)]
+            else:
+                gotos.setdefault(symbol, {})[state] = arg
+
+    # How many values an inlined rule (`_x`, `__x_star_0`) hands its parent: a fixed count or `many`.
+    many = -1
+    counts: dict[str, int | None] = {rule.origin.name: None for rule in rules if _should_inline(rule.origin)}
+    changed = True
+    while changed:
+        changed = False
+        for name in counts:
+            outcomes: set[int] = set()
+            for rule in rules:
+                if rule.origin.name != name:
+                    continue
+                total: int | None = 0
+                for sym in rule.expansion:
+                    if sym.is_term and sym.filter_out and not rule.options.keep_all_tokens:
+                        continue
+                    part = counts[sym.name] if _should_inline(sym) else 1
+                    if part is None:
+                        total = None
+                        break
+                    total = many if many in (part, total) else t.cast(int, total) + part
+                if total is not None:
+                    outcomes.add(total)
+            found = (outcomes.pop() if len(outcomes) == 1 else many) if outcomes else None
+            if found != counts[name]:
+                counts[name], changed = found, True
+
+    unit: list[dict[int, int] | None] = [None] * len(rules)
+    reducers: list[t.Any] = [None] * len(rules)
+    scope: dict[str, t.Any] = {"GOTO": gotos}
+    for i, rule in enumerate(rules):
+        name = str(rule.origin.name)  # a lark Token when the tables were just built
+        size = len(rule.expansion)
+        args: list[str] = []
+        for j, sym in enumerate(rule.expansion):
+            if sym.is_term and sym.filter_out and not rule.options.keep_all_tokens:
+                continue
+            part = counts[sym.name] if _should_inline(sym) else 1
+            if part == 0:
+                continue
+            args.append(f"c{j}" if part == 1 else f"*c{j}")
+        inline = _should_inline(rule.origin)
+        if inline and counts[name] == 0:
+            body = "None"
+        elif (inline and counts[name] == 1) or (rule.options.expand1 and len(args) == 1 and not args[0].startswith("*")):
+            body = args[0]
+        elif inline:
+            body = "[" + ", ".join(args) + "]"
+        else:
+            body = f"build.{name}(s, e{''.join(', ' + a for a in args)})"
+        if size == 1 and body in ("c0", "None"):  # a relabelling: only the state changes
+            unit[i] = gotos.get(name, {})
+            continue
+        code = [f"def r{i}(stack, vals, ps, build):", f"    G = GOTO[{name!r}]"]
+        if size == 0:
+            code += [
+                "    s = e = ps[-1][1] if ps else 0",
+                f"    vals.append({body})",
+                "    ps.append((s, e))",
+                "    stack.append(G[stack[-1]])",
+            ]
+        else:
+            code.append("    c0 = vals[-1]" if size == 1 else f"    {', '.join(f'c{j}' for j in range(size))} = vals[-{size}:]")
+            first = rule.expansion[0]
+            if inline and body.startswith("[*c0") and not first.is_term and first.name == name:
+                # Left recursion (`__x_star_0: __x_star_0 _sep item`): grow the list in place.
+                rest = [a for a in args[1:]]
+                code.append(f"    c0.extend(({', '.join(rest)},))" if rest else "    pass")
+                body = "c0"
+            if size == 1:
+                code += ["    s, e = ps[-1]", f"    vals[-1] = {body}", "    stack[-1] = G[stack[-2]]"]
+            else:
+                code += [
+                    f"    s = ps[-{size}][0]; e = ps[-1][1]",
+                    f"    vals[-{size}:] = [{body}]",
+                    f"    ps[-{size}:] = [(s, e)]",
+                    f"    del stack[-{size - 1}:]; stack[-1] = G[stack[-2]]",
+                ]
+        reducers[i] = _lazy_reducer(reducers, i, "\n".join(code), scope)
+
+    # A state whose every action is one relabelling is left as soon as it is
+    # entered; shifts and gotos into it go straight to where it leads.
+    relabel: dict[int, str] = {}
+    for state, acts in enumerate(action):
+        taken = set(acts.values())
+        if len(taken) == 1 and (only := next(iter(taken))) < 0 and unit[~only] is not None:
+            relabel[state] = rules[~only].origin.name
+
+    def skip(below: int, state: int) -> int:
+        while state in relabel:
+            state = gotos[relabel[state]][below]
+        return state
+
+    for state, acts in enumerate(action):
+        for symbol, act in acts.items():
+            if act >= 0:
+                acts[symbol] = skip(state, act)
+    for table_ in gotos.values():
+        for below, state in table_.items():
+            table_[below] = skip(below, state)
+    return _Tables(
+        lexer=lexer,
+        keywords=keywords,
+        action=action,
+        unit=unit,
+        reducers=reducers,
+        start=table.start_states["start"],
+        end=table.end_states["start"],
+    )
+
+
+def _lazy_reducer(reducers: list[t.Any], index: int, code: str, scope: dict[str, t.Any]) -> t.Any:
+    """A reducer compiled on first use: a parse meets few of the grammar's rules, and compiling all costs 30 ms."""
+
+    def first_call(*args: t.Any) -> None:
+        exec(compile(code, "<mpl.compiler.parse reducers>", "exec"), scope)  # noqa: S102 - built from the grammar
+        reducers[index] = scope[f"r{index}"]
+        reducers[index](*args)
+
+    return first_call
+
+
+def _fast_parse(text: str, sink: Sink) -> tuple[nodes.Decl, ...]:
+    """The declarations of a text without syntax errors, else `_GiveUp`.
+
+    Escape diagnostics go to `sink`; the caller discards them when this gives up.
+    """
+    tables = _tables()
+    action, unit, reducers, keywords, end_state = tables.action, tables.unit, tables.reducers, tables.keywords, tables.end
+    build = _Builder(sink)
+    stack = [tables.start]
+    vals: list[t.Any] = []
+    ps: list[tuple[int, int]] = []  # the (start, end) of each value
+    state = tables.start
+    for match in tables.lexer(text):
+        term = match.lastgroup
+        assert term is not None
+        span = match.span(term)
+        token = match.group(term)
+        acts = action[state]
+        if term == "NAME":
+            keyword = keywords.get(token)
+            if keyword is not None and keyword in acts:
+                term = keyword
+        elif term == "_EOF":
+            term = "$END"
+        while True:
+            act = acts.get(term)
+            if act is None:
+                raise _GiveUp(span[0])
+            if act >= 0:
+                break
+            goto = unit[~act]
+            if goto is None:
+                reducers[~act](stack, vals, ps, build)
+                state = stack[-1]
+            else:
+                state = stack[-1] = goto[stack[-2]]
+            if state == end_state:
+                if term != "$END":  # pragma: no cover - LALR accepts only at the end
+                    raise _GiveUp(span[0])
+                return t.cast("tuple[nodes.Decl, ...]", vals[-1])
+            acts = action[state]
+        stack.append(act)
+        vals.append(token)
+        ps.append(span)
+        state = act
+    raise _GiveUp(len(text))  # pragma: no cover - the lexer always ends with `_EOF`
 
 
 # -- comments -------------------------------------------------------------------
 
-_COMMENT_SCAN = re.compile(r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""|"(?:[^"\\\r\n]|\\[^\r\n])*"|#[^\r\n]*')
+_COMMENT_SCAN = re.compile(lexicon.STRINGS_AND_COMMENTS)
 
 
 def scan_comments(text: str) -> tuple[nodes.Comment, ...]:
@@ -402,8 +672,12 @@ def scan_comments(text: str) -> tuple[nodes.Comment, ...]:
 # -- parsing with recovery --------------------------------------------------------
 
 
-def parse(source: SourceFile | str, sink: Sink | None = None) -> nodes.File:
+def parse(source: SourceFile | str, sink: Sink | None = None, *, fast: bool | None = None) -> nodes.File:
     """Parse a source file; syntax errors go to the sink.
+
+    A text of `FAST_FROM` characters or more is parsed by the fast parser
+    first, and by lark only if it holds a syntax error; `fast` forces the
+    choice (False: lark only, the reference the tests compare with).
 
     >>> f = parse(SourceFile("a.mprof", "profile p < temperature 0.5 >"))
     >>> f.decls[0].block.stmts[0].value.value
@@ -413,7 +687,31 @@ def parse(source: SourceFile | str, sink: Sink | None = None) -> nodes.File:
         source = SourceFile("<string>", source)
     if sink is None:
         sink = Sink(source)
+    # A parse allocates millions of objects and frees none, which makes the
+    # collector walk the growing heap again and again (a third of the time at
+    # 10,000 profiles); syntax nodes hold no cycles, so pausing it loses nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(source, sink, fast)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _parse(source: SourceFile, sink: Sink, fast: bool | None) -> nodes.File:
     text = source.text
+    if fast is None:
+        fast = len(text) >= FAST_FROM
+    if fast:
+        trial = Sink(source)
+        try:
+            decls = _fast_parse(text, trial)
+        except _GiveUp:
+            pass
+        else:
+            sink.extend(trial.diagnostics)
+            return nodes.File(span=Span(0, len(text)), source=source, decls=decls, comments=scan_comments(text))
     lost_openers = 0  # `<` removed by recovery, whose `>` errors are not reported
     errors = 0
     appended = ""
@@ -446,6 +744,12 @@ def parse(source: SourceFile | str, sink: Sink | None = None) -> nodes.File:
                     pos -= 1
             if lost_openers == 0:
                 _report_syntax(sink, source, exc, pos)
+            if isinstance(exc, UnexpectedCharacters) and text.startswith("{", pos):
+                # `profile p { ... }`: reported once; read on as if written with `< >`.
+                close = _brace_block(text, pos)
+                if close is not None:
+                    text = text[:pos] + "<" + text[pos + 1 : close] + ">" + text[close + 1 :]
+                    continue
             new_text, delta = _blank_line(text, pos)
             if new_text == text:  # no progress possible; give up on the rest
                 return nodes.File(span=Span(0, len(source.text)), source=source, decls=(), syntax_ok=False)
@@ -538,7 +842,9 @@ def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: in
             "MPL101",
             Span(pos, pos + 1),
             f"unexpected character `{shown}`",
-            help=_unquoted_model_name(text, pos) or (f"expected {_expected_phrase(exc.allowed)}" if exc.allowed else None),
+            help=_unquoted_model_name(text, pos)
+            or _syntax_hint(text, pos)
+            or (f"expected {_expected_phrase(exc.allowed)}" if exc.allowed else None),
             token=char,
         )
         return
@@ -558,7 +864,7 @@ def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: in
     else:
         shown = f"`{token}`"
     help_text = f"expected {_expected_phrase(exc.expected)}"
-    if (hint := _unquoted_model_name(text, pos)) is not None:
+    if (hint := _unquoted_model_name(text, pos) or _syntax_hint(text, pos)) is not None:
         help_text = hint
     elif token.type == "MORETHAN" and "MORETHAN" not in exc.expected:
         help_text += "; `>` closes a block only after a complete statement"
@@ -570,7 +876,54 @@ def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: in
     sink.report("MPL101", Span(pos, max(end, pos)), f"unexpected {shown}", help=help_text, token=str(token))
 
 
-_MODEL_WORD = re.compile(r"(?:^|[\s;])(?:model|from)[ \t]+([A-Za-z_][A-Za-z0-9_\-]*)$")
+# Modelfile instructions, which a profile spells in lower case (PARAMETER: not at all).
+_MODELFILE_WORDS = ("FROM", "PARAMETER", "SYSTEM", "TEMPLATE", "ADAPTER", "LICENSE", "MESSAGE", "REQUIRES")
+_LINE_HEAD = re.compile(rf"[ \t]*({lexicon.NAME})")
+
+
+def _line_at(text: str, pos: int) -> tuple[int, int]:
+    start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+    ends = [i for i in (text.find("\n", pos), text.find("\r", pos)) if i >= 0]
+    return start, min(ends) if ends else len(text)
+
+
+def _syntax_hint(text: str, pos: int) -> str | None:
+    """A hint for syntax borrowed from other formats: `name = value`, `name: value`, `{ }`, Modelfile words."""
+    start, end = _line_at(text, pos)
+    line = text[start:end].split("#", 1)[0].strip()
+    head = _LINE_HEAD.match(text, start)
+    char = text[pos] if pos < len(text) else ""
+    if head is not None and head.group(1) in _MODELFILE_WORDS and pos >= head.start(1):
+        word = head.group(1)
+        rest = line[len(word) :].strip()
+        written = rest if word == "PARAMETER" else f"{word.lower()} {rest}".strip()
+        return f"`{word}` is Modelfile syntax: in a profile write `{written}` (`mpl import` converts a Modelfile)"
+    if char in "=:" and head is not None and head.end(1) <= pos and not text[head.end(1) : pos].strip():
+        rest = text[pos + 1 : end].split("#", 1)[0].strip()
+        return f"no `{char}`: write `{' '.join(filter(None, (head.group(1), rest)))}`"
+    if char == "{":
+        return "blocks use `< >`: write `" + text[start:pos].strip() + " <` and close the block with `>`"
+    return None
+
+
+_BRACES = re.compile(lexicon.STRINGS_AND_COMMENTS + "|[{}]")
+
+
+def _brace_block(text: str, pos: int) -> int | None:
+    """The offset of the `}` that closes the `{` at `pos` (outside strings and comments), if any."""
+    depth = 0
+    for match in _BRACES.finditer(text, pos):
+        token = match.group()
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth -= 1
+            if depth == 0:
+                return match.start()
+    return None
+
+
+_MODEL_WORD = re.compile(r"(?:^|[\s;])(?:model|from)[ \t]+(" + lexicon.NAME + ")$")
 
 
 def _unquoted_model_name(text: str, pos: int) -> str | None:
@@ -592,7 +945,7 @@ def _unquoted_model_name(text: str, pos: int) -> str | None:
     return f'quote model names and paths that hold `.`, `:`, `/` or `~`: `"{text[start:end]}"`'
 
 
-_BRACKETS = re.compile(r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""|"(?:[^"\\\r\n]|\\[^\r\n])*"|#[^\r\n]*|[<>]')
+_BRACKETS = re.compile(lexicon.STRINGS_AND_COMMENTS + "|[<>]")
 
 
 def _blank_line(text: str, pos: int) -> tuple[str, int]:

@@ -14,21 +14,25 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
+from mpl.compiler import lexicon
+
 Category = t.Literal["parameter", "profile", "task", "model", "role"]
 Block = t.Literal["top", "profile", "model", "when", "other"]
 
-TOP_KEYWORDS = ("ollama", "tasks", "default", "profile", "model")
+TOP_KEYWORDS = lexicon.DECL_KEYWORDS
 PROFILE_KEYWORDS = ("unset", "when")
 MODEL_KEYWORDS = ("adapter", "use", "system", "template", "message", "license", "requires", "unset")
 
+_CLOSE = '"{0,2}"""'  # how a triple-quoted string ends
+assert lexicon.LONG_STRING.endswith(_CLOSE), "grammar/profile.lark changed how LONG_STRING ends"
 _TOKEN = re.compile(
-    r'(?P<string>"""(?:[^"\\]|\\[\s\S]|"(?!""))*""")'
-    r'|(?P<open>"""(?:[^"\\]|\\[\s\S]|"(?!""))*\Z)'  # an unclosed multi-line string runs to the cursor
+    rf"(?P<string>{lexicon.LONG_STRING})"
+    rf'|(?P<open>{lexicon.LONG_STRING.removesuffix(_CLOSE)}"{{0,2}}\Z)'  # an unclosed multi-line string runs to the cursor
     r'|(?P<line_string>"(?:[^"\\\r\n]|\\[^\r\n])*(?:"|(?=[\r\n])|\Z))'
-    r"|(?P<comment>#[^\r\n]*)"
+    rf"|(?P<comment>{lexicon.COMMENT})"
     r"|(?P<nl>\r\n|\r|\n)"
-    r"|(?P<word>[A-Za-z_][A-Za-z0-9_\-]*)"
-    r"|(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
+    rf"|(?P<word>{lexicon.NAME})"
+    rf"|(?P<number>{lexicon.NUMBER})"
     r"|(?P<punct>\+=|[<>\[\],;])"
     r"|(?P<space>[ \t\f]+)"
     r"|(?P<other>.)",

@@ -13,7 +13,7 @@ import re
 
 from lsprotocol import types
 
-from mpl.compiler import nodes
+from mpl.compiler import lexicon, nodes
 from mpl.diagnostics import Diagnostic, Severity
 from mpl.lsp.document import Document
 from mpl.lsp.symbols import Occurrence
@@ -27,7 +27,7 @@ _SEVERITIES = {
 # Codes whose span marks something without effect (shown faded) or removed from Ollama (struck through).
 _UNNECESSARY = frozenset({"MPL211"})
 _DEPRECATED = frozenset({"MPL401", "MPL403", "MPL405"})
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
+NAME = re.compile(lexicon.NAME)
 
 
 class FeatureError(Exception):
@@ -117,10 +117,7 @@ def highlights(doc: Document, offset: int) -> list[types.DocumentHighlight]:
 @functools.cache
 def reserved_words() -> frozenset[str]:
     """The grammar's keywords, which cannot name a profile or task."""
-    from mpl.compiler.parse import parser
-
-    words = {term.pattern.value for term in parser().terminals if term.pattern.type == "str"}
-    return frozenset(w for w in words if NAME.fullmatch(w))
+    return lexicon.KEYWORDS
 
 
 def prepare_rename(doc: Document, offset: int) -> types.PrepareRenamePlaceholder | None:
