@@ -21,7 +21,8 @@ def main() -> None:
     ap.add_argument("--targets", default="options,modelfile,meton")
     args = ap.parse_args()
 
-    from mpl.compiler import ALL_TARGETS, _parse_recovering, apply_allows
+    from mpl.compiler import _parse_recovering
+    from mpl.diagnostics.policy import apply_policy
     from mpl.compiler.check import check_syntax
     from mpl.compiler.resolve import file_target, resolve
     from mpl.compiler import PASSES
@@ -29,7 +30,6 @@ def main() -> None:
     from mpl.source import SourceFile
     from mpl.targets import get_target
 
-    del ALL_TARGETS
     targets = args.targets.split(",")
     src = SourceFile(str(args.file), args.file.read_text())
     sink = Sink(src)
@@ -61,7 +61,7 @@ def main() -> None:
     program = run("lint", passes)
     for name in targets:
         run(f"check-{name}", lambda: get_target(name).check(program, sink))
-    run("allows", lambda: apply_allows(program, sink))
+    run("policy", lambda: apply_policy(sink, program))
     out = Path("/tmp/mpl-stages-out")
     out.mkdir(exist_ok=True)
     for name in targets:

@@ -82,12 +82,19 @@ class MetonTarget(Target):
     # -- what is written ----------------------------------------------------
 
     def entries(self, program: Program) -> list[tuple[str, str | None, str | None, Options]]:
-        """(name, profile, task, options) for every profile and differing variant."""
+        """(name, profile, task, options) for every profile and differing variant.
+
+        Kept for the last program asked about: `check` and `emit` read the same list.
+        """
+        last = getattr(self, "_entries", None)
+        if last is not None and last[0] is program:
+            return last[1]
         found: list[tuple[str, str | None, str | None, Options]] = [
             (name, name, None, program.resolve(name)) for name in program.profiles
         ]
         for profile, task in task_variants(program):
             found.append((f"{profile}-{task}", profile, task, program.resolve(profile, task)))
+        self._entries = (program, found)
         return found
 
     def values(self, program: Program, options: Options) -> list[MetonValue]:
