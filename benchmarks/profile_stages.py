@@ -33,7 +33,6 @@ def main() -> None:
     targets = args.targets.split(",")
     src = SourceFile(str(args.file), args.file.read_text())
     sink = Sink(src)
-    state: dict = {}
 
     def run(name, fn):
         prof = cProfile.Profile() if args.cprofile == name else None

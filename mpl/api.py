@@ -8,7 +8,6 @@ with runtime overrides validated against the catalog (what a `/param` or
 
 from __future__ import annotations
 
-import functools
 import os
 import typing as t
 from collections.abc import Mapping

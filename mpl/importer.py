@@ -167,7 +167,6 @@ def import_modelfile(
         last_param[command.name] = command
     stops = [c.value for c in mf.get("PARAMETER") if c.name == "stop"]
 
-    pending: list[str] = []
     comment_iter = [(c.span.start, c.text.rstrip()) for i, c in enumerate(comments) if i not in consumed]
     ci = 0
     first = True

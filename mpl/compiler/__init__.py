@@ -30,7 +30,7 @@ PASSES: tuple[t.Callable[[Program, Sink], Program], ...] = (check, lint)
 
 MAX_BYTES = 16 * 1024 * 1024
 # Every file target, and those checked without configuration (the registry's lists).
-from mpl.targets import DEFAULT_TARGETS, FILE_TARGETS as ALL_TARGETS  # noqa: E402
+from mpl.targets import DEFAULT_TARGETS, FILE_TARGETS as ALL_TARGETS  # noqa: E402, F401 (re-exported)
 
 
 class Analysis(msgspec.Struct):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mpl.catalog import OptionSpec, Version, catalog
-from mpl.compiler.program import Options, Program, Setting
+from mpl.compiler.program import Options, Program
 from mpl.diagnostics import Related, Sink
 from mpl.source import Span
 from mpl.targets.base import OutputFile, Target, task_variants, typed
