@@ -400,14 +400,16 @@ def import_meton(source: SourceFile, sink: Sink, out: Imported) -> None:
         return
     models = _get(root, "models")
     settings = _get(models, "settings") if models is not None else None
+    profiles = _get(root, "parameter_profiles")
     default: Profile | None = None
-    if settings is not None:
-        default = Profile("default", "Meton's models.settings")
-        _meton_settings(source, sink, settings, default)
+    if settings is not None or isinstance(profiles, yaml.MappingNode):
+        # Without `models.settings`, Meton starts from its own defaults: they are the base the presets apply over.
+        default = Profile("default", "Meton's models.settings" if settings is not None else "Meton's default settings")
+        if settings is not None:
+            _meton_settings(source, sink, settings, default)
         _meton_defaults(default)
         out.profiles.append(default)
         out.default = "default"
-    profiles = _get(root, "parameter_profiles")
     if isinstance(profiles, yaml.MappingNode):
         for key_node, value_node in profiles.value:
             name = str(key_node.value)
