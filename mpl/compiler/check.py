@@ -14,6 +14,7 @@ import typing as t
 
 from mpl.catalog import ModelfileBehaviour, OptionSpec, ValueType, Version, catalog
 from mpl.compiler import nodes
+from mpl.compiler.adapters import check_model_files
 from mpl.compiler.program import Model, Program, Setting
 from mpl.diagnostics import Severity, Sink
 
@@ -285,7 +286,7 @@ def _check_model(program: Program, model: Model, sink: Sink) -> None:
                 + (f" ({spec.reference})" if spec.reference else ""),
                 help="merge the adapter into the base offline (llama.cpp's `llama-export-lora`) and build `from` the merged GGUF",
             )
-        if not model.adapter.path.is_file():
+        if not model.adapter.path.exists():
             sink.report(
                 "MPL307", model.adapter.value_span, f"adapter file `{model.adapter.value}` does not exist",
                 help=f"looked for {model.adapter.path}; relative paths start at the .mprof file's folder",
@@ -295,6 +296,7 @@ def _check_model(program: Program, model: Model, sink: Sink) -> None:
             "MPL307", model.source.span, f"model file `{model.source.value}` does not exist",
             help=f"looked for {model.source.path}; Ollama would send a missing path as a model name and try to pull it",
         )
+    check_model_files(program, model, sink)  # GGUF headers: MPL605-MPL607
     for text in (model.system, model.template):
         if text is not None and text.value == "":
             keyword = "system" if text is model.system else "template"
