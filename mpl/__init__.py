@@ -3,7 +3,7 @@
 The public API is cheap to import; the compiler loads on first use.
 
 >>> import mpl
->>> mpl.load('profile p < temperature 0.2 >').options("p")
+>>> mpl.loads('profile p < temperature 0.2 >').options("p")
 {'temperature': 0.2}
 """
 
@@ -13,7 +13,7 @@ import typing as t
 
 __version__ = "0.1.0"
 
-__all__ = ["Diagnostic", "MplError", "MplWarning", "ProfileSet", "ResolvedProfile", "__version__", "load"]
+__all__ = ["Diagnostic", "MplError", "MplWarning", "ProfileSet", "ResolvedProfile", "__version__", "load", "loads"]
 
 if t.TYPE_CHECKING:
     from mpl.api import MplError as MplError
@@ -21,11 +21,12 @@ if t.TYPE_CHECKING:
     from mpl.api import ProfileSet as ProfileSet
     from mpl.api import ResolvedProfile as ResolvedProfile
     from mpl.api import load as load
+    from mpl.api import loads as loads
     from mpl.diagnostics import Diagnostic as Diagnostic
 
 
 def __getattr__(name: str) -> t.Any:
-    if name in ("load", "MplError", "MplWarning", "ProfileSet", "ResolvedProfile"):
+    if name in ("load", "loads", "MplError", "MplWarning", "ProfileSet", "ResolvedProfile"):
         from mpl import api
 
         return getattr(api, name)

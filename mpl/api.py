@@ -1,4 +1,4 @@
-"""The Python API: `mpl.load(...)` and the `ProfileSet` an assistant calls.
+"""The Python API: `mpl.load(path)`, `mpl.loads(text)` and the `ProfileSet` an assistant calls.
 
 `ProfileSet.options(profile, task=None, **overrides)` returns resolved options
 with runtime overrides validated against the catalog (what a `/param` or
@@ -9,6 +9,7 @@ with runtime overrides validated against the catalog (what a `/param` or
 from __future__ import annotations
 
 import functools
+import os
 import typing as t
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +21,9 @@ from mpl.source import SourceFile
 from mpl.targets.base import typed_options
 
 if t.TYPE_CHECKING:
+    from mpl.catalog import Version
     from mpl.compiler.program import Program
+    from mpl.session import Session
 
 
 class MplError(Exception):
@@ -110,7 +113,7 @@ class ProfileSet:
         (as a profile's value would be, MPL401) and an `MplError` where it
         rejects requests that carry it (before 0.1.35).
 
-        >>> ps = load('tasks a\\nprofile p for a < temperature 0.2; when task is a < top_k 5 > >')
+        >>> ps = loads('tasks a\\nprofile p for a < temperature 0.2; when task is a < top_k 5 > >')
         >>> ps.options("p", "a", temperature="0.7")
         {'temperature': 0.7, 'top_k': 5}
         """
@@ -135,6 +138,15 @@ class ProfileSet:
         if chosen is None:
             raise MplError([_error("MPL217", f"task `{task}` is routed to no profile and there is no `default`", None)])
         return ResolvedProfile(chosen, task, self.program.profiles[chosen].description, self.options(chosen, task, **overrides))
+
+    def session(self, profile: str | None = None, task: str | None = None) -> Session:
+        """A runtime session (`mpl.session.Session`): `/param`, `/preset`, `/param show`, `/profile save`.
+
+        It starts at `profile`, else the profile routed to `task`, else the `default`.
+        """
+        from mpl.session import Session
+
+        return Session(self, profile, task)
 
     def _check_versions(self, names: t.Iterable[str]) -> None:
         """The checker's version rule (MPL401) for overrides: a warning where the
@@ -164,24 +176,112 @@ class ProfileSet:
         return profile
 
 
-def load(source: str | Path, *, ollama: str | None = None) -> ProfileSet:
-    """Load and check a profile source: a path, or the text itself.
+def load(source: str | os.PathLike[str] | t.BinaryIO, *, ollama: str | None = None) -> ProfileSet:
+    """Load and check a profile source: a path, or a file opened in binary mode.
 
-    A `Path`, or a string naming an existing file (or ending in `.mprof`), is
-    read from disk; any other string is source text. Raises `MplError` when the
-    source has errors; warnings are kept in `ProfileSet.diagnostics`.
+    As `json.load` and `tomllib.load`: `mpl.load(path)` reads the file, and
+    `mpl.load(fp)` reads an open binary file; source text goes to
+    `mpl.loads`. Anything wrong with the input (a missing or unreadable file,
+    a folder, binary or non-UTF-8 content, errors in the source) raises
+    `MplError`; warnings are kept in `ProfileSet.diagnostics`.
+
+    A string of source text is still accepted, with a `DeprecationWarning`: a
+    string holding a line break or `<`, or naming no existing file and not
+    ending in `.mprof`, is read as text.
     """
+    target = _target(ollama)
+    if isinstance(source, str) and not _names_a_file(source):
+        import warnings
+
+        warnings.warn(
+            "mpl.load(text) is deprecated: call mpl.loads(text) for source text, mpl.load(path) for a file",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _checked(analyze(source, target=target, targets=("options",)))
+    if isinstance(source, (str, os.PathLike)):
+        return _checked(analyze(Path(source), target=target, targets=("options",)))
+    if hasattr(source, "read"):
+        return _load_file_object(source, target)
+    raise TypeError(f"mpl.load() takes a path or a binary file object, not {type(source).__name__}; for text call mpl.loads()")
+
+
+def loads(text: str | bytes, *, name: str = "<string>", ollama: str | None = None) -> ProfileSet:
+    """Load and check profile source text; `name` is the file name diagnostics show.
+
+    Relative paths in the source (adapters, local model files) are taken from the
+    current directory. Raises `MplError` when the source has errors.
+
+    >>> loads('profile p < temperature 0.2 >').options("p")
+    {'temperature': 0.2}
+    """
+    target = _target(ollama)
+    if isinstance(text, (bytes, bytearray)):
+        return _load_bytes(bytes(text), name, None, target)
+    if not isinstance(text, str):
+        raise TypeError(f"mpl.loads() takes str or bytes, not {type(text).__name__}")
+    return _checked(analyze(SourceFile(name, text), target=target, targets=("options",)))
+
+
+def _target(ollama: str | None) -> Version | None:
+    if ollama is None:
+        return None
     from mpl.catalog import Version
 
-    target = None
-    if ollama is not None:
+    try:
+        return Version.parse(ollama)
+    except ValueError as exc:
+        raise MplError([_error("MPL304", str(exc), None)]) from None
+
+
+def _names_a_file(source: str) -> bool:
+    """Whether the deprecated `load(str)` reads a path: never raises, whatever the string."""
+    if "\n" in source or "<" in source or "\0" in source:
+        return False
+    if source.endswith(".mprof"):
+        return True
+    try:
+        return os.path.isfile(source)
+    except (OSError, ValueError):
+        return False
+
+
+def _load_file_object(fp: t.Any, target: Version | None) -> ProfileSet:
+    name = getattr(fp, "name", None)
+    shown = name if isinstance(name, str) and name else "<file>"
+    try:
+        data = fp.read()
+    except UnicodeDecodeError as exc:  # a text-mode file in another encoding
+        raise MplError([_error("MPL002", f"`{shown}` is not valid UTF-8: {exc.reason}", "save the file as UTF-8")]) from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise MplError([_error("MPL001", f"cannot read `{shown}`: {reason}", None)]) from None
+    base_dir = None
+    if shown != "<file>":
         try:
-            target = Version.parse(ollama)
-        except ValueError as exc:
-            raise MplError([_error("MPL304", str(exc), None)]) from None
-    if isinstance(source, str) and "\n" not in source and (source.endswith(".mprof") or Path(source).is_file()):
-        source = Path(source)
-    analysis = analyze(source, target=target, targets=("options",))
+            if os.path.isfile(shown):
+                base_dir = Path(shown).resolve().parent
+        except (OSError, ValueError):
+            base_dir = None
+    if isinstance(data, str):  # a file opened in text mode: already decoded
+        return _checked(analyze(SourceFile(shown, data), target=target, base_dir=base_dir, targets=("options",)))
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(f"mpl.load() needs a file whose read() returns bytes, not {type(data).__name__}")
+    return _load_bytes(bytes(data), shown, base_dir, target)
+
+
+def _load_bytes(data: bytes, name: str, base_dir: Path | None, target: Version | None) -> ProfileSet:
+    from mpl.compiler import decode_source
+
+    source, sink, _ = decode_source(data, name)
+    if any(d.code in ("MPL003", "MPL005") for d in sink.diagnostics):
+        raise MplError(sink.sorted(), source)  # binary or too large: nothing to parse
+    analysis = analyze(source, target=target, base_dir=base_dir, targets=("options",))
+    analysis.sink.extend(sink.diagnostics)
+    return _checked(analysis)
+
+
+def _checked(analysis: Analysis) -> ProfileSet:
     if analysis.has_errors or analysis.program is None:
         raise MplError(analysis.diagnostics, analysis.source)
     return ProfileSet(analysis)
@@ -200,60 +300,24 @@ def _near(name: str, candidates: t.Iterable[str]) -> str | None:
     return did_you_mean(name, candidates)
 
 
-@functools.cache
-def _overrides_model() -> t.Any:
-    """A pydantic model with one optional, constrained field per catalog option."""
-    from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, create_model
-
-    from mpl.catalog import ValueType, catalog
-
-    def to_list(value: t.Any) -> t.Any:
-        return [value] if isinstance(value, str) else value
-
-    def no_bool(value: t.Any) -> t.Any:
-        # pydantic reads True as 1; Ollama's int and float options refuse JSON booleans.
-        if isinstance(value, bool):
-            raise ValueError("input should be a number, not a boolean")
-        return value
-
-    fields: dict[str, t.Any] = {}
-    for name, spec in catalog().options.items():
-        constraints: dict[str, t.Any] = {}
-        if spec.domain is not None:
-            d = spec.domain
-            if d.minimum is not None:
-                constraints["gt" if d.min_exclusive else "ge"] = d.minimum
-            if d.maximum is not None:
-                constraints["lt" if d.max_exclusive else "le"] = d.maximum
-        kind: t.Any = {
-            ValueType.INT: int,
-            ValueType.FLOAT: float,
-            ValueType.BOOL: bool,
-            ValueType.STRING_LIST: t.Annotated[list[str], BeforeValidator(to_list)],
-        }[spec.type]
-        if spec.type is ValueType.BOOL:
-            kind = t.Union[StrictBool, t.Literal["true", "false"]]
-        if spec.type is ValueType.FLOAT:
-            kind = t.Annotated[float, Field(allow_inf_nan=False, **constraints)]
-        elif constraints:
-            kind = t.Annotated[kind, Field(**constraints)]
-        if spec.type in (ValueType.INT, ValueType.FLOAT):
-            kind = t.Annotated[kind, BeforeValidator(no_bool)]
-        fields[name] = (t.Optional[kind], None)
-    return create_model("Overrides", __config__=ConfigDict(extra="forbid"), **fields)  # type: ignore[call-overload]
-
-
 def validate_overrides(overrides: dict[str, t.Any]) -> dict[str, t.Any]:
     """Check runtime overrides against the catalog; returns them in Ollama's types.
+
+    Each value gets the verdict the checker gives the same value in a profile
+    (`mpl.catalog.validate`); a string typed at a prompt is read as the profile
+    syntax reads it (``"0.7"`` is a number, ``"true"`` a boolean; for `stop` it is
+    the string). `None` is kept: it removes the option. A warning (a float that
+    underflows to 0) is an `MplWarning`.
 
     >>> validate_overrides({"top_k": "20", "stop": "###"})
     {'top_k': 20, 'stop': ['###']}
     """
     if not overrides:
         return {}
-    from pydantic import ValidationError
+    import warnings
 
-    from mpl.catalog import catalog
+    from mpl.catalog import catalog, validate
+    from mpl.catalog.values import read_prompt
 
     diags: list[Diagnostic] = []
     for name in overrides:
@@ -262,22 +326,22 @@ def validate_overrides(overrides: dict[str, t.Any]) -> dict[str, t.Any]:
             diags.append(_error("MPL301", f"unknown parameter `{name}`", f"did you mean `{near}`?" if near else None))
     if diags:
         raise MplError(diags)
-    try:
-        model = _overrides_model().model_validate(overrides)
-    except ValidationError as exc:
-        seen: set[str] = set()
-        for err in exc.errors():
-            name = str(err["loc"][0])
-            if name in seen:
-                continue  # one diagnostic per override (a union reports each branch)
-            seen.add(name)
-            code = "MPL303" if err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal") else "MPL302"
-            diags.append(_error(code, f"`{name}`: {err['msg'].lower()} (got {err.get('input')!r})", None))
-        raise MplError(diags) from None
     result: dict[str, t.Any] = {}
-    for name in overrides:
-        value = getattr(model, name)
-        if value in ("true", "false"):
-            value = value == "true"
-        result[name] = value
+    for name, value in overrides.items():
+        if value is None:
+            result[name] = None
+            continue
+        spec = catalog().option(name)
+        assert spec is not None
+        verdict = validate(spec, read_prompt(spec, value))
+        for problem in verdict.problems:
+            if problem.severity == "error":
+                diags.append(_error(problem.code, problem.message, problem.help))
+            else:
+                diag = Diagnostic(code=problem.code, severity=Severity.WARNING, message=problem.message, span=None, help=problem.help)
+                warnings.warn(MplWarning(diag), stacklevel=3)
+        if verdict.ok:
+            result[name] = verdict.value
+    if diags:
+        raise MplError(diags)
     return result

@@ -104,6 +104,23 @@ def _analyze(path: Path, version: str | None, targets: t.Sequence[str]):
     return analyze(path, target=_parse_version(version), targets=targets)
 
 
+class Lang(str, enum.Enum):
+    auto = "auto"
+    mprof = "mprof"
+    modelfile = "modelfile"
+
+
+def _analyze_as(path: Path, version: str | None, targets: t.Sequence[str] | None, lang: Lang):
+    """Analyse a `.mprof` source, or a Modelfile (by its name, or `--lang modelfile`)."""
+    from mpl.compiler.modelfile import is_modelfile_path
+
+    if lang is Lang.modelfile or (lang is Lang.auto and is_modelfile_path(path)):
+        from mpl.compiler.modelfile import analyze_modelfile
+
+        return analyze_modelfile(path, target=_parse_version(version), targets=targets or ("options", "modelfile"))
+    return _analyze(path, version, targets or ["options", "meton", "modelfile"])
+
+
 def _print_text(analysis, stream: t.TextIO, *, notes: bool = True) -> None:
     """Render an analysis's diagnostics; without `notes`, info-level ones are only counted."""
     from mpl.diagnostics import Severity
@@ -121,7 +138,7 @@ def _print_text(analysis, stream: t.TextIO, *, notes: bool = True) -> None:
 
 @app.command()
 def check(
-    files: t.Annotated[list[Path], typer.Argument(help="The .mprof source files.", show_default=False)],
+    files: t.Annotated[list[Path], typer.Argument(help="The .mprof source files or Modelfiles.", show_default=False)],
     ollama: OllamaOpt = None,
     strict: t.Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")] = False,
     format: t.Annotated[Format, typer.Option("--format", "-f", help="Output format (sarif: SARIF 2.1.0 for code scanning).")] = Format.text,
@@ -129,18 +146,21 @@ def check(
     explain_defaults: t.Annotated[
         bool, typer.Option("--explain-defaults", help="Also list, per profile and model, the moved Ollama defaults it relies on.")
     ] = False,
+    lang: t.Annotated[
+        Lang, typer.Option("--lang", help="Read the files as `.mprof` sources or Modelfiles (auto: `Modelfile`, `*.Modelfile` and `*.modelfile` are Modelfiles).")
+    ] = Lang.auto,
 ) -> None:
-    """Check profile sources and report diagnostics; nothing is written."""
+    """Check profile sources and Modelfiles and report diagnostics; nothing is written."""
     from mpl.diagnostics import Severity
     from mpl.diagnostics.render import render_json, summary_line
 
-    targets = [t_.value for t_ in target] if target else ["options", "meton", "modelfile"]
+    targets = [t_.value for t_ in target] if target else None
     worst = 0
     io_problem = False
     payloads: list[str] = []
     reports: list = []  # (source, diagnostics, silenced) for SARIF
     for path in files:
-        analysis = _analyze(path, ollama, targets)
+        analysis = _analyze_as(path, ollama, targets, lang)
         diags = analysis.diagnostics
         io_problem |= analysis.io_error
         errors = any(d.severity is Severity.ERROR for d in diags)
@@ -186,6 +206,19 @@ def compile_(
     output: t.Annotated[Path, typer.Option("--output", "-o", help="Output directory.")] = Path("build"),
     target: TargetOpt = None,
     ollama: OllamaOpt = None,
+    into: t.Annotated[
+        t.Optional[Path],
+        typer.Option("--into", metavar="CONFIG.YAML", show_default=False,
+                     help="Write the Meton sections into this existing Meton config.yaml instead (models.settings, "
+                          "parameter_profiles and, with --meton-primary, models.primary); nothing else in it changes. "
+                          "Implies --target meton."),
+    ] = None,
+    no_backup: t.Annotated[bool, typer.Option("--no-backup", help="With --into: do not keep the old file as CONFIG.YAML.bak.")] = False,
+    meton_primary: t.Annotated[
+        t.Optional[str],
+        typer.Option("--meton-primary", metavar="MODEL", show_default=False,
+                     help="Write this model of the file as Meton's models.primary."),
+    ] = None,
 ) -> None:
     """Check a source, then write its targets (all or nothing) into the output directory."""
     from mpl.diagnostics.render import summary_line
@@ -193,6 +226,14 @@ def compile_(
     from mpl.targets import get_target
 
     targets = [t_.value for t_ in target] if target else ["options", "meton", "modelfile"]
+    if into is not None:
+        if target and targets != ["meton"]:
+            _usage_error("--into writes only the meton target; drop the other --target options")
+        targets = ["meton"]
+    elif no_backup:
+        _usage_error("--no-backup only applies with --into")
+    if meton_primary is not None and "meton" not in targets:
+        _usage_error("--meton-primary needs the meton target")
     analysis = _analyze(file, ollama, targets)
     _print_text(analysis, sys.stderr, notes=False)
     if analysis.io_error:
@@ -200,9 +241,29 @@ def compile_(
     if analysis.has_errors or analysis.program is None:
         typer.echo(f"{analysis.source.path}: {summary_line(analysis.diagnostics)}; nothing written", err=True)
         raise typer.Exit(1)
+    meton = None
+    if "meton" in targets:
+        from mpl.targets.meton import MetonTarget
+
+        meton = MetonTarget(primary=meton_primary)
+        try:
+            meton.primary = meton.primary_name(analysis.program)
+        except ValueError as exc:
+            _usage_error(str(exc))
+    if into is not None:
+        from mpl.targets.meton import IntoError, write_into
+
+        try:
+            changed = write_into(into, analysis.program, meton, backup=not no_backup)  # type: ignore[arg-type]
+        except IntoError as exc:
+            _usage_error(f"{into} {exc}; it was left unchanged")
+        except OSError as exc:
+            _usage_error(f"cannot write into {into}: {exc.strerror or exc}")
+        typer.echo(str(into) if changed else f"{into}: already up to date")
+        return
     outputs = []
     for name in targets:
-        outputs.extend(get_target(name).emit(analysis.program, output))
+        outputs.extend((meton if name == "meton" else get_target(name)).emit(analysis.program, output))  # type: ignore[union-attr]
     try:
         written = write_all(output, outputs)
     except OutputError as exc:
@@ -257,6 +318,56 @@ def build(
     options = BuildOptions(names=list(names or []), file=file, all=all_, host=host, ollama=ollama,
                            dry_run=dry_run, force=force, timeout=timeout, jobs=jobs)
     raise typer.Exit(run_build(options, sys.stdout, sys.stderr, colour=_use_colour(sys.stderr)))
+
+
+@app.command("import")
+def import_(
+    sources: t.Annotated[
+        t.Optional[list[Path]],
+        typer.Argument(help="Modelfiles, `ollama show --modelfile` output, or Meton's config.yaml.", show_default=False, metavar="SOURCE..."),
+    ] = None,
+    output: t.Annotated[t.Optional[Path], typer.Option("--output", "-o", help="Write the .mprof here (default: standard output).", show_default=False)] = None,
+    profile: t.Annotated[t.Optional[str], typer.Option("--profile", help="Put a Modelfile's parameters in a profile of this name that the model uses.", show_default=False)] = None,
+    name: t.Annotated[t.Optional[str], typer.Option("--name", help="The model's name (default: from the file name).", show_default=False)] = None,
+    factor: t.Annotated[bool, typer.Option("--factor", help="Move parameters most imported profiles share into a base profile they extend.")] = False,
+    from_server: t.Annotated[
+        t.Optional[list[str]], typer.Option("--from-server", help="Import a model of the Ollama server through /api/show (repeatable).", show_default=False, metavar="NAME")
+    ] = None,
+    host: t.Annotated[t.Optional[str], typer.Option("--host", envvar="OLLAMA_HOST", help="Ollama server URL for --from-server.", show_default=False)] = None,
+) -> None:
+    """Import Modelfiles, `ollama show` output, live models or Meton's config.yaml into one formatted .mprof."""
+    from mpl.deploy.host import HostError
+    from mpl.diagnostics.render import render_text, summary_line
+    from mpl.importer import ImportError_, run_import, write_output
+
+    if not sources and not from_server:
+        _usage_error("give a SOURCE or --from-server NAME")
+    try:
+        text, imported, io_error = run_import(
+            list(sources or []), output=output, profile=profile, name=name, do_factor=factor,
+            from_server=list(from_server or []), host=host,
+        )
+    except (ImportError_, HostError) as exc:
+        _usage_error(str(exc))
+    for source, sink in imported.reports:
+        diags = sink.sorted()
+        if diags:
+            sys.stderr.write(render_text(source, diags, colour=_use_colour(sys.stderr)))
+            typer.echo(f"{source.path}: {summary_line(diags)}", err=True)
+    if io_error:
+        raise typer.Exit(2)
+    if text is None:
+        typer.echo("mpl import: errors found; nothing written", err=True)
+        raise typer.Exit(1)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            write_output(output, text)
+        except OSError as exc:
+            _usage_error(f"cannot write `{output}`: {exc.strerror or exc}")
+        typer.echo(str(output), err=True)
+    raise typer.Exit(0)
 
 
 @app.command()

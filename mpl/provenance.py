@@ -151,7 +151,7 @@ def rows(program: Program, subject: Subject, *, defaults: bool = True) -> list[R
         elif not spec.known_in(target):
             extra.insert(0, _ignored(subject, name, target))
         line, column = program.source.line_col(setting.span.start)
-        out.append(Row(name, setting.value, "set", line, column, setting.origin, setting.profile, tuple(extra)))
+        out.append(Row(name, setting.value, "set", line, column, str(setting.origin), setting.profile, tuple(extra)))
     if defaults:
         for name, spec in cat.options.items():
             if name in subject.options or not spec.known_in(target):
@@ -228,4 +228,75 @@ def diff_rows(a: list[Row], b: list[Row]) -> list[tuple[str, Row | None, Row | N
         if ra is not None and rb is not None and ra.source == rb.source == "default":
             continue
         out.append((name, ra, rb))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    """One Modelfile instruction a model holds (FROM, ADAPTER, SYSTEM, …), as `ollama show` lists them.
+
+    `origin` is the model whose block wrote it: the subject itself, or the model
+    of the same file it is built `from` (Ollama copies the base's instructions).
+    """
+
+    keyword: t.Literal["FROM", "ADAPTER", "SYSTEM", "TEMPLATE", "MESSAGE", "LICENSE", "REQUIRES"]
+    value: str
+    line: int
+    column: int
+    origin: str
+    role: str | None = None  # MESSAGE only
+    note: str = ""
+
+
+def instructions(program: Program, subject: Subject) -> list[Instruction]:
+    """The instructions of a model subject, its base's merged in as `/api/create` merges them.
+
+    FROM is the model's own; a base model of the same file lends its SYSTEM,
+    TEMPLATE, MESSAGEs and REQUIRES where the model has none, and its ADAPTERs
+    and LICENSEs come before the model's own. A profile has none.
+
+    >>> from mpl.compiler import analyze
+    >>> p = analyze('model a from "llama3" < system "hi" >\\nmodel b from a < license "MIT" >').program
+    >>> [(i.keyword, i.value, i.origin) for i in instructions(p, find_subject(p, "b"))]
+    [('FROM', 'a', 'model b'), ('SYSTEM', 'hi', 'model a'), ('LICENSE', 'MIT', 'model b')]
+    """
+    if subject.kind != "model":
+        return []
+    model = program.model(subject.name)
+    if model is None:
+        return []
+    chain = [model]
+    while chain[-1].source.kind == "model":
+        base = program.model(chain[-1].source.value)
+        if base is None or any(base is m for m in chain):
+            break
+        chain.append(base)
+
+    def at(keyword: t.Any, value: str, span: t.Any, owner: t.Any, **extra: t.Any) -> Instruction:
+        line, column = program.source.line_col(span.start)
+        return Instruction(keyword, value, line, column, f"model {owner.name}", **extra)
+
+    source = model.source
+    from_note = {
+        "registry": "a registry model; what it holds itself is on the server, not in this file",
+        "model": "a model of this file, whose instructions it inherits",
+        "path": f"a local file: {source.path}",
+    }[source.kind]
+    out = [at("FROM", source.value, source.span, model, note=from_note)]
+    for owner in reversed(chain):  # the base's adapters come first, as in its manifest
+        if owner.adapter is not None:
+            out.append(at("ADAPTER", owner.adapter.value, owner.adapter.span, owner, note=str(owner.adapter.path)))
+    for keyword in ("SYSTEM", "TEMPLATE"):
+        owner = next((m for m in chain if getattr(m, keyword.lower()) is not None and getattr(m, keyword.lower()).value), None)
+        if owner is not None:
+            text = getattr(owner, keyword.lower())
+            out.append(at(keyword, text.value, text.span, owner))
+    owner = next((m for m in chain if m.messages), None)
+    if owner is not None:
+        out.extend(at("MESSAGE", m.content, m.span, owner, role=m.role) for m in owner.messages)
+    for owner in reversed(chain):
+        out.extend(at("LICENSE", text.value, text.span, owner) for text in owner.licenses)
+    owner = next((m for m in chain if m.requires is not None), None)
+    if owner is not None and owner.requires is not None:
+        out.append(at("REQUIRES", owner.requires.value, owner.requires.span, owner))
     return out

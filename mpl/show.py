@@ -13,7 +13,18 @@ import json
 import typing as t
 from pathlib import Path
 
-from mpl.provenance import DefaultRow, Row, Subject, UnknownSubject, diff_rows, find_subject, rows, unset_defaults
+from mpl.provenance import (
+    DefaultRow,
+    Instruction,
+    Row,
+    Subject,
+    UnknownSubject,
+    diff_rows,
+    find_subject,
+    instructions,
+    rows,
+    unset_defaults,
+)
 
 if t.TYPE_CHECKING:
     from mpl.catalog import Version
@@ -137,16 +148,52 @@ def render_show(program: Program, subject: Subject, fmt: str = "text", *, rich: 
             "subject": _subject_dict(program, subject),
             "parameters": [row_dict(program, r) for r in found],
         }
+        if subject.kind == "model":
+            payload["instructions"] = [instruction_dict(program, i) for i in instructions(program, subject)]
         return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
     body, dim = [], []
     for row in found:
         note = "; ".join(row.notes)
         if row.inert:
             note = "INERT: " + note
-        value = none_word(row.name) if row.value is None else format_value(row.value)
-        body.append([row.name, value, where(program, row), note])
+        body.append([row.name, _dv(row.name, row.value), where(program, row), note])
         dim.append(row.source == "default")
-    return _table(_header(program, subject), HEADERS, body, dim, rich)
+    text = _table(_header(program, subject), HEADERS, body, dim, rich)
+    if subject.kind == "model":
+        text += "\n" + render_instructions(program, subject, rich=rich)
+    return text
+
+
+#: How long a SYSTEM, TEMPLATE, MESSAGE or LICENSE text may be in the text table (JSON has it all).
+TEXT_WIDTH = 72
+
+
+def render_instructions(program: Program, subject: Subject, *, rich: bool = False) -> str:
+    """A model's FROM, ADAPTER, SYSTEM, TEMPLATE, MESSAGE, LICENSE and REQUIRES, as `ollama show` lists them."""
+    body = []
+    for ins in instructions(program, subject):
+        value = format_value(ins.value)
+        if len(value) > TEXT_WIDTH:
+            value = value[: TEXT_WIDTH - 1] + "…"
+        if ins.role is not None:
+            value = f"{ins.role} {value}"
+        body.append([ins.keyword, value, f"{program.source.path}:{ins.line} ({ins.origin})", ins.note])
+    headers = ("instruction", "value", "set by", "note")
+    return _table(f"{subject.label}: Modelfile instructions", headers, body, [False] * len(body), rich)
+
+
+def instruction_dict(program: Program, ins: Instruction) -> dict[str, t.Any]:
+    """The JSON form of one instruction: the full text, where it was written, and by which model."""
+    return {
+        "instruction": ins.keyword,
+        "value": ins.value,
+        "role": ins.role,
+        "file": program.source.path,
+        "line": ins.line,
+        "column": ins.column,
+        "origin": ins.origin,
+        "note": ins.note or None,
+    }
 
 
 def render_diff(program: Program, a: Subject, b: Subject, fmt: str = "text", *, rich: bool = False) -> str:
@@ -178,7 +225,7 @@ def render_diff(program: Program, a: Subject, b: Subject, fmt: str = "text", *, 
 def _cell(row: Row | None) -> str:
     if row is None:
         return "-"
-    text = format_value(row.value)
+    text = _dv(row.name, row.value)  # an unset value reads as in `mpl show`
     return f"{text} (inert)" if row.inert else text
 
 

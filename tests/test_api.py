@@ -39,14 +39,17 @@ def test_for_task_routes_or_falls_back_to_default(profiles) -> None:
 
 
 def test_overrides_are_validated_and_typed(profiles) -> None:
-    opts = profiles.options("precise", temperature="0.7", top_k=20.0, stop="###", seed=None)
+    opts = profiles.options("precise", temperature="0.7", top_k="20", stop="###", seed=None)
     assert opts["temperature"] == 0.7 and opts["top_k"] == 20 and opts["stop"] == ["###"]
     assert "seed" not in opts
 
 
 @pytest.mark.parametrize(
     ("override", "code"),
-    [({"min_pp": 0.1}, "MPL301"), ({"top_p": 1.5}, "MPL303"), ({"num_ctx": "big"}, "MPL302"), ({"top_k": 2.5}, "MPL302")],
+    [({"min_pp": 0.1}, "MPL301"), ({"top_p": 1.5}, "MPL303"), ({"num_ctx": "big"}, "MPL302"), ({"top_k": 2.5}, "MPL302"),
+     # the checker's verdicts: `top_k 20.0` is no integer, 1e39 and 2**70 do not fit
+     ({"top_k": 20.0}, "MPL302"), ({"temperature": 1e39}, "MPL306"), ({"seed": 2**70}, "MPL306"),
+     ({"temperature": True}, "MPL302"), ({"num_ctx": float("nan")}, "MPL302")],
 )
 def test_bad_overrides_raise_one_error(profiles, override: dict, code: str) -> None:
     with pytest.raises(mpl.MplError) as info:
@@ -70,7 +73,7 @@ def test_unknown_profile_and_task(profiles) -> None:
 
 def test_source_errors_raise_with_every_diagnostic() -> None:
     with pytest.raises(mpl.MplError) as info:
-        mpl.load("profile a extends b < min_pp 1 >")
+        mpl.loads("profile a extends b < min_pp 1 >")
     assert sorted(d.code for d in info.value.diagnostics) == ["MPL201", "MPL301"]
     assert "unknown parameter `min_pp`" in str(info.value)
 
@@ -100,7 +103,7 @@ def test_an_override_the_target_ignores_warns_and_is_kept(profiles) -> None:
 def test_an_override_the_target_knows_does_not_warn() -> None:
     import warnings
 
-    legacy = mpl.load('ollama "0.6"\nprofile p < temperature 0.5 >')
+    legacy = mpl.loads('ollama "0.6"\nprofile p < temperature 0.5 >')
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert legacy.options("p", mirostat=2) == {"temperature": 0.5, "mirostat": 2}
@@ -109,7 +112,7 @@ def test_an_override_the_target_knows_does_not_warn() -> None:
 
 def test_an_override_a_strict_old_server_rejects_raises() -> None:
     # Ollama 0.1.2-0.1.34 answered unknown options with `invalid options` (HTTP 400).
-    old = mpl.load('ollama "0.1.20"\nprofile p < temperature 0.5 >')
+    old = mpl.loads('ollama "0.1.20"\nprofile p < temperature 0.5 >')
     with pytest.raises(mpl.MplError, match="min_p` was added in Ollama 0.3.1; Ollama 0.1.20 rejects") as err:
         old.options("p", min_p=0.1)
     assert [d.code for d in err.value.diagnostics] == ["MPL401"]

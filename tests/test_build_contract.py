@@ -637,12 +637,12 @@ def test_an_http_400_before_the_stream(tmp_path):
         assert "creating `m`: template error: template: :1: unclosed action (HTTP 400); `m` was not created" in result.stderr
 
 
-def test_a_server_on_0_34_1_refuses_adapters_before_any_upload():
+def test_a_server_on_0_34_1_is_warned_about_and_still_takes_a_gguf_adapter():
     with Contract(version="0.34.1", registry={"qwen2.5-coder:7b": QWEN}) as server:
         server.add_local("qwen2.5-coder:7b", **QWEN)
-        result = build("meton-custom", "-f", str(EXAMPLES / "meton.mprof"), "--host", server.url, code=1)
-        assert "error[MPL608]" in result.stderr and "build stopped before anything was sent" in result.stderr
-        assert not server.of("POST", "/api/blobs/") and not server.of("HEAD", "/api/blobs/") and not creates(server)
+        result = build("meton-custom", "-f", str(EXAMPLES / "meton.mprof"), "--host", server.url, code=0)
+        assert "warning[MPL608]" in result.stderr and "not confirmed" in result.stderr
+        assert server.of("POST", "/api/blobs/") and creates(server)
 
 
 def test_a_development_build_is_treated_as_unknown_and_may_take_adapters(tmp_path):

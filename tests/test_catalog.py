@@ -92,6 +92,27 @@ def test_types(c: Catalog, name: str, value_type: ValueType, nullable: bool) -> 
     assert c.options[name].nullable is nullable
 
 
+@pytest.mark.parametrize(
+    ("name", "version", "nullable"),
+    [("main_gpu", "0.29.0", False), ("main_gpu", "0.30.0", True),
+     ("use_mmap", "0.1.44", False), ("use_mmap", "0.1.45", True), ("temperature", "0.32.15", False)],
+)
+def test_nullable_by_version(c: Catalog, name: str, version: str, nullable: bool) -> None:
+    assert c.options[name].nullable_in(V(version)) is nullable
+
+
+@pytest.mark.parametrize(
+    ("version", "kind"), [("0.1.44", ValueType.BOOL), ("0.1.45", ValueType.INT), ("0.1.46", ValueType.BOOL)]
+)
+def test_use_mmap_modelfile_type_by_version(c: Catalog, version: str, kind: ValueType) -> None:
+    assert c.options["use_mmap"].modelfile_type_in(V(version)) is kind
+
+
+def test_no_default_note_says_not_recorded(c: Catalog) -> None:
+    notes = [d.note for spec in c.options.values() for d in spec.defaults]
+    assert not any("not recorded" in note for note in notes)
+
+
 def test_every_spec_is_complete(c: Catalog) -> None:
     for spec in c.options.values():
         assert spec.description and "\n" not in spec.description
@@ -258,6 +279,21 @@ def test_runtime_ignores_unknown(c: Catalog, version: str, ignored: bool) -> Non
         ("penalize_newline", "0.5.4", True),
         ("mirostat_tau", "0.6.8", 5.0),
         ("tfs_z", "0.32.15", None),  # not known there
+        # DefaultOptions() at each tag (api/types.go), where it differs from the zero value
+        ("embedding_only", "0.0.13", False),
+        ("embedding_only", "0.0.14", True),
+        ("embedding_only", "0.1.27", True),
+        ("num_gqa", "0.0.13", 1),
+        ("num_gqa", "0.1.34", 1),
+        ("rope_frequency_base", "0.0.14", 10000.0),
+        ("rope_frequency_base", "0.1.31", 10000.0),
+        ("rope_frequency_base", "0.1.32", 0.0),
+        ("rope_frequency_scale", "0.1.31", 1.0),
+        ("rope_frequency_scale", "0.1.32", 0.0),
+        ("num_keep", "0.0.13", 0),
+        ("num_predict", "0.0.18", 0),
+        ("num_predict", "0.1.0", 0),
+        ("num_predict", "0.1.1", -1),
     ],
 )
 def test_default_in(c: Catalog, name: str, version: str, default: object) -> None:
@@ -358,7 +394,17 @@ def test_instruction_keywords(c: Catalog) -> None:
 @pytest.mark.parametrize(
     ("keyword", "version", "works"),
     [
-        ("FROM", "0.0.3", True),
+        # first releases read from parser/parser.go at each tag
+        ("FROM", "0.0.5", False),
+        ("FROM", "0.0.6", True),
+        ("PARAMETER", "0.0.6", True),
+        ("LICENSE", "0.0.7", False),
+        ("LICENSE", "0.0.8", True),
+        ("TEMPLATE", "0.0.8", False),
+        ("TEMPLATE", "0.0.9", True),
+        ("SYSTEM", "0.0.9", True),
+        ("ADAPTER", "0.0.14", False),
+        ("ADAPTER", "0.0.15", True),
         ("FROM", "0.32.15", True),
         ("MESSAGE", "0.1.20", False),
         ("MESSAGE", "0.1.21", True),
@@ -370,7 +416,7 @@ def test_instruction_keywords(c: Catalog) -> None:
         ("DRAFT", "0.30.0", True),
         ("ADAPTER", "0.32.15", True),
         ("ADAPTER", "0.34.0", True),
-        ("ADAPTER", "0.34.1", False),
+        ("ADAPTER", "0.34.1", True),  # reported refused, not confirmed: unknown, so kept
     ],
 )
 def test_instruction_works_in(c: Catalog, keyword: str, version: str, works: bool) -> None:
@@ -379,10 +425,10 @@ def test_instruction_works_in(c: Catalog, keyword: str, version: str, works: boo
 
 def test_adapter_limit_is_reported_not_confirmed(c: Catalog) -> None:
     adapter = c.instructions["ADAPTER"]
-    assert adapter.last_reported and adapter.last == V("0.34.0")
-    assert adapter.removed_in == V("0.34.1")
+    assert adapter.reported_from == V("0.34.1") and adapter.last is None and adapter.removed_in is None
     assert "mellea#1651" in adapter.reference and "ollama/ollama#14969" in adapter.reference
-    assert not any(i.last_reported for k, i in c.instructions.items() if k != "ADAPTER")
+    assert "still accepts GGUF" in adapter.note
+    assert not any(i.reported_from for k, i in c.instructions.items() if k != "ADAPTER")
     assert "experimental" in c.instructions["DRAFT"].note
 
 

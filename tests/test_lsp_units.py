@@ -214,7 +214,7 @@ def test_hover_on_a_profile_shows_provenance():
     assert "| `num_ctx` | `32768` | profile base, line 16 |" in text
     assert "| `top_k` | `40` | profile precise, line 24 |" in text
     task = hover(doc, at(METON, "for explain, docs", 13)).contents.value
-    assert "→ profile `explanation`" in task and "when task is …, line 54" in task
+    assert "→ profile `explanation`" in task and "when task is docs, line 54" in task
 
 
 def test_definition_references_and_rename_of_a_profile():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from helpers import assert_diagnostics, labels, run
-from mpl.compiler.program import plain
+from mpl.compiler.program import Origin, plain
 
 DESIGN = """
 tasks general, debug, explain, docs
@@ -81,7 +81,8 @@ def test_routing_and_default() -> None:
 def test_inherited_setting_keeps_its_provenance() -> None:
     program = run(DESIGN, targets=("options",)).program
     setting = program.resolve("debugging")["temperature"]
-    assert setting.profile == "precise" and setting.origin == "profile precise"
+    assert setting.profile == "precise" and str(setting.origin) == "profile precise"
+    assert setting.origin == Origin(profile="precise")
     assert program.source.line_col(setting.span.start)[0] == 7
 
 
@@ -91,7 +92,7 @@ def test_model_bakes_a_profile_and_accumulates_stop() -> None:
     model = analysis.program.model("m")
     assert plain(model.params)["stop"] == ["a", "b", "c", "<|im_end|>"]
     assert plain(model.params)["num_ctx"] == 16384 and "seed" not in model.params
-    assert model.unsets == [("seed", model.unsets[0][1])]
+    assert model.unsets == (("seed", model.unsets[0][1]),)
 
 
 def test_direct_parameters_override_the_used_profile_wherever_they_stand() -> None:
@@ -101,7 +102,7 @@ def test_direct_parameters_override_the_used_profile_wherever_they_stand() -> No
     assert params["num_ctx"] == 16384 and "seed" not in params
     # a later `use` wins over an earlier one where both set a value
     assert params["temperature"] == 0.5 and params["repeat_penalty"] == 1.25
-    assert [use[0] for use in model.uses] == ["debugging", "explanation"]
+    assert [use.profile for use in model.uses] == ["debugging", "explanation"]
 
 
 def test_use_for_a_task() -> None:

@@ -107,3 +107,69 @@ def test_show_on_a_broken_file_exits_1(tmp_path) -> None:
     src.write_text("profile p < min_pp 1 >\n")
     result = invoke("show", str(src), "p")
     assert result.exit_code == 1 and "MPL301" in result.output
+
+
+def test_a_model_shows_its_modelfile_instructions_after_its_parameters() -> None:
+    result = invoke("show", METON, "meton-custom")
+    assert result.exit_code == 0, result.output
+    head, _, section = result.output.partition("model meton-custom: Modelfile instructions\n")
+    assert "num_ctx" in head and "FROM" not in head
+    rows = [line.split()[0] for line in section.splitlines()[1:]]
+    assert rows == ["FROM", "ADAPTER", "SYSTEM", "MESSAGE", "MESSAGE"]
+    assert '"qwen2.5-coder:7b"' in section and 'user "Is Toronto in Canada?"' in section
+    assert "examples/meton.mprof:58 (model meton-custom)" in section  # the adapter's line
+    assert "Modelfile instructions" not in invoke("show", METON, "precise").output
+
+
+def test_model_instructions_in_json() -> None:
+    payload = show_json("meton-custom")
+    found = [(i["instruction"], i["role"], i["value"], i["line"]) for i in payload["instructions"]]
+    assert found[0] == ("FROM", None, "qwen2.5-coder:7b", 57)
+    assert found[1][:3] == ("ADAPTER", None, "./adapters/meton-lora.gguf")
+    assert found[2] == ("SYSTEM", None, "You are Meton, a local coding assistant.\n", 62)
+    assert found[3:] == [("MESSAGE", "user", "Is Toronto in Canada?", 65), ("MESSAGE", "assistant", "yes", 66)]
+    assert all(i["origin"] == "model meton-custom" for i in payload["instructions"])
+    assert "instructions" not in show_json("precise")
+
+
+def test_a_model_built_from_another_shows_what_it_inherits(tmp_path) -> None:
+    src = tmp_path / "m.mprof"
+    src.write_text(
+        'model base from "llama3" <\n  system "be brief"\n  template "{{ .Prompt }}"\n  license "A"\n  message user "hi"\n>\n'
+        'model child from base <\n  template "T {{ .Prompt }}"\n  license "B"\n  requires "0.6"\n>\n',
+        encoding="utf-8",
+    )
+    result = invoke("show", str(src), "child", "--format", "json")
+    assert result.exit_code == 0, result.output
+    found = [(i["instruction"], i["value"], i["origin"]) for i in json.loads(result.output)["instructions"]]
+    assert found == [
+        ("FROM", "base", "model child"),
+        ("SYSTEM", "be brief", "model base"),
+        ("TEMPLATE", "T {{ .Prompt }}", "model child"),
+        ("MESSAGE", "hi", "model base"),
+        ("LICENSE", "A", "model base"),
+        ("LICENSE", "B", "model child"),
+        ("REQUIRES", "0.6", "model child"),
+    ]
+
+
+def test_long_texts_are_shortened_in_the_table_only(tmp_path) -> None:
+    src = tmp_path / "m.mprof"
+    src.write_text(f'model m from "llama3" < system "{"x" * 500}" >\n', encoding="utf-8")
+    text = invoke("show", str(src), "m").output
+    (system,) = [line for line in text.splitlines() if line.startswith("SYSTEM")]
+    assert "…" in system and len(system) < 200
+    payload = json.loads(invoke("show", str(src), "m", "--format", "json").output)
+    assert payload["instructions"][1]["value"] == "x" * 500
+
+
+def test_show_and_diff_read_an_unset_value_the_same_way(tmp_path) -> None:
+    src = tmp_path / "p.mprof"
+    src.write_text('ollama "0.32"\nprofile a < stop "x"; main_gpu 1; use_mmap false >\nprofile b < >\n', encoding="utf-8")
+    shown = {line.split()[0]: line.split()[1] for line in invoke("show", str(src), "b").output.splitlines()[2:]}
+    # a row of the diff: NAME VALUE_A FILE:LINE (profile a) VALUE_B Ollama X default
+    diffed = {w[0]: w[w.index("Ollama") - 1] for w in map(str.split, invoke("diff", str(src), "a", "b").output.splitlines()[2:])}
+    assert {name: diffed[name] for name in ("stop", "main_gpu", "use_mmap")} == {
+        name: shown[name] for name in ("stop", "main_gpu", "use_mmap")
+    }
+    assert diffed["stop"] == "none" and "automatic" not in (diffed["stop"], diffed["use_mmap"])

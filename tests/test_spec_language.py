@@ -148,7 +148,7 @@ def test_design_example_api(design_dir: Path) -> None:
 
 
 def test_design_example_api_with_text_and_version_override(design_dir: Path) -> None:
-    ps = api.load(_without_version_line(DESIGN_EXAMPLE).replace("adapter \"./adapters/meton-lora.gguf\"", ""), ollama="0.6")
+    ps = api.loads(_without_version_line(DESIGN_EXAMPLE).replace("adapter \"./adapters/meton-lora.gguf\"", ""), ollama="0.6")
     assert not [d for d in ps.diagnostics if d.code in VERSION_CODES]
 
 
@@ -156,34 +156,34 @@ def test_design_example_api_with_text_and_version_override(design_dir: Path) -> 
 
 
 def test_child_replaces_parent_value() -> None:
-    ps = api.load("profile a < temperature 0.2; top_k 3 >\nprofile b extends a < temperature 0.9 >")
+    ps = api.loads("profile a < temperature 0.2; top_k 3 >\nprofile b extends a < temperature 0.9 >")
     assert ps.options("b") == {"temperature": 0.9, "top_k": 3}
 
 
 def test_unset_removes_inherited_value() -> None:
-    ps = api.load("profile a < temperature 0.2; top_k 3 >\nprofile b extends a < unset top_k >")
+    ps = api.loads("profile a < temperature 0.2; top_k 3 >\nprofile b extends a < unset top_k >")
     assert ps.options("b") == {"temperature": 0.2}
 
 
 def test_unset_several_names() -> None:
-    ps = api.load("profile a < temperature 0.2; top_k 3; seed 1 >\nprofile b extends a < unset top_k, seed >")
+    ps = api.loads("profile a < temperature 0.2; top_k 3; seed 1 >\nprofile b extends a < unset top_k, seed >")
     assert ps.options("b") == {"temperature": 0.2}
 
 
 def test_list_in_child_replaces_inherited_list() -> None:
-    ps = api.load('profile a < stop ["x", "y"] >\nprofile b extends a < stop "z" >')
+    ps = api.loads('profile a < stop ["x", "y"] >\nprofile b extends a < stop "z" >')
     assert ps.options("b")["stop"] == ["z"]
 
 
 def test_plus_equals_appends() -> None:
-    ps = api.load('profile a < stop ["x", "y"] >\nprofile b extends a < stop += "z" >\nprofile c extends b < stop += ["u", "v"] >')
+    ps = api.loads('profile a < stop ["x", "y"] >\nprofile b extends a < stop += "z" >\nprofile c extends b < stop += ["u", "v"] >')
     assert ps.options("b")["stop"] == ["x", "y", "z"]
     assert ps.options("c")["stop"] == ["x", "y", "z", "u", "v"]
     assert ps.options("a")["stop"] == ["x", "y"]
 
 
 def test_plus_equals_with_nothing_inherited() -> None:
-    ps = api.load('profile a < stop += "z" >')
+    ps = api.loads('profile a < stop += "z" >')
     assert ps.options("a")["stop"] == ["z"]
 
 
@@ -215,12 +215,12 @@ def test_duplicate_profile_is_error() -> None:
 
 
 def test_extends_forward_reference() -> None:
-    ps = api.load("profile b extends a < top_k 2 >\nprofile a < temperature 0.3 >")
+    ps = api.loads("profile b extends a < top_k 2 >\nprofile a < temperature 0.3 >")
     assert ps.options("b") == {"temperature": 0.3, "top_k": 2}
 
 
 def test_grandparent_chain() -> None:
-    ps = api.load("profile c extends b < seed 3 >\nprofile b extends a < top_k 2 >\nprofile a < temperature 0.3 >")
+    ps = api.loads("profile c extends b < seed 3 >\nprofile b extends a < top_k 2 >\nprofile a < temperature 0.3 >")
     assert ps.options("c") == {"temperature": 0.3, "top_k": 2, "seed": 3}
 
 
@@ -255,7 +255,7 @@ def test_two_profiles_claim_one_task() -> None:
 
 
 def test_when_task_in_list() -> None:
-    ps = api.load("tasks a, b, c\ndefault p\nprofile p < top_k 1; when task in [a, b] < top_k 2 > >")
+    ps = api.loads("tasks a, b, c\ndefault p\nprofile p < top_k 1; when task in [a, b] < top_k 2 > >")
     assert ps.options("p", "a")["top_k"] == 2
     assert ps.options("p", "b")["top_k"] == 2
     assert ps.options("p", "c")["top_k"] == 1
@@ -270,13 +270,13 @@ profile p <
   when task in [a] < top_k 3 >
   top_k 1
 >"""
-    ps = api.load(text)
+    ps = api.loads(text)
     assert ps.options("p", "a")["top_k"] == 3
     assert ps.options("p")["top_k"] == 1
 
 
 def test_when_unset_and_append() -> None:
-    ps = api.load('tasks a\ndefault p\nprofile p < stop "x"; seed 1; when task is a < unset seed; stop += "y" > >')
+    ps = api.loads('tasks a\ndefault p\nprofile p < stop "x"; seed 1; when task is a < unset seed; stop += "y" > >')
     assert ps.options("p", "a") == {"stop": ["x", "y"]}
 
 
@@ -286,7 +286,7 @@ default child
 profile parent < top_k 1; seed 5; when task is t < top_k 10; temperature 0.1 > >
 profile child extends parent < top_k 2; when task is t < seed 7 > >
 """
-    ps = api.load(text)
+    ps = api.loads(text)
     # parent resolved for t: top_k 10, temperature 0.1, seed 5; then child body: top_k 2; then when: seed 7
     assert ps.options("child", "t") == {"top_k": 2, "seed": 7, "temperature": 0.1}
     assert ps.options("child", "u") == {"top_k": 2, "seed": 5}
@@ -294,18 +294,18 @@ profile child extends parent < top_k 2; when task is t < seed 7 > >
 
 
 def test_default_used_when_no_profile_claims() -> None:
-    ps = api.load("tasks a, b\ndefault d\nprofile d < top_k 1; when task is b < top_k 9 > >\nprofile x for a < top_k 5 >")
+    ps = api.loads("tasks a, b\ndefault d\nprofile d < top_k 1; when task is b < top_k 9 > >\nprofile x for a < top_k 5 >")
     assert ps.for_task("a").name == "x"
     assert ps.for_task("b").name == "d" and ps.for_task("b")["top_k"] == 9
 
 
 def test_routed_profile_resolved_for_its_task() -> None:
-    ps = api.load("tasks a, b\nprofile x for a, b < top_k 5; when task is b < top_k 6 > >")
+    ps = api.loads("tasks a, b\nprofile x for a, b < top_k 5; when task is b < top_k 6 > >")
     assert ps.for_task("a")["top_k"] == 5 and ps.for_task("b")["top_k"] == 6
 
 
 def test_api_unknown_task_is_error() -> None:
-    ps = api.load("tasks a\ndefault p\nprofile p < >")
+    ps = api.loads("tasks a\ndefault p\nprofile p < >")
     with pytest.raises(api.MplError) as err:
         ps.for_task("b")
     assert err.value.diagnostics[0].code == "MPL205"
@@ -475,7 +475,7 @@ def test_int_option_refuses_exponent() -> None:
 
 
 def test_float_option_takes_int_emitted_as_float() -> None:
-    ps = api.load("profile p < temperature 1 >")
+    ps = api.loads("profile p < temperature 1 >")
     value = ps.options("p")["temperature"]
     assert value == 1.0 and isinstance(value, float)
 
@@ -496,7 +496,7 @@ def test_float_option_takes_int_emitted_as_float() -> None:
     ],
 )
 def test_string_escapes(literal: str, expected: str) -> None:
-    ps = api.load(f"profile p < stop {literal} >")
+    ps = api.loads(f"profile p < stop {literal} >")
     assert ps.options("p")["stop"] == [expected]
 
 
@@ -532,7 +532,7 @@ def test_triple_quoted_only_one_newline_dropped() -> None:
 
 
 def test_use_mmap_bool() -> None:
-    ps = api.load("profile p < use_mmap false >\nprofile q < use_mmap true >")
+    ps = api.loads("profile p < use_mmap false >\nprofile q < use_mmap true >")
     assert ps.options("p")["use_mmap"] is False and ps.options("q")["use_mmap"] is True
 
 
@@ -552,13 +552,13 @@ def test_stop_takes_strings(stmt: str) -> None:
 
 
 def test_list_trailing_comma_and_newlines() -> None:
-    ps = api.load('profile p < stop [\n  "a",\n  "b",\n] >')
+    ps = api.loads('profile p < stop [\n  "a",\n  "b",\n] >')
     assert ps.options("p")["stop"] == ["a", "b"]
 
 
 @pytest.mark.parametrize(("stmt", "value"), [("top_k +5", 5), ("temperature .5", 0.5), ("min_p 1e-3", 0.001), ("seed -1", -1)])
 def test_number_forms(stmt: str, value) -> None:
-    ps = api.load(f"profile p < {stmt} >")
+    ps = api.loads(f"profile p < {stmt} >")
     got = next(iter(ps.options("p").values()))
     assert got == value and type(got) is type(value)
 
@@ -782,12 +782,12 @@ def test_ollama_version_forms(text: str) -> None:
 
 
 def test_one_line_blocks_and_semicolons() -> None:
-    ps = api.load("profile p < temperature 0.2; top_k 20 >;profile q < seed 1 >")
+    ps = api.loads("profile p < temperature 0.2; top_k 20 >;profile q < seed 1 >")
     assert ps.options("p") == {"temperature": 0.2, "top_k": 20}
 
 
 def test_comments_everywhere() -> None:
-    ps = api.load("# head\nprofile p < # c\n  \"desc\" # d\n  top_k 1 # e\n> # f\n")
+    ps = api.loads("# head\nprofile p < # c\n  \"desc\" # d\n  top_k 1 # e\n> # f\n")
     assert ps.description("p") == "desc" and ps.options("p") == {"top_k": 1}
 
 
@@ -834,14 +834,14 @@ def test_wrong_types_are_diagnostics_not_crashes(stmt: str, where: str) -> None:
 
 @pytest.mark.parametrize("override", [{"top_k": True}, {"temperature": False}, {"use_mmap": "yes"}])
 def test_api_overrides_refuse_wrong_types(override) -> None:
-    ps = api.load("profile p < >")
+    ps = api.loads("profile p < >")
     with pytest.raises(api.MplError) as err:
         ps.options("p", **override)
     assert [d.code for d in err.value.diagnostics] == ["MPL302"]
 
 
 def test_api_overrides_from_strings_and_removal() -> None:
-    ps = api.load("profile p < top_p 0.5; seed 1 >")
+    ps = api.loads("profile p < top_p 0.5; seed 1 >")
     assert ps.options("p", top_k="20", use_mmap="false", stop="###", seed=None) == {
         "top_p": 0.5, "top_k": 20, "use_mmap": False, "stop": ["###"],
     }
@@ -854,7 +854,7 @@ def test_api_overrides_from_strings_and_removal() -> None:
 
 
 def test_for_task_without_route_or_default() -> None:
-    ps = api.load("tasks a\nprofile p < >")
+    ps = api.loads("tasks a\nprofile p < >")
     with pytest.raises(api.MplError) as err:
         ps.for_task("a")
     assert err.value.diagnostics[0].code == "MPL217"

@@ -46,7 +46,7 @@ def test_npm_test_passes() -> None:
 
 def test_manifest_points_at_existing_files() -> None:
     manifest = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
-    (language,) = manifest["contributes"]["languages"]
+    (language,) = [lang for lang in manifest["contributes"]["languages"] if lang["id"] == "mprof"]
     (grammar,) = manifest["contributes"]["grammars"]
     assert language["id"] == grammar["language"] == "mprof"
     assert (EXTENSION / language["configuration"]).is_file()
@@ -118,7 +118,50 @@ def test_client_starts_mpl_lsp_and_formats() -> None:
     assert "onLanguage:mprof" in manifest["activationEvents"]
 
 
+def test_modelfile_language_is_registered() -> None:
+    """Modelfiles (`Modelfile`, `*.Modelfile`, `*.modelfile`) are a language the client sends to `mpl lsp`."""
+    manifest = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
+    (language,) = [lang for lang in manifest["contributes"]["languages"] if lang["id"] == "modelfile"]
+    assert language["filenames"] == ["Modelfile"] and set(language["extensions"]) == {".Modelfile", ".modelfile"}
+    config = json.loads((EXTENSION / language["configuration"]).read_text(encoding="utf-8"))
+    assert config["comments"] == {"lineComment": "#"}
+    assert "onLanguage:modelfile" in manifest["activationEvents"]
+    source = (EXTENSION / "extension.js").read_text(encoding="utf-8")
+    assert "language: 'modelfile'" in source
+
+
 def test_node_modules_is_ignored() -> None:
     """`npm ci` in editors/vscode must not leave files for git to pick up."""
     ignored = (REPO / ".gitignore").read_text(encoding="utf-8").split()
     assert "node_modules/" in ignored or "node_modules" in ignored
+
+
+def test_npm_run_package_builds_a_vsix(tmp_path: Path) -> None:
+    """`npm run package` (`@vscode/vsce`) writes an installable .vsix with the extension and its LICENSE."""
+    import zipfile
+
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        pytest.skip("node/npm not installed: packaging the extension needs Node.js")
+    if not (EXTENSION / "node_modules" / "@vscode" / "vsce").is_dir():
+        pytest.skip("@vscode/vsce is not installed: run `npm ci` in editors/vscode first")
+    out = tmp_path / "mpl-profiles.vsix"
+    proc = subprocess.run(
+        [npm, "run", "package", "--", "--out", str(out)],
+        cwd=EXTENSION, capture_output=True, text=True, timeout=600, check=False, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    names = set(zipfile.ZipFile(out).namelist())
+    manifest = json.loads(zipfile.ZipFile(out).read("extension/package.json"))
+    assert manifest["name"] == "mpl-profiles" and manifest["license"] == "MIT"
+    for shipped in ("extension.js", "LICENSE.txt", "readme.md", "syntaxes/mprof.tmLanguage.json", "language-configuration.json"):
+        assert f"extension/{shipped}" in names
+    assert "extension/node_modules/vscode-languageclient/package.json" in names  # the runtime dependency
+    assert not any(n.startswith(("extension/test/", "extension/node_modules/@vscode/vsce/")) for n in names)
+
+
+def test_extension_ships_the_license_and_names_no_made_up_address() -> None:
+    manifest = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
+    assert "@vscode/vsce" in manifest["devDependencies"] and "vsce package" in manifest["scripts"]["package"]
+    assert (EXTENSION / "LICENSE").read_text(encoding="utf-8") == (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "repository" not in manifest and "homepage" not in manifest  # mpl has no public address yet

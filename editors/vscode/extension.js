@@ -69,6 +69,8 @@ function createClient() {
     documentSelector: [
       { scheme: 'file', language: 'mprof' },
       { scheme: 'untitled', language: 'mprof' },
+      { scheme: 'file', language: 'modelfile' },
+      { scheme: 'untitled', language: 'modelfile' },
     ],
     initializationOptions: { ollamaVersion: ollamaVersion() },
     outputChannel,

@@ -1,9 +1,9 @@
 """The parameter catalog: every Ollama option key and Modelfile instruction, by release.
 
-Consumes the literals in `mpl.catalog._data` (from ollama-facts.md §1-§3, §8 and
-parameters.md §2-§5); produces one frozen `Catalog` via `catalog()`, built once and
-validated by pydantic (`validate_catalog()`, run by the tests) against the types
-declared here.
+Consumes the literals in `mpl.catalog._data` (read from Ollama's `api/types.go`,
+`parser/parser.go` and llama.cpp's samplers at each release tag); produces one
+frozen `Catalog` via `catalog()`, built once and validated by pydantic
+(`validate_catalog()`, run by the tests) against the types declared here.
 
 The specs are frozen standard-library dataclasses, which pydantic validates like
 its own models: `mpl check` builds them directly from the literals and so never
@@ -22,6 +22,10 @@ from mpl.catalog import _data
 from mpl.catalog._data import SOURCES as SOURCES
 from mpl.catalog.versions import NEWEST as NEWEST
 from mpl.catalog.versions import OLDEST as OLDEST
+from mpl.catalog.values import Problem as Problem
+from mpl.catalog.values import Verdict as Verdict
+from mpl.catalog.values import Written as Written
+from mpl.catalog.values import validate as validate
 from mpl.catalog.versions import Version as Version
 
 __all__ = [
@@ -34,10 +38,15 @@ __all__ = [
     "InstructionSpec",
     "ModelfileBehaviour",
     "OptionSpec",
+    "Problem",
+    "TypeChange",
     "ValueType",
+    "Verdict",
     "Version",
+    "Written",
     "catalog",
     "catalog_input",
+    "validate",
     "validate_catalog",
 ]
 
@@ -125,6 +134,17 @@ class DefaultChange:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TypeChange:
+    """From release `since` on, ``ollama create`` reads ``PARAMETER name v`` as `type`."""
+
+    __pydantic_config__ = _STRICT_FIELDS
+
+    since: Version
+    type: ValueType
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OptionSpec:
     """One JSON option key as Ollama has had it, from `first` to `last` (None: still present).
 
@@ -137,7 +157,7 @@ class OptionSpec:
 
     name: str
     type: ValueType
-    nullable: bool = False
+    nullable_since: Version | None = None
     struct: t.Literal["options", "runner"]
     first: Version
     last: Version | None
@@ -145,6 +165,7 @@ class OptionSpec:
     defaults: list[DefaultChange]
     description: str
     special: dict[str, str] = field(default_factory=dict)
+    modelfile_types: list[TypeChange] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.last is not None and self.last < self.first:
@@ -162,6 +183,34 @@ class OptionSpec:
     def known_in(self, version: Version) -> bool:
         """Whether `version` has this key (first <= version <= last)."""
         return self.first <= version and (self.last is None or version <= self.last)
+
+    @property
+    def nullable(self) -> bool:
+        """Whether some release has the key as a pointer (unset means "Ollama decides")."""
+        return self.nullable_since is not None
+
+    def nullable_in(self, version: Version) -> bool:
+        """Whether the key can be unset (nil) at `version`.
+
+        >>> mg = catalog().option("main_gpu")
+        >>> mg.nullable_in(Version(0, 29, 0)), mg.nullable_in(Version(0, 30, 0))
+        (False, True)
+        """
+        return self.nullable_since is not None and self.nullable_since <= version
+
+    def modelfile_type_in(self, version: Version) -> ValueType:
+        """The type ``ollama create`` at `version` parses ``PARAMETER name v`` as.
+
+        >>> mm = catalog().option("use_mmap")
+        >>> [str(mm.modelfile_type_in(Version.parse(v))) for v in ("0.1.44", "0.1.45", "0.1.46")]
+        ['bool', 'int', 'bool']
+        """
+        kind = self.type
+        for change in self.modelfile_types:
+            if change.since > version:
+                break
+            kind = change.type
+        return kind
 
     def default_in(self, version: Version) -> DefaultValue:
         """``DefaultOptions()``'s value at `version`; None if automatic, unset or unknown there.
@@ -193,7 +242,10 @@ class OptionSpec:
 
 
 class ModelfileBehaviour(StrEnum):
-    """What ``ollama create`` does with ``PARAMETER <name> ...`` (ollama-facts.md §2.2)."""
+    """What ``ollama create`` does with ``PARAMETER <name> ...``.
+
+    From `FormatParams` in Ollama's `api/types.go` and `deprecatedParameters` in `parser/parser.go`.
+    """
 
     ACCEPT = "accept"
     DROP_WARN = "drop-warn"  # `warning: parameter <name> is deprecated`, then dropped
@@ -205,8 +257,8 @@ class InstructionSpec:
     """A Modelfile instruction and the releases it works in.
 
     >>> adapter = catalog().instructions["ADAPTER"]
-    >>> adapter.works_in(Version(0, 34, 0)), adapter.works_in(Version(0, 34, 1)), adapter.last_reported
-    (True, False, True)
+    >>> adapter.works_in(Version(0, 0, 14)), adapter.works_in(Version(0, 34, 1)), str(adapter.reported_from)
+    (False, True, '0.34.1')
     """
 
     __pydantic_config__ = _STRICT_FIELDS
@@ -214,7 +266,7 @@ class InstructionSpec:
     keyword: str
     first: Version
     last: Version | None
-    last_reported: bool = False
+    reported_from: Version | None = None  # a third-party report of a removal, unconfirmed
     reference: str = ""
     note: str = ""
 
@@ -224,7 +276,7 @@ class InstructionSpec:
 
     @property
     def removed_in(self) -> Version | None:
-        """The first release that refuses it (reported only, when `last_reported`)."""
+        """The first release that refuses it (None: none known)."""
         if self.last is None:
             return None
         return Version.parse(_data.RELEASE_AFTER[str(self.last)])
@@ -293,7 +345,7 @@ class Catalog:
         """Whether the server at `version` ignores unknown runtime option keys.
 
         Ignored silently v0.0.13-v0.1.1, an error v0.1.2-v0.1.34, warned in the
-        server log and ignored since v0.1.35 (ollama-facts.md §3.5).
+        server log and ignored since v0.1.35 (`Options.FromMap` in Ollama's `api/types.go`).
 
         >>> catalog().runtime_ignores_unknown(Version(0, 1, 20))
         False
@@ -352,7 +404,11 @@ def _runtime_unknown_history() -> tuple[tuple[Version, bool], ...]:
 
 def _option_input(row: dict[str, t.Any]) -> dict[str, t.Any]:
     """Turn a literal row of `_data.OPTIONS` into plain `OptionSpec` input."""
-    out = {"nullable": False, "special": {}, **row}
+    out = {"nullable_since": None, "special": {}, **row}
+    out["modelfile_types"] = [
+        {"since": change[0], "type": change[1], "note": change[2] if len(change) > 2 else ""}
+        for change in row.get("modelfile_types", ())
+    ]
     if row["domain"] is not None:
         lo, hi, lo_ex, hi_ex = row["domain"]
         out["domain"] = {"minimum": lo, "maximum": hi, "min_exclusive": lo_ex, "max_exclusive": hi_ex}
@@ -365,7 +421,7 @@ def _option_input(row: dict[str, t.Any]) -> dict[str, t.Any]:
 
 def _instruction_input(row: dict[str, t.Any]) -> dict[str, t.Any]:
     """Turn a literal row of `_data.INSTRUCTIONS` into plain `InstructionSpec` input."""
-    return {"last_reported": False, "reference": "", "note": "", **row}
+    return {"reported_from": None, "reference": "", "note": "", **row}
 
 
 def catalog_input() -> dict[str, t.Any]:
@@ -408,12 +464,16 @@ def _construct(data: dict[str, t.Any]) -> Catalog:
     for name, row in data["options"].items():
         domain = row["domain"] and Domain(**row["domain"])
         defaults = [DefaultChange(since=parse(d["since"]), value=d["value"], note=d["note"]) for d in row["defaults"]]
+        types = [TypeChange(since=parse(c["since"]), type=ValueType(c["type"]), note=c["note"])
+                 for c in row["modelfile_types"]]
         options[name] = OptionSpec(
             **{**row, "type": ValueType(row["type"]), "first": parse(row["first"]),
-               "last": version(row["last"]), "domain": domain, "defaults": defaults}
+               "last": version(row["last"]), "domain": domain, "defaults": defaults,
+               "nullable_since": version(row["nullable_since"]), "modelfile_types": types}
         )
     instructions = {
-        keyword: InstructionSpec(**{**row, "first": parse(row["first"]), "last": version(row["last"])})
+        keyword: InstructionSpec(**{**row, "first": parse(row["first"]), "last": version(row["last"]),
+                                    "reported_from": version(row["reported_from"])})
         for keyword, row in data["instructions"].items()
     }
     return Catalog(options=options, instructions=instructions)

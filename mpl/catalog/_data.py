@@ -9,15 +9,17 @@ from __future__ import annotations
 import typing as t
 
 SOURCES = (
-    "ollama-facts.md §1.2, §2.2, §3.1-§3.5 and §8; parameters.md §2-§5 "
-    "(Ollama v0.0.3 to v0.32.15, plus the v0.34.1 report in ollama-facts.md §8)"
+    "Ollama's api/types.go (Options, Runner, DefaultOptions, FormatParams, FromMap) and "
+    "parser/parser.go at every release tag from v0.0.3 to v0.32.15; llama.cpp's "
+    "src/llama-sampling.cpp, common/sampling.cpp and common/arg.cpp; plus a reported v0.34.1 change"
 )
 
 # A default-history entry: (since, value) or (since, value, note); value None means
-# "automatic / unset". Oldest first (ollama-facts.md §3.3 "History of the default values").
+# "automatic / unset". Oldest first (`DefaultOptions()` in Ollama's `api/types.go`, per release tag).
 Default = tuple[str, t.Any] | tuple[str, t.Any, str]
 
-# Hard domains (parameters.md §2 "Hard domain (meaningful values)", §5 for removed keys):
+# Hard domains (where llama.cpp's `src/llama-sampling.cpp`, `common/sampling.cpp` and
+# `tools/server/server-task.cpp`, or Ollama's `api/types.go`, reject or ignore a value):
 # (minimum, maximum, min_exclusive, max_exclusive). Only truly meaningless or rejected
 # values fall outside; soft advice belongs to lints. None = no hard domain.
 GE0 = (0, None, False, False)
@@ -26,16 +28,16 @@ GE_MINUS1 = (-1, None, False, False)
 CLOSED_0_1 = (0, 1, False, False)
 HALF_OPEN_0_1 = (0, 1, True, False)
 
-# Key, Go type and first/last release: ollama-facts.md §3.1 (table) and §3.2 (changes).
+# Key, Go type and first/last release: `Options` and `Runner` in Ollama's `api/types.go` at each tag.
 # type: float32 -> float, int / *int -> int, bool / *bool -> bool, []string -> string_list.
-# special: parameters.md §2 "Neutral / special values" (and §3-§5 for details).
+# special: the values the samplers treat as off or special (`src/llama-sampling.cpp`, `common/common.h`).
 OPTIONS: tuple[dict[str, t.Any], ...] = (
     # --- struct Options (sampling), still present in v0.32.15 ---------------------
     {
         "name": "num_keep", "type": "int", "struct": "options", "first": "0.0.13", "last": None,
-        "domain": None,  # any negative acts as -1 (parameters.md §3.12)
+        "domain": None,  # any negative acts as -1 (`llm/llama_server.go`)
         "defaults": [
-            ("0.0.13", None, "not recorded in the facts (history starts at v0.0.14)"),
+            ("0.0.13", 0, "not set in DefaultOptions: Go's zero value"),
             ("0.0.14", -1), ("0.1.8", 0), ("0.1.33", 4),
         ],
         "description": "Prompt tokens kept at the start of the context when it overflows.",
@@ -52,21 +54,21 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
     },
     {
         "name": "num_predict", "type": "int", "struct": "options", "first": "0.0.18", "last": None,
-        "domain": None,  # -2 is legal but odd; lints handle it (parameters.md §3.11)
-        "defaults": [("0.0.18", -1)],
+        "domain": None,  # -2 is legal but odd; lints handle it (`boundedNumPredict`, `llm/llama_server.go`)
+        "defaults": [("0.0.18", 0, "not set in DefaultOptions: Go's zero value"), ("0.1.1", -1)],
         "description": "Maximum number of tokens to generate.",
         "special": {"-1": "unlimited (until a stop condition)"},
     },
     {
         "name": "top_k", "type": "int", "struct": "options", "first": "0.0.3", "last": None,
-        "domain": None,  # <= 0 means off, >= vocabulary size means off (parameters.md §3.2)
+        "domain": None,  # <= 0 means off, >= vocabulary size means off (llama.cpp `src/llama-sampling.cpp`)
         "defaults": [("0.0.3", 40)],
         "description": "Keep only the k most likely tokens.",
         "special": {"0": "off (any value <= 0)"},
     },
     {
         "name": "top_p", "type": "float", "struct": "options", "first": "0.0.3", "last": None,
-        "domain": CLOSED_0_1,  # 0 = one token on llama.cpp (parameters.md §3.3)
+        "domain": CLOSED_0_1,  # 0 = one token on llama.cpp (`src/llama-sampling.cpp`)
         "defaults": [("0.0.3", 0.9)],
         "description": "Nucleus sampling: keep the smallest set of tokens reaching probability p.",
         "special": {
@@ -90,21 +92,21 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
     },
     {
         "name": "repeat_last_n", "type": "int", "struct": "options", "first": "0.0.3", "last": None,
-        "domain": GE_MINUS1,  # llama-server rejects < -1 (parameters.md §3.7)
+        "domain": GE_MINUS1,  # llama-server rejects < -1 (llama.cpp `tools/server/server-task.cpp`)
         "defaults": [("0.0.3", 512), ("0.0.13", 64)],
         "description": "Window of recent tokens (prompt included) that the penalties look at.",
         "special": {"0": "off (disables all three penalties)", "-1": "the context size (num_ctx)"},
     },
     {
         "name": "temperature", "type": "float", "struct": "options", "first": "0.0.3", "last": None,
-        "domain": None,  # negative acts as 0 (parameters.md §3.1): a lint (rule 3), not a hard bound
+        "domain": None,  # negative acts as 0 (`src/llama-sampling.cpp`): a lint (rule 3), not a hard bound
         "defaults": [("0.0.3", 0.8)],
         "description": "Divides the logits before the draw; lower is more deterministic.",
         "special": {"0": "greedy (any value <= 0)", "1": "distribution unchanged"},
     },
     {
         "name": "repeat_penalty", "type": "float", "struct": "options", "first": "0.0.3", "last": None,
-        "domain": GT0,  # 0 forces repetition, negative flips signs (parameters.md §3.6)
+        "domain": GT0,  # 0 forces repetition, negative flips signs (`src/llama-sampling.cpp`)
         "defaults": [
             ("0.0.3", 1.1),
             ("0.17.5", 1.0, "v0.17.5 only; reverted in v0.18.0"),
@@ -116,14 +118,14 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
     },
     {
         "name": "presence_penalty", "type": "float", "struct": "options", "first": "0.0.3", "last": None,
-        "domain": None,  # any finite value; negative rewards repetition (parameters.md §3.8)
+        "domain": None,  # any finite value; negative rewards repetition (`src/llama-sampling.cpp`)
         "defaults": [("0.0.3", 0.0)],
         "description": "Subtracted once from the logit of every token in the penalty window.",
         "special": {"0": "off"},
     },
     {
         "name": "frequency_penalty", "type": "float", "struct": "options", "first": "0.0.3", "last": None,
-        "domain": None,  # any finite value; negative rewards repetition (parameters.md §3.8)
+        "domain": None,  # any finite value; negative rewards repetition (`src/llama-sampling.cpp`)
         "defaults": [("0.0.3", 0.0)],
         "description": "Subtracted per occurrence from the logit of tokens in the penalty window.",
         "special": {"0": "off"},
@@ -135,7 +137,7 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
         "description": "Strings that end generation; a request's list replaces the model's.",
         "special": {},
     },
-    # --- struct Options, removed (ollama-facts.md §3.2; parameters.md §5) ----------
+    # --- struct Options, removed (`api/types.go` at the releases named) -------------
     {
         "name": "tfs_z", "type": "float", "struct": "options", "first": "0.0.3", "last": "0.5.1",
         "domain": HALF_OPEN_0_1,
@@ -187,22 +189,22 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
     },
     {
         "name": "num_batch", "type": "int", "struct": "runner", "first": "0.0.3", "last": None,
-        "domain": None,  # <= 0 passes no flag (parameters.md §4.2)
+        "domain": None,  # <= 0 passes no flag (`appendBatchArgs`, `llm/llama_server.go`)
         "defaults": [("0.0.3", 512, "nominal; since v0.30.0 unset means automatic")],
         "description": "Prompt-processing batch size.",
         "special": {},
     },
     {
         "name": "num_gpu", "type": "int", "struct": "runner", "first": "0.0.3", "last": None,
-        "domain": None,  # any negative equals -1 (parameters.md §4.3)
+        "domain": None,  # any negative equals -1 (`llm/llama_server.go`)
         "defaults": [("0.0.3", 1), ("0.0.20", -1, "decided automatically")],
         "description": "Number of layers offloaded to the GPU(s).",
         "special": {"-1": "automatic (any negative value)", "0": "CPU only"},
     },
     {
-        "name": "main_gpu", "type": "int", "nullable": True, "struct": "runner",
+        "name": "main_gpu", "type": "int", "nullable_since": "0.30.0", "struct": "runner",
         "first": "0.0.3", "last": None,
-        "domain": None,  # negative = CPU only under split mode none (parameters.md §4.4)
+        "domain": None,  # negative = CPU only under split mode none (`llm/llama_server.go`)
         "defaults": [
             ("0.0.3", 0, "plain int, Go zero value; only values > 0 reached the runner"),
             ("0.30.0", None, "*int, unset (nil)"),
@@ -211,29 +213,35 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
         "special": {},
     },
     {
-        "name": "use_mmap", "type": "bool", "nullable": True, "struct": "runner",
+        "name": "use_mmap", "type": "bool", "nullable_since": "0.1.45", "struct": "runner",
         "first": "0.0.3", "last": None,
         "domain": None,
+        # v0.1.45 only: a TriState integer, so `PARAMETER use_mmap false` fails with
+        # `invalid int value [false]` (`api/types.go` before v0.2.0); *bool since v0.2.0.
+        "modelfile_types": [
+            ("0.1.45", "int", "a TriState integer: `invalid int value` for true/false"),
+            ("0.1.46", "bool"),
+        ],
         "defaults": [("0.0.3", True), ("0.1.45", None, "unset: Ollama decides")],
         "description": "Memory-map the model file; only false has an effect since v0.30.0.",
         "special": {},
     },
     {
         "name": "num_thread", "type": "int", "struct": "runner", "first": "0.0.3", "last": None,
-        "domain": None,  # <= 0 is not passed, the runtime decides (parameters.md §4.5)
+        "domain": None,  # <= 0 is not passed, the runtime decides (`llm/llama_server.go`)
         "defaults": [("0.0.3", None, "the number of CPUs"), ("0.0.18", 0, "runtime decides")],
         "description": "CPU threads used for generation.",
         "special": {"0": "automatic"},
     },
     {
         "name": "draft_num_predict", "type": "int", "struct": "runner", "first": "0.30.0", "last": None,
-        "domain": None,  # <= 0 disables drafting (parameters.md §4.7)
+        "domain": None,  # <= 0 disables drafting (`server/routes.go`, `llm/llama_server.go`)
         "defaults": [("0.30.0", 4, "forced to 0 when the model has no draft and nothing sets it")],
         "description": "Maximum tokens drafted per step for speculative decoding.",
         "special": {"0": "off (any value <= 0)"},
     },
-    # --- struct Runner, removed (ollama-facts.md §3.2; parameters.md §5) -----------
-    # Defaults for these are not in the facts' history except f16_kv; false is what
+    # --- struct Runner, removed (`api/types.go` at the releases named) --------------
+    # `DefaultOptions()` gave no default for most of these (f16_kv aside); false is what
     # DefaultOptions sets (numa, low_vram, use_mlock) or Go's zero value.
     {
         "name": "numa", "type": "bool", "struct": "runner", "first": "0.0.3", "last": "0.3.3",
@@ -268,30 +276,33 @@ OPTIONS: tuple[dict[str, t.Any], ...] = (
     },
     {
         "name": "embedding_only", "type": "bool", "struct": "runner", "first": "0.0.3", "last": "0.1.27",
-        "domain": None, "defaults": [("0.0.3", None, "not recorded in the facts")],
+        "domain": None,
+        "defaults": [("0.0.3", False, "not set in DefaultOptions: Go's zero value"), ("0.0.14", True)],
         "description": "Load the model for embeddings only.", "special": {},
     },
     {
         "name": "num_gqa", "type": "int", "struct": "runner", "first": "0.0.13", "last": "0.1.34",
-        "domain": None, "defaults": [("0.0.13", None, "not recorded in the facts")],
+        "domain": None, "defaults": [("0.0.13", 1)],
         "description": "GQA factor needed by GGML-era Llama 2 70B files.", "special": {},
     },
     {
         "name": "rope_frequency_base", "type": "float", "struct": "runner",
         "first": "0.0.14", "last": "0.1.34",
-        "domain": None, "defaults": [("0.0.14", None, "not recorded in the facts")],
+        "domain": None,
+        "defaults": [("0.0.14", 10000.0), ("0.1.32", 0.0, "no longer set: Go's zero value, the model's own")],
         "description": "RoPE base frequency override (llama.cpp --rope-freq-base).", "special": {},
     },
     {
         "name": "rope_frequency_scale", "type": "float", "struct": "runner",
         "first": "0.0.14", "last": "0.1.34",
-        "domain": None, "defaults": [("0.0.14", None, "not recorded in the facts")],
+        "domain": None,
+        "defaults": [("0.0.14", 1.0), ("0.1.32", 0.0, "no longer set: Go's zero value, the model's own")],
         "description": "RoPE frequency scale override (llama.cpp --rope-freq-scale).", "special": {},
     },
 )
 
 # The release after each "last" version above: the first release without the key
-# (ollama-facts.md §3.2 "Removed" column), plus ADAPTER's reported v0.34.1 (§8).
+# (the first tag whose `api/types.go` lacks it), plus ADAPTER's reported v0.34.1.
 RELEASE_AFTER: dict[str, str] = {
     "0.1.27": "0.1.28",
     "0.1.34": "0.1.35",
@@ -299,11 +310,10 @@ RELEASE_AFTER: dict[str, str] = {
     "0.5.1": "0.5.2",
     "0.5.4": "0.5.5",
     "0.6.8": "0.7.0",
-    "0.34.0": "0.34.1",
 }
 
 # The CLI's `deprecatedParameters` (parser/parser.go), warned about and dropped by
-# `ollama create` (ollama-facts.md §2.2): (since, names); none before v0.5.5.
+# `ollama create`: (since, names); none before v0.5.5.
 DEPRECATED_PARAMETERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("0.5.5", frozenset({"penalize_newline"})),
     ("0.7.0", frozenset({
@@ -312,8 +322,8 @@ DEPRECATED_PARAMETERS: tuple[tuple[str, frozenset[str]], ...] = (
     })),
 )
 
-# What the server does with an unknown runtime option key (ollama-facts.md §3.5
-# "History"): (since, ignored?). Before v0.0.13 is not recorded; treated as ignored.
+# What the server does with an unknown runtime option key (`Options.FromMap` in
+# `api/types.go`, per release): (since, ignored?). Before v0.0.13 is not recorded; treated as ignored.
 RUNTIME_UNKNOWN_KEYS: tuple[tuple[str, bool], ...] = (
     ("0.0.3", True),    # v0.0.13-v0.1.1: silently ignored
     ("0.1.2", False),   # v0.1.2-v0.1.34: error `invalid options: ...`
@@ -321,8 +331,8 @@ RUNTIME_UNKNOWN_KEYS: tuple[tuple[str, bool], ...] = (
 )
 
 # Names people write for an option, from other APIs (for `Catalog.suggest`).
-# temp, gpu_layers, mirostat_lr: Ollama's own v0.0.1-v0.0.2 API (ollama-facts.md §3.1);
-# max_tokens: the OpenAI/Anthropic/Meton name for num_predict (parameters.md §3.11).
+# temp, gpu_layers, mirostat_lr: Ollama's own v0.0.1-v0.0.2 API (`api/types.go` at v0.0.1);
+# max_tokens: the OpenAI/Anthropic/Meton name for num_predict (`openai/openai.go`).
 ALIASES: dict[str, str] = {
     "temp": "temperature",
     "gpu_layers": "num_gpu",
@@ -333,23 +343,25 @@ ALIASES: dict[str, str] = {
     "repetition_penalty": "repeat_penalty",
 }
 
-# Modelfile instructions (ollama-facts.md §1.2 table and notes; versions per §8).
-# FROM ... LICENSE: the old scanner (before v0.1.34) already had them; v0.0.3 is the
-# oldest release covered, so that is the earliest version the facts support.
+# Modelfile instructions, first releases read
+# from parser/parser.go at each tag: v0.0.6 has the first Modelfile parser (FROM,
+# PARAMETER); LICENSE from v0.0.8; TEMPLATE and SYSTEM from v0.0.9; ADAPTER from v0.0.15.
+# The old line scanner (before v0.1.34) skipped an instruction it did not know.
 _OLD_SCANNER = "In the old line scanner before v0.1.34; the state-machine parser since v0.1.34."
 INSTRUCTIONS: tuple[dict[str, t.Any], ...] = (
-    {"keyword": "FROM", "first": "0.0.3", "last": None,
+    {"keyword": "FROM", "first": "0.0.6", "last": None,
      "note": "Required: at least one. " + _OLD_SCANNER},
-    {"keyword": "PARAMETER", "first": "0.0.3", "last": None,
+    {"keyword": "PARAMETER", "first": "0.0.6", "last": None,
      "note": "The name is case-sensitive. " + _OLD_SCANNER},
-    {"keyword": "TEMPLATE", "first": "0.0.3", "last": None, "note": _OLD_SCANNER},
-    {"keyword": "SYSTEM", "first": "0.0.3", "last": None, "note": _OLD_SCANNER},
-    {"keyword": "ADAPTER", "first": "0.0.3", "last": "0.34.0", "last_reported": True,
+    {"keyword": "TEMPLATE", "first": "0.0.9", "last": None, "note": _OLD_SCANNER},
+    {"keyword": "SYSTEM", "first": "0.0.9", "last": None, "note": _OLD_SCANNER},
+    {"keyword": "ADAPTER", "first": "0.0.15", "last": None, "reported_from": "0.34.1",
      "reference": "generative-computing/mellea#1651, ollama/ollama#14969",
-     "note": ("Reportedly refused by the CLI since v0.34.1 (not confirmed from source); "
-              "merge the adapter into the base offline (llama-export-lora) and build "
-              "FROM the merged GGUF. " + _OLD_SCANNER)},
-    {"keyword": "LICENSE", "first": "0.0.3", "last": None,
+     "note": ("A third-party report (generative-computing/mellea#1651) says the CLI refuses "
+              "ADAPTER lines from v0.34.1, citing ollama/ollama#14969; that pull request rejects "
+              "safetensors adapters and still accepts GGUF ones. Not confirmed from a release's "
+              "source: unknown, not refused. " + _OLD_SCANNER)},
+    {"keyword": "LICENSE", "first": "0.0.8", "last": None,
      "note": "Several allowed; they accumulate. " + _OLD_SCANNER},
     {"keyword": "MESSAGE", "first": "0.1.21", "last": None,
      "note": "Roles: lowercase system, user, assistant (since v0.1.34; case-insensitive before)."},

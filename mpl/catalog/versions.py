@@ -109,7 +109,7 @@ def _why_invalid(text: str) -> str:
     return _EXPECTED
 
 
-#: The newest release read for ollama-facts.md (§0) and parameters.md (§0).
+#: The newest Ollama release whose source the catalog was read from.
 NEWEST = Version(0, 32, 15)
-#: The oldest release the catalog covers: v0.0.1 and v0.0.2 had another API (§3.1).
+#: The oldest release the catalog covers: v0.0.1 and v0.0.2 had another API (`api/types.go`).
 OLDEST = Version(0, 0, 3)

@@ -13,10 +13,10 @@ from pathlib import Path
 import msgspec
 
 from mpl.compiler import nodes
-from mpl.compiler.check import check
+from mpl.compiler.check import check, check_syntax
 from mpl.compiler.lint import apply_allows, lint
 from mpl.compiler.parse import parse
-from mpl.compiler.resolve import resolve
+from mpl.compiler.resolve import file_target, resolve
 from mpl.diagnostics import Diagnostic, Sink
 from mpl.source import SourceFile, Span
 
@@ -40,7 +40,6 @@ class Analysis(msgspec.Struct):
     program: Program | None = None
     io_error: bool = False  # the file could not be read at all (exit code 2)
     suppressed: list[Diagnostic] = msgspec.field(default_factory=list)  # silenced by `# mpl: allow(...)`
-    targets: tuple[str, ...] = ALL_TARGETS
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -121,12 +120,15 @@ def analyze(
     source: str | Path | SourceFile | nodes.File,
     *,
     target: Version | None = None,
+    target_origin: t.Literal["option", "server"] = "option",
     base_dir: Path | None = None,
     targets: t.Sequence[str] = ALL_TARGETS,
 ) -> Analysis:
-    """Parse, resolve and check a source, then run the checks of the given targets.
+    """Parse, check, resolve and lint a source, then run the checks of the given targets.
 
-    A `Path` is read from disk; a `str` is source text.
+    A `Path` is read from disk; a `str` is source text; a `nodes.File` (an
+    earlier analysis' tree) is not parsed again, so `mpl build` re-checks
+    against the server's version from the same tree.
 
     >>> a = analyze("profile p < temperature 0.5 >")
     >>> a.has_errors, a.program.resolve("p")["temperature"].value
@@ -146,14 +148,15 @@ def analyze(
         else:
             src = SourceFile("<string>", source)
             sink = Sink(src)
-        analysis = Analysis(source=src, sink=sink, io_error=io_error, targets=tuple(targets))
+        analysis = Analysis(source=src, sink=sink, io_error=io_error)
         if io_error or any(d.code in ("MPL003", "MPL005") for d in sink.diagnostics):
             return analysis
         file = _parse_recovering(src, sink)
-    analysis = Analysis(source=file.source, sink=sink, file=file, io_error=io_error, targets=tuple(targets))
+    analysis = Analysis(source=file.source, sink=sink, file=file, io_error=io_error)
     if not file.decls and file.syntax_ok:
         sink.report("MPL004", None, f"`{file.source.path}` declares nothing", help="add a `profile` or `model` declaration")
-    program = resolve(file, sink, base_dir=base_dir, target=target)
+    check_syntax(file, file_target(file, target), sink)
+    program = resolve(file, sink, base_dir=base_dir, target=target, target_origin=target_origin)
     for compiler_pass in PASSES:
         program = compiler_pass(program, sink)
     analysis.program = program

@@ -8,35 +8,33 @@ are Modelfile PARAMETERs (`ollama create` rejects some names, drops others).
 
 from __future__ import annotations
 
-import math
 import re
 import typing as t
 
-from mpl.catalog import ModelfileBehaviour, OptionSpec, ValueType, Version, catalog
+from mpl.catalog import ModelfileBehaviour, OptionSpec, Version, Written, catalog, validate
 from mpl.compiler import nodes
 from mpl.compiler.adapters import check_model_files
 from mpl.compiler.program import Model, Program, Setting
 from mpl.diagnostics import Severity, Sink
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-FLOAT32_MAX = 3.4028234663852886e38
 
-_TYPE_WORDS = {
-    ValueType.INT: "an integer",
-    ValueType.FLOAT: "a number",
-    ValueType.BOOL: "`true` or `false`",
-    ValueType.STRING_LIST: 'a string or a list of strings, e.g. `["a", "b"]`',
-}
+
+def check_syntax(file: nodes.File, target: Version, sink: Sink) -> None:
+    """Name, type and domain of every parameter statement, on the syntax tree before resolution.
+
+    A profile's values are runtime options, so their version check (MPL401)
+    runs here too; a model's are Modelfile PARAMETERs, checked per model by `check`.
+    """
+    for decl in file.decls:
+        match decl:
+            case nodes.ProfileDecl(block=block):
+                _check_block(target, block, sink, in_model=False)
+            case nodes.ModelDecl(block=nodes.Block() as block):
+                _check_block(target, block, sink, in_model=True)
 
 
 def check(program: Program, sink: Sink) -> Program:
-    """Report type, domain and version problems of every parameter and model."""
-    for decl in program.file.decls:
-        match decl:
-            case nodes.ProfileDecl(block=block):
-                _check_block(program, block, sink, in_model=False)
-            case nodes.ModelDecl(block=nodes.Block() as block):
-                _check_block(program, block, sink, in_model=True)
+    """Report the version and instruction problems of every model's resolved parameters and texts."""
     for model in program.models:
         _check_model(program, model, sink)
     return program
@@ -45,14 +43,14 @@ def check(program: Program, sink: Sink) -> Program:
 # -- statements -----------------------------------------------------------------
 
 
-def _check_block(program: Program, block: nodes.Block, sink: Sink, *, in_model: bool) -> None:
+def _check_block(target: Version, block: nodes.Block, sink: Sink, *, in_model: bool) -> None:
     for stmt in block.stmts:
         if isinstance(stmt, nodes.Param):
             spec = check_param(stmt, sink)
             if spec is not None and not in_model:
-                check_runtime_version(spec, program.target, stmt.name.span, sink)
+                check_runtime_version(spec, target, stmt.name.span, sink)
         elif isinstance(stmt, nodes.When):
-            _check_block(program, stmt.block, sink, in_model=in_model)
+            _check_block(target, stmt.block, sink, in_model=in_model)
         elif isinstance(stmt, nodes.UnsetStmt):
             for name in stmt.names:
                 known_name(name.value, name.span, sink)
@@ -72,84 +70,38 @@ def known_name(name: str, span: t.Any, sink: Sink) -> OptionSpec | None:
 
 
 def check_param(stmt: nodes.Param, sink: Sink) -> OptionSpec | None:
-    """Name, type, machine range and hard domain of one parameter statement."""
+    """Name, type, machine range and hard domain of one parameter statement.
+
+    The verdict is the catalog's `validate`, the same the API gives an override.
+    """
     spec = known_name(stmt.name.value, stmt.name.span, sink)
     if spec is None:
         return None
-    name = spec.name
     value = stmt.value
-    if spec.type is ValueType.STRING_LIST:
-        items = value.items if isinstance(value, nodes.List) else (value,)
-        for item in items:
-            if not isinstance(item, nodes.String):
-                sink.report(
-                    "MPL302", item.span, f"`{name}` takes strings, not {_describe(item)}",
-                    help=f"write {_TYPE_WORDS[spec.type]}", parameter=name,
-                )
-        return spec
-    if isinstance(value, nodes.List):
+    verdict = validate(spec, _python(value))
+    for problem in verdict.problems:
+        span = value.span
+        if problem.index is not None and isinstance(value, nodes.List):
+            span = value.items[problem.index].span
         sink.report(
-            "MPL302", value.span, f"`{name}` takes one value, not a list",
-            help=f"write {_TYPE_WORDS[spec.type]}", parameter=name,
+            problem.code, span, problem.message, help=problem.help,
+            severity=Severity.WARNING if problem.severity == "warning" else None, **problem.data,
         )
-        return spec
-    ok = _type_ok(spec.type, value)
-    if not ok:
-        hint = _TYPE_WORDS[spec.type]
-        if spec.type is ValueType.INT and isinstance(value, nodes.Number) and float(value.value).is_integer():
-            hint = f"`{int(value.value)}`: `{name}` is an integer"
-        sink.report(
-            "MPL302", value.span, f"`{name}` takes {_TYPE_WORDS[spec.type]}, not {_describe(value)}",
-            help=f"write {hint}", parameter=name,
-        )
-        return spec
-    if isinstance(value, nodes.Number):
-        number = value.value
-        if spec.type is ValueType.INT and not INT64_MIN <= int(number) <= INT64_MAX:
-            sink.report("MPL306", value.span, f"`{value.text}` does not fit in a 64-bit integer", parameter=name)
-            return spec
-        if spec.type is ValueType.FLOAT and (not math.isfinite(float(number)) or abs(float(number)) > FLOAT32_MAX):
-            sink.report(
-                "MPL306", value.span, f"`{value.text}` is outside the range of a 32-bit float",
-                help="Ollama stores float options as float32", parameter=name,
-            )
-            return spec
-        if spec.domain is not None and not spec.domain.contains(float(number)):
-            sink.report(
-                "MPL303", value.span, f"`{name}` must be {spec.domain.describe()}; got `{value.text}`",
-                help=_domain_help(spec), parameter=name, value=number,
-            )
     return spec
 
 
-def _type_ok(kind: ValueType, value: nodes.Value) -> bool:
-    match kind:
-        case ValueType.INT:
-            return isinstance(value, nodes.Number) and isinstance(value.value, int)
-        case ValueType.FLOAT:
-            return isinstance(value, nodes.Number)
-        case ValueType.BOOL:
-            return isinstance(value, nodes.Bool)
-    return False  # pragma: no cover
-
-
-def _describe(value: nodes.Value) -> str:
+def _python(value: nodes.Value) -> t.Any:
+    """A syntax value as `validate` takes it: numbers keep their text."""
     match value:
-        case nodes.Number(text=text):
-            return f"`{text}`"
+        case nodes.Number(value=number, text=text):
+            return Written(number, text)
         case nodes.String(value=text):
-            shown = text if len(text) <= 20 else text[:17] + "…"
-            return f'the string "{shown}"'
+            return text
         case nodes.Bool(value=flag):
-            return f"`{'true' if flag else 'false'}`"
-        case nodes.List():
-            return "a list"
-    return "this value"  # pragma: no cover
-
-
-def _domain_help(spec: OptionSpec) -> str | None:
-    specials = ", ".join(f"{k} = {v}" for k, v in spec.special.items())
-    return f"{spec.description} ({specials})" if specials else spec.description
+            return flag
+        case nodes.List(items=items):
+            return [_python(item) for item in items]
+    return value  # pragma: no cover
 
 
 # -- versions -----------------------------------------------------------------------
@@ -195,6 +147,8 @@ def check_modelfile_version(model: Model, setting: Setting, target: Version, sin
             help=f"Ollama answers `unknown parameter '{setting.name}'`; `unset {setting.name}` in the model or target another version",
             parameter=setting.name, model=model.name,
         )
+    elif behaviour is ModelfileBehaviour.ACCEPT:
+        _check_modelfile_type(model, setting, spec, target, sink, span, where)
     elif behaviour is ModelfileBehaviour.DROP_WARN:
         sink.report(
             "MPL403", span,
@@ -204,11 +158,29 @@ def check_modelfile_version(model: Model, setting: Setting, target: Version, sin
         )
 
 
-def _name_span(setting: Setting) -> t.Any:
-    # The statement starts with the parameter name.
-    from mpl.source import Span
+_GO_PARSE = {"int": "ParseInt", "float": "ParseFloat", "bool": "ParseBool"}
 
-    return Span(setting.span.start, setting.span.start + len(setting.name))
+
+def _check_modelfile_type(
+    model: Model, setting: Setting, spec: OptionSpec, target: Version, sink: Sink, span: t.Any, where: str
+) -> None:
+    """A PARAMETER whose type `ollama create` of the target reads differently (use_mmap in 0.1.45)."""
+    kind = spec.modelfile_type_in(target)
+    if kind is spec.type:
+        return
+    shown = "true" if setting.value is True else "false" if setting.value is False else str(setting.value)
+    sink.report(
+        "MPL407", span,
+        f"`ollama create` of Ollama {target} reads `{setting.name}` as {kind} {where}: "
+        f"`PARAMETER {setting.name} {shown}` fails with `invalid {kind} value [{shown}]`",
+        help=f"remove `{setting.name}` from the model (`unset {setting.name}`) and pass it as a runtime option, "
+             "or target another Ollama version",
+        parameter=setting.name, model=model.name,
+    )
+
+
+def _name_span(setting: Setting) -> t.Any:
+    return setting.name_span
 
 
 # -- models -------------------------------------------------------------------------
@@ -241,12 +213,22 @@ def valid_requires(text: str) -> bool:
 
 
 # The state-machine parser (since 0.1.34) rejects an unknown instruction; the old
-# line scanner before it warned and skipped it (ollama-facts.md §1.1).
+# line scanner before it warned and skipped it (`parser/parser.go` at v0.1.33 and v0.1.34).
 STATE_MACHINE_PARSER = Version(0, 1, 34)
+
+
+# The first release with a Modelfile parser (and `ollama create`): v0.0.6.
+FIRST_MODELFILE = Version(0, 0, 6)
 
 
 def _missing_instruction(sink: Sink, span: t.Any, keyword: str, target: Version) -> None:
     added = catalog().instructions[keyword].first
+    if target < FIRST_MODELFILE:
+        sink.report(
+            "MPL404", span, f"Ollama {target} has no Modelfiles and no `ollama create` (added in {FIRST_MODELFILE})",
+            instruction=keyword, help=f"target Ollama {FIRST_MODELFILE} or later to create models",
+        )
+        return
     if target < STATE_MACHINE_PARSER:
         sink.report(
             "MPL404", span, f"Ollama {target} has no {keyword} instruction (added in {added}); `ollama create` skips it",
@@ -260,11 +242,30 @@ def _missing_instruction(sink: Sink, span: t.Any, keyword: str, target: Version)
     )
 
 
+def adapter_report(version: Version) -> str:
+    """What is reported about ADAPTER from Ollama 0.34.1, and where: unconfirmed."""
+    spec = catalog().instructions["ADAPTER"]
+    return (
+        f"ADAPTER at Ollama {version}: a third-party report (generative-computing/mellea#1651) says "
+        f"`ollama create` refuses adapters from {spec.reported_from}, citing ollama/ollama#14969, which "
+        "rejects safetensors adapters and still accepts GGUF ones; not confirmed from a release's source"
+    )
+
+
 def _check_model(program: Program, model: Model, sink: Sink) -> None:
     target = program.target
     cat = catalog()
+    if not cat.instructions["FROM"].works_in(target):
+        _missing_instruction(sink, model.source.span, "FROM", target)
+        return
     for setting in model.params.values():
         check_modelfile_version(model, setting, target, sink)
+    for keyword, text in (("TEMPLATE", model.template), ("SYSTEM", model.system)):
+        if text is not None and text.value and not cat.instructions[keyword].works_in(target):
+            _missing_instruction(sink, text.span, keyword, target)
+    if model.licenses and not cat.instructions["LICENSE"].works_in(target):
+        for text in model.licenses:
+            _missing_instruction(sink, text.span, "LICENSE", target)
     if model.messages and not cat.instructions["MESSAGE"].works_in(target):
         for message in model.messages:
             _missing_instruction(sink, message.span, "MESSAGE", target)
@@ -280,11 +281,12 @@ def _check_model(program: Program, model: Model, sink: Sink) -> None:
     if model.adapter is not None:
         spec = cat.instructions["ADAPTER"]
         if not spec.works_in(target):
+            _missing_instruction(sink, model.adapter.span, "ADAPTER", target)
+        elif spec.reported_from is not None and target >= spec.reported_from:
             sink.report(
-                "MPL405", model.adapter.span,
-                f"creating models with an ADAPTER is reported removed in Ollama {spec.removed_in or target}"
-                + (f" ({spec.reference})" if spec.reference else ""),
-                help="merge the adapter into the base offline (llama.cpp's `llama-export-lora`) and build `from` the merged GGUF",
+                "MPL405", model.adapter.span, adapter_report(target),
+                help="if `ollama create` refuses it, merge the adapter into the base offline "
+                     "(llama.cpp's `llama-export-lora`) and build `from` the merged GGUF",
             )
         if not model.adapter.path.exists():
             sink.report(
@@ -305,7 +307,7 @@ def _check_model(program: Program, model: Model, sink: Sink) -> None:
                 help="Ollama treats an empty value as absent; remove the statement or write the text",
             )
     stop = model.params.get("stop")
-    if stop is not None and stop.value == () and stop.origin == f"model {model.name}":
+    if stop is not None and stop.value == () and stop.origin.model == model.name and stop.origin.profile is None:
         sink.report(
             "MPL505", stop.span, "an empty `stop` list writes no PARAMETER line: the base model's stop strings stay",
             help="a Modelfile cannot clear inherited stop strings; list the ones you want, or remove the statement",

@@ -1,4 +1,4 @@
-"""Lint: semantic lints over a checked `Program` (parameters.md §6), and `# mpl: allow(...)`.
+"""Lint: semantic lints over a checked `Program` (the rules of `mpl.compiler.rules`), and `# mpl: allow(...)`.
 
 `lint(program, sink)` runs the rules of `mpl.compiler.rules` on every profile
 (resolved for no task and for each task its `when` blocks name) and on every
@@ -25,16 +25,16 @@ import typing as t
 import msgspec
 
 from mpl.catalog import NEWEST, Version, catalog
-from mpl.compiler import nodes
 from mpl.compiler.modelinfo import model_info
-from mpl.compiler.rules import Finding, Subject, run_rules
+from mpl.compiler.resolve import chain_order
+from mpl.compiler.rules import RULES, Finding, Subject
 from mpl.diagnostics import CODES, Diagnostic, Related, Severity, Sink
 from mpl.source import Span
 
 if t.TYPE_CHECKING:
     from mpl.compiler.program import Model, Options, Program
 
-# Defaults that moved in a way that changes behaviour (ollama-facts.md §3.3 history).
+# Defaults that moved in a way that changes behaviour (`DefaultOptions()` across releases).
 DRIFTING = ("repeat_penalty", "num_ctx", "num_keep", "repeat_last_n", "num_gpu", "num_thread", "use_mmap")
 
 _ALLOW = re.compile(r"#\s*mpl:\s*allow\(([^)]*)\)", re.I)
@@ -55,71 +55,151 @@ class _Group(msgspec.Struct):
     owner: Context
     related: list[Related]
     contexts: list[Context] = msgspec.field(default_factory=list)
+    seen: set[Context] = msgspec.field(default_factory=set)
 
 
 # -- the pass -----------------------------------------------------------------------
 
 
 def lint(program: Program, sink: Sink) -> Program:
-    """Report the semantic lints of every profile, task variant and model."""
+    """Report the semantic lints of every profile, task variant and model.
+
+    Profiles are linted parents first, and each rule's result is reused where
+    the options it read are the very settings it read before: a child's base
+    options against its parent's, a task variant against its profile's. Only
+    the rules that read a value the child or the `when` block changed run
+    again, so the pass costs the changes, not profiles × variants × rules.
+    """
     allows = find_allows(program, sink=None)
     groups: dict[tuple[str, int, int, str], _Group] = {}
-    for name in program.profiles:
-        for task in variant_tasks(program, name):
-            opts = program.resolve(name, task)
-            _collect(program, groups, Context("profile", name, task), opts, None)
+    known = catalog().names_in(program.target)
+    bases: dict[str, _Results] = {}
+    for name in chain_order(program.profiles):
+        parent = program.profiles[name].parent
+        own = program.resolve(name)
+        previous = bases.get(parent) if parent is not None else None
+        bases[name] = base = _lint_subject(program, groups, Context("profile", name), own, known, previous)
+        for task in program.variants(name)[1:]:
+            _lint_subject(program, groups, Context("profile", name, task), program.resolve(name, task), known, base)
     for model in program.models:
-        _collect(program, groups, Context("model", model.name), model.params, model_info(program, model))
+        _lint_subject(program, groups, Context("model", model.name), model.params, known, None,
+                      info=model_info(program, model))
     for group in _drift(program):
         groups.setdefault((group.finding.code or "", group.span.start, group.span.end, group.finding.message), group)
+    rank = _context_rank(program)
     for group in groups.values():
+        if len(group.contexts) > 1:
+            group.contexts.sort(key=rank)
         _report(program, sink, group, allows)
     return program
 
 
+def _context_rank(program: Program) -> t.Callable[[Context], tuple[int, int, int]]:
+    """Contexts in source order: profiles as declared (no task first, then tasks as declared), then models."""
+    profiles = {name: i for i, name in enumerate(program.profiles)}
+    tasks = {name: i + 1 for i, name in enumerate(program.tasks)}
+    models = {m.name: i for i, m in enumerate(program.models)}
+
+    def rank(ctx: Context) -> tuple[int, int, int]:
+        if ctx.kind == "profile":
+            return (0, profiles.get(ctx.name, 0), tasks.get(ctx.task, 0) if ctx.task else 0)
+        return (1, models.get(ctx.name, 0), 0)
+
+    return rank
+
+
 def effective(opts: Options, target: Version) -> Options:
     """Only the options the target version knows (the others are ignored or rejected)."""
-    cat = catalog()
-    return {n: s for n, s in opts.items() if (spec := cat.option(n)) is not None and spec.known_in(target)}
+    known = catalog().names_in(target)
+    return {n: s for n, s in opts.items() if n in known}
 
 
 def subject_for(program: Program, opts: Options, kind: t.Literal["profile", "model"], info: t.Any = None) -> Subject:
     """The rules' view of one option set."""
+    return _subject(program, effective(opts, program.target), kind, info)
+
+
+def _subject(program: Program, opts: Options, kind: t.Literal["profile", "model"], info: t.Any) -> Subject:
     source = program.source
 
     def comment_after(name: str) -> str:
         setting = opts.get(name)
         if setting is None:
             return ""
-        line = source.line_col(setting.span.end)[0]
-        return " ".join(c.text for c in program.file.comments if source.line_col(c.span.start)[0] == line)
+        return program.comments_on_line(source.line_col(setting.span.end)[0])
 
-    return Subject(effective(opts, program.target), program.target, kind, info, comment_after)
-
-
-def variant_tasks(program: Program, profile: str) -> list[str | None]:
-    """No task, then every declared task that a `when` block in the profile's chain names."""
-    from mpl.compiler.resolve import when_tasks
-
-    named = when_tasks(program, profile)
-    return [None, *(task for task in program.tasks if task in named)]
+    return Subject(opts, program.target, kind, info, comment_after)
 
 
-def _collect(program: Program, groups: dict, ctx: Context, opts: Options, info: t.Any) -> None:
-    subject = subject_for(program, opts, ctx.kind, info)
-    for finding in run_rules(subject):
-        if finding.code is None:
-            continue
-        span, owner = _locate(program, finding, ctx, subject.opts)
-        key = (finding.code, span.start, span.end, finding.message)
+class _Reads(dict):  # type: ignore[type-arg]
+    """Options that record which names a rule looked up (the rule's inputs)."""
+
+    __slots__ = ("reads",)
+
+    def get(self, key: str, default: t.Any = None) -> t.Any:
+        self.reads.add(key)
+        return dict.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.reads.add(key)
+        return dict.__contains__(self, key)
+
+    def __getitem__(self, key: str) -> t.Any:
+        self.reads.add(key)
+        return dict.__getitem__(self, key)
+
+
+# Per rule: the names it read and what it found, as (group key, finding, span, owner, related).
+_Located = tuple[tuple[str, int, int, str], Finding, Span, "Context", list[Related]]
+
+
+class _Results(msgspec.Struct):
+    opts: Options
+    rules: list[tuple[frozenset[str], list[_Located]]]
+
+
+def _lint_subject(
+    program: Program, groups: dict, ctx: Context, opts: Options, known: frozenset[str],
+    previous: _Results | None, *, info: t.Any = None,
+) -> _Results:
+    changed: set[str] | None = None
+    if previous is not None:
+        before = previous.opts
+        changed = {n for n, s in opts.items() if before.get(n) is not s}
+        changed.update(n for n in before if n not in opts)
+    view = _Reads({n: s for n, s in opts.items() if n in known})
+    subject = _subject(program, view, ctx.kind, info)
+    results: list[tuple[frozenset[str], list[_Located]]] = []
+    for index, rule in enumerate(RULES):
+        if changed is not None and previous is not None:
+            reads, located = previous.rules[index]
+            if changed.isdisjoint(reads):
+                results.append((reads, located))
+                _add(groups, ctx, located)
+                continue
+        view.reads = set()
+        located = []
+        for finding in rule(subject):
+            if finding.code is None:
+                continue
+            span, owner = _locate(program, finding, ctx, view)
+            key = (finding.code, span.start, span.end, finding.message)
+            related = [
+                Related(view[name].span, f"`{name}` is set here") for name in finding.related if name in view
+            ]
+            located.append((key, finding, span, owner, related))
+        results.append((frozenset(view.reads), located))
+        _add(groups, ctx, located)
+    return _Results(opts, results)
+
+
+def _add(groups: dict, ctx: Context, located: list[_Located]) -> None:
+    for key, finding, span, owner, related in located:
         group = groups.get(key)
         if group is None:
-            related = [
-                Related(subject.opts[name].span, f"`{name}` is set here")
-                for name in finding.related if name in subject.opts
-            ]
             group = groups[key] = _Group(finding, span, owner, related)
-        if ctx not in group.contexts:
+        if ctx not in group.seen:
+            group.seen.add(ctx)
             group.contexts.append(ctx)
 
 
@@ -135,28 +215,13 @@ def _locate(program: Program, finding: Finding, ctx: Context, opts: Options) -> 
 
 
 def _element_span(program: Program, elements: tuple[Span, ...], index: int) -> Span:
-    """The span of one list element; a model's `stop [...]` records the list's span per element."""
-    span = elements[index]
-    for decl in program.file.decls:
-        block = getattr(decl, "block", None)
-        for stmt in _params(block):
-            if isinstance(stmt.value, nodes.List) and stmt.value.span == span:
-                item = index - elements.index(span)
-                return stmt.value.items[item].span if item < len(stmt.value.items) else span
-    return span
-
-
-def _params(block: nodes.Block | None) -> t.Iterator[nodes.Param]:
-    for stmt in block.stmts if block is not None else ():
-        if isinstance(stmt, nodes.Param):
-            yield stmt
-        elif isinstance(stmt, nodes.When):
-            yield from _params(stmt.block)
+    """The span of one element of a list parameter."""
+    return elements[index]
 
 
 def _decl_name_span(program: Program, ctx: Context) -> Span:
     if ctx.kind == "profile":
-        return program.profiles[ctx.name].decl.name.span
+        return program.profiles[ctx.name].name_span
     model = program.model(ctx.name)
     assert model is not None
     return model.name_span
@@ -260,16 +325,7 @@ def show_default(value: t.Any) -> str:
 def _drift(program: Program) -> t.Iterator[_Group]:
     span_range = drift_range(program)
     if span_range is not None:
-        for name, profile in program.profiles.items():
-            opts = program.resolve(name)
-            parent = program.resolve(profile.parent) if profile.parent else None
-            for param in DRIFTING:
-                if param in opts or (parent is not None and param not in parent):
-                    continue
-                heirs = [q for q in program.profiles if q != name and _inherits_unset(program, q, name, param)]
-                group = _drift_group(program, Context("profile", name), param, span_range, heirs)
-                if group is not None:
-                    yield group
+        yield from _profile_drift(program, span_range)
     for model in program.models:
         model_range = drift_range(program, model)
         if model_range is None:
@@ -277,22 +333,49 @@ def _drift(program: Program) -> t.Iterator[_Group]:
         for param in DRIFTING:
             if param in model.params:
                 continue
-            if model.uses and not any(param in program.resolve(p, t_) for p, t_, _ in model.uses):
+            if model.uses and not any(param in program.resolve(u.profile, u.task) for u in model.uses):
                 continue  # the profile it uses is reported already
             group = _drift_group(program, Context("model", model.name), param, model_range, [])
             if group is not None:
                 yield group
 
 
-def _inherits_unset(program: Program, child: str, ancestor: str, param: str) -> bool:
-    seen: set[str] = set()
-    current = program.profiles[child].parent
-    while current is not None and current not in seen:
-        if current == ancestor:
-            return param not in program.resolve(child)
-        seen.add(current)
-        current = program.profiles[current].parent
-    return False
+def _profile_drift(program: Program, span_range: tuple[Version, Version]) -> t.Iterator[_Group]:
+    """Rule 23 for profiles: reported at the topmost profile of a chain that leaves a drifting default unset.
+
+    The heirs named in the message (profiles that extend it and leave the
+    parameter unset too) are found by one walk down the children map per
+    reported parameter, so the pass is linear in the profiles (times the seven
+    drifting parameters), never profiles × profiles.
+    """
+    drifting = [p for p in DRIFTING if len(default_changes(p, *span_range)) > 1]
+    if not drifting:
+        return
+    for name, profile in program.profiles.items():
+        opts = program.resolve(name)
+        parent = program.resolve(profile.parent) if profile.parent else None
+        for param in drifting:
+            if param in opts or (parent is not None and param not in parent):
+                continue
+            heirs = _heirs_leaving_unset(program, name, param)
+            group = _drift_group(program, Context("profile", name), param, span_range, heirs)
+            if group is not None:
+                yield group
+
+
+def _heirs_leaving_unset(program: Program, root: str, param: str) -> list[str]:
+    """The descendants of `root` (in declaration order) that leave `param` unset too.
+
+    A descendant that sets it is still walked: its own heirs may `unset` it again.
+    """
+    found: set[str] = set()
+    stack = list(program.children.get(root, ()))
+    while stack:
+        name = stack.pop()
+        if param not in program.resolve(name):
+            found.add(name)
+        stack.extend(program.children.get(name, ()))
+    return [name for name in program.profiles if name in found] if found else []
 
 
 def _drift_group(
@@ -311,7 +394,7 @@ def _drift_group(
     )
     keep = "" if first is None else f" (`{param} {show_default(first)}` keeps Ollama {lo}'s behaviour)"
     finding = Finding("MPL730", None, message, help=f"set `{param}` explicitly{keep}")
-    return _Group(finding, _decl_name_span(program, ctx), ctx, [], [ctx])
+    return _Group(finding, _decl_name_span(program, ctx), ctx, [], [ctx], {ctx})
 
 
 # -- allow comments -------------------------------------------------------------------
@@ -323,7 +406,7 @@ class Allow(msgspec.Struct, frozen=True):
     span: Span  # the comment
     codes: tuple[str, ...]
     line: int  # the line it silences
-    decl: tuple[str, str] | None = None  # (kind, name) of the declaration it silences
+    scope: tuple[str, str] | None = None  # (kind, name) of the declaration it silences
     decl_span: Span | None = None
 
 
@@ -334,13 +417,13 @@ class Allows(msgspec.Struct, frozen=True):
 
     def for_line(self, code: str, line: int) -> tuple[int, str] | None:
         for allow in self.items:
-            if allow.decl is None and allow.line == line and code in allow.codes:
+            if allow.scope is None and allow.line == line and code in allow.codes:
                 return (allow.span.start, code)
         return None
 
     def for_decl(self, code: str, kind: str, name: str) -> tuple[int, str] | None:
         for allow in self.items:
-            if allow.decl == (kind, name) and code in allow.codes:
+            if allow.scope == (kind, name) and code in allow.codes:
                 return (allow.span.start, code)
         return None
 
@@ -359,20 +442,17 @@ def find_allows(program: Program, sink: Sink | None) -> Allows:
     """Parse every allow comment; with a sink, report names that are not codes (MPL731)."""
     source = program.source
     decl_lines: dict[int, tuple[str, str, Span]] = {}
-    for decl in program.file.decls:
-        match decl:
-            case nodes.ProfileDecl(name=name):
-                decl_lines.setdefault(source.line_col(decl.span.start)[0], ("profile", name.value, decl.span))
-            case nodes.ModelDecl(name=name):
-                decl_lines.setdefault(source.line_col(decl.span.start)[0], ("model", name.value, decl.span))
-    comment_lines = {source.line_col(c.span.start)[0] for c in program.file.comments
-                     if not source.line_text(source.line_col(c.span.start)[0])[: source.line_col(c.span.start)[1] - 1].strip()}
+    for profile in program.profiles.values():
+        decl_lines.setdefault(source.line_col(profile.span.start)[0], ("profile", profile.name, profile.span))
+    for model in program.models:
+        decl_lines.setdefault(source.line_col(model.span.start)[0], ("model", model.name, model.span))
+    comment_lines = {c.line for c in program.comments if c.own_line}
     items = []
-    for comment in program.file.comments:
+    for comment in program.comments:
         match = _ALLOW.search(comment.text)
         if match is None:
             continue
-        line, col = source.line_col(comment.span.start)
+        line = comment.line
         codes = []
         for raw in (part.strip() for part in match.group(1).split(",")):
             if not raw:
@@ -384,13 +464,12 @@ def find_allows(program: Program, sink: Sink | None) -> Allows:
                                 help="name codes such as `MPL701` or names such as `greedy-ignores-filters`")
                 continue
             codes.append(code)
-        own_line = not source.line_text(line)[: col - 1].strip()
         target = line
-        if own_line:
+        if comment.own_line:
             target = line + 1
             while target in comment_lines and target <= source.line_count:
                 target += 1
-        decl = decl_lines.get(target) if own_line else None
+        decl = decl_lines.get(target) if comment.own_line else None
         items.append(Allow(comment.span, tuple(codes), target, decl[:2] if decl else None, decl[2] if decl else None))
     return Allows(tuple(items))
 

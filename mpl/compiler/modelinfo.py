@@ -1,7 +1,7 @@
 """What mpl can know about a model's weights: architecture, trained context, vision, MTP.
 
 Consumes a `Model` of the resolved program; produces a `ModelInfo` for the lint
-rules that need model facts (parameters.md §6 rules 7, 15 and 19). Two sources:
+rules that need to know the model (rules 7, 15 and 19 of docs/diagnostics.md). Two sources:
 
 * a local GGUF `from` path: its header is read with a small, bounded reader (no
   numpy, no tensor data; a few milliseconds even with a 150k-token vocabulary).
@@ -39,7 +39,7 @@ class ModelInfo(msgspec.Struct, frozen=True):
 
 
 # Ollama library names (the part before `:`) whose architecture is clear from the
-# name. Only "Ollama engine" families matter (parameters.md §1); a name not listed
+# name. Only "Ollama engine" families matter (`OllamaEngineRequired`); a name not listed
 # is unknown, never guessed. Longest prefix wins only for exact family names.
 REGISTRY_ARCHITECTURES: dict[str, str] = {
     "gemma3": "gemma3",

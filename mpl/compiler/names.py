@@ -41,7 +41,7 @@ def did_you_mean(name: str, candidates: t.Iterable[str]) -> str | None:
     return f"did you mean `{near}`?" if near else None
 
 
-# -- model names (ollama-facts.md §4.8) ------------------------------------------
+# -- model names (Ollama's types/model/name.go) ---------------------------------
 
 _PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,79}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,79}")
@@ -75,7 +75,7 @@ def valid_model_name(name: str) -> bool:
 
 
 def canonical_model_name(name: str) -> str:
-    """A model name as Ollama matches and shows it (ollama-facts.md §4.8).
+    """A model name as Ollama matches and shows it (`types/model/name.go`).
 
     Lower-cased, `:latest` added, the default host `registry.ollama.ai` and
     namespace `library` dropped: the shortest display form, as `/api/tags` and

@@ -46,7 +46,17 @@ def parser() -> Lark:
     # `pkgutil.get_data` reads package data through the package's loader, as
     # `importlib.resources` does, but without importing `importlib.resources`
     # and `zipfile`: about 3 ms of every `mpl check`.
-    grammar = pkgutil.get_data("mpl.grammar", "profile.lark").decode("utf-8")  # type: ignore[union-attr]
+    data = pkgutil.get_data("mpl.grammar", "profile.lark")
+    if data is None:
+        # A source tree imported as it is (its `mpl/` ahead of any installed
+        # copy on `sys.path`): `mpl.grammar` exists only in an installed wheel,
+        # which maps `grammar/` to it; here the same file is beside `mpl/`.
+        import os
+
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(root, "grammar", "profile.lark"), "rb") as fp:
+            data = fp.read()
+    grammar = data.decode("utf-8")
     return Lark(
         grammar,
         parser="lalr",

@@ -1,7 +1,10 @@
-"""The resolved program: what every target consumes.
+"""The resolved program: the one IR every pass after resolution, every target and the build read.
 
-`resolve` builds a `Program` from the syntax tree; `check` reads it and adds
-diagnostics. Targets never see syntax nodes beyond the spans kept here.
+`mpl.compiler.resolve` builds a `Program` from the syntax tree once, eagerly:
+every profile resolved for no task and for every task its chain's `when`
+blocks name, every model with its baked parameters, each value with a
+structured `Origin`. The program holds no syntax node, no cache and no
+lazy step: reading it never runs the resolver again.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from pathlib import Path
 
 import msgspec
 
-from mpl.compiler import nodes
 from mpl.source import SourceFile, Span
 
 if t.TYPE_CHECKING:
@@ -21,41 +23,72 @@ Scalar = t.Union[int, float, bool, str]
 PyValue = t.Union[Scalar, tuple[Scalar, ...]]
 
 
-class Setting(msgspec.Struct, frozen=True):
-    """One resolved parameter value and where it came from.
+class Origin(msgspec.Struct, frozen=True):
+    """Which block's statement set a value.
 
-    `origin` names the block whose statement set the value ("profile precise",
-    "model meton-custom", "profile explanation, when task is docs").
+    `profile` is the profile whose statement set it (None for a model's own
+    statement, then `model` names the model); `when` holds the tasks of the
+    `when` block it stands in, `form` whether that block reads `is` or `in`.
+    `override` marks a value set at runtime (a session's override), not by
+    any statement. `str(origin)` is how people read it: "profile precise",
+    "model m", "profile explanation, when task is docs", "override".
+
+    >>> str(Origin(profile="p", when=("docs",), form="is"))
+    'profile p, when task is docs'
     """
+
+    profile: str | None = None
+    model: str | None = None
+    when: tuple[str, ...] = ()
+    form: t.Literal["is", "in"] = "is"
+    override: bool = False
+
+    def __str__(self) -> str:
+        if self.override:
+            return "override"
+        if self.profile is None:
+            return f"model {self.model}"
+        if not self.when:
+            return f"profile {self.profile}"
+        tasks = self.when[0] if self.form == "is" else "[" + ", ".join(self.when) + "]"
+        return f"profile {self.profile}, when task {self.form} {tasks}"
+
+
+class Setting(msgspec.Struct, frozen=True):
+    """One resolved parameter value and where it came from."""
 
     name: str
     value: PyValue
     span: Span  # the statement that set (or last appended to) the value
     value_span: Span
-    origin: str
-    profile: str | None  # the profile whose statement set it (None for a model's own)
-    elements: tuple[Span, ...] = ()  # for lists: the value span of each element
+    origin: Origin
+    elements: tuple[Span, ...] = ()  # for lists: the span of each element's literal
+
+    @property
+    def profile(self) -> str | None:
+        """The profile whose statement set the value (None for a model's own)."""
+        return self.origin.profile
+
+    @property
+    def name_span(self) -> Span:
+        """The parameter name at the start of the statement."""
+        return Span(self.span.start, self.span.start + len(self.name))
 
 
 Options = dict[str, Setting]
 
 
-class Profile(msgspec.Struct):
-    """A declared profile: its own statements stay in `decl`; `Program.resolve` merges the chain."""
+class Profile(msgspec.Struct, frozen=True):
+    """A declared profile: where it stands, what it extends, which tasks it claims."""
 
     name: str
-    decl: nodes.ProfileDecl
+    name_span: Span
+    span: Span  # the whole declaration
     description: str | None
     parent: str | None  # None when absent, unknown or part of a cycle
+    parent_span: Span | None
     tasks: tuple[str, ...]
-
-    @property
-    def name_span(self) -> Span:
-        return self.decl.name.span
-
-    @property
-    def span(self) -> Span:
-        return self.decl.span
+    when_tasks: frozenset[str]  # tasks named by `when` blocks of this profile and its ancestors
 
 
 class ModelSource(msgspec.Struct, frozen=True):
@@ -94,70 +127,94 @@ class Adapter(msgspec.Struct, frozen=True):
     value_span: Span
 
 
-class Model(msgspec.Struct):
+class Use(msgspec.Struct, frozen=True):
+    """A model's `use PROFILE [for TASK]`."""
+
+    profile: str
+    task: str | None
+    span: Span
+
+
+class Model(msgspec.Struct, frozen=True):
     """A declared model: its source and what its block sets."""
 
     name: str
-    decl: nodes.ModelDecl
+    name_span: Span
+    span: Span
     source: ModelSource
     adapter: Adapter | None = None
     params: Options = msgspec.field(default_factory=dict)
     system: Text | None = None
     template: Text | None = None
-    messages: list[Message] = msgspec.field(default_factory=list)
-    licenses: list[Text] = msgspec.field(default_factory=list)
+    messages: tuple[Message, ...] = ()
+    licenses: tuple[Text, ...] = ()
     requires: Text | None = None
-    uses: list[tuple[str, str | None, Span]] = msgspec.field(default_factory=list)
-    unsets: list[tuple[str, Span]] = msgspec.field(default_factory=list)
-
-    @property
-    def name_span(self) -> Span:
-        return self.decl.name.span
-
-    @property
-    def span(self) -> Span:
-        return self.decl.span
+    uses: tuple[Use, ...] = ()
+    unsets: tuple[tuple[str, Span], ...] = ()
+    base: str | None = None  # the model of this file it is built `from`, if any
 
 
-class Program(msgspec.Struct):
-    """A resolved source: profiles, tasks, routes and models, for the checks and every target."""
+class Comment(msgspec.Struct, frozen=True):
+    """A `#` comment of the source (for allow comments and lints that read intent)."""
+
+    span: Span
+    text: str
+    line: int
+    own_line: bool  # nothing but blanks before it on its line
+
+
+class Program(msgspec.Struct, frozen=True):
+    """A resolved source: profiles, their variants, tasks, routes and models."""
 
     source: SourceFile
-    file: nodes.File
     base_dir: Path
     target: Version
     target_origin: t.Literal["file", "option", "server", "default"]
     target_span: Span | None
+    pinned: Version | None  # the file's own `ollama` line, whatever was checked
+    pinned_span: Span | None
     tasks: dict[str, Span]
     default: str | None
     default_span: Span | None
     profiles: dict[str, Profile]
+    children: dict[str, tuple[str, ...]]  # profile -> the profiles that extend it
     routes: dict[str, str]  # task -> profile
-    models: list[Model]  # in build order (dependencies first)
-    _cache: dict[tuple[str, str | None], Options] = msgspec.field(default_factory=dict)
-    _when_tasks: dict[str, frozenset[str]] = msgspec.field(default_factory=dict)
-    _models_by_key: dict[str, Model] = msgspec.field(default_factory=dict)
+    resolved: dict[tuple[str, str | None], Options]  # (profile, task) -> options; task None = no task
+    models: tuple[Model, ...]  # in build order (dependencies first)
+    models_by_key: dict[str, Model]  # canonical name -> model
+    comments: tuple[Comment, ...] = ()
+    line_comments: dict[int, str] = msgspec.field(default_factory=dict)  # line -> its comments' text
 
     def profile_for_task(self, task: str) -> str | None:
         """The profile a task is routed to, else the `default`."""
         return self.routes.get(task, self.default)
 
     def resolve(self, profile: str, task: str | None = None) -> Options:
-        """The resolved options of a profile, for a task or for none."""
-        found = self._cache.get((profile, task))
-        if found is None:
-            from mpl.compiler.resolve import resolve_profile
+        """The resolved options of a profile, for a task or for none.
 
-            found = self._cache[(profile, task)] = resolve_profile(self, profile, task)
-        return found
+        A task no `when` block of the chain names resolves as no task.
+        """
+        found = self.resolved.get((profile, task))
+        return found if found is not None else self.resolved[(profile, None)]
+
+    def variants(self, profile: str) -> list[str | None]:
+        """No task, then every declared task whose resolution the chain's `when` blocks change."""
+        named = self.profiles[profile].when_tasks
+        return [None, *(task for task in self.tasks if task in named)]
 
     def model(self, name: str) -> Model | None:
         """The model of a name as Ollama matches names (any case, `:latest` implied)."""
         from mpl.compiler.names import canonical_model_name
 
-        if len(self._models_by_key) != len(self.models):
-            self._models_by_key = {canonical_model_name(m.name): m for m in reversed(self.models)}
-        return self._models_by_key.get(canonical_model_name(name))
+        return self.models_by_key.get(canonical_model_name(name))
+
+    def dependency(self, model: Model) -> Model | None:
+        """The model of the same file that `model` is built `from`, if any."""
+        return self.models_by_key.get(model.base) if model.base is not None else None
+
+    def comments_on_line(self, line: int) -> str:
+        """The text of the comments on a 1-based line, joined by spaces."""
+        return self.line_comments.get(line, "")
 
 
 def plain(options: Options) -> dict[str, PyValue]:

@@ -21,22 +21,24 @@ from mpl.compiler.names import (
 )
 from mpl.compiler.program import (
     Adapter,
+    Comment,
     Message,
     Model,
     ModelSource,
     Options,
+    Origin,
     Profile,
     Program,
     PyValue,
     Setting,
     Text,
+    Use,
 )
 from mpl.diagnostics import Related, Sink
 from mpl.source import Span
 
 LIST_PARAMETERS = frozenset({"stop"})
 MESSAGE_ROLES = ("system", "user", "assistant", "tool")
-_MODEL_ONLY = (nodes.AdapterStmt, nodes.UseStmt, nodes.TextStmt, nodes.MessageStmt)
 
 
 def py_value(value: nodes.Value) -> PyValue:
@@ -60,35 +62,140 @@ def resolve(
     target: Version | None = None,
     target_origin: t.Literal["option", "server"] = "option",
 ) -> Program:
-    """Build the resolved program of a parsed file.
+    """Build the resolved program of a parsed file, eagerly and once.
 
     `target` (from `--ollama` or a server) overrides the file's `ollama` line.
     """
     base_dir = base_dir or Path.cwd()
     ctx = _Resolver(file, sink, base_dir)
-    version, origin, vspan = ctx.target_version(target, target_origin)
+    pinned, pinned_span = ctx.pinned_version()
+    version, origin, vspan = ctx.target_version(pinned, pinned_span, target, target_origin)
     tasks = ctx.collect_tasks()
-    profiles = ctx.collect_profiles(tasks)
-    default, default_span = ctx.collect_default(profiles)
-    routes = ctx.collect_routes(profiles, tasks)
-    program = Program(
+    drafts = ctx.collect_profiles()
+    default, default_span = ctx.collect_default(drafts)
+    routes = ctx.collect_routes(drafts, tasks)
+    ctx.check_unrouted(tasks, routes, default, default_span)
+    order = chain_order(drafts)
+    when_tasks = ctx.when_tasks(drafts, order)
+    ctx.check_profile_bodies(drafts, order, tasks)
+    resolved = ctx.resolve_profiles(drafts, order, when_tasks)
+    profiles = {
+        name: Profile(
+            name=name, name_span=d.decl.name.span, span=d.decl.span, description=d.description,
+            parent=d.parent, parent_span=d.decl.parent.span if d.decl.parent else None,
+            tasks=tuple(n.value for n in d.decl.tasks), when_tasks=when_tasks[name],
+        )
+        for name, d in drafts.items()
+    }
+    children: dict[str, list[str]] = {}
+    for name, draft in drafts.items():
+        if draft.parent is not None:
+            children.setdefault(draft.parent, []).append(name)
+    models = ctx.collect_models(profiles, tasks, resolved)
+    comments, line_comments = _comments(file)
+    return Program(
         source=file.source,
-        file=file,
         base_dir=base_dir,
         target=version,
         target_origin=origin,
         target_span=vspan,
+        pinned=pinned,
+        pinned_span=pinned_span,
         tasks=tasks,
         default=default,
         default_span=default_span,
         profiles=profiles,
+        children={k: tuple(v) for k, v in children.items()},
         routes=routes,
-        models=[],
+        resolved=resolved,
+        models=tuple(models),
+        models_by_key={canonical_model_name(m.name): m for m in reversed(models)},
+        comments=comments,
+        line_comments=line_comments,
     )
-    ctx.check_unrouted(program)
-    ctx.check_profile_bodies(program)
-    program.models = ctx.collect_models(program)
-    return program
+
+
+def file_target(file: nodes.File, override: Version | None = None) -> Version:
+    """The version a file is checked against: the override, else its first valid `ollama` line, else the newest.
+
+    Reports nothing: `resolve` reports bad and duplicate `ollama` lines.
+    """
+    if override is not None:
+        return override
+    for decl in file.decls:
+        if isinstance(decl, nodes.OllamaDecl):
+            try:
+                return Version.parse(decl.version.value)
+            except ValueError:
+                continue
+    return NEWEST
+
+
+def chain_order(profiles: t.Mapping[str, t.Any]) -> list[str]:
+    """Every profile after its parent: one walk per chain, each profile visited once.
+
+    `profiles[name].parent` must be acyclic (cycles already cut). Shared by the
+    resolver and by every pass that folds values down the `extends` tree.
+    """
+    order: list[str] = []
+    done: set[str] = set()
+    for start in profiles:
+        chain: list[str] = []
+        name: str | None = start
+        while name is not None and name not in done:
+            chain.append(name)
+            done.add(name)
+            name = profiles[name].parent
+        order.extend(reversed(chain))
+    return order
+
+
+def walk_chains(
+    starts: t.Iterable[str], step: t.Callable[[str], str | None]
+) -> t.Iterator[tuple[list[str], str | None, bool]]:
+    """Walk each chain of single links (`extends` parents, models built `from` models) once.
+
+    For each start not yet seen, yields (path, stop, cycle): the names walked
+    in order, the name the walk stopped at (None at the end of a chain, else a
+    name already walked) and whether `stop` lies on this very path (a cycle).
+    Linear in the number of names, however long the chains.
+    """
+    done: set[str] = set()
+    for start in starts:
+        if start in done:
+            continue
+        path: list[str] = []
+        on_path: set[str] = set()
+        name: str | None = start
+        while name is not None and name not in done and name not in on_path:
+            on_path.add(name)
+            path.append(name)
+            name = step(name)
+        done.update(path)
+        yield path, name, name is not None and name in on_path
+
+
+def _comments(file: nodes.File) -> tuple[tuple[Comment, ...], dict[int, str]]:
+    source = file.source
+    out = []
+    lines: dict[int, list[str]] = {}
+    for c in file.comments:
+        line, col = source.line_col(c.span.start)
+        own = not source.line_text(line)[: col - 1].strip()
+        out.append(Comment(c.span, c.text, line, own))
+        lines.setdefault(line, []).append(c.text)
+    return tuple(out), {k: " ".join(v) for k, v in lines.items()}
+
+
+class _Draft:
+    """A profile while the resolver works on it."""
+
+    __slots__ = ("decl", "description", "parent")
+
+    def __init__(self, decl: nodes.ProfileDecl, description: str | None) -> None:
+        self.decl = decl
+        self.description = description
+        self.parent: str | None = decl.parent.value if decl.parent else None
 
 
 class _Resolver:
@@ -96,15 +203,16 @@ class _Resolver:
         self.file = file
         self.sink = sink
         self.base_dir = base_dir
-        self._ancestor_cache: dict[str, frozenset[str]] = {}
+        self.by_kind: dict[type, list[t.Any]] = {}
+        for decl in file.decls:
+            self.by_kind.setdefault(type(decl), []).append(decl)
 
     def decls(self, kind: type) -> list[t.Any]:
-        return [d for d in self.file.decls if isinstance(d, kind)]
+        return self.by_kind.get(kind, [])
 
     # -- ollama "X.Y" ----------------------------------------------------------
-    def target_version(
-        self, override: Version | None, origin: t.Literal["option", "server"]
-    ) -> tuple[Version, t.Any, Span | None]:
+    def pinned_version(self) -> tuple[Version | None, Span | None]:
+        """The file's own `ollama "X.Y"` (duplicates and bad versions reported)."""
         found: tuple[Version, Span] | None = None
         for decl in self.decls(nodes.OllamaDecl):
             if found is not None:
@@ -124,11 +232,17 @@ class _Resolver:
                 continue
             found = (version, decl.version.span)
             self._check_range(version, decl.version.span)
+        return found if found is not None else (None, None)
+
+    def target_version(
+        self, pinned: Version | None, pinned_span: Span | None, override: Version | None,
+        origin: t.Literal["option", "server"],
+    ) -> tuple[Version, t.Any, Span | None]:
         if override is not None:
             self._check_range(override, None)
             return override, origin, None
-        if found is not None:
-            return found[0], "file", found[1]
+        if pinned is not None:
+            return pinned, "file", pinned_span
         return NEWEST, "default", None
 
     def _check_range(self, version: Version, span: Span | None) -> None:
@@ -168,8 +282,8 @@ class _Resolver:
         return False
 
     # -- profiles -----------------------------------------------------------------
-    def collect_profiles(self, tasks: dict[str, Span]) -> dict[str, Profile]:
-        profiles: dict[str, Profile] = {}
+    def collect_profiles(self) -> dict[str, _Draft]:
+        profiles: dict[str, _Draft] = {}
         for decl in self.decls(nodes.ProfileDecl):
             name = decl.name.value
             if name in profiles:
@@ -179,51 +293,35 @@ class _Resolver:
                     profile=name,
                 )
                 continue
-            profiles[name] = Profile(
-                name=name,
-                decl=decl,
-                description=self.description(decl.block),
-                parent=decl.parent.value if decl.parent else None,
-                tasks=tuple(n.value for n in decl.tasks),
-            )
+            profiles[name] = _Draft(decl, self.description(decl.block))
         for profile in profiles.values():
             parent = profile.decl.parent
             if parent is not None and parent.value not in profiles:
                 self.sink.report(
-                    "MPL201", parent.span, f"profile `{profile.name}` extends unknown profile `{parent.value}`",
+                    "MPL201", parent.span, f"profile `{profile.decl.name.value}` extends unknown profile `{parent.value}`",
                     help=did_you_mean(parent.value, profiles), parent=parent.value,
                 )
                 profile.parent = None
         self._break_cycles(profiles)
         return profiles
 
-    def _break_cycles(self, profiles: dict[str, Profile]) -> None:
-        done: set[str] = set()  # profiles whose chain is known to end (or was cut)
-        for start in profiles:
-            chain: list[str] = []
-            on_chain: dict[str, int] = {}
-            name: str | None = start
-            while name is not None and name not in done and name not in on_chain:
-                on_chain[name] = len(chain)
-                chain.append(name)
-                name = profiles[name].parent
-            done.update(chain)
-            if name is None or name not in on_chain:
+    def _break_cycles(self, profiles: dict[str, _Draft]) -> None:
+        for path, stop, cycle in walk_chains(profiles, lambda n: profiles[n].parent):
+            if not cycle:
                 continue
-            cycle = chain[on_chain[name] :]
-            first = profiles[cycle[0]]
-            path = " → ".join(cycle + [cycle[0]])
+            ring = path[path.index(stop) :]  # type: ignore[arg-type]
+            first = profiles[ring[0]]
             assert first.decl.parent is not None
             self.sink.report(
-                "MPL202", first.decl.parent.span, f"inheritance cycle: {path}",
+                "MPL202", first.decl.parent.span, "inheritance cycle: " + " → ".join(ring + [ring[0]]),
                 related=[
                     Related(profiles[n].decl.parent.span, f"`{n}` extends `{profiles[n].parent}` here")  # type: ignore[union-attr]
-                    for n in cycle[1:]
+                    for n in ring[1:]
                 ],
                 help="one profile in the cycle must not extend another",
-                cycle=tuple(cycle),
+                cycle=tuple(ring),
             )
-            for n in cycle:
+            for n in ring:
                 profiles[n].parent = None
 
     def description(self, block: nodes.Block) -> str | None:
@@ -247,7 +345,7 @@ class _Resolver:
                 found = stmt
         return found.text.value if found else None
 
-    def collect_default(self, profiles: dict[str, Profile]) -> tuple[str | None, Span | None]:
+    def collect_default(self, profiles: dict[str, _Draft]) -> tuple[str | None, Span | None]:
         default: nodes.DefaultDecl | None = None
         for decl in self.decls(nodes.DefaultDecl):
             if default is not None:
@@ -267,68 +365,66 @@ class _Resolver:
             return None, default.name.span
         return default.name.value, default.name.span
 
-    def collect_routes(self, profiles: dict[str, Profile], tasks: dict[str, Span]) -> dict[str, str]:
+    def collect_routes(self, profiles: dict[str, _Draft], tasks: dict[str, Span]) -> dict[str, str]:
         routes: dict[str, str] = {}
         claimed_at: dict[str, Span] = {}
-        for profile in profiles.values():
-            for name in profile.decl.tasks:
-                if not self.check_task(name, tasks):
+        for name, profile in profiles.items():
+            for task in profile.decl.tasks:
+                if not self.check_task(task, tasks):
                     continue
-                if name.value in routes and routes[name.value] != profile.name:
+                if task.value in routes and routes[task.value] != name:
                     self.sink.report(
-                        "MPL206", name.span,
-                        f"task `{name.value}` is claimed by `{routes[name.value]}` and `{profile.name}`",
-                        related=[Related(claimed_at[name.value], f"claimed by `{routes[name.value]}` here")],
+                        "MPL206", task.span,
+                        f"task `{task.value}` is claimed by `{routes[task.value]}` and `{name}`",
+                        related=[Related(claimed_at[task.value], f"claimed by `{routes[task.value]}` here")],
                         help="route a task to one profile; vary it inside with `when task is …`",
-                        task=name.value,
+                        task=task.value,
                     )
                     continue
-                routes[name.value] = profile.name
-                claimed_at[name.value] = name.span
+                routes[task.value] = name
+                claimed_at[task.value] = task.span
         return routes
 
-    def check_unrouted(self, program: Program) -> None:
-        if program.default is not None or program.default_span is not None:
+    def check_unrouted(
+        self, tasks: dict[str, Span], routes: dict[str, str], default: str | None, default_span: Span | None
+    ) -> None:
+        if default is not None or default_span is not None:
             return
-        for task, span in program.tasks.items():
-            if task not in program.routes:
+        for task, span in tasks.items():
+            if task not in routes:
                 self.sink.report(
                     "MPL217", span, f"task `{task}` is routed to no profile and there is no `default`",
                     help=f"add `for {task}` to a profile, or declare `default PROFILE`", task=task,
                 )
 
-    def check_profile_bodies(self, program: Program) -> None:
-        for profile in program.profiles.values():
-            self._check_block(program, profile.decl.block, profile, nested=False)
-
-    def _ancestor_names(self, program: Program, profile: Profile) -> frozenset[str]:
-        """The parameter names that a profile's ancestors set, memoised along the chain.
-
-        Parents are acyclic here: `collect_profiles` has broken every cycle. The
-        chain is walked iteratively, so a long `extends` chain needs no recursion.
-        """
-        chain: list[Profile] = []
-        current: Profile | None = profile
-        while current is not None and current.name not in self._ancestor_cache:
-            chain.append(current)
-            current = program.profiles[current.parent] if current.parent is not None else None
-        found = self._ancestor_cache[current.name] if current is not None else frozenset()
-        for member in reversed(chain):
-            # `found` holds the names set by `member`'s ancestors; add its parent's own.
-            if member.parent is not None:
-                parent = program.profiles[member.parent]
-                found = found | {stmt.name.value for stmt in _walk(parent.decl.block) if isinstance(stmt, nodes.Param)}
-            self._ancestor_cache[member.name] = found
+    def when_tasks(self, profiles: dict[str, _Draft], order: list[str]) -> dict[str, frozenset[str]]:
+        """For each profile, the tasks named by `when` blocks of it and its ancestors."""
+        found: dict[str, frozenset[str]] = {}
+        for name in order:
+            draft = profiles[name]
+            inherited = found[draft.parent] if draft.parent is not None else frozenset()
+            own = {task.value for stmt in _walk(draft.decl.block) if isinstance(stmt, nodes.When) for task in stmt.tasks}
+            found[name] = inherited | own if own else inherited
         return found
+
+    def check_profile_bodies(self, profiles: dict[str, _Draft], order: list[str], tasks: dict[str, Span]) -> None:
+        """Misplaced statements, `+=` on scalars, parameters set twice and `unset`s that do nothing."""
+        names_set: dict[str, frozenset[str]] = {}  # profile -> names it and its ancestors set
+        for name in order:
+            draft = profiles[name]
+            inherited = names_set[draft.parent] if draft.parent is not None else frozenset()
+            own = self._check_block(draft.decl.block, set(inherited), tasks, nested=False)
+            names_set[name] = inherited | own if own - inherited else inherited
 
     def _report_unset_noop(self, name: nodes.Name) -> None:
         self.sink.report(
             "MPL211", name.span, f"`unset {name.value}` has no effect: nothing before it sets `{name.value}`"
         )
 
-    def _check_block(self, program: Program, block: nodes.Block, profile: Profile, *, nested: bool) -> None:
+    def _check_block(self, block: nodes.Block, known: set[str], tasks: dict[str, Span], *, nested: bool) -> set[str]:
+        """Check one block's statements; returns the parameter names it sets."""
         seen: dict[str, Span] = {}
-        known = set(self._ancestor_names(program, profile))
+        sets: set[str] = set()
         for stmt in block.stmts:
             match stmt:
                 case nodes.Param(name=name, append=append):
@@ -344,17 +440,18 @@ class _Resolver:
                         )
                     seen[name.value] = stmt.span
                     known.add(name.value)
+                    sets.add(name.value)
                 case nodes.UnsetStmt(names=names):
                     for name in names:
                         if name.value not in known:
                             self._report_unset_noop(name)
                         seen.pop(name.value, None)
-                case nodes.When(tasks=tasks, block=inner):
+                case nodes.When(tasks=when, block=inner):
                     if nested:
                         self.sink.report("MPL208", stmt.span, "`when` blocks cannot be nested")
-                    for task in tasks:
-                        self.check_task(task, program.tasks)
-                    self._check_block(program, inner, profile, nested=True)
+                    for task in when:
+                        self.check_task(task, tasks)
+                    sets |= self._check_block(inner, set(known), tasks, nested=True)
                 case nodes.Description() if nested:
                     self.sink.report("MPL208", stmt.span, "a `when` block has no description")
                 case nodes.AdapterStmt() | nodes.UseStmt() | nodes.TextStmt() | nodes.MessageStmt():
@@ -363,9 +460,41 @@ class _Resolver:
                         "MPL208", stmt.span, f"`{keyword}` belongs in a model, not a profile",
                         help="profiles hold parameters; put it in a `model … from … < >` block",
                     )
+        return sets
+
+    # -- resolving every profile and variant ------------------------------------------
+    def resolve_profiles(
+        self, profiles: dict[str, _Draft], order: list[str], when_tasks: dict[str, frozenset[str]]
+    ) -> dict[tuple[str, str | None], Options]:
+        """Each profile for no task and for each task its chain's `when` blocks name.
+
+        Parents come first in `order`, so a variant is its parent's variant for
+        the same task (or the parent's own options, when the parent's chain does
+        not vary for it), then the body, then the matching `when` blocks.
+        """
+        resolved: dict[tuple[str, str | None], Options] = {}
+        for name in order:
+            draft = profiles[name]
+            body, whens = _compile_body(name, draft.decl.block)
+            parent = draft.parent
+            base = resolved[(parent, None)] if parent is not None else {}
+            own = dict(base)
+            _run(own, body)
+            resolved[(name, None)] = own
+            for task in when_tasks[name]:
+                start = resolved.get((parent, task), base) if parent is not None else base
+                options = dict(start)
+                _run(options, body)
+                for tasks, ops in whens:
+                    if task in tasks:
+                        _run(options, ops)
+                resolved[(name, task)] = options
+        return resolved
 
     # -- models ------------------------------------------------------------------
-    def collect_models(self, program: Program) -> list[Model]:
+    def collect_models(
+        self, profiles: dict[str, Profile], tasks: dict[str, Span], resolved: dict[tuple[str, str | None], Options]
+    ) -> list[Model]:
         models: dict[str, Model] = {}
         first_span: dict[str, Span] = {}
         decls = self.decls(nodes.ModelDecl)
@@ -385,9 +514,7 @@ class _Resolver:
                 )
                 continue
             source = self._model_source(decl, names)
-            model = Model(name=name, decl=decl, source=source)
-            self._model_body(program, model)
-            models[key] = model
+            models[key] = self._model(decl, name, source, profiles, tasks, resolved)
             first_span[key] = decl.name.span
         return self._build_order(models)
 
@@ -405,57 +532,64 @@ class _Resolver:
             )
         return ModelSource("registry", text, span)
 
-    def _model_body(self, program: Program, model: Model) -> None:
-        """Fill a model from its block.
+    def _model(
+        self, decl: nodes.ModelDecl, name: str, source: ModelSource, profiles: dict[str, Profile],
+        tasks: dict[str, Span], resolved: dict[tuple[str, str | None], Options],
+    ) -> Model:
+        """A model from its block.
 
         The profiles named by `use` are baked first, in order (a later `use`
         wins where two set the same parameter); the model's own parameter and
         `unset` statements then apply in order on top, wherever they stand in
         the block, so a direct parameter always overrides a profile's value.
         """
-        block = model.decl.block
-        if block is None:
-            return
+        params: Options = {}
+        adapter: Adapter | None = None
+        texts: dict[str, Text] = {}
+        messages: list[Message] = []
+        licenses: list[Text] = []
+        uses: list[Use] = []
         direct: list[nodes.Param | nodes.UnsetStmt] = []
-        for stmt in block.stmts:
+        for stmt in decl.block.stmts if decl.block is not None else ():
             match stmt:
                 case nodes.Description():
                     pass  # documentation only
                 case nodes.Param() | nodes.UnsetStmt():
                     direct.append(stmt)
                 case nodes.UseStmt(profile=profile, task=task):
-                    if profile.value not in program.profiles:
+                    if profile.value not in profiles:
                         self.sink.report(
                             "MPL207", profile.span, f"profile `{profile.value}` does not exist",
-                            help=did_you_mean(profile.value, program.profiles), profile=profile.value,
+                            help=did_you_mean(profile.value, profiles), profile=profile.value,
                         )
                         continue
                     task_name = None
-                    if task is not None and self.check_task(task, program.tasks):
+                    if task is not None and self.check_task(task, tasks):
                         task_name = task.value
-                    model.uses.append((profile.value, task_name, stmt.span))
-                    model.params.update(program.resolve(profile.value, task_name))
+                    uses.append(Use(profile.value, task_name, stmt.span))
+                    options = resolved.get((profile.value, task_name)) or resolved[(profile.value, None)]
+                    params.update(options)
                 case nodes.AdapterStmt(path=path):
-                    if model.adapter is not None:
+                    if adapter is not None:
                         self.sink.report(
                             "MPL213", stmt.span, "a model takes one adapter",
-                            related=[Related(model.adapter.span, "the first adapter")],
+                            related=[Related(adapter.span, "the first adapter")],
                             help="Ollama supports one LoRA adapter per model; merge them offline into one",
                         )
                         continue
-                    model.adapter = Adapter(path.value, expand_path(path.value, self.base_dir), stmt.span, path.span)
+                    adapter = Adapter(path.value, expand_path(path.value, self.base_dir), stmt.span, path.span)
                 case nodes.TextStmt(keyword=keyword, text=text):
                     value = Text(text.value, stmt.span, text.span)
                     if keyword == "license":
-                        model.licenses.append(value)
+                        licenses.append(value)
                     else:
-                        previous = getattr(model, keyword)
+                        previous = texts.get(keyword)
                         if previous is not None:
                             self.sink.report(
                                 "MPL209", stmt.span, f"`{keyword}` is given twice in this model",
                                 related=[Related(previous.span, "first given here")],
                             )
-                        setattr(model, keyword, value)
+                        texts[keyword] = value
                 case nodes.MessageStmt(role=role, text=text):
                     if role.value not in MESSAGE_ROLES:
                         self.sink.report(
@@ -463,26 +597,33 @@ class _Resolver:
                             help=did_you_mean(role.value, MESSAGE_ROLES) or "roles are system, user, assistant and tool",
                         )
                         continue
-                    model.messages.append(Message(role.value, text.value, stmt.span, role.span, text.span))
+                    messages.append(Message(role.value, text.value, stmt.span, role.span, text.span))
                 case nodes.When():
                     self.sink.report(
                         "MPL208", stmt.span, "`when` blocks belong in profiles, not models",
                         help="put the variation in a profile and `use PROFILE for TASK`",
                     )
-        self._model_params(model, direct)
+        unsets = self._model_params(name, params, direct)
+        return Model(
+            name=name, name_span=decl.name.span, span=decl.span, source=source, adapter=adapter, params=params,
+            system=texts.get("system"), template=texts.get("template"), messages=tuple(messages),
+            licenses=tuple(licenses), requires=texts.get("requires"), uses=tuple(uses), unsets=tuple(unsets),
+            base=canonical_model_name(source.value) if source.kind == "model" else None,
+        )
 
-    def _model_params(self, model: Model, stmts: list[nodes.Param | nodes.UnsetStmt]) -> None:
+    def _model_params(
+        self, model: str, params: Options, stmts: list[nodes.Param | nodes.UnsetStmt]
+    ) -> list[tuple[str, Span]]:
         """Apply a model's own parameter and `unset` statements over its baked profiles."""
-        params: Options = model.params
         seen: dict[str, Span] = {}
-        origin = f"model {model.name}"
+        unsets: list[tuple[str, Span]] = []
+        origin = Origin(model=model)
         for stmt in stmts:
             match stmt:
                 case nodes.Param(name=name, value=value, append=append):
-                    pv = py_value(value)
                     if name.value in LIST_PARAMETERS:
                         # In a model, list parameters accumulate as Modelfile lines do.
-                        _append(params, name.value, value, stmt.span, origin, None)
+                        _append(params, name.value, value, stmt.span, origin)
                         continue
                     if append:
                         self.sink.report(
@@ -495,42 +636,32 @@ class _Resolver:
                             related=[Related(seen[name.value], "first set here")],
                         )
                     seen[name.value] = stmt.span
-                    params[name.value] = Setting(name.value, pv, stmt.span, value.span, origin, None)
+                    params[name.value] = Setting(name.value, py_value(value), stmt.span, value.span, origin)
                 case nodes.UnsetStmt(names=names):
                     for n in names:
                         if n.value not in params:
                             self._report_unset_noop(n)
                         params.pop(n.value, None)
                         seen.pop(n.value, None)
-                        model.unsets.append((n.value, n.span))
+                        unsets.append((n.value, n.span))
+        return unsets
 
     def _build_order(self, models: dict[str, Model]) -> list[Model]:
-        """Models with the models they are built `from` first; cycles reported once.
-
-        Each model depends on at most one other (its `from`), so the dependencies
-        form chains: each chain is walked iteratively, however long it is.
-        """
+        """Models with the models they are built `from` first; cycles reported once."""
         order: list[Model] = []
-        done: set[str] = set()
-        for start in models:
-            path: list[str] = []
-            on_path: dict[str, int] = {}
-            key: str | None = start
-            while key is not None and key not in done and key not in on_path:
-                on_path[key] = len(path)
-                path.append(key)
-                model = models[key]
-                dep = canonical_model_name(model.source.value) if model.source.kind == "model" else None
-                key = dep if dep in models else None
-            if key is not None and key in on_path:
-                cycle = path[on_path[key] :] + [key]
+
+        def step(key: str) -> str | None:
+            dep = models[key].base
+            return dep if dep in models else None
+
+        for path, stop, cycle in walk_chains(models, step):
+            if cycle:
+                ring = path[path.index(stop) :] + [stop]  # type: ignore[arg-type, operator]
                 self.sink.report(
-                    "MPL215", models[key].source.span,
-                    "models are built from each other in a cycle: " + " → ".join(models[k].name for k in cycle),
+                    "MPL215", models[stop].source.span,  # type: ignore[index]
+                    "models are built from each other in a cycle: " + " → ".join(models[k].name for k in ring),
                 )
-            for member in reversed(path):
-                done.add(member)
-                order.append(models[member])
+            order.extend(models[member] for member in reversed(path))
         return order
 
 
@@ -558,9 +689,7 @@ def _str(node: nodes.Name | nodes.String) -> str:
     return node.value
 
 
-def _append(
-    options: Options, name: str, value: nodes.Value, span: Span, origin: str, profile: str | None
-) -> None:
+def _append(options: Options, name: str, value: nodes.Value, span: Span, origin: Origin) -> None:
     """Append a value (one string or a list) to a list parameter, keeping each element's span."""
     pv = py_value(value)
     items = pv if isinstance(pv, tuple) else (pv,)
@@ -569,88 +698,56 @@ def _append(
     if previous is not None and isinstance(previous.value, tuple):
         items = previous.value + items
         spans = previous.elements + spans
-    options[name] = Setting(name, tuple(items), span, value.span, origin, profile, spans)
+    options[name] = Setting(name, tuple(items), span, value.span, origin, spans)
 
 
 def _element_spans(value: nodes.Value) -> tuple[Span, ...]:
     return tuple(item.span for item in value.items) if isinstance(value, nodes.List) else (value.span,)
 
 
-# -- resolving one profile ------------------------------------------------------------
+# -- compiled profile bodies ------------------------------------------------------------
+
+# One operation of a body: ("set", Setting), ("append", (name, value node, span, origin)), ("unset", names).
+Op = tuple[str, t.Any]
 
 
-def resolve_profile(program: Program, name: str, task: str | None) -> Options:
-    """Parent resolved for the task, then the body, then the matching `when` blocks.
-
-    A task that no `when` block of the profile or its ancestors names resolves
-    as no task at all, so that result is shared rather than recomputed. The
-    chain of ancestors is walked iteratively (root first), and every ancestor's
-    result is cached on the way, so a long `extends` chain needs no recursion.
-    """
-    if task is not None and task not in when_tasks(program, name):
-        return program.resolve(name)
-    chain: list[str] = []
-    ancestor: str | None = name
-    while ancestor is not None and (ancestor, task) not in program._cache:
-        chain.append(ancestor)
-        ancestor = program.profiles[ancestor].parent
-    options: Options = program._cache[(ancestor, task)] if ancestor is not None else {}
-    for profile_name in reversed(chain):
-        options = _resolve_body(program.profiles[profile_name], dict(options), task)
-        program._cache[(profile_name, task)] = options
-    return options
-
-
-def _resolve_body(profile: Profile, options: Options, task: str | None) -> Options:
-    """Apply one profile's own statements, then its `when` blocks for the task."""
-    whens: list[nodes.When] = []
-    origin = f"profile {profile.name}"
-    for stmt in profile.decl.block.stmts:
+def _compile_body(name: str, block: nodes.Block) -> tuple[list[Op], list[tuple[frozenset[str], list[Op]]]]:
+    """A profile's own statements as operations, and its `when` blocks as (tasks, operations)."""
+    origin = Origin(profile=name)
+    body: list[Op] = []
+    whens: list[tuple[frozenset[str], list[Op]]] = []
+    for stmt in block.stmts:
         if isinstance(stmt, nodes.When):
-            whens.append(stmt)
+            tasks = tuple(n.value for n in stmt.tasks)
+            label = Origin(profile=name, when=tasks, form=stmt.form)
+            ops = [op for inner in stmt.block.stmts if not isinstance(inner, nodes.When) for op in _ops(inner, label)]
+            whens.append((frozenset(tasks), ops))
         else:
-            _apply(options, stmt, origin, profile.name)
-    if task is not None:
-        for when in whens:
-            if any(n.value == task for n in when.tasks):
-                label = f"profile {profile.name}, when task {'is' if when.form == 'is' else 'in'} …"
-                for stmt in when.block.stmts:
-                    if not isinstance(stmt, nodes.When):
-                        _apply(options, stmt, label, profile.name)
-    return options
+            body.extend(_ops(stmt, origin))
+    return body, whens
 
 
-def when_tasks(program: Program, name: str) -> frozenset[str]:
-    """The tasks named by `when` blocks of a profile and of its ancestors.
-
-    Only for these tasks can the profile resolve to other values than its own.
-    """
-    chain: list[str] = []
-    ancestor: str | None = name
-    while ancestor is not None and ancestor not in program._when_tasks:
-        chain.append(ancestor)
-        ancestor = program.profiles[ancestor].parent
-    found = program._when_tasks[ancestor] if ancestor is not None else frozenset()
-    for profile_name in reversed(chain):
-        block = program.profiles[profile_name].decl.block
-        own = {task.value for stmt in _walk(block) if isinstance(stmt, nodes.When) for task in stmt.tasks}
-        found = program._when_tasks[profile_name] = found | own
-    return found
-
-
-def _apply(options: Options, stmt: nodes.Stmt, origin: str, profile: str) -> None:
+def _ops(stmt: nodes.Stmt, origin: Origin) -> list[Op]:
     match stmt:
         case nodes.Param(name=name, value=value, append=True) if name.value in LIST_PARAMETERS:
-            _append(options, name.value, value, stmt.span, origin, profile)
+            return [("append", (name.value, value, stmt.span, origin))]
         case nodes.Param(name=name, value=value):
             pv = py_value(value)
             if name.value in LIST_PARAMETERS:
                 items = pv if isinstance(pv, tuple) else (pv,)
-                options[name.value] = Setting(
-                    name.value, items, stmt.span, value.span, origin, profile, _element_spans(value)
-                )
-            else:
-                options[name.value] = Setting(name.value, pv, stmt.span, value.span, origin, profile)
+                return [("set", Setting(name.value, items, stmt.span, value.span, origin, _element_spans(value)))]
+            return [("set", Setting(name.value, pv, stmt.span, value.span, origin))]
         case nodes.UnsetStmt(names=names):
-            for n in names:
-                options.pop(n.value, None)
+            return [("unset", tuple(n.value for n in names))]
+    return []
+
+
+def _run(options: Options, ops: list[Op]) -> None:
+    for kind, arg in ops:
+        if kind == "set":
+            options[arg.name] = arg
+        elif kind == "append":
+            _append(options, *arg)
+        else:
+            for n in arg:
+                options.pop(n, None)

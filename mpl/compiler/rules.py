@@ -1,4 +1,4 @@
-"""The semantic lint rules of parameters.md §6, as functions over one resolved option set.
+"""The semantic lint rules (numbered in docs/diagnostics.md), as functions over one resolved option set.
 
 Each rule reads a `Subject` (a profile resolved for a task, or a model's baked
 parameters, with only the options the target Ollama version knows) and yields
@@ -39,7 +39,7 @@ FILTERS = ("top_k", "top_p", "min_p")
 PENALTIES = ("repeat_penalty", "presence_penalty", "frequency_penalty")
 NEUTRAL = {"repeat_penalty": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
 
-# `OllamaEngineRequired()` in fs/ggml/ggml.go (parameters.md §1): only gemma3 at
+# `OllamaEngineRequired()` in Ollama's fs/ggml/ggml.go: only gemma3 at
 # v0.6.0; the full list as read at v0.24.0. Releases in between are treated as
 # v0.6.0's list (the list only grew), so rule 7 errs on the quiet side there.
 OLLAMA_ENGINE_V0_6 = frozenset({"gemma3"})

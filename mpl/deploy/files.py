@@ -1,7 +1,7 @@
 """Local GGUF files: their blob digests (hashed in chunks) and their header metadata.
 
 Consumes the paths of a model's `from` GGUF and its adapter; produces `Blob`s
-(`sha256:<lowercase hex>`, ollama-facts.md §4.3). Headers are read by the one
+(`sha256:<lowercase hex>`, as `CreateBlobHandler` in Ollama's `server/routes.go` checks). Headers are read by the one
 GGUF reader, `mpl.compiler.modelinfo.read_header` (re-exported here), which
 memory-maps the file: only the header pages are touched, so a 1 GiB adapter
 costs no more memory than an 8 KiB one.

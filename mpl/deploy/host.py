@@ -1,7 +1,7 @@
 """Where the Ollama server is: `--host`, else `OLLAMA_HOST`, else `http://127.0.0.1:11434`.
 
 `parse_host` reproduces the official Python client's `_parse_host` exactly
-(ollama-facts.md §5) and adds the checks the client leaves to httpx: a scheme
+(ollama-python's `ollama/_client.py`) and adds the checks the client leaves to httpx: a scheme
 other than http/https, a port that is not a number in range, spaces.
 """
 

@@ -24,7 +24,7 @@ from mpl.deploy.files import Blob, NotGGUF, hash_file, read_header
 from mpl.deploy.server import Server
 from mpl.deploy.verify import compare, state_from_show
 from mpl.catalog import Version, catalog
-from mpl.compiler import Analysis, analyze, nodes
+from mpl.compiler import Analysis, analyze
 from mpl.compiler.adapters import architecture_mismatch, local_base_architecture
 from mpl.compiler.program import Model, Program
 from mpl.compiler.names import canonical_model_name, suggest
@@ -40,7 +40,7 @@ from mpl.targets.ollama import (
     local_files,
 )
 
-#: The first release with the structured `/api/create` request (ollama-facts.md §4.2).
+#: The first release with the structured `/api/create` request (`server/create.go`, `api/types.go`).
 STRUCTURED_CREATE = Version(0, 5, 5)
 #: Warnings that stop a build: Ollama would store the value and ignore it.
 FATAL_IN_BUILD = frozenset({"MPL403"})
@@ -96,16 +96,9 @@ def find_source(file: Path | None, names: t.Sequence[str] = (), cwd: Path | None
 
 
 def _declares(path: Path, names: t.Sequence[str]) -> bool:
-    """Whether a source declares models of all these names (syntax only; unreadable files do not)."""
-    from mpl.compiler.parse import parse
-    from mpl.source import SourceFile
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    declared = {canonical_model_name(d.name.value) for d in parse(SourceFile(str(path), text)).decls if isinstance(d, nodes.ModelDecl)}
-    return all(canonical_model_name(name) in declared for name in names)
+    """Whether a source declares models of all these names (unreadable files do not)."""
+    program = analyze(path, targets=()).program
+    return program is not None and all(program.model(name) is not None for name in names)
 
 
 def parse_server_version(text: str) -> Version | None:
@@ -142,36 +135,40 @@ def select(program: Program, names: t.Sequence[str], everything: bool) -> list[M
     return [m for m in program.models if m.name in wanted]
 
 
-def analyse(path: Path, version: Version | None) -> Analysis:
+def analyze_for_build(path: Path, version: Version | None) -> Analysis:
+    """The source analysed for the ollama target (`version`: `--ollama`, or None before the server answers)."""
     return analyze(path, target=version, targets=("ollama",))
 
 
 def against_server(analysis: Analysis, path: Path, override: Version | None, reported: Version | None) -> Analysis:
-    """Re-check the file against the server's version unless `--ollama` chose one (MPL601 for a differing pin)."""
-    if override is not None or reported is None:
+    """The analysis against the server's version unless `--ollama` chose one (MPL601 for a differing pin).
+
+    The syntax tree of the first analysis is checked again, not the file re-read and re-parsed.
+    """
+    if override is not None or reported is None or analysis.file is None:
         return analysis
-    result = analyse(path, reported)
-    assert result.program is not None
-    result.program.target_origin = "server"
-    for decl in result.program.file.decls:
-        if isinstance(decl, nodes.OllamaDecl):
-            try:
-                pinned = Version.parse(decl.version.value)
-            except ValueError:
-                continue
-            if pinned != reported:
-                result.sink.report(
-                    "MPL601", decl.version.span,
-                    f"the file pins Ollama {pinned}, but the server runs {reported}; checking against {reported}",
-                    help=f"write `ollama \"{reported.major}.{reported.minor}.{reported.patch}\"`, or pass `--ollama {pinned}` to check against the pin",
-                    pinned=str(pinned), server=str(reported),
-                )
-            break
+    result = analyze(analysis.file, target=reported, target_origin="server", base_dir=path.resolve().parent,
+                     targets=("ollama",))
+    result.io_error = analysis.io_error
+    program = result.program
+    assert program is not None
+    pinned = program.pinned
+    if pinned is not None and pinned != reported:
+        result.sink.report(
+            "MPL601", program.pinned_span,
+            f"the file pins Ollama {pinned}, but the server runs {reported}; checking against {reported}",
+            help=f"write `ollama \"{reported.major}.{reported.minor}.{reported.patch}\"`, or pass `--ollama {pinned}` to check against the pin",
+            pinned=str(pinned), server=str(reported),
+        )
     return result
 
 
-def prepare(analysis: Analysis, models: list[Model], server: Server, server_version: str) -> Plan:
-    """Run every check that needs the server or the GGUF files; report to the analysis' sink."""
+def prepare(analysis: Analysis, models: list[Model], server: Server | None, server_version: str) -> Plan:
+    """Run every check that needs the server or the GGUF files; report to the analysis' sink.
+
+    With no server (`--dry-run --ollama X.Y`), a registry base is unknown and
+    nothing is said about whether the server has it.
+    """
     program = analysis.program
     assert program is not None
     reported = parse_server_version(server_version)
@@ -188,6 +185,8 @@ def prepare(analysis: Analysis, models: list[Model], server: Server, server_vers
             item.base = states.get(dep.name, UNKNOWN)
         elif model.source.kind == "path":
             item.base = _gguf_base(model, sink)
+        elif server is None:
+            item.base = UNKNOWN
         else:
             key = canonical_model_name(model.source.value)
             if key not in shows:
@@ -195,7 +194,7 @@ def prepare(analysis: Analysis, models: list[Model], server: Server, server_vers
                 shows[key] = state_from_show(show) if show is not None else UNKNOWN
             item.base = shows[key]
         inheritance_limits(model, item.base, item.base_name, sink)
-        if not item.base.exists and (model.adapter or model.unsets or model.licenses or _empty_texts(model)):
+        if server is not None and not item.base.exists and (model.adapter or model.unsets or model.licenses or _empty_texts(model)):
             sink.report(
                 "MPL610", model.source.span,
                 f"`{item.base_name}` is not on the server; Ollama will pull it during the create, "
@@ -210,8 +209,11 @@ def prepare(analysis: Analysis, models: list[Model], server: Server, server_vers
     return Plan(analysis, program, server_version, program.target, items)
 
 
-def hash_and_compare(plan: Plan, server: Server, display: Display, *, force: bool) -> None:
-    """Hash the files, then find which blobs the server has and which models are up to date."""
+def hash_and_compare(plan: Plan, server: Server | None, display: Display, *, force: bool) -> None:
+    """Hash the files, then find which blobs the server has and which models are up to date.
+
+    With no server, only the files are hashed: every model is planned as `create`.
+    """
     blobs: dict[Path, Blob] = {}
     for item in plan.items:
         for path in local_files(item.model):
@@ -220,7 +222,7 @@ def hash_and_compare(plan: Plan, server: Server, display: Display, *, force: boo
                 blobs[path] = hash_file(path, transfer.advance)
                 transfer.finish()
     states: dict[str, ModelState] = {}
-    existing = server.model_names() if plan.items else set()
+    existing = server.model_names() if plan.items and server is not None else set()
     for item in plan.items:
         model = item.model
         dep = dependency(plan.program, model)
@@ -229,7 +231,7 @@ def hash_and_compare(plan: Plan, server: Server, display: Display, *, force: boo
         item.request = create_request(plan.program, model, blobs)
         item.blobs = [blobs[p] for p in local_files(model)]
         item.expected = states[model.name] = expected_state(item.request, item.base)
-        if canonical_model_name(model.name) not in existing:
+        if server is None or canonical_model_name(model.name) not in existing:
             continue
         show = server.show(model.name)
         if show is None:
@@ -238,7 +240,7 @@ def hash_and_compare(plan: Plan, server: Server, display: Display, *, force: boo
         if not force and _matches(item, state_from_show(show)):
             item.action = "up to date"
     for blob in {b.digest: b for item in plan.items if item.action != "up to date" for b in item.blobs}.values():
-        if server.has_blob(blob.digest):
+        if server is not None and server.has_blob(blob.digest):
             plan.present.add(blob.digest)
 
 
@@ -275,12 +277,13 @@ def _check_adapter(program: Program, model: Model, item: Item, reported: Version
     adapter = model.adapter
     assert adapter is not None
     spec = catalog().instructions["ADAPTER"]
-    if reported is not None and not spec.works_in(reported):
+    if reported is not None and spec.reported_from is not None and reported >= spec.reported_from:
+        from mpl.compiler.check import adapter_report
+
         sink.report(
-            "MPL608", adapter.span,
-            f"the server runs Ollama {reported}, which reportedly cannot create models with adapters "
-            f"(removed in {spec.removed_in}{'; ' + spec.reference if spec.reference else ''}); nothing was uploaded",
-            help="merge the adapter into the base offline (llama.cpp's `llama-export-lora -m BASE.gguf --lora ADAPTER.gguf -o merged.gguf`) "
+            "MPL608", adapter.span, f"the server runs Ollama {reported}; {adapter_report(reported)}",
+            help="if the create fails, merge the adapter into the base offline (llama.cpp's "
+                 "`llama-export-lora -m BASE.gguf --lora ADAPTER.gguf -o merged.gguf`) "
                  "and build `from \"./merged.gguf\"` without `adapter`",
             model=model.name,
         )

@@ -24,7 +24,7 @@ from mpl.deploy.plan import (
     Plan,
     UsageError,
     against_server,
-    analyse,
+    analyze_for_build,
     find_source,
     hash_and_compare,
     parse_server_version,
@@ -120,7 +120,7 @@ class _Build:
             override = Version.parse(opts.ollama) if opts.ollama else None
         except ValueError as exc:
             raise UsageError(f"--ollama: {exc}") from None
-        analysis = analyse(path, override)
+        analysis = analyze_for_build(path, override)
         if analysis.io_error or analysis.program is None:
             self._diagnostics(analysis)
             return 2 if analysis.io_error else 1
@@ -129,6 +129,8 @@ class _Build:
             self._diagnostics(analysis)
             self.err.write("mpl: error: build stopped before anything was sent; fix the errors above\n")
             return 1
+        if opts.dry_run and override is not None:
+            return self._plan_offline(analysis, models, url)
 
         server = Server(url, opts.timeout)
         try:
@@ -169,17 +171,31 @@ class _Build:
         if fresh:
             self.err.write(render_text(analysis.source, fresh, colour=self.colour))
 
-    def _dry_run(self, plan: Plan, url: str) -> None:
+    def _plan_offline(self, analysis: t.Any, models: list[t.Any], url: str) -> int:
+        """`--dry-run --ollama X.Y`: the plan against that version, without contacting the server."""
+        with Display(self.err) as display:
+            plan = prepare(analysis, models, None, "")
+            self._diagnostics(analysis)
+            if analysis.has_errors:
+                self.err.write("mpl: error: build stopped before anything was sent; fix the errors above\n")
+                return 1
+            hash_and_compare(plan, None, display, force=self.options.force)
+        self._dry_run(plan, url, offline=True)
+        return 0
+
+    def _dry_run(self, plan: Plan, url: str, *, offline: bool = False) -> None:
         document = {
             "host": url,
-            "server_version": plan.server_version,
+            "offline": offline,  # True: the server was not contacted, so what it has is unknown (null)
+            "server_version": None if offline else plan.server_version,
             "checked_against": str(plan.checked),
             "models": [
                 {
                     "model": item.model.name,
                     "action": item.action,
                     "uploads": [
-                        {"path": str(b.path), "digest": b.digest, "size": b.size, "on_server": b.digest in plan.present}
+                        {"path": str(b.path), "digest": b.digest, "size": b.size,
+                         "on_server": None if offline else b.digest in plan.present}
                         for b in item.blobs
                     ] if item.action != "up to date" else [],
                     "request": {**item.request, "stream": True},

@@ -125,7 +125,7 @@ class Server:
 
         Raises:
             ServerError: An HTTP error before the stream, an `{"error": …}` line in
-                it (HTTP 200, ollama-facts.md §4.1), a broken stream, or a stream
+                it (HTTP 200, `server/create.go`), a broken stream, or a stream
                 that ends without `success`.
         """
         doing = f"creating `{request['model']}`"
@@ -149,7 +149,7 @@ class Server:
         except Exception as exc:  # noqa: BLE001 - every transport error becomes one line
             raise self._explain(doing, exc) from None
         # A pull of a missing `from` (`pulling manifest` … `success`) sends its own
-        # `success` in the middle of the stream (ollama-facts.md §4.1.1, §7 item 12):
+        # `success` in the middle of the stream (`server/create.go`, `server/images.go`):
         # the create's is the last line, after every pull's.
         if last != "success" or successes <= pulls:
             raise ServerError(f"{doing}: the server ended the stream without `success`")

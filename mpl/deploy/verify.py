@@ -1,7 +1,7 @@
 """Read `/api/show` back into a `ModelState` and compare it with what was compiled.
 
 Consumes the raw `/api/show` JSON (fetched over plain HTTP: the Python client's
-`ShowResponse` drops `system`, `messages` and `requires`, ollama-facts.md §5) and
+`ShowResponse` in ollama-python's `ollama/_types.py` drops `system`, `messages` and `requires`) and
 an expected `ModelState`; produces the list of `Difference`s. The `parameters`
 text is one line per value: the key padded to 30 characters, a space, then Go's
 `%#v` of the value; lines come in random order, and a list gives one line per
@@ -233,7 +233,7 @@ def same_value(want: t.Any, got: t.Any) -> bool:
         return float(want) == float(got) or (math.isnan(float(want)) and math.isnan(float(got)))
     if isinstance(want, (list, tuple)) and isinstance(got, (list, tuple)):
         # `/api/show` prints one line per element, and its lines come in random order
-        # (ollama-facts.md §4.5, §1.12): a list is compared as a multiset. For `stop`,
+        # (`ShowHandler` in `server/routes.go` prints a map): a list is compared as a multiset. For `stop`,
         # the only list option, order has no meaning to Ollama either.
         if len(want) != len(got):
             return False

@@ -63,6 +63,41 @@ CODES: dict[str, Code] = _codes(
          "A string contains an escape sequence mpl does not know.",
          "Unknown escapes are not passed through silently: `\\d` in a prompt is almost always a missing backslash.",
          "Use one of `\\\\ \\\" \\n \\r \\t \\0 \\uXXXX \\u{X…}`, or double the backslash."),
+    # -- 12x: Modelfile syntax (Ollama's `parser/parser.go`) ------
+    Code("MPL121", "modelfile-invalid-instruction", "error",
+         "A Modelfile line starts with a word that is not an instruction, or an instruction has no value.",
+         "`ollama create` stops with `command must be one of …` (at a line number that counts CRLF twice).",
+         "Fix the instruction (FROM, PARAMETER, TEMPLATE, SYSTEM, ADAPTER, LICENSE, MESSAGE, REQUIRES, RENDERER, "
+         "PARSER, DRAFT, in any case) and write its value on the same line after a space; comments start a line with `#`."),
+    Code("MPL122", "modelfile-invalid-role", "error",
+         "A MESSAGE role is not `system`, `user` or `assistant` (lower case).",
+         "`ollama create` stops with `message role must be one of …`; `tool` messages cannot be written in a Modelfile.",
+         "Write the role in lower case; send `tool` messages through the API."),
+    Code("MPL123", "modelfile-invalid-name", "error",
+         "A PARAMETER name or MESSAGE role contains a character Ollama's parser does not allow.",
+         "`ollama create` stops with `unexpected EOF: <name>`, without a line number.",
+         "Parameter names hold ASCII letters, digits and `_` (`top_k`, not `top-k`); a role is followed by a space."),
+    Code("MPL124", "modelfile-unexpected-eof", "error",
+         "The Modelfile ends inside a quoted value or an instruction.",
+         "`ollama create` stops with `unexpected EOF`.",
+         "Close the value with its quote (`\"` or `\"\"\"`) at the end of a line, with only spaces after it."),
+    Code("MPL125", "modelfile-no-from", "error",
+         "The Modelfile has no FROM line.",
+         "`ollama create` stops with `no FROM line`.",
+         "Add `FROM <model name or GGUF path>`."),
+    Code("MPL126", "modelfile-dropped-characters", "warning",
+         "A value holds characters Ollama's parser drops without a word (controls, format characters, Unicode spaces).",
+         "The model gets a different string than the file shows: a zero-width joiner vanishes, a no-break space joins words.",
+         "Remove the character, or use one Ollama keeps (a plain space instead of a Unicode space)."),
+    Code("MPL127", "modelfile-swallowed-line", "warning",
+         "Text after a closing quote keeps the value open, so the following lines become part of it.",
+         "Ollama reads `SYSTEM \"a\" b` and the lines after it as one value until a line ends with a quote; "
+         "the instructions on those lines vanish without an error.",
+         "End the quoted value with its closing quote at the end of the line."),
+    Code("MPL128", "modelfile-instruction-replaced", "warning",
+         "An instruction Ollama keeps only once (FROM, ADAPTER, SYSTEM, TEMPLATE, REQUIRES, RENDERER, PARSER, DRAFT) is given again.",
+         "Only the last one reaches the model; the earlier one is ignored without a word.",
+         "Remove the earlier line, or merge the two."),
     # -- 2xx: names and structure -----------------------------------------
     Code("MPL201", "unknown-parent", "error",
          "`extends` names a profile that does not exist.",
@@ -169,6 +204,11 @@ CODES: dict[str, Code] = _codes(
          "A GGUF path (`from` or `adapter`) does not exist.",
          "Ollama would send a missing FROM path as a model name and try a registry pull; a missing adapter fails the create.",
          "Fix the path; relative paths are resolved from the `.mprof` file's folder."),
+    Code("MPL308", "float-underflows-to-zero", "warning",
+         "A nonzero number is too small for a 32-bit float: Ollama reads it as 0.",
+         "Float options are float32 in Ollama; below about 1.4e-45 a value rounds to 0, which for some options "
+         "has its own meaning (`temperature 0` is greedy decoding, `min_p 0` is off).",
+         "Write 0 if that is meant, or a value Ollama can store."),
     # -- 4xx: Ollama version ----------------------------------------------
     Code("MPL401", "option-not-in-version", "warning",
          "The target Ollama version does not know this runtime option.",
@@ -188,13 +228,21 @@ CODES: dict[str, Code] = _codes(
          "warned and skipped the instruction, and mpl then reports a warning).",
          "Remove the statement, or target a newer Ollama."),
     Code("MPL405", "adapter-creation-removed", "warning",
-         "Creating models with an ADAPTER is reported removed in Ollama v0.34.1.",
-         "A third-party report (generative-computing/mellea#1651, citing ollama/ollama#14969) says the CLI refuses ADAPTER lines from v0.34.1; models built earlier keep working.",
-         "Merge the adapter into the base offline (llama.cpp's `llama-export-lora`) and build `from` the merged GGUF."),
+         "Creating models with an ADAPTER is reported, not confirmed, to be refused from Ollama v0.34.1.",
+         "A third-party report (generative-computing/mellea#1651) says the CLI refuses ADAPTER lines from v0.34.1, "
+         "citing ollama/ollama#14969; that pull request rejects safetensors adapters and still accepts GGUF ones. "
+         "No release's source read for mpl shows a refusal, so mpl treats it as unknown and keeps the adapter.",
+         "Nothing to do while the create works; if it refuses the adapter, merge it into the base offline "
+         "(llama.cpp's `llama-export-lora`) and build `from` the merged GGUF."),
     Code("MPL406", "version-outside-catalog", "warning",
          "The target version is outside the range of releases mpl knows.",
          "Checks use the nearest release mpl knows, which may not match.",
          "Target a version between 0.0.3 and the newest release mpl knows, or upgrade mpl."),
+    Code("MPL407", "parameter-type-in-version", "error",
+         "`ollama create` of the target version reads this PARAMETER as another type.",
+         "In Ollama 0.1.45 `use_mmap` was an integer (a TriState): `PARAMETER use_mmap true` fails with "
+         "`invalid int value [true]`, and an integer stored there breaks every later request.",
+         "Remove the parameter from the model (runtime options are not affected), or target another version."),
     # -- 5xx: targets -----------------------------------------------------
     Code("MPL501", "meton-unsupported-parameter", "error",
          "Meton's config.yaml cannot hold this parameter.",
@@ -220,6 +268,15 @@ CODES: dict[str, Code] = _codes(
          "Two outputs would be written to the same name.",
          "One would overwrite the other.",
          "Rename one of the models or profiles."),
+    Code("MPL507", "meton-default-unexpressible", "info",
+         "A profile leaves a parameter to Ollama's default, and Meton cannot write that default.",
+         "Meton sends all fourteen of its settings with every request, so nothing is left to Ollama: an automatic "
+         "`num_ctx` (Ollama 0.15.5 and later) or an unlimited `num_predict` (before 0.30) becomes the value the message names.",
+         "Set the parameter explicitly in the profile the message names (the help line gives a value)."),
+    Code("MPL540", "import-not-representable", "warning",
+         "`mpl import` met something a `.mprof` cannot hold (RENDERER, PARSER, DRAFT, a replaced FROM, an unknown key).",
+         "The imported source would compile to something else than the original; mpl says so rather than dropping it.",
+         "Keep that part in the original file, or set it by hand where the consumer reads it."),
     # -- 6xx: build and server (mpl build) ---------------------------------
     Code("MPL601", "server-version-differs", "warning",
          "The file pins an Ollama version (`ollama \"X.Y\"`) other than the one the server runs.",
@@ -249,10 +306,12 @@ CODES: dict[str, Code] = _codes(
          "The adapter's `general.architecture` differs from its base model's.",
          "Ollama accepts the create and the model then fails at load with `model arch and LoRA arch mismatch`.",
          "Use an adapter trained for the base's architecture, or build from the base it was trained on."),
-    Code("MPL608", "server-refuses-adapters", "error",
-         "The server's Ollama version reportedly cannot create models with adapters (v0.34.1 and later).",
-         "The create would fail (or drop the adapter) after the upload; models built earlier keep working.",
-         "Merge the adapter into the base offline (llama.cpp's `llama-export-lora`) and build `from` the merged GGUF."),
+    Code("MPL608", "server-refuses-adapters", "warning",
+         "The server's Ollama version is one that a third-party report says refuses adapters (v0.34.1 and later).",
+         "The report (generative-computing/mellea#1651, citing ollama/ollama#14969, which rejects safetensors "
+         "adapters and still accepts GGUF ones) is not confirmed from source, so the build goes on; if the "
+         "server does refuse, the create fails with its error.",
+         "If the create fails, merge the adapter into the base offline (llama.cpp's `llama-export-lora`) and build `from` the merged GGUF."),
     Code("MPL609", "verify-mismatch", "error",
          "The model on the server differs from what was compiled.",
          "Something was dropped or changed on the way (an older server, an inherited value, a concurrent change).",
@@ -262,7 +321,7 @@ CODES: dict[str, Code] = _codes(
          "Ollama pulls a missing base during the create; the adapter's architecture and inherited values are unknown until then.",
          "`ollama pull` the base first to have everything checked before anything is created."),
     # -- 7xx: semantic lints ------------------------------------------------
-    # (parameters.md §6; rule numbers in docs/diagnostics.md; the rules live in mpl/compiler/rules.py)
+    # (rule numbers in docs/diagnostics.md; the rules live in mpl/compiler/rules.py)
     Code("MPL701", "greedy-ignores-filters", "info",
          "`temperature` is 0 or below (greedy decoding) and `top_k`, `top_p` or `min_p` is set to a filtering value.",
          "Greedy decoding keeps the top token, which every one of these filters keeps too: they have no effect (rule 1). Often deliberate in a preset that other profiles extend, hence info.",

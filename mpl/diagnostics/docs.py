@@ -19,7 +19,7 @@ BANDS = {
     "4": "Ollama version", "5": "Targets", "6": "Build and server (`mpl build`)", "7": "Semantic lints",
 }
 
-# parameters.md §6 rule -> the codes that report it (MPL303 is the catalog's hard domain, checked once).
+# lint rule -> the codes that report it (MPL303 is the catalog's hard domain, checked once).
 RULES: tuple[tuple[int, str, str], ...] = (
     (1, "greedy-ignores-filters", "MPL701 (info: a common deliberate choice in presets)"),
     (2, "greedy-ignores-seed", "MPL702"),
@@ -117,7 +117,7 @@ line applies to the next line that is not a comment; when that line opens a
 at inherited lines because of it. Codes or names may be listed. An allow that
 silences nothing is reported as MPL731. See docs/lints.md for the lints.
 
-## parameters.md §6 rules and their codes
+## Lint rules and their codes
 
 | rule | name | reported as |
 |---|---|---|

@@ -47,6 +47,8 @@ class Document:
     diagnostics: list[Diagnostic]  # syntax and semantic, in source order
     positions: PositionMap
     _index: Index | None = None
+    kind: str = "mprof"  # or "modelfile"
+    modelfile: t.Any = None  # the read `mpl.compiler.modelfile.Modelfile` of a Modelfile
 
     @property
     def index(self) -> Index:
@@ -80,6 +82,7 @@ def analyse(
     ollama: Version | None = None,
     encoding: str = UTF16,
     root: Path | None = None,
+    language: str | None = None,
 ) -> Document:
     """Analyse one version of a document.
 
@@ -93,6 +96,11 @@ def analyse(
     """
     path = uri_to_path(uri)
     source = SourceFile(str(path) if path else uri, text)
+    from mpl.compiler.modelfile import is_modelfile_path
+
+    if language == "modelfile" or (language in (None, "") and is_modelfile_path(path or urlparse(uri).path)):
+        return _analyse_modelfile(uri, source, version, ollama=ollama, encoding=encoding,
+                                  base_dir=path.parent if path is not None else (root or Path.cwd()))
     file, syntax = (parser or ChunkParser()).parse(source)
     declares_version = any(isinstance(d, nodes.OllamaDecl) for d in file.decls)
     base_dir = path.parent if path is not None else (root or Path.cwd())
@@ -108,6 +116,37 @@ def analyse(
         analysis=analysis,
         diagnostics=diagnostics,
         positions=PositionMap(source, encoding),
+    )
+
+
+def _analyse_modelfile(
+    uri: str, source: SourceFile, version: int | None, *, ollama: Version | None, encoding: str, base_dir: Path
+) -> Document:
+    """Analyse a Modelfile as `mpl check` does: the reader, then the passes of a `.mprof` model.
+
+    >>> doc = analyse("untitled:Modelfile", "FROM llama3\nPARAMETER num_ctxx 4096\n")
+    >>> [(d.code, d.help) for d in doc.diagnostics]
+    [('MPL301', 'did you mean `num_ctx`?')]
+    """
+    from mpl.compiler.modelfile import analyze_modelfile, read_modelfile
+    from mpl.diagnostics import Sink
+
+    analysis = analyze_modelfile(source, target=ollama, base_dir=base_dir)
+    if analysis.file is None or analysis.program is None:
+        # no FROM, or nothing a program can be made of: keep what the reader said
+        from mpl.compiler import analyze as analyze_mprof
+        from mpl.compiler.modelfile import to_file
+
+        sink = Sink(source)
+        mf = read_modelfile(source, sink)
+        empty = analyze_mprof(to_file(mf, Sink(source)), target=ollama, base_dir=base_dir, targets=())
+        empty.sink.diagnostics.clear()
+        empty.sink.extend(analysis.diagnostics)
+        analysis = empty
+    modelfile = read_modelfile(source, Sink(source))
+    return Document(
+        uri=uri, version=version, source=source, analysis=analysis, diagnostics=analysis.diagnostics,
+        positions=PositionMap(source, encoding), kind="modelfile", modelfile=modelfile,
     )
 
 

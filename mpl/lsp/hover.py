@@ -146,7 +146,8 @@ def model_markdown(doc: Document, program: Program, name: str) -> str:
     lines = [f"**model `{model.name}`** from `{model.source.value}` ({kinds[model.source.kind]})", ""]
     if model.adapter is not None:
         lines.append(f"- Adapter: `{model.adapter.value}`")
-    for profile, task, _ in model.uses:
+    for use in model.uses:
+        profile, task = use.profile, use.task
         lines.append(f"- Uses profile `{profile}`" + (f" for task `{task}`" if task else ""))
     if model.system is not None:
         first = model.system.value.strip().splitlines()[0] if model.system.value.strip() else ""

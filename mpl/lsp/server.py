@@ -28,6 +28,7 @@ from mpl import __version__
 from mpl.catalog import Version
 from mpl.lsp import completion as completion_feature
 from mpl.lsp import features, hover
+from mpl.lsp import modelfile as modelfile_feature
 from mpl.compiler.chunks import ChunkParser
 from mpl.lsp.document import Document, analyse, parse_version, uri_to_path
 from mpl.lsp.positions import UTF16, PositionMap
@@ -93,6 +94,7 @@ class MplLanguageServer(LanguageServer):
                 ollama=self.ollama,
                 encoding=self.encoding,
                 root=root,
+                language=getattr(text_document, "language_id", None),
             )
         except Exception:  # a compiler bug must not take the editor's server down
             logger.exception("analysing %s failed", uri)
@@ -195,6 +197,8 @@ def build_server() -> MplLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def on_hover(ls: MplLanguageServer, params: types.HoverParams) -> types.Hover | None:
         doc = ls.current(params.text_document.uri)
+        if doc is not None and doc.kind == "modelfile":
+            return modelfile_feature.hover(doc, _offset(doc, params.position))
         return hover.hover(doc, _offset(doc, params.position)) if doc else None
 
     @server.feature(
@@ -210,6 +214,8 @@ def build_server() -> MplLanguageServer:
         # the context from the text as it is now.
         text = text_document.source
         current = doc.positions if doc.text == text else PositionMap(SourceFile(doc.source.path, text), ls.encoding)
+        if doc.kind == "modelfile":
+            return modelfile_feature.completion(doc, current.offset(params.position), current)
         return completion_feature.completion(doc, current.offset(params.position), current)
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
@@ -239,6 +245,8 @@ def build_server() -> MplLanguageServer:
         doc = ls.current(params.text_document.uri)
         if doc is None:
             return None
+        if doc.kind == "modelfile":
+            return None
         try:
             return features.prepare_rename(doc, _offset(doc, params.position))
         except features.FeatureError as exc:
@@ -249,6 +257,8 @@ def build_server() -> MplLanguageServer:
         doc = ls.current(params.text_document.uri)
         if doc is None:
             return None
+        if doc.kind == "modelfile":
+            raise _request_failed("a Modelfile has no names to rename")
         try:
             return features.rename(doc, _offset(doc, params.position), params.new_name)
         except features.FeatureError as exc:
@@ -259,6 +269,8 @@ def build_server() -> MplLanguageServer:
         doc = ls.current(params.text_document.uri)
         if doc is None:
             return None
+        if doc.kind == "modelfile":
+            return []  # `mpl fmt` formats .mprof sources only
         try:
             return features.formatting(doc)
         except Exception:  # a formatter bug (FormatError) leaves the text alone

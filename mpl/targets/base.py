@@ -37,14 +37,20 @@ class Target:
 def typed(name: str, value: PyValue) -> t.Any:
     """A value in Ollama's JSON type for the option: floats as floats, `stop` as a list.
 
+    A float option is a Go float32: its value is the float32's shortest decimal, so
+    that every target writes the number Ollama stores (never a double that Ollama
+    would round a second time).
+
     >>> typed("temperature", 0), typed("num_ctx", 4096), typed("stop", ("a",))
     (0.0, 4096, ['a'])
+    >>> typed("temperature", 1.000000059604644775390625), typed("top_p", 0.95)
+    (1.0, 0.95)
     """
     spec = catalog().option(name)
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     match spec.type if spec is not None else None:
         case ValueType.FLOAT if number:
-            return float(value)  # type: ignore[arg-type]
+            return _float32(value)  # type: ignore[arg-type]
         case ValueType.INT if number and isinstance(value, int):
             return value
         case ValueType.BOOL if isinstance(value, bool):
@@ -55,6 +61,15 @@ def typed(name: str, value: PyValue) -> t.Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+def _float32(value: int | float) -> float:
+    """The float32 Ollama stores for a number, as its shortest decimal; out of range (an error already): unchanged."""
+    from mpl.catalog.values import shortest_float32
+
+    if isinstance(value, int) and abs(value) > 2**129:
+        return value  # type: ignore[return-value]  # far outside float32: already MPL306
+    return shortest_float32(float(value))
+
+
 def typed_options(options: Options) -> dict[str, t.Any]:
     """Resolved options as a JSON-ready dict in Ollama's names and types."""
     return {name: typed(name, setting.value) for name, setting in options.items()}
@@ -63,16 +78,15 @@ def typed_options(options: Options) -> dict[str, t.Any]:
 def task_variants(program: Program) -> list[tuple[str, str]]:
     """(profile, task) pairs whose resolution differs from the profile's own."""
     pairs: list[tuple[str, str]] = []
-    from mpl.compiler.resolve import when_tasks
-
     for profile in program.profiles:
         own = program.resolve(profile)
-        base = typed_options(own)
-        varying = when_tasks(program, profile)
-        for task in program.tasks:
-            if task not in varying:
-                continue
+        base: dict[str, t.Any] | None = None
+        for task in program.variants(profile)[1:]:
             variant = program.resolve(profile, task)
-            if variant is not own and typed_options(variant) != base:
+            if variant is own:
+                continue
+            if base is None:
+                base = typed_options(own)
+            if typed_options(variant) != base:
                 pairs.append((profile, task))
     return pairs

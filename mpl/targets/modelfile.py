@@ -1,8 +1,8 @@
 """The `modelfile` target: one `NAME.Modelfile` per model, for `ollama create -f`.
 
-Every string is encoded by the rules of ollama-facts.md §1.8 (bare when that
-round-trips, else `\"\"\"…\"\"\"`), so Ollama's parser reads back exactly the
-source string; a string no Modelfile can hold is an error at its span.
+Every string is encoded for Ollama's `parser/parser.go` by `mpl.targets.modelfile_text`
+(bare when that round-trips, else `\"\"\"…\"\"\"`), so Ollama's parser reads back
+exactly the source string; a string no Modelfile can hold is an error at its span.
 Values are placed already encoded; the template only lays out lines.
 """
 
@@ -33,15 +33,19 @@ def file_name(model: str) -> str:
 
 
 def format_number(value: t.Any) -> str:
-    """A number as Go's ParseFloat/ParseInt read it.
+    """A number as Go's ParseFloat(v, 32)/ParseInt read it: a float as its float32's shortest decimal.
 
     >>> format_number(0.1), format_number(4096), format_number(1e-05), format_number(True)
     ('0.1', '4096', '1e-05', 'true')
+    >>> format_number(1.0000000596046448), format_number(3.4028234663852886e38)
+    ('1.0', '3.4028235e+38')
     """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value)
+        from mpl.catalog.values import shortest_float32
+
+        return repr(shortest_float32(value))
     return str(value)
 
 

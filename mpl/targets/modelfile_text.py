@@ -2,7 +2,7 @@
 
 Ollama's Modelfile parser (v0.2.0 through v0.32.15) has no escape sequences, silently
 drops some characters and ends a value at the first line break where the text so far
-looks complete (ollama-facts.md sections 1.4, 1.5 and 1.8). This module writes a value
+looks complete (`parseRuneForState` and `unquote` in Ollama's `parser/parser.go`). This module writes a value
 so that the parser reads back exactly the same string, or returns a `Refusal` that says
 why no spelling can. It never writes a newline itself: the caller ends every value with
 one.
@@ -162,7 +162,7 @@ def _describe(ch: str) -> str:
 
 
 def _bare_round_trips(s: str) -> bool:
-    """The bare rule of the table in ollama-facts.md 1.8 (``s`` already known to be kept).
+    """Whether ``s`` round-trips bare (``s`` already known to be kept by `parser/parser.go`).
 
     A bare value is trimmed of blanks, ends at the first CR or LF, and is read as quoted
     when it starts with ``"``.
@@ -179,8 +179,8 @@ def _bare_round_trips(s: str) -> bool:
 def _triple_quote_before_newline(s: str) -> int | None:
     """Return where a ``\"\"\"`` starts that only blanks and line breaks separate from a newline.
 
-    This is *bad-newline(s, \"\"\")* of ollama-facts.md 1.8: at that line break the
-    parser would see the text so far end with ``\"\"\"`` and close the value.
+    That is where `parseRuneForState` (`parser/parser.go`) ends the value: at that line
+    break the parser would see the text so far end with ``\"\"\"`` and close the value.
     """
     end = 0  # index just past the last character that is not space, TAB, CR or LF
     for i, ch in enumerate(s):

@@ -1,4 +1,4 @@
-"""The `ollama` target: a model as a structured `/api/create` request (ollama-facts.md §4.1).
+"""The `ollama` target: a model as a structured `/api/create` request (`CreateRequest` in Ollama's `api/types.go`).
 
 Consumes a checked `Program`; produces one create request per model, the state a
 created model is expected to have on the server (`ModelState`, its base's values
@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpl.compiler.program import Model, Program
-from mpl.compiler.names import canonical_model_name
 from mpl.diagnostics import Sink
 from mpl.targets.base import OutputFile, Target, typed
 
@@ -58,10 +57,7 @@ GGUF_BASE = ModelState(system="", messages=())
 
 def dependency(program: Program, model: Model) -> Model | None:
     """The model of the same file that `model` is built `from`, if any."""
-    if model.source.kind != "model":
-        return None
-    key = canonical_model_name(model.source.value)
-    return next((m for m in program.models if canonical_model_name(m.name) == key), None)
+    return program.dependency(model)
 
 
 def create_request(program: Program, model: Model, blobs: t.Mapping[Path, Blob] | None = None) -> dict[str, t.Any]:

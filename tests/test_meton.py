@@ -1,0 +1,355 @@
+"""The Meton target means in Meton what it means in mpl, and `--into` changes nothing else.
+
+`MetonModel` below is a model of Meton's configuration, written from reading its
+`core/config.py` and `core/models.py`: the fourteen `ModelSettings` fields with
+Meton's own defaults and ranges, the way a config.yaml's `models.settings` is
+loaded (a missing key takes Meton's default), the way `/pprofile apply` changes
+the live settings (each listed key converted and range-checked, the others left
+as they were), and the options Meton then sends to Ollama (all fourteen, with
+`max_tokens` as `num_predict`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from helpers import FIXTURES, labels
+from mpl.catalog import Version, catalog
+from mpl.cli import app
+from mpl.compiler import analyze
+from mpl.provenance import find_subject, rows
+from mpl.targets.base import typed
+from mpl.targets.meton import IntoError, MetonTarget, merge_into
+
+HERE = FIXTURES / "meton"
+CONFIG = HERE / "config.yaml"
+SOURCE = HERE / "profiles.mprof"
+
+# -- a model of Meton -----------------------------------------------------------------
+
+# field: (type, Meton's default, min, max); None = unbounded
+METON_FIELDS: dict[str, tuple[type, t.Any, float | None, float | None]] = {
+    "temperature": (float, 0.7, 0.0, 2.0),
+    "max_tokens": (int, 2048, 1, None),
+    "top_p": (float, 0.9, 0.0, 1.0),
+    "num_ctx": (int, 4096, 1, None),
+    "top_k": (int, 40, 0, None),
+    "min_p": (float, 0.1, 0.0, 1.0),
+    "repeat_penalty": (float, 1.1, 0.0, 2.0),
+    "repeat_last_n": (int, 64, -1, None),
+    "presence_penalty": (float, 0.0, -2.0, 2.0),
+    "frequency_penalty": (float, 0.0, -2.0, 2.0),
+    "mirostat": (int, 0, 0, 2),
+    "mirostat_tau": (float, 5.0, 0.0, None),
+    "mirostat_eta": (float, 0.1, 0.0, 1.0),
+    "seed": (int, -1, -1, None),
+}
+SENT_AS = {"max_tokens": "num_predict"}
+
+
+class MetonModel:
+    """Meton's live parameter settings, loaded from a config.yaml and changed by profiles."""
+
+    def __init__(self, config: dict[str, t.Any]) -> None:
+        models = config.get("models") or {}
+        given = models.get("settings") or {}
+        assert set(given) <= set(METON_FIELDS), "ModelSettings has no such field"
+        self.settings = {key: self._checked(key, given.get(key, default)) for key, (_, default, _, _) in METON_FIELDS.items()}
+        self.profiles: dict[str, dict[str, t.Any]] = {}
+        for name, profile in (config.get("parameter_profiles") or {}).items():
+            assert isinstance(name, str) and set(profile) == {"name", "description", "settings"}
+            assert isinstance(profile["name"], str) and isinstance(profile["description"], str)
+            assert set(profile["settings"]) <= set(METON_FIELDS), "ParameterProfile rejects the key"
+            self.profiles[name] = profile
+
+    @staticmethod
+    def _checked(key: str, value: t.Any) -> t.Any:
+        kind, _, low, high = METON_FIELDS[key]
+        assert not isinstance(value, bool) and isinstance(value, (int, float)), (key, value)
+        value = kind(value)
+        assert (low is None or value >= low) and (high is None or value <= high), f"Meton refuses {key} {value}"
+        return value
+
+    def apply_profile(self, name: str) -> None:
+        for key, value in self.profiles[name]["settings"].items():
+            self.settings[key] = self._checked(key, value)
+
+    def options(self) -> dict[str, t.Any]:
+        """What Meton sends to Ollama: every field, in Ollama's names."""
+        return {SENT_AS.get(key, key): value for key, value in self.settings.items()}
+
+
+def ollama_uses(name: str, value: t.Any, options: dict[str, t.Any], target: Version) -> t.Any:
+    """What Ollama `target` makes of an option's value (None: it ignores the option)."""
+    spec = catalog().options[name]
+    if not spec.known_in(target):
+        return None
+    if name == "num_predict" and target >= Version(0, 30, 0) and isinstance(options.get("num_ctx"), int):
+        cap = 10 * options["num_ctx"]
+        return cap if value < 0 or value > cap else value
+    return value
+
+
+def mpl_reports(program: t.Any, subject: str) -> dict[str, t.Any]:
+    """The fourteen options as `mpl show` reports them for a profile (or PROFILE@TASK)."""
+    names = [SENT_AS.get(key, key) for key in METON_FIELDS]
+    return {row.name: typed(row.name, row.value) for row in rows(program, find_subject(program, subject))
+            if row.name in names}
+
+
+def compiled(text_or_path: str | Path, ollama: str | None = None, primary: str | None = None) -> tuple[t.Any, dict[str, t.Any], str]:
+    analysis = analyze(text_or_path, target=Version.parse(ollama) if ollama else None, targets=("meton",))
+    assert not analysis.has_errors, labels(analysis)
+    target = MetonTarget(primary=primary)
+    (out,) = target.emit(analysis.program, Path("."))
+    return analysis.program, yaml.safe_load(out.content), out.content
+
+
+def subject_of(program: t.Any, entry: str) -> str:
+    """`PROFILE-TASK` variants are `PROFILE@TASK` subjects."""
+    if entry in program.profiles:
+        return entry
+    profile, _, task = entry.rpartition("-")
+    return f"{profile}@{task}"
+
+
+def unexpressible(program: t.Any, subject: str) -> set[str]:
+    """The options MPL507 says Meton cannot leave to Ollama for this profile."""
+    profile, _, task = subject.partition("@")
+    options = program.resolve(profile, task or None)
+    found = set()
+    if "num_ctx" not in options and catalog().options["num_ctx"].default_in(program.target) is None:
+        found.add("num_ctx")
+    if "num_predict" not in options and program.target < Version(0, 30, 0):
+        found.add("num_predict")
+    return found
+
+
+@pytest.mark.parametrize("ollama", ["0.5.4", "0.6", "0.12", "0.32.9", "0.32.15"])
+def test_every_profile_applied_in_turn_sends_what_mpl_show_reports(ollama: str) -> None:
+    program, doc, _ = compiled(SOURCE, ollama)
+    target = program.target
+    reported = [d for d in analyze(SOURCE, target=target, targets=("meton",)).diagnostics if d.code == "MPL507"]
+    assert bool(reported) == any(unexpressible(program, subject_of(program, n)) for n in doc["parameter_profiles"])
+    meton = MetonModel(doc)
+    names = list(meton.profiles)
+    assert set(names) >= set(program.profiles) and "creative-docs" in names and "explanation-docs" in names
+    checks = [(None, program.default)]
+    # every profile after every other (so no profile leans on what the one before left behind)
+    order = [name for first in names for name in (first, *[n for n in names if n != first])]
+    checks += [(name, name) for name in order]
+    for applied, expected_subject in checks:
+        if applied is not None:
+            meton.apply_profile(applied)
+        sent = meton.options()
+        expected = mpl_reports(program, subject_of(program, expected_subject))
+        for name, value in sent.items():
+            uses = ollama_uses(name, value, sent, target)
+            if name in unexpressible(program, subject_of(program, expected_subject)):
+                continue  # what MPL507 reports: Meton cannot say "leave it to Ollama"
+            if name in expected:
+                assert uses == ollama_uses(name, expected[name], sent, target), (ollama, applied, name)
+            else:  # an option this Ollama does not know: ignored, and written at its old default
+                assert uses is None and name in ("mirostat", "mirostat_tau", "mirostat_eta", "min_p"), (ollama, applied, name)
+                spec = catalog().options[name]
+                if name not in program.resolve(*subject_of(program, expected_subject).split("@")):
+                    assert value == typed(name, spec.defaults[-1].value if spec.last and target > spec.last else spec.defaults[0].value)
+
+
+def test_debugging_then_creative_leaves_no_mirostat_behind() -> None:
+    # Meton's own behaviour: a profile that lists fewer keys would keep debugging's top_k 20 and mirostat 2.
+    program, doc, _ = compiled(SOURCE, "0.6")
+    meton = MetonModel(doc)
+    meton.apply_profile("debugging")
+    assert meton.settings["mirostat"] == 2 and meton.settings["top_k"] == 20
+    meton.apply_profile("creative")
+    assert meton.settings["mirostat"] == 0 and meton.settings["top_k"] == 40 and meton.settings["mirostat_tau"] == 5.0
+
+
+def test_every_key_is_written_and_unset_ones_say_so() -> None:
+    _, doc, text = compiled(SOURCE, "0.12")
+    for profile in doc["parameter_profiles"].values():
+        assert list(profile["settings"]) == list(METON_FIELDS)
+    assert list(doc["models"]["settings"]) == list(METON_FIELDS)
+    assert "    top_p: 0.9              # unset: Ollama 0.12.0's default\n" in text
+    assert "# unset; ignored by Ollama 0.12.0 (removed in 0.7.0): its old default" in text
+    assert "      mirostat: 2             # ignored by Ollama 0.12.0 (removed in 0.7.0)\n" in text
+
+
+def test_repeat_penalty_default_follows_the_target_version() -> None:
+    for ollama, expected in (("0.32.9", 1.1), ("0.32.10", 1.0)):
+        _, doc, _ = compiled("profile p < num_ctx 8192 >", ollama)
+        assert doc["parameter_profiles"]["p"]["settings"]["repeat_penalty"] == expected
+
+
+def test_num_predict_unlimited_is_ten_times_num_ctx_since_0_30() -> None:
+    _, doc, text = compiled("profile p < num_ctx 8192 >\nprofile q < num_ctx 1024; num_predict -1 >", "0.32.15")
+    assert doc["parameter_profiles"]["p"]["settings"]["max_tokens"] == 81920
+    assert doc["parameter_profiles"]["q"]["settings"]["max_tokens"] == 10240
+    assert "max_tokens: 81920" in text and "caps it at 10 x num_ctx" in text
+
+
+# -- MPL507 -------------------------------------------------------------------------
+
+
+def test_automatic_num_ctx_is_reported_at_the_topmost_profile_and_written_as_4096() -> None:
+    text = "profile base < temperature 0.2 >\nprofile child extends base < top_k 3 >\nprofile own < num_ctx 8192 >"
+    a = analyze(text, targets=("meton",))
+    assert [l for l in labels(a) if l.startswith("MPL507")] == ["MPL507@1:9"]
+    (d,) = [d for d in a.diagnostics if d.code == "MPL507"]
+    assert "`child`" in d.message and "num_ctx 4096" in (d.help or "")
+    _, doc, out = compiled(text)
+    assert doc["parameter_profiles"]["child"]["settings"]["num_ctx"] == 4096
+    assert "which Meton cannot express (MPL507)" in out
+
+
+def test_no_mpl507_where_ollama_has_a_number() -> None:
+    a = analyze('ollama "0.12"\nprofile p < temperature 0.2; num_predict 100 >', targets=("meton",))
+    assert not [l for l in labels(a) if l.startswith("MPL507")]
+    _, doc, _ = compiled('ollama "0.12"\nprofile p < temperature 0.2; num_predict 100 >')
+    assert doc["parameter_profiles"]["p"]["settings"]["num_ctx"] == 4096  # Ollama 0.12's default
+
+
+def test_unlimited_num_predict_before_0_30_is_reported() -> None:
+    a = analyze('ollama "0.6"\nprofile p < num_ctx 2048 >', targets=("meton",))
+    (d,) = [d for d in a.diagnostics if d.code == "MPL507"]
+    assert dict(d.args).get("parameter") == "num_predict"
+    assert "num_predict 20480" in (d.help or "")
+
+
+# -- YAML-special names ---------------------------------------------------------------
+
+
+def test_yaml_special_names_read_back_as_the_same_strings() -> None:
+    from ruamel.yaml import YAML
+
+    names = ["yes", "null", "on", "off", "No", "True", "y"]
+    descriptions = ["~", "1e3", "null", "yes", "0x10", "1_000", "12:30"]
+    text = "default yes\n" + "\n".join(
+        f'profile {n} < "{d}"\n  num_ctx 4096 >' for n, d in zip(names, descriptions)) + '\nmodel "1e3" from "x"'
+    _, _, out = compiled(text, primary="1e3")
+    for loaded in (yaml.safe_load(out), YAML(typ="safe").load(out)):
+        assert list(loaded["parameter_profiles"]) == names
+        for n, d in zip(names, descriptions):
+            assert loaded["parameter_profiles"][n] == {**loaded["parameter_profiles"][n], "name": n, "description": d}
+        assert loaded["models"]["primary"] == "1e3"
+
+
+# -- --into -----------------------------------------------------------------------------
+
+
+def outside_replaced(text: str) -> str:
+    """The text without models.primary, models.settings and parameter_profiles (as laid out here)."""
+    kept: list[str] = []
+    skipping: int | None = None
+    section = None
+    for line in text.splitlines(keepends=True):
+        indent = len(line) - len(line.lstrip(" "))
+        if skipping is not None:
+            if line.strip() and indent > skipping:
+                continue
+            skipping = None
+        if indent == 0 and line.strip() and not line.startswith("#"):
+            section = line.split(":")[0]
+        if (section == "models" and line.startswith(("  settings:", "  primary:"))) or line.startswith("parameter_profiles:"):
+            skipping = indent
+            kept.append(f"<{line.strip().split(':')[0]}>\n")
+            continue
+        kept.append(line)
+    return "".join(kept)
+
+
+def invoke(*args: str) -> t.Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_into_changes_nothing_outside_the_replaced_sections(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    shutil.copy(CONFIG, config)
+    result = invoke("compile", str(SOURCE), "--target", "meton", "--into", str(config), "--meton-primary", "meton-coder")
+    assert result.exit_code == 0, result.output
+    before, after = CONFIG.read_text(), config.read_text()
+    assert before != after
+    assert outside_replaced(after) == outside_replaced(before)
+    assert outside_replaced(before).count("<") >= 3  # the three sections were found and cut
+    assert (tmp_path / "config.yaml.bak").read_bytes() == CONFIG.read_bytes()
+    doc = yaml.safe_load(after)
+    assert doc["models"]["primary"] == "meton-coder" and doc["models"]["fallback"] == "qwen2.5-instruct-q5_K_M"
+    assert "  primary: meton-coder  # the main model\n" in after
+    program, compiled_doc, _ = compiled(SOURCE, primary="meton-coder")
+    assert doc["parameter_profiles"] == compiled_doc["parameter_profiles"]
+    assert doc["models"]["settings"] == compiled_doc["models"]["settings"]
+    assert after.endswith("\n# end of file: this comment stays\n")
+    assert "\n# -- agent ---" in after and "\n# Parameter profiles (replaced by mpl).\nparameter_profiles:\n" in after
+    old = yaml.safe_load(before)
+    assert {k: v for k, v in doc.items() if k not in ("models", "parameter_profiles")} == {
+        k: v for k, v in old.items() if k not in ("models", "parameter_profiles")}
+    MetonModel(doc)
+
+
+def test_into_twice_is_idempotent(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    shutil.copy(CONFIG, config)
+    assert invoke("compile", str(SOURCE), "--into", str(config), "--no-backup").exit_code == 0
+    assert not (tmp_path / "config.yaml.bak").exists()
+    once = config.read_bytes()
+    second = invoke("compile", str(SOURCE), "--into", str(config))
+    assert second.exit_code == 0 and "already up to date" in second.output
+    assert config.read_bytes() == once and not (tmp_path / "config.yaml.bak").exists()
+
+
+def test_into_keeps_crlf_and_adds_missing_sections(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_bytes(b"# mine\r\nagent:\r\n  verbose: true\r\n")
+    assert invoke("compile", str(SOURCE), "--into", str(config), "--no-backup").exit_code == 0
+    data = config.read_bytes()
+    assert data.startswith(b"# mine\r\nagent:\r\n  verbose: true\r\nmodels:\r\n  settings:\r\n")
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    doc = yaml.safe_load(data)
+    assert doc["agent"] == {"verbose": True} and set(doc) == {"agent", "models", "parameter_profiles"}
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["agent: [1, 2\n", "- a\n- b\n", "just a string\n", "", "a: 1\n---\nb: 2\n", "{agent: {verbose: true}}\n"],
+    ids=["invalid", "list", "scalar", "empty", "two-documents", "flow"],
+)
+def test_into_a_file_that_is_no_meton_config_is_an_error_and_left_alone(tmp_path: Path, content: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(content)
+    result = invoke("compile", str(SOURCE), "--into", str(config))
+    assert result.exit_code == 2, result.output
+    assert "mpl: error:" in result.output and "left unchanged" in result.output and "Traceback" not in result.output
+    assert config.read_text() == content and not (tmp_path / "config.yaml.bak").exists()
+
+
+def test_merge_into_names_the_position_of_a_yaml_error() -> None:
+    program, _, _ = compiled(SOURCE)
+    with pytest.raises(IntoError, match=r"not valid YAML at line 3, column 1: expected the node content"):
+        merge_into(MetonTarget(), program, "a: 1\nb: [\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "options", "--into", "x.yaml"], "--into writes only the meton target"),
+        (["--no-backup"], "--no-backup only applies with --into"),
+        (["--target", "options", "--meton-primary", "m"], "--meton-primary needs the meton target"),
+        (["--target", "meton", "--meton-primary", "meton-codr"], "did you mean `meton-coder`?"),
+    ],
+)
+def test_compile_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    result = invoke("compile", str(SOURCE), "-o", str(tmp_path / "out"), *args)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_into_a_missing_file_is_an_io_error(tmp_path: Path) -> None:
+    result = invoke("compile", str(SOURCE), "--into", str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 2 and "cannot write into" in result.output
