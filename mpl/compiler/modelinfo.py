@@ -107,7 +107,7 @@ def _find(program: Program, name: str) -> Model | None:
 # Layout (GGUF v2/v3): the magic, u32 version, u64 tensor_count, u64 kv_count, then
 # kv_count times: string key, u32 type, value. A string is a u64 length and UTF-8
 # bytes; an array is u32 item type, u64 count, items. The magic is b"GGUF" in a
-# little-endian file and b"FUGG" in a big-endian one (ollama-facts.md §6.3).
+# little-endian file and b"FUGG" in a big-endian one (`DetectContentType` in Ollama's `fs/ggml/ggml.go`).
 
 _SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
 _STRING, _ARRAY = 8, 9

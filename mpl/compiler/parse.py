@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import pkgutil
+import decimal
 import re
 import typing as t
 
@@ -253,7 +254,8 @@ class _ToNodes(Transformer):
         text = str(token)
         value: int | float
         if re.fullmatch(r"[+-]?\d+", text):
-            value = int(text)
+            # Decimal reads any length (int() refuses more than 4300 digits); the checker says it does not fit.
+            value = int(text) if len(text) < 4000 else int(decimal.Decimal(text))
         else:
             value = float(text)
         return nodes.Number(span=_tok_span(token), value=value, text=text)
