@@ -485,7 +485,7 @@ def build(
     ollama: OllamaOpt = None,
     dry_run: t.Annotated[bool, typer.Option("--dry-run", help="Print the create requests and uploads as JSON; change nothing.")] = False,
     force: t.Annotated[bool, typer.Option("--force", help="Re-create models that are already up to date.")] = False,
-    timeout: t.Annotated[float, typer.Option("--timeout", help="Seconds to wait for the server (connect and each answer; uploads and create streams are not cut).")] = 30.0,
+    timeout: t.Annotated[float, typer.Option("--timeout", help="Seconds to wait for the server: to connect, for each answer, each upload chunk and each create progress line (a dripping answer is cut too).")] = 30.0,
     jobs: t.Annotated[int, typer.Option("--jobs", "-j", help="Models built at the same time.", min=1)] = 4,
     config_file: ConfigOpt = None,
     isolated: IsolatedOpt = False,

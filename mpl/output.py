@@ -1,26 +1,81 @@
-"""All-or-nothing output: every file is written to a temporary name, then renamed.
+"""All-or-nothing output: several files are replaced as one transaction.
 
-If any write fails, the temporary files are removed and no output is replaced,
-so a reader never sees a half-written file or a mix of old and new outputs.
+`write_all` writes every new file to a temporary name first, keeps every file it
+will replace under a second temporary name (a hard link, so the file itself never
+leaves its place), then renames the new files over the old ones. A rename is
+atomic, so a reader (or a process killed at any moment) sees each output either
+as its previous complete content or as its new complete content. If a rename
+fails, the renames already done are undone from the kept files, so the folder
+is as it was. Temporaries are named `.NAME.mpl-XXXXXXXX.new` / `.old`; a later
+run removes any left behind by a killed run.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import re
+import secrets
+import shutil
+import stat
 import typing as t
 from pathlib import Path
 
 if t.TYPE_CHECKING:
     from mpl.targets.base import OutputFile
 
+#: The names of this module's temporaries (and only those: other files are never touched).
+TEMPORARY = re.compile(r"^\..+\.mpl-[0-9a-f]{8}\.(?:new|old)$")
+
 
 class OutputError(Exception):
     """An output could not be written (an I/O problem, exit code 2)."""
 
 
+def temporary_name(final: Path, kind: t.Literal["new", "old"]) -> Path:
+    """A fresh temporary beside `final`.
+
+    >>> import re; bool(TEMPORARY.match(temporary_name(Path("out/a.json"), "new").name))
+    True
+    """
+    return final.with_name(f".{final.name}.mpl-{secrets.token_hex(4)}.{kind}")
+
+
+def remove_stale(folder: Path) -> list[Path]:
+    """Remove temporaries of this module's naming left in `folder` by a killed run."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if TEMPORARY.match(entry.name) and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:
+                pass
+    return removed
+
+
+class _Step:
+    """One output of a transaction: its final path, its new temporary and the kept previous file."""
+
+    __slots__ = ("final", "new", "old", "existed", "done")
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self.new: Path | None = None
+        self.old: Path | None = None
+        self.existed = False
+        self.done = False
+
+
 def write_all(out_dir: Path, files: t.Sequence[OutputFile]) -> list[Path]:
-    """Write files under `out_dir` atomically; returns the paths written.
+    """Write files under `out_dir` as one transaction; returns the paths written.
+
+    Raises:
+        OutputError: Something is in the way or cannot be written; the message
+            names the output (never a temporary), and no output was changed.
 
     >>> import tempfile, pathlib
     >>> from mpl.targets.base import OutputFile
@@ -28,30 +83,112 @@ def write_all(out_dir: Path, files: t.Sequence[OutputFile]) -> list[Path]:
     >>> [p.name for p in write_all(d, [OutputFile("a.txt", "hi\\n")])]
     ['a.txt']
     """
-    staged: list[tuple[Path, Path]] = []
+    steps = [_Step(out_dir / item.path) for item in files]
+    current: Path = out_dir
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for item in files:
-            final = out_dir / item.path
-            final.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-            staged.append((Path(tmp), final))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(item.content)
-                handle.flush()
-                os.fsync(handle.fileno())
-                # mkstemp creates 0600; outputs get the mode any new file would get.
-                os.chmod(tmp, _new_file_mode())
-        for tmp, final in staged:
-            os.replace(tmp, final)
-    except OSError as exc:
-        for tmp, _ in staged:
+        for folder in dict.fromkeys(step.final.parent for step in steps):
+            current = folder
+            folder.mkdir(parents=True, exist_ok=True)
+            remove_stale(folder)
+        mode = _new_file_mode()
+        for step, item in zip(steps, files):
+            current = step.final
+            _check_in_the_way(step.final)
+            step.new = temporary_name(step.final, "new")
+            _write_new(step.new, item.content.encode("utf-8"), mode)
+        for step in steps:
+            current = step.final
+            step.existed = os.path.lexists(step.final)
+            if step.existed:
+                step.old = temporary_name(step.final, "old")
+                _keep(step.final, step.old)
+        for step in steps:
+            current = step.final
+            assert step.new is not None
+            os.replace(step.new, step.final)
+            step.done = True
+        _sync_folders({step.final.parent for step in steps})
+    except (OSError, OutputError) as exc:
+        _roll_back(steps)
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(f"cannot write {current}: {exc.strerror or exc}; no output was changed") from None
+    except BaseException:  # KeyboardInterrupt: leave the folder as it was
+        _roll_back(steps)
+        raise
+    for step in steps:
+        if step.old is not None:
+            _unlink(step.old)
+    return [step.final for step in steps]
+
+
+def _check_in_the_way(final: Path) -> None:
+    try:
+        info = os.stat(final)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        raise OutputError(f"cannot write {final}: a folder is in the way; no output was changed")
+    if not stat.S_ISREG(info.st_mode):
+        raise OutputError(f"cannot write {final}: it is not a regular file; no output was changed")
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        os.chmod(path, mode)  # O_CREAT's mode went through the umask; give the mode a new file gets
+    finally:
+        os.close(fd)
+
+
+def _keep(final: Path, old: Path) -> None:
+    """Keep the previous file under `old` without moving it: a hard link, else a copy."""
+    try:
+        os.link(final, old, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(final, old, follow_symlinks=False)
+
+
+def _roll_back(steps: list[_Step]) -> None:
+    for step in reversed(steps):
+        if step.done:
             try:
-                tmp.unlink()
+                if step.old is not None:
+                    os.replace(step.old, step.final)
+                    step.old = None
+                else:
+                    os.unlink(step.final)
             except OSError:
                 pass
-        raise OutputError(f"cannot write to {exc.filename or out_dir}: {exc.strerror or exc}") from None
-    return [final for _, final in staged]
+        for path in (step.new, step.old):
+            if path is not None:
+                _unlink(path)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _sync_folders(folders: t.Iterable[Path]) -> None:
+    """Make the renames durable (best effort: not every system can open a folder)."""
+    for folder in folders:
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _new_file_mode() -> int:

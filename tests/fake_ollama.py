@@ -10,7 +10,8 @@ on disk under a temporary "models" folder, and GGUF uploads are read with `gguf.
         digest = client.create_blob("adapter.gguf")
         client.create("m", from_="qwen2.5-coder:7b", adapters={"adapter.gguf": digest})
 
-Fault injection: `fail_next`, `stream_error_after`, `delay_seconds`, `drop_connection_on`
+Fault injection: `fail_next`, `stream_error_after`, `delay_seconds`, `drop_connection_on`,
+`answer_with` (any raw answer: garbage, huge, dripping) and `cut_upload_after`
 (see `FakeOllama`). Known gaps: no inference, no safetensors conversion, quantization only
 changes the reported level, no `/api/copy` or `/api/push` (501).
 """
@@ -761,6 +762,22 @@ class _Body:
         return self._remaining if not self.chunked else _MAX_UNREAD + 1
 
 
+class _PacedBody:
+    """A request body read 64 KiB at a time with a pause after each piece (`upload_pause`)."""
+
+    def __init__(self, body: _Body, pause: float, stopping: threading.Event):
+        self._body, self._pause, self._stopping = body, pause, stopping
+
+    def chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
+        for chunk in self._body.chunks(min(size, 1 << 16)):
+            yield chunk
+            if self._stopping.wait(self._pause):
+                raise ConnectionError("the fake is stopping")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._body, name)
+
+
 @dataclass
 class _Response:
     status: int
@@ -872,6 +889,15 @@ class FakeOllama:
             the response is cut: a stream after its first line, anything else halfway
             through its bytes, and the socket is closed. Stays set until cleared.
         parameters_seed: seed for the shuffled `parameters`/`modelfile` order (None = random).
+        answer_with: keys as for `fail_next`, each a function returning `(status,
+            content_type, chunks)`: the request body is drained, then the chunks are sent
+            as they come (chunked encoding; a generator may sleep between them to drip).
+            See `dripping`, `silent`, `huge` and `raw`.
+            Nothing is processed. Stays set until cleared.
+        cut_upload_after: close the connection once this many bytes of a blob upload
+            have been read (nothing is stored); stays set until cleared.
+        upload_pause: seconds to sleep after reading each 64 KiB of a blob upload (a slow
+            server or link, for interrupting an upload midway); stays set until cleared.
 
     The `fake_ollama` pytest fixture in this module yields a started instance (import it
     into a test module, or re-export it from conftest.py).
@@ -888,6 +914,9 @@ class FakeOllama:
         self.delay_seconds: float = 0.0
         self.drop_connection_on: set[str] = set()
         self.parameters_seed: int | None = None
+        self.answer_with: dict[str, Any] = {}
+        self.cut_upload_after: int | None = None
+        self.upload_pause: float = 0.0
         self.url = ""
         self._tmp = tempfile.TemporaryDirectory(prefix="fake-ollama-", ignore_cleanup_errors=True)
         self.models_dir = Path(self._tmp.name) / "models"
@@ -1171,6 +1200,27 @@ class FakeOllama:
             response = _Response(405 if path_known else 404, text, "text/plain")
         else:
             keys = (f"{method} {path}", f"{method} {route[1]}")
+            with self._lock:
+                custom = next((self.answer_with[k] for k in keys if k in self.answer_with), None)
+            if custom is not None:
+                body.drain()
+                status, content_type, chunks = custom()
+                record.status = status
+                self._write(h, _Response(status, content_type=content_type, stream=iter(chunks)), head=False, body=body)
+                return
+            if route[2] == "post_blob" and self.cut_upload_after is not None:
+                received = 0
+                for chunk in body.chunks(1 << 14):
+                    received += len(chunk)
+                    if received >= self.cut_upload_after:
+                        break
+                record.body_size = received
+                h.close_connection = True
+                try:
+                    h.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
             if route[2] != "post_blob":
                 raw = body.read_all()
                 try:
@@ -1187,7 +1237,7 @@ class FakeOllama:
             elif route[2] is None:
                 response = _error_response(501, f"fake ollama: {method} {route[1]} is not implemented")
             elif route[2] == "post_blob":
-                response = self._post_blob(params["digest"], body)
+                response = self._post_blob(params["digest"], _PacedBody(body, self.upload_pause, self._stopping) if self.upload_pause else body)
             else:
                 try:
                     response = getattr(self, "_api_" + route[2])(h, raw, params)
@@ -1216,7 +1266,8 @@ class FakeOllama:
         h.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         if r.stream is not None:
             for chunk in r.stream:
-                h.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                if chunk:  # an empty chunk would end the body
+                    h.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             h.wfile.write(b"0\r\n\r\n")
         elif not head:
             h.wfile.write(r.body)
@@ -1239,6 +1290,54 @@ class FakeOllama:
             h.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    # -- raw answers for `answer_with` --------------------------------------
+
+    def dripping(self, data: bytes, interval: float, status: int = 200, content_type: str = "application/x-ndjson") -> Any:
+        """An `answer_with` value: `data` one byte every `interval` seconds (until the fake stops)."""
+
+        def answer() -> tuple[int, str, Iterator[bytes]]:
+            def chunks() -> Iterator[bytes]:
+                for i in range(len(data)):
+                    if self._stopping.wait(interval):
+                        return
+                    yield data[i : i + 1]
+
+            return status, content_type, chunks()
+
+        return answer
+
+    def silent(self, seconds: float) -> Any:
+        """An `answer_with` value: no answer at all (not even the status line) for `seconds`."""
+
+        def answer() -> tuple[int, str, Iterator[bytes]]:
+            self._stopping.wait(seconds)
+            return 200, "application/json; charset=utf-8", iter([b"{}"])
+
+        return answer
+
+    @staticmethod
+    def huge(size: int, fill: bytes = b"x", prefix: bytes = b"", status: int = 200,
+             content_type: str = "application/json; charset=utf-8") -> Any:
+        """An `answer_with` value: `prefix` then `size` bytes of `fill`, with no line break, sent fast."""
+
+        def answer() -> tuple[int, str, Iterator[bytes]]:
+            def chunks() -> Iterator[bytes]:
+                yield prefix
+                block = fill * (1 << 16)
+                left = size
+                while left > 0:
+                    yield block[:left]
+                    left -= len(block)
+
+            return status, content_type, chunks()
+
+        return answer
+
+    @staticmethod
+    def raw(body: bytes, status: int = 200, content_type: str = "application/json; charset=utf-8") -> Any:
+        """An `answer_with` value: exactly these bytes (garbage JSON, HTML, an empty body)."""
+        return lambda: (status, content_type, iter([body] if body else []))
 
     # -- progress streams --------------------------------------------------
 

@@ -13,6 +13,8 @@ import typing as t
 
 from mpl.catalog import ModelfileBehaviour, OptionSpec, Version, Written, catalog, validate
 from mpl.compiler import nodes
+from mpl.compiler.adapters import check_model_files
+from mpl.compiler.names import exists
 from mpl.compiler.program import Model, Program, Setting
 from mpl.diagnostics import Severity, Sink
 
@@ -287,16 +289,17 @@ def _check_model(program: Program, model: Model, sink: Sink) -> None:
                 help="if `ollama create` refuses it, merge the adapter into the base offline "
                      "(llama.cpp's `llama-export-lora`) and build `from` the merged GGUF",
             )
-        if not model.adapter.path.is_file():
+        if not exists(model.adapter.path):
             sink.report(
                 "MPL307", model.adapter.value_span, f"adapter file `{model.adapter.value}` does not exist",
                 help=f"looked for {model.adapter.path}; relative paths start at the .mprof file's folder",
             )
-    if model.source.kind == "path" and model.source.path is not None and not model.source.path.exists():
+    if model.source.kind == "path" and model.source.path is not None and not exists(model.source.path):
         sink.report(
             "MPL307", model.source.span, f"model file `{model.source.value}` does not exist",
             help=f"looked for {model.source.path}; Ollama would send a missing path as a model name and try to pull it",
         )
+    check_model_files(program, model, sink)  # GGUF headers: MPL605-MPL607
     for text in (model.system, model.template):
         if text is not None and text.value == "":
             keyword = "system" if text is model.system else "template"

@@ -4,7 +4,9 @@ Consumes a `Model` of the resolved program; produces a `ModelInfo` for the lint
 rules that need to know the model (rules 7, 15 and 19 of docs/diagnostics.md). Two sources:
 
 * a local GGUF `from` path: its header is read with a small, bounded reader (no
-  numpy, no tensor data; a few milliseconds even with a 150k-token vocabulary);
+  numpy, no tensor data; a few milliseconds even with a 150k-token vocabulary).
+  This reader is the project's only GGUF reader: the checker's adapter checks
+  and `mpl build` use `read_header` too;
 * a registry name: only the architecture, and only for the families listed in
   `REGISTRY_ARCHITECTURES`, whose library models are known to use that
   architecture. Anything else is unknown, and rules that need it stay quiet.
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import functools
 import mmap
+import os
+import stat
 import struct
 import typing as t
 from pathlib import Path
@@ -98,20 +102,42 @@ def _find(program: Program, name: str) -> Model | None:
     return program.model(name)
 
 
-# -- a bounded GGUF header reader ---------------------------------------------------
+# -- the bounded GGUF header reader --------------------------------------------------
 #
-# Layout (GGUF v2/v3, little-endian): b"GGUF", u32 version, u64 tensor_count,
-# u64 kv_count, then kv_count times: string key, u32 type, value. A string is a
-# u64 length and UTF-8 bytes; an array is u32 item type, u64 count, items.
+# Layout (GGUF v2/v3): the magic, u32 version, u64 tensor_count, u64 kv_count, then
+# kv_count times: string key, u32 type, value. A string is a u64 length and UTF-8
+# bytes; an array is u32 item type, u64 count, items. The magic is b"GGUF" in a
+# little-endian file and b"FUGG" in a big-endian one (`DetectContentType` in Ollama's `fs/ggml/ggml.go`).
 
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
 _STRING, _ARRAY = 8, 9
 _MAX_KV = 1 << 20
 _MAX_ITEMS = 1 << 28
+GGUF_MAGIC = {b"GGUF": "<", b"FUGG": ">"}
 
 
-class _Malformed(Exception):
-    """The header is not a GGUF header mpl can read (never leaves this module)."""
+class NotGGUF(ValueError):
+    """The file is not a GGUF file, or its header cannot be decoded; the message says which."""
+
+
+class GGUFHeader(msgspec.Struct, frozen=True):
+    """The header keys checks need (None when a key is absent or not a string)."""
+
+    architecture: str | None
+    general_type: str | None
+    adapter_type: str | None
+
+
+def read_header(path: Path) -> GGUFHeader:
+    """The architecture and type keys of a GGUF file, without touching its tensor data.
+
+    Raises:
+        NotGGUF: Not a regular file, wrong magic, or a truncated or malformed header.
+        OSError: The file cannot be opened.
+    """
+    meta = read_gguf_metadata(path)
+    values = [meta.get(key) for key in ("general.architecture", "general.type", "adapter.type")]
+    return GGUFHeader(*(value if isinstance(value, str) else None for value in values))
 
 
 @functools.lru_cache(maxsize=64)
@@ -123,7 +149,7 @@ def gguf_info(path: str) -> ModelInfo | None:
     """
     try:
         meta = read_gguf_metadata(Path(path))
-    except (OSError, ValueError, _Malformed):
+    except (OSError, ValueError):
         return None
     arch = meta.get("general.architecture")
     if not isinstance(arch, str):
@@ -143,72 +169,102 @@ def gguf_info(path: str) -> ModelInfo | None:
 def read_gguf_metadata(path: Path) -> dict[str, t.Any]:
     """The scalar and string key/values of a GGUF header (arrays are skipped).
 
-    Raises `OSError` for unreadable files and `ValueError` for anything that is not
-    a well-formed GGUF header.
+    Only a regular file is opened (a FIFO would block, a device never ends), and
+    only through a read-only memory map, so the cost is the header's pages.
+
+    Raises:
+        OSError: The file cannot be opened.
+        NotGGUF: Anything that is not a well-formed GGUF header in a regular file.
     """
-    with path.open("rb") as handle:
-        if path.stat().st_size < 24:
-            raise ValueError("too short for a GGUF header")
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    return _read_cached(str(path), *_identity(path))
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise NotGGUF("it is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise NotGGUF("it is not a regular file (a device, pipe or socket)")
+    return info.st_size, info.st_mtime_ns, info.st_ino
+
+
+@functools.lru_cache(maxsize=64)
+def _read_cached(path: str, size: int, _mtime: int, _inode: int) -> dict[str, t.Any]:
+    if size == 0:
+        raise NotGGUF("it does not start with the GGUF magic (found an empty file)")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the stat
+            raise NotGGUF("it is not a regular file (a device, pipe or socket)")
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
+            magic = bytes(data[:4])
+            if magic not in GGUF_MAGIC:
+                raise NotGGUF(f"it does not start with the GGUF magic (found {magic.hex()})")
             try:
-                return _parse(data)
-            except (struct.error, IndexError, UnicodeDecodeError, _Malformed) as exc:
-                raise ValueError(f"malformed GGUF header: {exc}") from None
+                return _parse(data, GGUF_MAGIC[magic])
+            except (struct.error, IndexError, UnicodeDecodeError, OverflowError, _Malformed) as exc:
+                raise NotGGUF(f"its header cannot be read ({exc})") from None
+    finally:
+        os.close(fd)
 
 
-def _parse(data: t.Any) -> dict[str, t.Any]:
-    if data[:4] != b"GGUF":
-        raise _Malformed("no GGUF magic")
-    (version,) = struct.unpack_from("<I", data, 4)
+class _Malformed(Exception):
+    """The header is not a GGUF header mpl can read (never leaves this module)."""
+
+
+def _parse(data: t.Any, order: str) -> dict[str, t.Any]:
+    (version,) = struct.unpack_from(order + "I", data, 4)
     if version not in (2, 3):
         raise _Malformed(f"GGUF version {version}")
-    _tensors, count = struct.unpack_from("<QQ", data, 8)
+    _tensors, count = struct.unpack_from(order + "QQ", data, 8)
     if count > _MAX_KV:
         raise _Malformed("too many keys")
     pos = 24
     size = len(data)
     meta: dict[str, t.Any] = {}
     for _ in range(count):
-        key, pos = _string(data, pos, size)
-        (kind,) = struct.unpack_from("<I", data, pos)
+        key, pos = _string(data, pos, size, order)
+        (kind,) = struct.unpack_from(order + "I", data, pos)
         pos += 4
         if kind == _ARRAY:
-            pos = _skip_array(data, pos, size)
+            pos = _skip_array(data, pos, size, order)
             continue
-        value, pos = _value(data, pos, size, kind)
+        value, pos = _value(data, pos, size, kind, order)
         meta[key] = value
     return meta
 
 
-def _string(data: t.Any, pos: int, size: int) -> tuple[str, int]:
-    (length,) = struct.unpack_from("<Q", data, pos)
+def _string(data: t.Any, pos: int, size: int, order: str) -> tuple[str, int]:
+    (length,) = struct.unpack_from(order + "Q", data, pos)
     pos += 8
     if pos + length > size:
-        raise _Malformed("string runs past the end of the file")
+        raise _Malformed("a string runs past the end of the file")
     return bytes(data[pos : pos + length]).decode("utf-8"), pos + length
 
 
-def _value(data: t.Any, pos: int, size: int, kind: int) -> tuple[t.Any, int]:
+def _value(data: t.Any, pos: int, size: int, kind: int, order: str) -> tuple[t.Any, int]:
     if kind == _STRING:
-        return _string(data, pos, size)
+        return _string(data, pos, size, order)
     fmt = _SCALARS.get(kind)
     if fmt is None:
         raise _Malformed(f"unknown value type {kind}")
-    (value,) = struct.unpack_from(fmt, data, pos)
+    (value,) = struct.unpack_from(order + fmt, data, pos)
     return value, pos + struct.calcsize(fmt)
 
 
-def _skip_array(data: t.Any, pos: int, size: int) -> int:
-    item, count = struct.unpack_from("<IQ", data, pos)
+def _skip_array(data: t.Any, pos: int, size: int, order: str) -> int:
+    item, count = struct.unpack_from(order + "IQ", data, pos)
     pos += 12
     if count > _MAX_ITEMS:
-        raise _Malformed("array too long")
+        raise _Malformed("an array is too long")
     if item == _STRING:
+        if count * 8 > size - pos:
+            raise _Malformed("an array runs past the end of the file")
         for _ in range(count):
-            (length,) = struct.unpack_from("<Q", data, pos)
+            (length,) = struct.unpack_from(order + "Q", data, pos)
             pos += 8 + length
             if pos > size:
-                raise _Malformed("array runs past the end of the file")
+                raise _Malformed("an array runs past the end of the file")
         return pos
     if item == _ARRAY:
         raise _Malformed("nested arrays are not used in model headers")
@@ -217,5 +273,5 @@ def _skip_array(data: t.Any, pos: int, size: int) -> int:
         raise _Malformed(f"unknown array item type {item}")
     pos += struct.calcsize(fmt) * count
     if pos > size:
-        raise _Malformed("array runs past the end of the file")
+        raise _Malformed("an array runs past the end of the file")
     return pos

@@ -113,7 +113,15 @@ def expand_path(text: str, base_dir: Path) -> Path:
     path = Path(text).expanduser() if text.startswith("~") else Path(text)
     if not path.is_absolute():
         path = base_dir / path
-    return Path(path.resolve(strict=False)) if path.exists() else Path(_normpath(path))
+    return Path(path.resolve(strict=False)) if exists(path) else Path(_normpath(path))
+
+
+def exists(path: Path) -> bool:
+    """Whether a path exists; False for a path the system cannot even look up (a name too long, a NUL)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def _normpath(path: Path) -> str:

@@ -10,6 +10,7 @@ so that the rest of the file still gets its semantic diagnostics.
 from __future__ import annotations
 
 import functools
+import decimal
 import gc
 import math
 import re
@@ -285,7 +286,12 @@ class _Builder:
     role = name
 
     def number(self, start: int, end: int, text: str) -> nodes.Number:
-        value: int | float = int(text) if _INTEGER(text) else float(text)
+        value: int | float
+        if _INTEGER(text):
+            # Decimal reads any length (int() refuses more than 4300 digits); the checker says it does not fit.
+            value = int(text) if len(text) < 4000 else int(decimal.Decimal(text))
+        else:
+            value = float(text)
         return nodes.Number(span=Span(start, end), value=value, text=text)
 
     def string(self, start: int, end: int, text: str) -> nodes.String:

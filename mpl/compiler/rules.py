@@ -75,6 +75,8 @@ class Subject(msgspec.Struct, frozen=True):
     def shown(self, name: str) -> str:
         """`name value` as the source would write it."""
         value = self.num(name)
+        if isinstance(value, int) and value.bit_length() > 13_000:  # str() refuses more than 4300 digits
+            return f"`{name}` (a number of about {int(value.bit_length() * 0.30103)} digits)"
         text = repr(value) if isinstance(value, float) else str(value)
         return f"`{name} {text}`"
 

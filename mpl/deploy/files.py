@@ -1,9 +1,10 @@
 """Local GGUF files: their blob digests (hashed in chunks) and their header metadata.
 
 Consumes the paths of a model's `from` GGUF and its adapter; produces `Blob`s
-(`sha256:<lowercase hex>`, as `CreateBlobHandler` in Ollama's `server/routes.go` checks) and `GGUFHeader`s read with
-`gguf.GGUFReader`, which memory-maps the file: only the header pages are touched,
-so a 1 GiB adapter costs no more memory than an 8 KiB one.
+(`sha256:<lowercase hex>`, as `CreateBlobHandler` in Ollama's `server/routes.go` checks). Headers are read by the one
+GGUF reader, `mpl.compiler.modelinfo.read_header` (re-exported here), which
+memory-maps the file: only the header pages are touched, so a 1 GiB adapter
+costs no more memory than an 8 KiB one.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from mpl.compiler.modelinfo import GGUFHeader, NotGGUF, read_header
+
 CHUNK = 4 * 1024 * 1024  # hashing and upload read size
-GGUF_MAGIC = (b"GGUF", b"FUGG")  # little- or big-endian (`DetectContentType`, Ollama's `fs/ggml/ggml.go`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,44 +75,4 @@ def read_chunks(path: Path, progress: t.Callable[[int], None] | None = None) -> 
             yield chunk
 
 
-@dataclass(frozen=True, slots=True)
-class GGUFHeader:
-    """The header keys a build checks (None when a key is absent or not a string)."""
-
-    architecture: str | None
-    general_type: str | None
-    adapter_type: str | None
-
-
-class NotGGUF(Exception):
-    """The file is not a GGUF file, or its header cannot be decoded; the message says which."""
-
-
-def read_header(path: Path) -> GGUFHeader:
-    """Read the metadata keys of a GGUF file without touching its tensor data.
-
-    Raises:
-        NotGGUF: The magic is wrong, or the header is truncated or malformed.
-        OSError: The file cannot be opened.
-    """
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic not in GGUF_MAGIC:
-        shown = magic.hex() if magic else "an empty file"
-        raise NotGGUF(f"it does not start with the GGUF magic (found {shown})")
-    import gguf  # heavy (numpy); only a build with GGUF files needs it
-
-    try:
-        reader = gguf.GGUFReader(path)
-        fields = {key: reader.fields[key] for key in ("general.architecture", "general.type", "adapter.type") if key in reader.fields}
-        values = {key: _string(field) for key, field in fields.items()}
-    except Exception as exc:  # truncated, bad version, garbage lengths: gguf raises many kinds
-        raise NotGGUF(f"its header cannot be read ({type(exc).__name__}: {exc})") from None
-    finally:
-        reader = None  # drop the memory map
-    return GGUFHeader(values.get("general.architecture"), values.get("general.type"), values.get("adapter.type"))
-
-
-def _string(field: t.Any) -> str | None:
-    value = field.contents()
-    return value if isinstance(value, str) else None
+__all__ = ["CHUNK", "Blob", "GGUFHeader", "NotGGUF", "hash_file", "read_chunks", "read_header"]

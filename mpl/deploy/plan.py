@@ -2,8 +2,9 @@
 
 Consumes the source, the chosen model names and a `Server`; produces a `Plan`:
 the file analysed against the server's version, every check that needs the
-server or the GGUF files (inheritance limits over registry bases, adapter type
-and architecture, adapters on a server that refuses them), the files hashed,
+server (inheritance limits over registry bases, an adapter's architecture
+against a base the server has, adapters on a server that refuses them; the
+checker already read the GGUF headers, `mpl.compiler.adapters`), the files hashed,
 what the server already has (blobs, up-to-date models), and one create request
 per model. Only read-only requests are made: version, list, show and blob HEAD.
 """
@@ -22,6 +23,7 @@ from mpl.deploy.server import Server
 from mpl.deploy.verify import compare, state_from_show
 from mpl.catalog import Version, catalog
 from mpl.compiler import Analysis, analyze
+from mpl.compiler.adapters import architecture_mismatch, local_base_architecture
 from mpl.compiler.program import Model, Program
 from mpl.compiler.names import canonical_model_name, suggest
 from mpl.diagnostics.policy import apply_policy
@@ -197,7 +199,7 @@ def prepare(analysis: Analysis, models: list[Model], server: Server | None, serv
                 model=model.name,
             )
         if model.adapter is not None:
-            _check_adapter(model, item, reported, sink)
+            _check_adapter(program, model, item, reported, sink)
         states[model.name] = expected_state(create_request(program, model), item.base)
     apply_policy(sink, program, build=selected, allows=False)  # after the server's own checks
     return Plan(analysis, program, server_version, program.target, items)
@@ -261,15 +263,13 @@ def _gguf_base(model: Model, sink: t.Any) -> ModelState:
         return GGUF_BASE  # MPL307 already says the file is missing
     try:
         header = read_header(path)
-    except (NotGGUF, OSError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        sink.report("MPL605", model.source.span, f"model file `{model.source.value}` is not a GGUF file: {reason}",
-                    help="Ollama would answer `supplied file was not in GGUF format` after the upload", model=model.name)
-        return GGUF_BASE
+    except (NotGGUF, OSError):
+        return GGUF_BASE  # the checker reported MPL605
     return dataclasses.replace(GGUF_BASE, architecture=header.architecture)
 
 
-def _check_adapter(model: Model, item: Item, reported: Version | None, sink: t.Any) -> None:
+def _check_adapter(program: Program, model: Model, item: Item, reported: Version | None, sink: t.Any) -> None:
+    """What only the server can tell about an adapter; the checker read its header already (MPL605-MPL607)."""
     adapter = model.adapter
     assert adapter is not None
     spec = catalog().instructions["ADAPTER"]
@@ -284,40 +284,16 @@ def _check_adapter(model: Model, item: Item, reported: Version | None, sink: t.A
             model=model.name,
         )
     if not adapter.path.is_file():
-        return  # MPL307
+        return  # MPL307 or MPL605
     try:
         header = read_header(adapter.path)
-    except (NotGGUF, OSError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        sink.report("MPL605", adapter.value_span, f"adapter `{adapter.value}` is not a GGUF file: {reason}",
-                    help="Ollama accepts LoRA adapters as GGUF files only", model=model.name)
-        return
+    except (NotGGUF, OSError):
+        return  # MPL605
     item.adapter_architecture = header.architecture
-    if header.general_type != "adapter":
-        sink.report(
-            "MPL606", adapter.value_span,
-            f"adapter `{adapter.value}` has general.type {_quoted(header.general_type)}, not \"adapter\"",
-            help="Ollama would silently store it as a second model layer; pass a LoRA adapter GGUF", model=model.name,
-        )
-    elif header.adapter_type != "lora":
-        sink.report(
-            "MPL606", adapter.value_span,
-            f"adapter `{adapter.value}` has adapter.type {_quoted(header.adapter_type)}, not \"lora\"",
-            help="llama.cpp loads only LoRA adapters (`expect adapter.type to be 'lora'`)", model=model.name,
-        )
     base_arch = item.base.architecture
-    if base_arch is not None and header.architecture != base_arch:
-        sink.report(
-            "MPL607", adapter.value_span,
-            f"adapter `{adapter.value}` is for architecture {_quoted(header.architecture)}, "
-            f"but its base `{item.base_name}` is \"{base_arch}\"",
-            help="Ollama accepts this at create and fails at load (`model arch and LoRA arch mismatch`); use an adapter trained on this base",
-            adapter=header.architecture, base=base_arch, model=model.name,
-        )
-
-
-def _quoted(value: str | None) -> str:
-    return f'"{value}"' if value is not None else "(missing)"
+    if base_arch is not None and local_base_architecture(program, model) is None:
+        # A base known from the server (the checker compared local GGUF bases).
+        architecture_mismatch(header, base_arch, adapter.value, adapter.value_span, model.name, item.base_name, sink)
 
 
 def _label(plan: Plan, path: Path) -> str:

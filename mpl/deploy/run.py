@@ -13,7 +13,7 @@ import json
 import sys
 import threading
 import typing as t
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,8 +65,12 @@ class Outcome:
 
 def run_build(options: BuildOptions, out: t.TextIO = sys.stdout, err: t.TextIO = sys.stderr, *, colour: bool = False) -> int:
     """Run a build and return its exit code; prints results to `out`, progress and errors to `err`."""
+    build = _Build(options, out, err, colour)
     try:
-        return _Build(options, out, err, colour).run()
+        return build.run()
+    except KeyboardInterrupt:
+        err.write(f"\nmpl: interrupted; {build.account()}\n")
+        return 130
     except UsageError as exc:
         err.write(f"mpl: error: {exc}\n")
         return 2
@@ -82,6 +86,23 @@ class _Build:
         self.err = err
         self.colour = colour
         self._shown: set[int] = set()
+        self.stages: dict[str, str] = {}  # model -> "uploading", "creating", "created", "failed"
+
+    def account(self) -> str:
+        """What exists on the server after an interrupt, as far as this build knows."""
+        if not self.stages:
+            return "nothing was changed on the server"
+        parts = []
+        for name, stage in self.stages.items():
+            if stage == "uploading":
+                parts.append(f"`{name}` was not created (its upload was cut; blobs already uploaded stay on the server, unused)")
+            elif stage == "creating":
+                parts.append(f"whether `{name}` exists on the server now is unknown (its create had been sent; run `mpl build` again)")
+            elif stage == "created":
+                parts.append(f"`{name}` was created")
+            else:
+                parts.append(f"`{name}` was not created")
+        return "; ".join(parts)
 
     def run(self) -> int:
         from mpl.deploy.host import HostError, parse_host
@@ -212,12 +233,21 @@ class _Build:
     def _execute(self, plan: Plan, server: Server, display: Display) -> list[Outcome]:
         locks = {b.digest: threading.Lock() for item in plan.items for b in item.blobs}
         futures: dict[str, Future[Outcome]] = {}
-        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs))
+        try:
             for item in plan.items:
                 dep = dependency(plan.program, item.model)
                 waits = futures.get(dep.name) if dep is not None else None
                 futures[item.model.name] = pool.submit(self._build_one, plan, item, waits, server, display, locks)
-        return [futures[item.model.name].result() for item in plan.items]
+            return [futures[item.model.name].result() for item in plan.items]
+        except KeyboardInterrupt:
+            # Uploads and create streams stop at their next chunk or line; wait that long, not for the work.
+            server.cancelled.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            wait(list(futures.values()), timeout=server.timeout)
+            raise
+        finally:
+            pool.shutdown(wait=False)
 
     def _build_one(
         self, plan: Plan, item: Item, waits: Future[Outcome] | None, server: Server, display: Display,
@@ -230,6 +260,7 @@ class _Build:
                 return Outcome(name, "skipped", f"`{name}` was not built: it is built from `{before.name}`, which failed")
         if item.action == "up to date":
             return Outcome(name, "up to date", "up to date (not re-created; --force to re-create)")
+        self.stages[name] = "uploading"
         try:
             for blob in item.blobs:
                 with locks[blob.digest]:
@@ -240,11 +271,19 @@ class _Build:
                     transfer.finish()
                     plan.present.add(blob.digest)
         except ServerError as exc:
+            if not server.cancelled.is_set():  # an interrupted upload keeps its "uploading" account
+                self.stages[name] = "failed"
             return Outcome(name, "failed", f"{exc}; `{name}` was not created")
+        self.stages[name] = "creating"
         try:
             server.create(item.request, lambda line: display.status(name, line))
         except ServerError as exc:
-            return Outcome(name, "failed", f"{exc}{self._aftermath(server, item)}")
+            if server.cancelled.is_set():
+                return Outcome(name, "failed", str(exc))
+            outcome = Outcome(name, "failed", f"{exc}{self._aftermath(server, item)}")
+            self.stages[name] = "failed" if outcome.message.endswith("was not created") else "creating"
+            return outcome
+        self.stages[name] = "created"
         return self._verify(plan, item, server)
 
     def _aftermath(self, server: Server, item: Item) -> str:

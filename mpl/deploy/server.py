@@ -26,26 +26,39 @@ class ServerError(Exception):
         self.status = status
 
 
+class Interrupted(ServerError):
+    """The build was interrupted (Ctrl-C) while this exchange was under way."""
+
+
 class Server:
     """One Ollama server at a base URL (already parsed by `mpl.deploy.host.parse_host`).
 
     Args:
         url: The base URL, e.g. `http://127.0.0.1:11434`.
-        timeout: Seconds for connecting and for each answer of ordinary API calls.
-            Streamed bodies (uploads, the create stream) have no read timeout: a
-            large upload or a pull may legitimately take long between lines.
+        timeout: Seconds for connecting, for each answer, for each chunk of an
+            upload to be taken, and between two progress lines of a create
+            stream; an answer that drips without completing a line, or that
+            grows past `limits.MAX_LINE` without a line break, is cut
+            (`mpl.deploy.limits`). So every exchange fails within about twice
+            this time, and a long create that keeps reporting progress is not cut.
     """
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
+        import threading
+
         import httpx
         import ollama
 
+        from mpl.deploy.limits import BoundedTransport
+
         self.url = url
         self.timeout = timeout
-        self.client = ollama.Client(host=url, timeout=httpx.Timeout(timeout))
+        #: Set (by Ctrl-C) to stop uploads and create streams at their next chunk or line.
+        self.cancelled = threading.Event()
+        self.client = ollama.Client(host=url, timeout=httpx.Timeout(timeout), transport=BoundedTransport(timeout))
         self.http: httpx.Client = self.client._client  # base URL, headers and connection pool of the client
-        self._streaming = ollama.Client(host=url, timeout=httpx.Timeout(timeout, read=None, write=None))
-        self._stream_timeout = httpx.Timeout(timeout, read=None, write=None)
+        self._streaming = ollama.Client(host=url, timeout=httpx.Timeout(timeout), transport=BoundedTransport(timeout))
+        self._stream_timeout = httpx.Timeout(timeout)
 
     def close(self) -> None:
         self.client.close()
@@ -102,7 +115,7 @@ class Server:
         doing = f"uploading {blob.path}"
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(blob.size)}
         response = self._call(
-            doing, "POST", f"/api/blobs/{blob.digest}", content=read_chunks(blob.path, progress),
+            doing, "POST", f"/api/blobs/{blob.digest}", content=self._until_cancelled(read_chunks(blob.path, progress)),
             headers=headers, timeout=self._stream_timeout, ok=(200, 201),
         )
         del response
@@ -121,6 +134,8 @@ class Server:
         pulls = successes = 0
         try:
             for line in lines:
+                if self.cancelled.is_set():
+                    raise Interrupted(f"{doing}: interrupted")
                 if not isinstance(line, dict):
                     raise ServerError(f"{doing}: the server sent a line that is not a JSON object ({str(line)[:80]!r})")
                 if line.get("error"):
@@ -159,6 +174,12 @@ class Server:
 
     # -- plumbing ----------------------------------------------------------------
 
+    def _until_cancelled(self, chunks: t.Iterator[bytes]) -> t.Iterator[bytes]:
+        for chunk in chunks:
+            if self.cancelled.is_set():
+                raise Interrupted("interrupted")
+            yield chunk
+
     def _call(self, doing: str, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: t.Any) -> t.Any:
         try:
             response = self.http.request(method, path, **kwargs)
@@ -173,8 +194,14 @@ class Server:
         import httpx
         import ollama
 
+        from mpl.deploy.limits import AnswerTooLarge, StalledAnswer
+
         if isinstance(exc, ServerError):
             return exc
+        if isinstance(exc, AnswerTooLarge):
+            return ServerError(f"{doing}: {exc}; is {self.url} an Ollama server?")
+        if isinstance(exc, StalledAnswer):
+            return ServerError(f"{doing}: Ollama at {self.url} sent {exc} (see --timeout)")
         if isinstance(exc, ollama.ResponseError):
             if exc.status_code == -1:
                 return ServerError(f"{doing}: {exc.error}")

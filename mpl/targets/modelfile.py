@@ -8,6 +8,7 @@ Values are placed already encoded; the template only lays out lines.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import typing as t
@@ -159,14 +160,29 @@ def _encode(text: str) -> str:
 
 
 def _relative(path: Path, out_dir: Path) -> str:
-    """A path relative to the output folder, always starting with `./` or `../`.
+    """A path as `ollama create -f OUT/NAME.Modelfile` will find it.
 
-    A leading `./` keeps Ollama from reading a first `~` as a home directory.
+    Ollama joins the value to the Modelfile's folder as given and cleans `..`
+    lexically (Go's `filepath.Abs` and `Join` do not resolve symbolic links),
+    while the system resolves links when the file is opened. So a relative path
+    is written only when its leading `..` steps cancel real folders of the
+    output path; where a symbolic link is in the way (`-o link`, link pointing
+    elsewhere), the absolute path of the file is written instead, which means
+    the same from any folder. A relative path starts with `./` or `../`; the
+    leading `./` keeps Ollama from reading a first `~` as a home directory.
     """
+    target = os.path.realpath(path)
+    physical = os.path.realpath(out_dir)
     try:
-        rel = os.path.relpath(path, out_dir.resolve())
+        rel = os.path.relpath(target, physical)
     except ValueError:  # another drive on Windows
-        return str(path)
+        return target
+    parts = rel.split(os.sep)
+    ups = len(parts) - len(list(itertools.dropwhile(lambda part: part == "..", parts)))
+    logical = Path(os.path.abspath(out_dir))
+    for level in (logical, *logical.parents)[:ups]:
+        if level.is_symlink():
+            return target
     rel = rel.replace(os.sep, "/")
     return rel if rel.startswith("../") else f"./{rel}"
 

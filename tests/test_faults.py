@@ -1,0 +1,389 @@
+"""Faults: a broken server at each stage of `mpl build`, a broken disk or a killed `mpl compile`.
+
+A server fault ends in one `mpl: error:` line, exit 1, within a bound set by
+`--timeout`, and an account of what exists on the server that the fake confirms.
+An output fault leaves every output the old or the new complete file.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fake_ollama import QWEN_CODER_7B, FakeOllama, server  # noqa: F401 - the `server` fixture
+from gguf_files import write_adapter, write_large_adapter
+from helpers import ROOT
+from mpl.cli import app
+from mpl.output import OutputError, TEMPORARY, write_all
+from mpl.targets.base import OutputFile
+
+BASE, QWEN = QWEN_CODER_7B
+
+
+@pytest.fixture
+def local(server):
+    server.add_model(BASE, family="qwen2", parameters=QWEN.parameters, template=QWEN.template, license=QWEN.license)
+    server.base_blobs = set(server.blobs)  # the base model's layers; `_new_blobs` is what a build left
+    return server
+
+
+def _new_blobs(fake: FakeOllama) -> set[str]:
+    return set(fake.blobs) - fake.base_blobs
+
+
+def build(*args: str) -> tuple[int, str, float]:
+    start = time.monotonic()
+    result = CliRunner().invoke(app, ["build", *args])
+    elapsed = time.monotonic() - start
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result.exit_code, result.stderr, elapsed
+
+
+def one_error(stderr: str) -> str:
+    """The single `mpl: error:` line (and there is exactly one, on one line)."""
+    errors = [line for line in stderr.splitlines() if line.startswith("mpl: error:")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def source(tmp_path: Path, adapter: bool = False) -> Path:
+    if adapter:
+        write_adapter(tmp_path / "lora.gguf", tensor_bytes=64 * 1024)
+    path = tmp_path / "m.mprof"
+    body = 'adapter "./lora.gguf"' if adapter else "seed 1"
+    path.write_text(f'model m from "{BASE}" <\n  {body}\n>\n', encoding="utf-8")
+    return path
+
+
+# -- the server, stage by stage -------------------------------------------------------
+
+
+def test_connection_refused(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, err, elapsed = build("m", "-f", str(source(tmp_path)), "--host", f"127.0.0.1:{port}")
+    assert code == 1 and "cannot connect to Ollama" in one_error(err) and elapsed < 10
+
+
+@pytest.mark.parametrize("stage", ["GET /api/version", "POST /api/show", "GET /api/tags", "HEAD /api/blobs/:digest"])
+def test_no_answer_at_each_stage_fails_within_the_timeout(local, tmp_path, stage):
+    local.answer_with = {stage: local.silent(30)}  # not even the status line comes in time
+    path = source(tmp_path, adapter=stage.startswith("HEAD"))
+    code, err, elapsed = build("m", "-f", str(path), "--host", local.url, "--timeout", "0.5")
+    assert code == 1 and "within 0.5 s (see --timeout)" in one_error(err)
+    assert elapsed < 5
+    assert "m" not in local.models and not _posts(local)
+
+
+@pytest.mark.parametrize("stage", ["GET /api/version", "POST /api/show", "POST /api/create"])
+def test_a_dripping_answer_is_cut_by_the_timeout(local, tmp_path, stage):
+    body = b'{"status":"parsing GGUF"}\n{"status":"success"}\n' if stage == "POST /api/create" else b'{"version":"0.32.15"}'
+    local.answer_with = {stage: local.dripping(body, interval=0.2)}
+    code, err, elapsed = build("m", "-f", str(source(tmp_path)), "--host", local.url, "--timeout", "1")
+    line = one_error(err)
+    assert code == 1 and "no complete answer line within 1 s" in line, line
+    assert elapsed < 6
+    assert "m" not in local.models
+    if stage == "POST /api/create":  # asked afterwards: the fake processed nothing
+        assert line.endswith("`m` was not created")
+
+
+@pytest.mark.parametrize("stage", ["GET /api/version", "POST /api/show", "POST /api/create"])
+def test_a_huge_answer_is_cut(local, tmp_path, stage):
+    local.answer_with = {stage: FakeOllama.huge(40 * 1024 * 1024)}
+    code, err, elapsed = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+    assert code == 1 and "more than 32 MiB without a line break" in one_error(err)
+    assert elapsed < 30 and "m" not in local.models
+
+
+@pytest.mark.parametrize(
+    ("stage", "body", "says"),
+    [
+        ("GET /api/version", b"{not json", "does not look like an Ollama server"),
+        ("GET /api/version", b"", "does not look like an Ollama server"),
+        ("POST /api/show", b"<html>proxy error</html>", "not JSON"),
+        ("GET /api/tags", b'{"models": 7}', "not a model list"),
+        ("POST /api/create", b'{"status":"parsing GGUF"}\nnot json at all\n', "not JSON"),
+        ("POST /api/create", b'[1, 2]\n', "could not be read"),
+    ],
+)
+def test_garbage_json_is_one_line(local, tmp_path, stage, body, says):
+    content_type = "application/x-ndjson" if stage == "POST /api/create" else "application/json; charset=utf-8"
+    local.answer_with = {stage: FakeOllama.raw(body, content_type=content_type)}
+    code, err, _ = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+    line = one_error(err)
+    assert code == 1 and says in line, line
+    assert "m" not in local.models
+    if stage == "POST /api/create":
+        assert line.endswith("`m` was not created")
+
+
+@pytest.mark.parametrize(
+    ("stage", "says"),
+    [
+        ("POST /api/blobs/:digest", "uploading"),
+        ("POST /api/show", "reading model"),
+        ("POST /api/create", "creating `m`"),
+        ("GET /api/tags", "listing the server's models"),
+    ],
+)
+def test_500_with_ollamas_error_at_each_stage(local, tmp_path, stage, says):
+    local.fail_next = {stage: (500, "something broke inside")}
+    code, err, _ = build("m", "-f", str(source(tmp_path, adapter=True)), "--host", local.url)
+    line = one_error(err)
+    assert code == 1 and says in line and "something broke inside (HTTP 500)" in line, line
+    assert "m" not in local.models
+    if stage in ("POST /api/blobs/:digest", "POST /api/create"):
+        assert line.endswith("`m` was not created")
+    if stage == "POST /api/blobs/:digest":
+        assert not _new_blobs(local) and "POST /api/create" not in _posts(local)
+
+
+def test_error_mid_create_stream_leaves_no_model(local, tmp_path):
+    local.stream_error_after = "parsing GGUF"
+    code, err, _ = build("m", "-f", str(source(tmp_path, adapter=True)), "--host", local.url)
+    assert code == 1 and one_error(err).endswith("injected stream error; `m` was not created")
+    assert "m" not in local.models
+    assert len(_new_blobs(local)) == 1  # the adapter blob was uploaded and stays (unused) on the server
+
+
+def test_connection_closed_mid_upload(local, tmp_path):
+    local.cut_upload_after = 16 * 1024
+    code, err, elapsed = build("m", "-f", str(source(tmp_path, adapter=True)), "--host", local.url, "--timeout", "2")
+    line = one_error(err)
+    assert code == 1 and line.startswith("mpl: error: uploading ") and line.endswith("`m` was not created"), line
+    assert elapsed < 10
+    assert "m" not in local.models and not _new_blobs(local) and "POST /api/create" not in _posts(local)
+
+
+def test_connection_closed_mid_create_stream_is_accounted_for(local, tmp_path):
+    local.drop_connection_on = {"POST /api/create"}
+    code, err, _ = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+    assert code == 1 and "which was not verified" in one_error(err)
+    assert "m:latest" in local.models  # as the account says
+
+
+@pytest.mark.parametrize(
+    ("version", "code", "says"),
+    [
+        ("0.0.0", 0, "development build"),
+        ("not-a-version", 0, "development build"),
+        ("", 0, "development build"),
+        ("0.5.4", 1, "needs 0.5.5 or later"),
+        ("v0.32.15", 0, None),
+        ("0.32.15-rc1+local", 0, None),
+        ("99.0.0", 0, None),
+    ],
+)
+def test_odd_versions(tmp_path, version, code, says):
+    with FakeOllama(version=version, registry={BASE: QWEN}) as fake:
+        fake.add_model(BASE, family="qwen2", parameters=QWEN.parameters, template=QWEN.template, license=QWEN.license)
+        got, err, _ = build("m", "-f", str(source(tmp_path)), "--host", fake.url)
+        assert got == code, err
+        if says:
+            assert says in err
+        assert ("m:latest" in fake.models) == (code == 0)
+
+
+def test_ctrl_c_during_an_upload_ends_cleanly(local, tmp_path):
+    write_large_adapter(tmp_path / "lora.gguf", 24 * 1024 * 1024)
+    path = tmp_path / "m.mprof"
+    path.write_text(f'model m from "{BASE}" < adapter "./lora.gguf" >\n', encoding="utf-8")
+    local.upload_pause = 0.02  # about 3 MiB/s: the upload takes several seconds
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "mpl", "build", "m", "-f", str(path), "--host", local.url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(r.method == "POST" and r.path.startswith("/api/blobs/") for r in local.requests):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert time.monotonic() - sent < 15
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if x.startswith("mpl: interrupted")]
+    assert "`m` was not created (its upload was cut" in line
+    time.sleep(0.2)
+    assert "m:latest" not in local.models and not _new_blobs(local)
+
+
+def _example(folder: Path, temperature: str) -> Path:
+    """A copy of examples/meton.mprof (and the adapter it uses) with another temperature."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "examples" / "adapters", folder / "adapters", dirs_exist_ok=True)
+    path = folder / "meton.mprof"
+    path.write_text((ROOT / "examples" / "meton.mprof").read_text().replace("temperature 0.7", f"temperature {temperature}"))
+    return path
+
+
+def _posts(fake: FakeOllama) -> list[str]:
+    return [f"{r.method} {r.path.split('/sha256:')[0]}" for r in fake.requests if r.method == "POST" and r.path != "/api/show"]
+
+
+# -- outputs: all or nothing ------------------------------------------------------------
+
+
+def _files(tag: str) -> list[OutputFile]:
+    return [OutputFile(name, f"{name} {tag}\n" * 50) for name in ("a.json", "b.yaml", "c.Modelfile")]
+
+
+def test_a_folder_in_the_way_changes_nothing_and_is_named(tmp_path):
+    write_all(tmp_path, _files("old"))
+    (tmp_path / "b.yaml").unlink()
+    (tmp_path / "b.yaml").mkdir()
+    with pytest.raises(OutputError, match=r"b\.yaml: a folder is in the way; no output was changed"):
+        write_all(tmp_path, _files("new"))
+    assert (tmp_path / "a.json").read_text() == _files("old")[0].content
+    assert (tmp_path / "c.Modelfile").read_text() == _files("old")[2].content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.yaml", "c.Modelfile"]
+
+
+def test_mpl_compile_with_a_folder_in_the_way(tmp_path):
+    out = tmp_path / "out"
+    first = CliRunner().invoke(app, ["compile", str(ROOT / "examples" / "meton.mprof"), "-o", str(out)])
+    assert first.exit_code == 0, first.output
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    victim = next(p for p in out.iterdir() if p.name.endswith(".Modelfile"))
+    victim.unlink()
+    victim.mkdir()
+    result = CliRunner().invoke(app, ["compile", str(_example(tmp_path / "src", "0.6")), "-o", str(out)])
+    assert result.exit_code == 2
+    assert f"mpl: error: cannot write {victim}: a folder is in the way; no output was changed" in result.stderr
+    for p in out.iterdir():
+        if p != victim:
+            assert p.read_bytes() == before[p.name], p
+
+
+def test_a_failing_rename_is_rolled_back(tmp_path, monkeypatch):
+    write_all(tmp_path, _files("old"))
+    real = os.replace
+
+    def flaky(src, dst):
+        if str(dst).endswith("c.Modelfile"):
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", flaky)
+    new = _files("new")
+    files = [new[0], new[1], OutputFile("d.txt", "a new file\n"), new[2]]  # a, b and d are renamed before c fails
+    with pytest.raises(OutputError, match=r"cannot write .*c\.Modelfile: No space left on device; no output was changed"):
+        write_all(tmp_path, files)
+    monkeypatch.setattr(os, "replace", real)
+    for item in _files("old"):
+        assert (tmp_path / item.path).read_text() == item.content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.yaml", "c.Modelfile"]
+
+
+def test_stale_temporaries_are_removed_and_others_kept(tmp_path):
+    (tmp_path / ".a.json.mpl-0123abcd.new").write_text("stale")
+    (tmp_path / ".a.json.mpl-0123abcd.old").write_text("stale")
+    (tmp_path / ".notes.tmp").write_text("mine")
+    write_all(tmp_path, _files("new"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.tmp", "a.json", "b.yaml", "c.Modelfile"]
+
+
+def test_modes_and_hard_links_of_the_previous_files(tmp_path):
+    write_all(tmp_path, _files("old"))
+    os.link(tmp_path / "a.json", tmp_path / "elsewhere.json")
+    write_all(tmp_path, _files("new"))
+    assert (tmp_path / "elsewhere.json").read_text() == _files("old")[0].content  # a link elsewhere keeps the old text
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+_SLOW_WRITER = textwrap.dedent(
+    """
+    import os, sys, time
+    sys.path.insert(0, {root!r})
+    from mpl.output import write_all
+    from mpl.targets.base import OutputFile
+    real = os.replace
+    def slow(src, dst):
+        time.sleep(0.01)
+        real(src, dst)
+        time.sleep(0.01)
+    os.replace = slow
+    tag = sys.argv[2]
+    print("ready", flush=True)
+    write_all(__import__("pathlib").Path(sys.argv[1]), [OutputFile(n, f"{{n}} {{tag}}\\n" * 2000) for n in ("a.json", "b.yaml", "c.Modelfile")])
+    """
+)
+
+
+def _assert_old_or_new(out: Path, contents: dict[str, set[bytes]]) -> None:
+    for name, allowed in contents.items():
+        assert (out / name).read_bytes() in allowed, name
+
+
+def test_sigkill_during_writes_leaves_old_or_new_files(tmp_path):
+    """A writer slowed between renames, killed at random moments: every output stays whole."""
+    out = tmp_path / "out"
+    script = tmp_path / "writer.py"
+    script.write_text(_SLOW_WRITER.format(root=str(ROOT)))
+    names = ("a.json", "b.yaml", "c.Modelfile")
+    contents = {n: {f"{n} {tag}\n".encode() * 2000 for tag in ("0", "1")} for n in names}
+    subprocess.run([sys.executable, str(script), str(out), "0"], check=True, capture_output=True, timeout=60)
+    rng = random.Random(12)
+    mixes = 0
+    for i in range(12):
+        proc = subprocess.Popen([sys.executable, str(script), str(out), str(i % 2)], stdout=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        time.sleep(rng.uniform(0.0, 0.08))
+        proc.kill()
+        proc.wait(timeout=30)
+        _assert_old_or_new(out, contents)
+        mixes += len({(out / n).read_bytes()[-2:] for n in names}) > 1
+    subprocess.run([sys.executable, str(script), str(out), "1"], check=True, capture_output=True, timeout=60)
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)  # the next run cleaned every temporary
+    assert all((out / n).read_bytes() in {f"{n} 1\n".encode() * 2000} for n in names)
+
+
+def test_sigkill_of_mpl_compile_leaves_old_or_new_files(tmp_path):
+    """`mpl compile` itself, killed at random moments over a bounded number of runs."""
+    sources = [_example(tmp_path / f"s{tag}", tag) for tag in ("0.61", "0.62")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    compile_ = [sys.executable, "-m", "mpl", "compile"]
+    contents: dict[str, set[bytes]] = {}
+    for src in sources:  # the two complete outputs every file must equal
+        ref = tmp_path / f"ref-{src.parent.name}"  # beside `out`, so relative paths are the same
+        subprocess.run([*compile_, str(src), "-o", str(ref)], check=True, capture_output=True, timeout=60, env=env)
+        for p in ref.iterdir():
+            contents.setdefault(p.name, set()).add(p.read_bytes())
+    out = tmp_path / "out"
+    subprocess.run([*compile_, str(sources[0]), "-o", str(out)], check=True, capture_output=True, timeout=60, env=env)
+    start = time.monotonic()
+    subprocess.run([*compile_, str(sources[1]), "-o", str(tmp_path / "timing")], check=True, capture_output=True, timeout=60, env=env)
+    span = time.monotonic() - start
+    rng = random.Random(7)
+    for i in range(8):
+        proc = subprocess.Popen([*compile_, str(sources[i % 2]), "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        time.sleep(rng.uniform(0.5, 1.0) * span)
+        proc.kill()
+        proc.wait(timeout=30)
+        _assert_old_or_new(out, contents)
+        assert all(TEMPORARY.match(p.name) or p.name in contents for p in out.iterdir())
+    subprocess.run([*compile_, str(sources[1]), "-o", str(out)], check=True, capture_output=True, timeout=60, env=env)
+    assert sorted(p.name for p in out.iterdir()) == sorted(contents)
