@@ -88,10 +88,16 @@ def format_source(source: SourceFile, sink: Sink | None = None) -> Formatted:
     Raises `FormatError` if the result would not parse to the same tree (a bug).
     """
     sink = sink if sink is not None else Sink(source)
-    file = parse(source, sink) if not sink.has_errors else None
-    if file is None or not file.syntax_ok or sink.has_errors:
+    try:
+        file = parse(source, sink) if not sink.has_errors else None
+        if file is None or not file.syntax_ok or sink.has_errors:
+            return Formatted(source, None, tuple(sink.sorted()))
+        text = _Printer(file).file()
+    except RecursionError:
+        from mpl.compiler.parse import report_too_deep
+
+        report_too_deep(sink)
         return Formatted(source, None, tuple(sink.sorted()))
-    text = _Printer(file).file()
     newline = _newline_of(source.text)
     if newline != "\n":
         text = text.replace("\n", newline)

@@ -16,7 +16,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpl.compiler import nodes
+from mpl.compiler import lexicon, nodes
 from mpl.compiler.modelfile import (
     Command,
     Modelfile,
@@ -218,6 +218,12 @@ def import_modelfile(
                 holder.items.append(Item("param", "stop", list(stops)))
                 continue
             assert command.name_span is not None
+            if not re.fullmatch(lexicon.NAME, command.name):
+                sink.report("MPL540", command.name_span if command.name else command.keyword_span,
+                            (f"PARAMETER name `{command.name}`" if command.name else "a PARAMETER without a name")
+                            + " cannot be a `.mprof` parameter; it is not imported",
+                            help="Ollama refuses it too: a parameter name starts with a letter")
+                continue
             node = parameter_value(command.name, command.value, command.value_span, lenient_ints=show)
             spelled = node.text if isinstance(node, nodes.Number) and _NUMBER.fullmatch(node.text) else ""
             holder.items.append(Item("param", command.name, _node_value(node), spelled))

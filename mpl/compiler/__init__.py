@@ -16,7 +16,7 @@ from mpl.compiler import nodes
 from mpl.compiler.check import check, check_syntax
 from mpl.compiler.lint import lint
 from mpl.diagnostics.policy import apply_policy
-from mpl.compiler.parse import parse
+from mpl.compiler.parse import parse, report_too_deep
 from mpl.compiler.resolve import file_target, resolve
 from mpl.diagnostics import Diagnostic, Sink
 from mpl.source import SourceFile, Span
@@ -183,7 +183,20 @@ def analyze(
         analysis = Analysis(source=src, sink=sink, io_error=io_error)
         if io_error or any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics):
             return analysis
-        file = _parse_recovering(src, sink)
+        try:
+            file = _parse_recovering(src, sink)
+        except RecursionError:
+            return _too_deep(analysis)
+    try:
+        return _analyze_tree(file, sink, io_error, target, target_origin, base_dir, targets)
+    except RecursionError:
+        return _too_deep(Analysis(source=file.source, sink=Sink(file.source), io_error=io_error))
+
+
+def _analyze_tree(
+    file: nodes.File, sink: Sink, io_error: bool, target: Version | None,
+    target_origin: t.Literal["option", "server"], base_dir: Path | None, targets: t.Sequence[str],
+) -> Analysis:
     analysis = Analysis(source=file.source, sink=sink, file=file, io_error=io_error)
     if not file.decls and file.syntax_ok:
         sink.report("MPL004", None, f"`{file.source.path}` declares nothing", help="add a `profile` or `model` declaration")
@@ -197,4 +210,12 @@ def analyze(
     for name in targets:
         get_target(name).check(program, sink)
     analysis.suppressed = apply_policy(sink, program)
+    return analysis
+
+
+def _too_deep(analysis: Analysis) -> Analysis:
+    """An analysis that says only MPL007 (nothing else is known of the source)."""
+    analysis.sink = Sink(analysis.source)
+    report_too_deep(analysis.sink)
+    analysis.program = None
     return analysis

@@ -17,6 +17,7 @@ import re
 import typing as t
 
 from lark import Lark, Token, Transformer, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
+from lark.exceptions import VisitError
 
 from mpl.compiler import lexicon, nodes
 from mpl.diagnostics import Sink
@@ -700,9 +701,34 @@ def parse(source: SourceFile | str, sink: Sink | None = None, *, fast: bool | No
     gc.disable()
     try:
         return _parse(source, sink, fast)
+    except (RecursionError, VisitError) as exc:
+        # lark's tree transformer recurses, and wraps what its callbacks raise.
+        if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):
+            raise
+        report_too_deep(sink)
+        return nodes.File(span=Span(0, len(source.text)), source=source, decls=(), syntax_ok=False)
     finally:
         if collecting:
             gc.enable()
+
+
+# Beyond this depth of `< >` and `[ ]`, a source that made mpl recurse too deeply is reported (MPL007).
+MAX_NESTING = 64
+
+
+def report_too_deep(sink: Sink) -> None:
+    """MPL007 at the bracket where the nesting grows too deep to read."""
+    text = sink.source.text
+    blanked = re.sub(lexicon.STRINGS_AND_COMMENTS, lambda m: " " * len(m.group()), text)
+    depth, at = 0, 0
+    for match in re.finditer(r"[<\[{]|[>\]}]", blanked):
+        depth += 1 if match.group() in "<[{" else -1
+        if depth > MAX_NESTING:
+            at = match.start()
+            break
+    sink.report("MPL007", Span(at, min(at + 1, len(text))),
+                f"the source nests blocks or lists more than {MAX_NESTING} deep here; mpl does not read it further",
+                help="flatten it: a profile's `when` blocks and a parameter's list do not nest")
 
 
 def _parse(source: SourceFile, sink: Sink, fast: bool | None) -> nodes.File:
@@ -744,6 +770,9 @@ def _parse(source: SourceFile, sink: Sink, fast: bool | None) -> nodes.File:
                 appended += "\n" + "\n".join(closers)
                 continue
             pos = _error_pos(exc)
+            if pos >= len(source.text):
+                # An error in the closers recovery appended: the end of file is already reported.
+                return nodes.File(span=Span(0, len(source.text)), source=source, decls=(), syntax_ok=False)
             if isinstance(exc, UnexpectedCharacters) and source.text.startswith('"', pos):
                 # `"""abc` lexes as the empty string `""` and then a stray `"`.
                 while pos > 0 and source.text[pos - 1] == '"' and not source.text.startswith('"""', pos):

@@ -84,6 +84,10 @@ class Sink(msgspec.Struct):
         """Record a diagnostic; the code's registered severity is the default."""
         spec = CODES[code]
         sev = severity or Severity(spec.severity)
+        if span is not None and span.end > len(self.source.text):
+            # A node that error recovery closed past the end: point at what the text holds.
+            end = len(self.source.text)
+            span = Span(min(span.start, end), end)
         key = (code, span.start if span else -1, span.end if span else -1, message)
         if key in self._seen:
             return None

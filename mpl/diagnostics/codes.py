@@ -51,6 +51,10 @@ CODES: dict[str, Code] = _codes(
          "A misspelt key would otherwise be ignored without a word, and the commands would run with settings nobody chose.",
          "Correct the key the diagnostic points at (`mpl check --show-config` prints what is in force); docs/configuration.md lists every key."),
     # -- 1xx: syntax ------------------------------------------------------
+    Code("MPL007", "too-deeply-nested", "error",
+         "The source nests `< >` blocks or `[ ]` lists deeper than mpl can read.",
+         "Reading it would exhaust the interpreter's stack; no valid profile nests that deep.",
+         "Flatten the nesting at the place the message names."),
     Code("MPL101", "syntax-error", "error",
          "The parser met a token it did not expect.",
          "The statement cannot be understood, so its meaning would be guessed.",
