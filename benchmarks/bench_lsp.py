@@ -157,16 +157,16 @@ async def session(text: str, versions: list[str], debounce: int | None) -> tuple
 
 
 def in_process(text: str, versions: list[str]) -> list[float]:
-    """The analysis alone (`mpl.lsp.document.analyse` with its incremental parser), for reference."""
+    """The analysis alone (`mpl.lsp.document.analyze_document` with its incremental parser), for reference."""
     from mpl.compiler.chunks import ChunkParser
-    from mpl.lsp.document import analyse
+    from mpl.lsp.document import analyze_document
 
     parser = ChunkParser()
-    analyse("untitled:b", text, parser=parser)
+    analyze_document("untitled:b", text, parser=parser)
     samples = []
     for new_text in versions:
         start = time.perf_counter()
-        analyse("untitled:b", new_text, parser=parser)
+        analyze_document("untitled:b", new_text, parser=parser)
         samples.append(time.perf_counter() - start)
     return samples
 

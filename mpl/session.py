@@ -227,7 +227,7 @@ class Session:
         if decl is None:
             parent = extends or self._profile
             head = f"profile {name} extends {parent} < >"
-            at = _line_end(text, max(d.span.end for d in before.file.decls if _is_profile(d)))  # type: ignore[union-attr]
+            at = _line_end(text, max(d.span.end for d in before.tree.decls if _is_profile(d)))  # type: ignore[union-attr]
             nl = _newline(text)
             text1 = text[:at] + nl + nl + head + text[at:]
             text1 = _edit_head(text1, _profile_decl(_analyze(path, text1), name), None, description)
@@ -445,8 +445,8 @@ def _is_profile(decl: t.Any) -> bool:
 
 
 def _profile_decl(analysis: Analysis, name: str) -> nodes.ProfileDecl | None:
-    assert analysis.file is not None
-    found = [d for d in analysis.file.decls if _is_profile(d) and d.name.value == name]  # type: ignore[union-attr]
+    assert analysis.tree is not None
+    found = [d for d in analysis.tree.decls if _is_profile(d) and d.name.value == name]  # type: ignore[union-attr]
     return found[-1] if found else None  # type: ignore[return-value]
 
 

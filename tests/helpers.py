@@ -1,4 +1,4 @@
-"""Test helpers that keep test bodies to one line: analyse text, name diagnostics, compile examples."""
+"""Test helpers that keep test bodies to one line: analyze_document text, name diagnostics, compile examples."""
 
 from __future__ import annotations
 

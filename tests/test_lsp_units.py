@@ -15,7 +15,7 @@ from mpl.lsp import features
 from mpl.compiler.chunks import ChunkParser, chunk_starts
 from mpl.lsp.completion import completion
 from mpl.lsp.context import completion_context
-from mpl.lsp.document import analyse, parse_version
+from mpl.lsp.document import analyze_document, parse_version
 from mpl.lsp.hover import hover
 from mpl.lsp.positions import PositionMap
 from mpl.source import SourceFile
@@ -24,7 +24,7 @@ URI = "untitled:test.mprof"
 
 
 def doc_of(text: str, **kw):
-    return analyse(URI, text, 1, **kw)
+    return analyze_document(URI, text, 1, **kw)
 
 
 def at(text: str, needle: str, skip: int = 0) -> int:

@@ -147,7 +147,7 @@ def test_an_unclosed_block_costs_only_its_declaration() -> None:
     text = "profile a < top_k 1\n\nprofile b extends a < min_pp 0.1 >\nprofile c extends b < temperature 0.2 >\n"
     analysis = assert_diagnostics(text, "MPL101@3:1", "MPL301@3:23", exact=True, targets=("options",))
     assert analysis.diagnostics[0].help == "expected `>` to close `profile a` opened at 1:11"
-    assert [d.name.value for d in analysis.file.decls] == ["a", "b", "c"]
+    assert [d.name.value for d in analysis.tree.decls] == ["a", "b", "c"]
 
 
 def _syntax(text: str) -> list[tuple[str, str, str | None]]:

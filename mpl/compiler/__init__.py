@@ -38,7 +38,7 @@ class Analysis(msgspec.Struct):
 
     source: SourceFile
     sink: Sink
-    file: nodes.File | None = None
+    tree: nodes.File | None = None  # the syntax tree (None when the source could not be read)
     program: Program | None = None
     io_error: bool = False  # the file could not be read at all (exit code 2)
     suppressed: list[Diagnostic] = msgspec.field(default_factory=list)  # silenced by `# mpl: allow(...)`
@@ -197,7 +197,7 @@ def _analyze_tree(
     file: nodes.File, sink: Sink, io_error: bool, target: Version | None,
     target_origin: t.Literal["option", "server"], base_dir: Path | None, targets: t.Sequence[str],
 ) -> Analysis:
-    analysis = Analysis(source=file.source, sink=sink, file=file, io_error=io_error)
+    analysis = Analysis(source=file.source, sink=sink, tree=file, io_error=io_error)
     if not file.decls and file.syntax_ok:
         sink.report("MPL004", None, f"`{file.source.path}` declares nothing", help="add a `profile` or `model` declaration")
     check_syntax(file, file_target(file, target), sink)

@@ -553,7 +553,7 @@ def analyze_modelfile(
         mf = read_modelfile(src, sink)
     file = to_file(mf, sink, name=name, target=target)
     if not file.decls:
-        return Analysis(source=mf.source, sink=sink, file=file)
+        return Analysis(source=mf.source, sink=sink, tree=file)
     analysis = analyze(file, target=target, base_dir=base_dir, targets=targets)
     analysis.sink.extend(sink.diagnostics)
     return analysis

@@ -142,9 +142,9 @@ def against_server(analysis: Analysis, path: Path, override: Version | None, rep
 
     The syntax tree of the first analysis is checked again, not the file re-read and re-parsed.
     """
-    if override is not None or reported is None or analysis.file is None:
+    if override is not None or reported is None or analysis.tree is None:
         return analysis
-    result = analyze(analysis.file, target=reported, target_origin="server", base_dir=path.resolve().parent,
+    result = analyze(analysis.tree, target=reported, target_origin="server", base_dir=path.resolve().parent,
                      targets=("ollama",))
     result.io_error = analysis.io_error
     program = result.program

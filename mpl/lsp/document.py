@@ -63,8 +63,8 @@ class Document:
 
     @property
     def file(self) -> nodes.File:
-        assert self.analysis.file is not None
-        return self.analysis.file
+        assert self.analysis.tree is not None
+        return self.analysis.tree
 
     @property
     def target(self) -> Version:
@@ -73,7 +73,7 @@ class Document:
         return self.analysis.program.target
 
 
-def analyse(
+def analyze_document(
     uri: str,
     text: str,
     version: int | None = None,
@@ -90,7 +90,7 @@ def analyse(
     line of its own. Relative paths (adapters, GGUF files) resolve against the
     document's folder, else `root` (the workspace), else the current directory.
 
-    >>> doc = analyse("untitled:a", "profile p < min_pp 0.1 >")
+    >>> doc = analyze_document("untitled:a", "profile p < min_pp 0.1 >")
     >>> [(d.code, d.help) for d in doc.diagnostics]
     [('MPL301', 'did you mean `min_p`?')]
     """
@@ -99,7 +99,7 @@ def analyse(
     from mpl.compiler.modelfile import is_modelfile_path
 
     if language == "modelfile" or (language in (None, "") and is_modelfile_path(path or urlparse(uri).path)):
-        return _analyse_modelfile(uri, source, version, ollama=ollama, encoding=encoding,
+        return _analyze_modelfile(uri, source, version, ollama=ollama, encoding=encoding,
                                   base_dir=path.parent if path is not None else (root or Path.cwd()))
     file, syntax = (parser or ChunkParser()).parse(source)
     declares_version = any(isinstance(d, nodes.OllamaDecl) for d in file.decls)
@@ -119,12 +119,12 @@ def analyse(
     )
 
 
-def _analyse_modelfile(
+def _analyze_modelfile(
     uri: str, source: SourceFile, version: int | None, *, ollama: Version | None, encoding: str, base_dir: Path
 ) -> Document:
     """Analyse a Modelfile as `mpl check` does: the reader, then the passes of a `.mprof` model.
 
-    >>> doc = analyse("untitled:Modelfile", "FROM llama3\\nPARAMETER num_ctxx 4096\\n")
+    >>> doc = analyze_document("untitled:Modelfile", "FROM llama3\\nPARAMETER num_ctxx 4096\\n")
     >>> [(d.code, d.help) for d in doc.diagnostics]
     [('MPL301', 'did you mean `num_ctx`?')]
     """
@@ -132,7 +132,7 @@ def _analyse_modelfile(
     from mpl.diagnostics import Sink
 
     analysis = analyze_modelfile(source, target=ollama, base_dir=base_dir)
-    if analysis.file is None or analysis.program is None:
+    if analysis.tree is None or analysis.program is None:
         # no FROM, or nothing a program can be made of: keep what the reader said
         from mpl.compiler import analyze as analyze_mprof
         from mpl.compiler.modelfile import to_file

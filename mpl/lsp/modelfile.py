@@ -1,6 +1,6 @@
 """Language features of Modelfiles: completion of instructions, parameters, values and roles; hover.
 
-Consumes a `Document` of kind `modelfile` (`mpl.lsp.document.analyse`: the
+Consumes a `Document` of kind `modelfile` (`mpl.lsp.document.analyze_document`: the
 Modelfile reader's commands and the analysis of the model they make);
 produces LSP items. Parameter hovers and their documentation are those of
 `.mprof` files (`mpl.lsp.hover`).

@@ -30,7 +30,7 @@ from mpl.lsp import completion as completion_feature
 from mpl.lsp import features, hover
 from mpl.lsp import modelfile as modelfile_feature
 from mpl.compiler.chunks import ChunkParser
-from mpl.lsp.document import Document, analyse, parse_version, uri_to_path
+from mpl.lsp.document import Document, analyze_document, parse_version, uri_to_path
 from mpl.lsp.positions import UTF16, PositionMap
 from mpl.source import SourceFile
 
@@ -76,7 +76,7 @@ class MplLanguageServer(LanguageServer):
         return str(getattr(encoding, "value", encoding))
 
     # -- analysis --------------------------------------------------------------------
-    def analyse_now(self, uri: str) -> Document | None:
+    def analyze_now(self, uri: str) -> Document | None:
         """Analyse the document's current text and publish its diagnostics."""
         handle = self.pending.pop(uri, None)
         if handle is not None:
@@ -86,7 +86,7 @@ class MplLanguageServer(LanguageServer):
             return None
         root = uri_to_path(self.workspace.root_uri) if self.workspace.root_uri else None
         try:
-            doc = analyse(
+            doc = analyze_document(
                 uri,
                 text_document.source,
                 text_document.version,
@@ -112,7 +112,7 @@ class MplLanguageServer(LanguageServer):
         if handle is not None:
             handle.cancel()
         loop = asyncio.get_running_loop()
-        self.pending[uri] = loop.call_later(self.debounce, self.analyse_now, uri)
+        self.pending[uri] = loop.call_later(self.debounce, self.analyze_now, uri)
 
     def current(self, uri: str) -> Document | None:
         """The analysis of the text as it is now (analysing first if a change is pending)."""
@@ -121,7 +121,7 @@ class MplLanguageServer(LanguageServer):
         if text_document is None:
             return doc
         if doc is None or uri in self.pending or doc.text != text_document.source:
-            return self.analyse_now(uri)
+            return self.analyze_now(uri)
         return doc
 
     def close(self, uri: str) -> None:
@@ -134,7 +134,7 @@ class MplLanguageServer(LanguageServer):
 
     def reanalyse_all(self) -> None:
         for uri in list(self.workspace.text_documents):
-            self.analyse_now(uri)
+            self.analyze_now(uri)
 
 
 def warm_up() -> None:
@@ -146,7 +146,7 @@ def warm_up() -> None:
     tens of milliseconds to an analysis every few keystrokes. Frozen objects
     are still freed by reference counting.
     """
-    analyse("untitled:warm-up.mprof", 'tasks t\nprofile p for t < temperature 0.5 >\nmodel m from "x" < use p >\n')
+    analyze_document("untitled:warm-up.mprof", 'tasks t\nprofile p for t < temperature 0.5 >\nmodel m from "x" < use p >\n')
     gc.collect()
     gc.freeze()
 
@@ -170,7 +170,7 @@ def build_server() -> MplLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: MplLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         ls.parsers.pop(params.text_document.uri, None)
-        ls.analyse_now(params.text_document.uri)
+        ls.analyze_now(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: MplLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
