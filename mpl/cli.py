@@ -681,6 +681,10 @@ _START_UP_IMPORTS = {
 }
 
 
+# Commands that read, write and exit, run with the cyclic collector paused (see `main`).
+_ONE_SHOT = frozenset({"check", "compile"})
+
+
 def main() -> None:
     """Entry point of the `mpl` script (through `mpl.__main__.main`, which pauses the collector).
 
@@ -698,7 +702,8 @@ def main() -> None:
     for module in _START_UP_IMPORTS.get(sys.argv[1] if len(sys.argv) > 1 else "", ()):
         importlib.import_module(module)
     gc.freeze()
-    gc.enable()
+    if (sys.argv[1] if len(sys.argv) > 1 else "") not in _ONE_SHOT:
+        gc.enable()
     try:
         _app_for(sys.argv)()
     except KeyboardInterrupt:  # pragma: no cover
