@@ -175,7 +175,7 @@ class Session:
         """The `/param show` table: rich on a terminal (or with `rich=True`), plain text otherwise."""
         import sys
 
-        from mpl.show import HEADERS, _table, format_value, none_word
+        from mpl.show import HEADERS, format_value, none_word, table
 
         if rich is None:
             rich = sys.stdout.isatty()
@@ -186,7 +186,7 @@ class Session:
                 note = "INERT: " + note
             body.append([row.name, none_word(row.name) if row.value is None else format_value(row.value), row.where, note])
             dim.append(row.source == "default")
-        return _table(self._title(), HEADERS, body, dim, rich)
+        return table(self._title(), HEADERS, body, dim, rich)
 
     def _title(self) -> str:
         count = len(self._overrides)

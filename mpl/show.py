@@ -121,7 +121,11 @@ def _rich_table(title: str, headers: t.Sequence[str], body: t.Sequence[t.Sequenc
     return capture.get()
 
 
-def _table(title: str, headers: t.Sequence[str], body: list[list[str]], dim: list[bool], rich: bool) -> str:
+def table(title: str, headers: t.Sequence[str], body: list[list[str]], dim: list[bool], rich: bool) -> str:
+    """A titled table of rows (`dim` greys a row): through rich on a terminal, else plain text.
+
+    `mpl show`, `mpl diff` and a session's `render()` print their tables with it.
+    """
     if rich:
         return _rich_table(title, headers, body, dim)
     return f"{title}\n{plain_table(headers, body)}\n"
@@ -151,7 +155,7 @@ def render_show(program: Program, subject: Subject, fmt: str = "text", *, rich: 
             note = "INERT: " + note
         body.append([row.name, _dv(row.name, row.value), where(program, row), note])
         dim.append(row.source == "default")
-    text = _table(_header(program, subject), HEADERS, body, dim, rich)
+    text = table(_header(program, subject), HEADERS, body, dim, rich)
     if subject.kind == "model":
         text += "\n" + render_instructions(program, subject, rich=rich)
     return text
@@ -172,7 +176,7 @@ def render_instructions(program: Program, subject: Subject, *, rich: bool = Fals
             value = f"{ins.role} {value}"
         body.append([ins.keyword, value, f"{program.source.path}:{ins.line} ({ins.origin})", ins.note])
     headers = ("instruction", "value", "set by", "note")
-    return _table(f"{subject.label}: Modelfile instructions", headers, body, [False] * len(body), rich)
+    return table(f"{subject.label}: Modelfile instructions", headers, body, [False] * len(body), rich)
 
 
 def instruction_dict(program: Program, ins: Instruction) -> dict[str, t.Any]:
@@ -212,7 +216,7 @@ def render_diff(program: Program, a: Subject, b: Subject, fmt: str = "text", *, 
     for name, ra, rb in changes:
         body.append([name, _cell(ra), where(program, ra), _cell(rb), where(program, rb)])
     title = f"A: {a.label}  vs  B: {b.label}  at Ollama {program.target}"
-    return _table(title, headers, body, [False] * len(body), rich)
+    return table(title, headers, body, [False] * len(body), rich)
 
 
 def _cell(row: Row | None) -> str:
