@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,10 +62,10 @@ def main() -> None:
     for name in targets:
         run(f"check-{name}", lambda: get_target(name).check(program, sink))
     run("policy", lambda: apply_policy(sink, program))
-    out = Path("/tmp/mpl-stages-out")
-    out.mkdir(exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix="mpl-stages-"))  # emit builds files in memory; nothing is written
     for name in targets:
         run(f"emit-{name}", lambda: get_target(name).emit(program, out))
+    out.rmdir()
     print(f"{len(sink.diagnostics)} diagnostics")
 
 

@@ -34,16 +34,14 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import os
 import re
-import stat
 import sys
-import tempfile
 import typing as t
 from pathlib import Path
 
 from mpl.compiler import nodes
 from mpl.compiler.parse import parse, value_literal
+from mpl.output import write_atomic
 from mpl.diagnostics import Diagnostic, Sink
 from mpl.source import SourceFile
 
@@ -519,26 +517,3 @@ def unified_diff(before: str, after: str, shown: str) -> str:
         if not line.endswith(("\n", "\r")):
             out.append("\n\\ No newline at end of file\n")
     return "".join(out)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace a file's content all at once (temporary file + `os.replace`), keeping its mode.
-
-    A symbolic link is followed, so the link stays and its target is rewritten.
-    """
-    final = Path(os.path.realpath(path))
-    mode = stat.S_IMODE(final.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, final)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -663,22 +663,11 @@ def run_import(
 
 def write_output(path: Path, text: str) -> None:
     """Write the `.mprof` atomically (a temporary file beside it, then `os.replace`)."""
-    import tempfile
+    from mpl.output import write_atomic
 
     final = Path(os.path.realpath(path))
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        os.chmod(tmp, 0o644 & ~_umask())
-        os.replace(tmp, final)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(final, text.encode("utf-8"), mode=0o644 & ~_umask())
 
 
 def _umask() -> int:

@@ -191,6 +191,31 @@ def _sync_folders(folders: t.Iterable[Path]) -> None:
             os.close(fd)
 
 
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Replace one file's content all at once (temporary file beside it, fsync, `os.replace`).
+
+    A symbolic link is followed, so the link stays and its target is rewritten.
+    `mode` defaults to the file's own, or for a new file what `open()` would give.
+    The temporary file is removed on any failure; the file is then as it was.
+    """
+    import tempfile
+
+    final = Path(os.path.realpath(path))
+    if mode is None:
+        mode = stat.S_IMODE(final.stat().st_mode) if final.exists() else _new_file_mode()
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _new_file_mode() -> int:
     """0666 less the process umask, as `open()` would create a file."""
     umask = os.umask(0)

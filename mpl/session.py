@@ -307,7 +307,7 @@ class Session:
 
     def _commit(self, path: Path, old: str, new: str, bom: bool) -> None:
         """Check the new text (no error the old text did not have), write it atomically, reload."""
-        from mpl.fmt import write_atomic
+        from mpl.output import write_atomic
 
         targets = _checked_targets(path)
         before = _analyze(path, old, targets)  # what `mpl check` says, before and after

@@ -590,12 +590,12 @@ def test_save_without_changes_keeps_the_layout(tmp_path: Path):
 
 
 def test_a_failed_write_keeps_the_file_and_the_state(meton: Path, monkeypatch):
-    import mpl.fmt
+    import mpl.output
 
     def refuse(path, data):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(mpl.fmt, "write_atomic", refuse)
+    monkeypatch.setattr(mpl.output, "write_atomic", refuse)
     before = meton.read_bytes()
     s = mpl.load(meton).session()
     s.set("top_k", 12)

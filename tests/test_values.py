@@ -161,7 +161,7 @@ def _outputs(text: str) -> dict[str, object]:
     program = analysis.program
     out: dict[str, object] = {}
     for name in ("options", "meton", "modelfile"):
-        files = get_target(name).emit(program, Path("/tmp/out"))
+        files = get_target(name).emit(program, program.base_dir)
         out[name] = "\n".join(f.content for f in files)
     out["request"] = json.dumps(create_request(program, program.model("m")))
     return out

@@ -149,29 +149,15 @@ def decode_string(raw: str, start: int, sink: Sink | None) -> tuple[str, bool]:
                 span = Span(base + match.start(), base + match.end())
                 code = _escape_code(esc)
                 if code is not None and 0xD800 <= code <= 0xDFFF:
-                    sink.report(
-                        "MPL104",
-                        span,
-                        f"`\\{esc}` is a lone surrogate, and a lone surrogate is not a character",
-                        help="write the character itself, or its code point: `\\u{1F600}`, not the UTF-16 pair `\\uD83D\\uDE00`",
-                        escape="\\" + esc[:1],
-                    )
+                    message = f"`\\{esc}` is a lone surrogate, and a lone surrogate is not a character"
+                    fix = "write the character itself, or its code point: `\\u{1F600}`, not the UTF-16 pair `\\uD83D\\uDE00`"
                 elif code is not None:
-                    sink.report(
-                        "MPL104",
-                        span,
-                        f"`\\{esc}` is beyond U+10FFFF, the last code point",
-                        help="a `\\u{X…}` escape names a code point from 0 to 10FFFF",
-                        escape="\\" + esc[:1],
-                    )
+                    message = f"`\\{esc}` is beyond U+10FFFF, the last code point"
+                    fix = "a `\\u{X…}` escape names a code point from 0 to 10FFFF"
                 else:
-                    sink.report(
-                        "MPL104",
-                        span,
-                        f"unknown escape sequence `\\{esc[:1]}`",
-                        help="known escapes: \\\\ \\\" \\n \\r \\t \\0 \\uXXXX \\u{X…}; write `\\\\` for a backslash",
-                        escape="\\" + esc[:1],
-                    )
+                    message = f"unknown escape sequence `\\{esc[:1]}`"
+                    fix = "known escapes: \\\\ \\\" \\n \\r \\t \\0 \\uXXXX \\u{X…}; write `\\\\` for a backslash"
+                sink.report("MPL104", span, message, help=fix, escape="\\" + esc[:1])
             value = esc
         out.append(value)
         pos = match.end()

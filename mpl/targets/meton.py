@@ -616,7 +616,6 @@ def write_into(path: Path, program: Program, target: MetonTarget, *, backup: boo
     left as it was) or `OSError`.
     """
     import os
-    import tempfile
 
     real = Path(os.path.realpath(path))
     raw = real.read_bytes()
@@ -627,22 +626,10 @@ def write_into(path: Path, program: Program, target: MetonTarget, *, backup: boo
     new = merge_into(target, program, text)
     if new == text:
         return False
+    from mpl.output import write_atomic
+
     mode = real.stat().st_mode & 0o7777
-
-    def replace(final: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
     if backup:
-        replace(real.with_name(real.name + ".bak"), raw)
-    replace(real, new.encode("utf-8"))
+        write_atomic(real.with_name(real.name + ".bak"), raw, mode=mode)
+    write_atomic(real, new.encode("utf-8"), mode=mode)
     return True
