@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import tempfile
 import time
@@ -21,6 +22,7 @@ def main() -> None:
     ap.add_argument("--cprofile", help="profile one stage: parse, resolve, lint, check-TARGET, emit-TARGET")
     ap.add_argument("--targets", default="options,modelfile,meton")
     args = ap.parse_args()
+    gc.disable()  # as `mpl check` and `mpl compile` run
 
     from mpl.compiler import _parse_recovering
     from mpl.diagnostics.policy import apply_policy
