@@ -12,6 +12,7 @@ import re
 import typing as t
 
 from mpl.catalog import ModelfileBehaviour, OptionSpec, Version, Written, catalog, validate
+from mpl.catalog.values import Problem
 from mpl.compiler import nodes
 from mpl.compiler.adapters import check_model_files
 from mpl.compiler.names import exists
@@ -26,12 +27,13 @@ def check_syntax(file: nodes.File, target: Version, sink: Sink) -> None:
     A profile's values are runtime options, so their version check (MPL401)
     runs here too; a model's are Modelfile PARAMETERs, checked per model by `check`.
     """
+    statements = _Statements(target, sink)
     for decl in file.decls:
         match decl:
             case nodes.ProfileDecl(block=block):
-                _check_block(target, block, sink, in_model=False)
+                statements.block(block, in_model=False)
             case nodes.ModelDecl(block=nodes.Block() as block):
-                _check_block(target, block, sink, in_model=True)
+                statements.block(block, in_model=True)
 
 
 def check(program: Program, sink: Sink) -> Program:
@@ -44,17 +46,55 @@ def check(program: Program, sink: Sink) -> Program:
 # -- statements -----------------------------------------------------------------
 
 
-def _check_block(target: Version, block: nodes.Block, sink: Sink, *, in_model: bool) -> None:
-    for stmt in block.stmts:
-        if isinstance(stmt, nodes.Param):
-            spec = check_param(stmt, sink)
-            if spec is not None and not in_model:
-                check_runtime_version(spec, target, stmt.name.span, sink)
-        elif isinstance(stmt, nodes.When):
-            _check_block(target, stmt.block, sink, in_model=in_model)
-        elif isinstance(stmt, nodes.UnsetStmt):
-            for name in stmt.names:
-                known_name(name.value, name.span, sink)
+class _Statements:
+    """The statement checks of one file against one version, each verdict found once.
+
+    A file repeats the same few values thousands of times (`temperature 0.7`), so
+    the verdict on a scalar value is kept per (name, value as written), and a
+    name's catalog entry and version check per name; only the spans differ, and
+    diagnostics are reported at each statement's own.
+    """
+
+    __slots__ = ("target", "sink", "specs", "verdicts")
+
+    def __init__(self, target: Version, sink: Sink) -> None:
+        self.target = target
+        self.sink = sink
+        self.specs: dict[str, tuple[OptionSpec, bool] | None] = {}  # name -> (spec, known to target)
+        self.verdicts: dict[tuple[str, type, t.Any], tuple[Problem, ...]] = {}
+
+    def block(self, block: nodes.Block, *, in_model: bool) -> None:
+        for stmt in block.stmts:
+            if isinstance(stmt, nodes.Param):
+                self.param(stmt, in_model=in_model)
+            elif isinstance(stmt, nodes.When):
+                self.block(stmt.block, in_model=in_model)
+            elif isinstance(stmt, nodes.UnsetStmt):
+                for name in stmt.names:
+                    known_name(name.value, name.span, self.sink)
+
+    def param(self, stmt: nodes.Param, *, in_model: bool) -> None:
+        name = stmt.name.value
+        entry = self.specs.get(name, False)
+        if entry is False:
+            spec = catalog().option(name)
+            entry = self.specs[name] = (spec, spec.known_in(self.target)) if spec is not None else None
+        if entry is None:
+            known_name(name, stmt.name.span, self.sink)
+            return
+        spec, known = entry
+        value = stmt.value
+        if isinstance(value, nodes.List):
+            report_problems(value, validate(spec, _python(value)).problems, self.sink)
+        else:
+            key = (name, type(value), value.text if isinstance(value, nodes.Number) else value.value)
+            problems = self.verdicts.get(key)
+            if problems is None:
+                problems = self.verdicts[key] = validate(spec, _python(value)).problems
+            if problems:
+                report_problems(value, problems, self.sink)
+        if not known and not in_model:
+            check_runtime_version(spec, self.target, stmt.name.span, self.sink)
 
 
 def known_name(name: str, span: t.Any, sink: Sink) -> OptionSpec | None:
@@ -70,17 +110,9 @@ def known_name(name: str, span: t.Any, sink: Sink) -> OptionSpec | None:
     return spec
 
 
-def check_param(stmt: nodes.Param, sink: Sink) -> OptionSpec | None:
-    """Name, type, machine range and hard domain of one parameter statement.
-
-    The verdict is the catalog's `validate`, the same the API gives an override.
-    """
-    spec = known_name(stmt.name.value, stmt.name.span, sink)
-    if spec is None:
-        return None
-    value = stmt.value
-    verdict = validate(spec, _python(value))
-    for problem in verdict.problems:
+def report_problems(value: nodes.Value, problems: tuple[Problem, ...], sink: Sink) -> None:
+    """The problems `validate` found with a written value, each at its span (a list's at the item)."""
+    for problem in problems:
         span = value.span
         if problem.index is not None and isinstance(value, nodes.List):
             span = value.items[problem.index].span
@@ -88,7 +120,6 @@ def check_param(stmt: nodes.Param, sink: Sink) -> OptionSpec | None:
             problem.code, span, problem.message, help=problem.help,
             severity=Severity.WARNING if problem.severity == "warning" else None, **problem.data,
         )
-    return spec
 
 
 def _python(value: nodes.Value) -> t.Any:

@@ -154,43 +154,79 @@ _Located = tuple[tuple[str, int, int, str], Finding, Span, "Context", list[Relat
 
 
 class _Results(msgspec.Struct):
+    """What every rule read and found for one option set."""
+
     opts: Options
-    rules: list[tuple[frozenset[str], list[_Located]]]
+    rules: list[tuple[frozenset[str], list[_Located]]]  # per rule, in RULES order
+    hits: list[int]  # the rules that found something
+    readers: dict[str, int] | None = None  # name -> bit mask of the rules that read it (built when first needed)
+
+    def readers_of(self) -> dict[str, int]:
+        if self.readers is None:
+            readers: dict[str, int] = {}
+            for index, (reads, _located) in enumerate(self.rules):
+                for name in reads:
+                    readers[name] = readers.get(name, 0) | 1 << index
+            self.readers = readers
+        return self.readers
+
+
+_ALL_RULES = (1 << len(RULES)) - 1
 
 
 def _lint_subject(
     program: Program, groups: dict, ctx: Context, opts: Options, known: frozenset[str],
     previous: _Results | None, *, info: t.Any = None,
 ) -> _Results:
-    changed: set[str] | None = None
-    if previous is not None:
+    """Run the rules a subject needs, reuse the rest from `previous`, and record the findings under `ctx`.
+
+    A rule runs again only when one of the names it read last time (in `previous`)
+    holds another setting now; the others' findings stand as they were.
+    """
+    if previous is None:
+        rerun = _ALL_RULES
+        rules: list[tuple[frozenset[str], list[_Located]]] = [(frozenset(), [])] * len(RULES)
+        hits: list[int] = []
+    else:
         before = previous.opts
-        changed = {n for n, s in opts.items() if before.get(n) is not s}
-        changed.update(n for n in before if n not in opts)
+        readers = previous.readers_of()
+        rerun = 0
+        for n, setting in opts.items():
+            if before.get(n) is not setting:
+                rerun |= readers.get(n, 0)
+        if len(before) != len(opts) or rerun:
+            for n in before:
+                if n not in opts:
+                    rerun |= readers.get(n, 0)
+        rules = list(previous.rules)
+        hits = [index for index in previous.hits if not rerun >> index & 1]
+        for index in hits:
+            _add(groups, ctx, rules[index][1])
+        if not rerun:
+            return _Results(opts, rules, hits, readers)
     view = _Reads({n: s for n, s in opts.items() if n in known})
     subject = _subject(program, view, ctx.kind, info)
-    results: list[tuple[frozenset[str], list[_Located]]] = []
-    for index, rule in enumerate(RULES):
-        if changed is not None and previous is not None:
-            reads, located = previous.rules[index]
-            if changed.isdisjoint(reads):
-                results.append((reads, located))
+    index = 0
+    while rerun:
+        if rerun & 1:
+            view.reads = set()
+            located = []
+            for finding in RULES[index](subject):
+                if finding.code is None:
+                    continue
+                span, owner = _locate(program, finding, ctx, view)
+                key = (finding.code, span.start, span.end, finding.message)
+                related = [
+                    Related(view[name].span, f"`{name}` is set here") for name in finding.related if name in view
+                ]
+                located.append((key, finding, span, owner, related))
+            rules[index] = (frozenset(view.reads), located)
+            if located:
+                hits.append(index)
                 _add(groups, ctx, located)
-                continue
-        view.reads = set()
-        located = []
-        for finding in rule(subject):
-            if finding.code is None:
-                continue
-            span, owner = _locate(program, finding, ctx, view)
-            key = (finding.code, span.start, span.end, finding.message)
-            related = [
-                Related(view[name].span, f"`{name}` is set here") for name in finding.related if name in view
-            ]
-            located.append((key, finding, span, owner, related))
-        results.append((frozenset(view.reads), located))
-        _add(groups, ctx, located)
-    return _Results(opts, results)
+        rerun >>= 1
+        index += 1
+    return _Results(opts, rules, hits)
 
 
 def _add(groups: dict, ctx: Context, located: list[_Located]) -> None:

@@ -423,6 +423,7 @@ class _GiveUp(Exception):
 
 class _Tables(t.NamedTuple):
     lexer: t.Callable[[str], t.Iterator[re.Match[str]]]
+    terms: list[str]  # the lexer's group number -> the terminal it matched (`match.lastindex`)
     keywords: dict[str, str]
     action: list[dict[str, int]]  # state -> terminal -> shift state (>= 0) or ~rule index
     unit: list[dict[int, int] | None]  # rule index -> goto for a rule that only relabels
@@ -460,7 +461,11 @@ def _tables() -> _Tables:
     )
     skip = "|".join(term.pattern.to_regexp() for term in ignore)
     alternatives = "|".join(f"(?P<{term.name}>{term.pattern.to_regexp()})" for term in ordered)
-    lexer = re.compile(f"(?:{skip})*(?:{alternatives}|(?P<_OTHER>[\\s\\S])|(?P<_EOF>\\Z))").finditer
+    pattern = re.compile(f"(?:{skip})*(?:{alternatives}|(?P<_OTHER>[\\s\\S])|(?P<_EOF>\\Z))")
+    # A terminal's own groups close before it does, so `lastindex` is the terminal's group.
+    terms = [""] * (pattern.groups + 1)
+    for term_name, group in pattern.groupindex.items():
+        terms[group] = term_name
 
     rules = lark.rules
     index = {id(rule): i for i, rule in enumerate(rules)}
@@ -575,7 +580,8 @@ def _tables() -> _Tables:
         for below, state in table_.items():
             table_[below] = skip(below, state)
     return _Tables(
-        lexer=lexer,
+        lexer=pattern.finditer,
+        terms=terms,
         keywords=keywords,
         action=action,
         unit=unit,
@@ -608,11 +614,13 @@ def _fast_parse(text: str, sink: Sink) -> tuple[nodes.Decl, ...]:
     vals: list[t.Any] = []
     ps: list[tuple[int, int]] = []  # the (start, end) of each value
     state = tables.start
+    terms = tables.terms
     for match in tables.lexer(text):
-        term = match.lastgroup
-        assert term is not None
-        span = match.span(term)
-        token = match.group(term)
+        group = match.lastindex
+        term = terms[group]  # type: ignore[index]
+        span = match.span(group)  # type: ignore[arg-type]
+        # A newline's text is never kept (`_NL` is filtered out of every rule).
+        token = match.group(group) if term != "_NL" else None  # type: ignore[arg-type]
         acts = action[state]
         if term == "NAME":
             keyword = keywords.get(token)

@@ -41,6 +41,10 @@ LIST_PARAMETERS = frozenset({"stop"})
 MESSAGE_ROLES = ("system", "user", "assistant", "tool")
 
 
+# A float literal's text -> its float32-faithful double: a file repeats the same few numbers.
+_FAITHFUL: dict[str, float] = {}
+
+
 def py_value(value: nodes.Value) -> PyValue:
     """The Python value of a literal; lists become tuples."""
     match value:
@@ -48,9 +52,14 @@ def py_value(value: nodes.Value) -> PyValue:
             return tuple(py_value(item) for item in items)  # type: ignore[misc]
         case nodes.Number(value=float() as number, text=text):
             # Numbers are float32 in Ollama: a double that would round twice is nudged.
-            from mpl.catalog.values import float32_faithful
+            found = _FAITHFUL.get(text)
+            if found is None:
+                from mpl.catalog.values import float32_faithful
 
-            return float32_faithful(number, text)
+                if len(_FAITHFUL) >= 1 << 16:
+                    _FAITHFUL.clear()
+                found = _FAITHFUL[text] = float32_faithful(number, text)
+            return found
         case nodes.Number() | nodes.String() | nodes.Bool():
             return value.value
     raise AssertionError(value)  # pragma: no cover
@@ -81,9 +90,10 @@ def resolve(
     routes = ctx.collect_routes(drafts, tasks)
     ctx.check_unrouted(tasks, routes, default, default_span)
     order = chain_order(drafts)
-    when_tasks = ctx.when_tasks(drafts, order)
+    bodies = {name: _compile_body(name, draft.decl.block) for name, draft in drafts.items()}
+    when_tasks = ctx.when_tasks(drafts, order, bodies)
     ctx.check_profile_bodies(drafts, order, tasks)
-    resolved = ctx.resolve_profiles(drafts, order, when_tasks)
+    resolved = ctx.resolve_profiles(drafts, order, when_tasks, bodies)
     profiles = {
         name: Profile(
             name=name, name_span=d.decl.name.span, span=d.decl.span, description=d.description,
@@ -402,13 +412,15 @@ class _Resolver:
                     help=f"add `for {task}` to a profile, or declare `default PROFILE`", task=task,
                 )
 
-    def when_tasks(self, profiles: dict[str, _Draft], order: list[str]) -> dict[str, frozenset[str]]:
+    def when_tasks(
+        self, profiles: dict[str, _Draft], order: list[str], bodies: dict[str, _Body]
+    ) -> dict[str, frozenset[str]]:
         """For each profile, the tasks named by `when` blocks of it and its ancestors."""
         found: dict[str, frozenset[str]] = {}
         for name in order:
-            draft = profiles[name]
-            inherited = found[draft.parent] if draft.parent is not None else frozenset()
-            own = {task.value for stmt in _walk(draft.decl.block) if isinstance(stmt, nodes.When) for task in stmt.tasks}
+            parent = profiles[name].parent
+            inherited = found[parent] if parent is not None else frozenset()
+            own = bodies[name].tasks
             found[name] = inherited | own if own else inherited
         return found
 
@@ -469,7 +481,8 @@ class _Resolver:
 
     # -- resolving every profile and variant ------------------------------------------
     def resolve_profiles(
-        self, profiles: dict[str, _Draft], order: list[str], when_tasks: dict[str, frozenset[str]]
+        self, profiles: dict[str, _Draft], order: list[str], when_tasks: dict[str, frozenset[str]],
+        bodies: dict[str, _Body],
     ) -> dict[tuple[str, str | None], Options]:
         """Each profile for no task and for each task its chain's `when` blocks name.
 
@@ -479,19 +492,21 @@ class _Resolver:
         """
         resolved: dict[tuple[str, str | None], Options] = {}
         for name in order:
-            draft = profiles[name]
-            body, whens = _compile_body(name, draft.decl.block)
-            parent = draft.parent
+            body, whens, _tasks = bodies[name]
+            parent = profiles[name].parent
             base = resolved[(parent, None)] if parent is not None else {}
             own = dict(base)
             _run(own, body)
             resolved[(name, None)] = own
             for task in when_tasks[name]:
-                start = resolved.get((parent, task), base) if parent is not None else base
-                options = dict(start)
-                _run(options, body)
-                for tasks, ops in whens:
-                    if task in tasks:
+                start = resolved.get((parent, task)) if parent is not None else None
+                if start is None:
+                    options = dict(own)  # the parent's chain does not vary for the task
+                else:
+                    options = dict(start)
+                    _run(options, body)
+                for when, ops in whens:
+                    if task in when:
                         _run(options, ops)
                 resolved[(name, task)] = options
         return resolved
@@ -714,40 +729,72 @@ def _element_spans(value: nodes.Value) -> tuple[Span, ...]:
 
 # One operation of a body: ("set", Setting), ("append", (name, value node, span, origin)), ("unset", names).
 Op = tuple[str, t.Any]
+# A block's operations; a block of plain assignments is one mapping, applied with `dict.update`.
+Ops = t.Union[list[Op], dict[str, Setting]]
 
 
-def _compile_body(name: str, block: nodes.Block) -> tuple[list[Op], list[tuple[frozenset[str], list[Op]]]]:
+class _Body(t.NamedTuple):
+    """A profile's own statements, compiled once."""
+
+    ops: Ops
+    whens: list[tuple[frozenset[str], Ops]]  # each `when` block: its tasks, its operations
+    tasks: frozenset[str]  # the tasks its `when` blocks name (nested ones too: those are MPL208)
+
+
+def _compile_body(name: str, block: nodes.Block) -> _Body:
     """A profile's own statements as operations, and its `when` blocks as (tasks, operations)."""
     origin = Origin(profile=name)
     body: list[Op] = []
-    whens: list[tuple[frozenset[str], list[Op]]] = []
+    whens: list[tuple[frozenset[str], Ops]] = []
+    named: set[str] = set()
     for stmt in block.stmts:
-        if isinstance(stmt, nodes.When):
+        if type(stmt) is nodes.When:
             tasks = tuple(n.value for n in stmt.tasks)
+            named.update(tasks)
             label = Origin(profile=name, when=tasks, form=stmt.form)
-            ops = [op for inner in stmt.block.stmts if not isinstance(inner, nodes.When) for op in _ops(inner, label)]
-            whens.append((frozenset(tasks), ops))
+            ops: list[Op] = []
+            for inner in stmt.block.stmts:
+                if type(inner) is nodes.When:
+                    named.update(task for nested in _walk(inner.block) if type(nested) is nodes.When
+                                 for task in (n.value for n in nested.tasks))
+                    named.update(n.value for n in inner.tasks)
+                else:
+                    _ops(inner, label, ops)
+            whens.append((frozenset(tasks), _compact(ops)))
         else:
-            body.extend(_ops(stmt, origin))
-    return body, whens
+            _ops(stmt, origin, body)
+    return _Body(_compact(body), whens, frozenset(named))
 
 
-def _ops(stmt: nodes.Stmt, origin: Origin) -> list[Op]:
-    match stmt:
-        case nodes.Param(name=name, value=value, append=True) if name.value in LIST_PARAMETERS:
-            return [("append", (name.value, value, stmt.span, origin))]
-        case nodes.Param(name=name, value=value):
+def _compact(ops: list[Op]) -> Ops:
+    """Plain assignments as one mapping (later ones win, as when run in order); else the list."""
+    if all(kind == "set" for kind, _arg in ops):
+        return {setting.name: setting for _kind, setting in ops}
+    return ops
+
+
+def _ops(stmt: nodes.Stmt, origin: Origin, out: list[Op]) -> None:
+    kind = type(stmt)
+    if kind is nodes.Param:
+        name = stmt.name.value  # type: ignore[attr-defined]
+        value = stmt.value  # type: ignore[attr-defined]
+        if name in LIST_PARAMETERS:
+            if stmt.append:  # type: ignore[attr-defined]
+                out.append(("append", (name, value, stmt.span, origin)))
+                return
             pv = py_value(value)
-            if name.value in LIST_PARAMETERS:
-                items = pv if isinstance(pv, tuple) else (pv,)
-                return [("set", Setting(name.value, items, stmt.span, value.span, origin, _element_spans(value)))]
-            return [("set", Setting(name.value, pv, stmt.span, value.span, origin))]
-        case nodes.UnsetStmt(names=names):
-            return [("unset", tuple(n.value for n in names))]
-    return []
+            items = pv if isinstance(pv, tuple) else (pv,)
+            out.append(("set", Setting(name, items, stmt.span, value.span, origin, _element_spans(value))))
+        else:
+            out.append(("set", Setting(name, py_value(value), stmt.span, value.span, origin)))
+    elif kind is nodes.UnsetStmt:
+        out.append(("unset", tuple(n.value for n in stmt.names)))  # type: ignore[attr-defined]
 
 
-def _run(options: Options, ops: list[Op]) -> None:
+def _run(options: Options, ops: Ops) -> None:
+    if type(ops) is dict:
+        options.update(ops)
+        return
     for kind, arg in ops:
         if kind == "set":
             options[arg.name] = arg
