@@ -179,7 +179,7 @@ class Program(msgspec.Struct, frozen=True):
     profiles: dict[str, Profile]
     children: dict[str, tuple[str, ...]]  # profile -> the profiles that extend it
     routes: dict[str, str]  # task -> profile
-    resolved: dict[tuple[str, str | None], Options]  # (profile, task) -> options; task None = no task
+    resolved: dict[tuple[str, str | None], Options]  # (profile, task) -> options; task None = no task; a task absent: as no task
     models: tuple[Model, ...]  # in build order (dependencies first)
     models_by_key: dict[str, Model]  # canonical name -> model
     comments: tuple[Comment, ...] = ()
@@ -200,7 +200,8 @@ class Program(msgspec.Struct, frozen=True):
     def variants(self, profile: str) -> list[str | None]:
         """No task, then every declared task whose resolution the chain's `when` blocks change."""
         named = self.profiles[profile].when_tasks
-        return [None, *(task for task in self.tasks if task in named)]
+        resolved = self.resolved
+        return [None, *(task for task in self.tasks if task in named and (profile, task) in resolved)]
 
     def model(self, name: str) -> Model | None:
         """The model of a name as Ollama matches names (any case, `:latest` implied)."""

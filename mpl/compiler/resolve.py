@@ -488,7 +488,10 @@ class _Resolver:
 
         Parents come first in `order`, so a variant is its parent's variant for
         the same task (or the parent's own options, when the parent's chain does
-        not vary for it), then the body, then the matching `when` blocks.
+        not vary for it), then the body, then the matching `when` blocks. A
+        variant that holds the very settings of the profile's own options (the
+        body set again what the parent's `when` block set) is not kept: the
+        task resolves as no task.
         """
         resolved: dict[tuple[str, str | None], Options] = {}
         for name in order:
@@ -500,15 +503,18 @@ class _Resolver:
             resolved[(name, None)] = own
             for task in when_tasks[name]:
                 start = resolved.get((parent, task)) if parent is not None else None
+                matching = [ops for when, ops in whens if task in when]
                 if start is None:
-                    options = dict(own)  # the parent's chain does not vary for the task
+                    if not matching:
+                        continue  # neither the parent's chain nor this profile varies for the task
+                    options = dict(own)
                 else:
                     options = dict(start)
                     _run(options, body)
-                for when, ops in whens:
-                    if task in when:
-                        _run(options, ops)
-                resolved[(name, task)] = options
+                for ops in matching:
+                    _run(options, ops)
+                if not _same(options, own):
+                    resolved[(name, task)] = options
         return resolved
 
     # -- models ------------------------------------------------------------------
@@ -789,6 +795,11 @@ def _ops(stmt: nodes.Stmt, origin: Origin, out: list[Op]) -> None:
             out.append(("set", Setting(name, py_value(value), stmt.span, value.span, origin)))
     elif kind is nodes.UnsetStmt:
         out.append(("unset", tuple(n.value for n in stmt.names)))  # type: ignore[attr-defined]
+
+
+def _same(a: Options, b: Options) -> bool:
+    """Whether two option sets hold the very same settings (a variant the body overwrote back)."""
+    return len(a) == len(b) and all(a.get(name) is setting for name, setting in b.items())
 
 
 def _run(options: Options, ops: Ops) -> None:
