@@ -432,6 +432,108 @@ class _Tables(t.NamedTuple):
     end: int
 
 
+# The terminals most tokens of a profile are, commonest first: the lexer tries them
+# first wherever that cannot change which terminal matches (`_hot_first`).
+_HOT_TERMINALS = ("NAME", "_NL", "NUMBER")
+
+
+def _hot_first(ordered: list[t.Any], hot: t.Sequence[str]) -> list[t.Any]:
+    """`ordered` (lark's order: the first alternative that matches wins) with the `hot`
+    terminals moved forward past every terminal that cannot match where they can.
+
+    Two terminals whose matches cannot start with the same character never both
+    match at one position, so their order does not matter; the regex engine then
+    reaches the common terminals without first trying the rare ones.
+    """
+    out = list(ordered)
+    for name in reversed(hot):
+        at = next((i for i, term in enumerate(out) if term.name == name), None)
+        if at is None:
+            continue
+        mine = _FirstChars.of(out[at].pattern.to_regexp())
+        to = at
+        while to > 0 and mine.disjoint(_FirstChars.of(out[to - 1].pattern.to_regexp())):
+            to -= 1
+        out.insert(to, out.pop(at))
+    return out
+
+
+class _FirstChars(t.NamedTuple):
+    """The characters a match of a regex can start with: code points and `\\d`/`\\s` classes.
+
+    `known` is False when the regex uses something this does not follow, or can match
+    the empty string; such a regex is disjoint from nothing.
+
+    >>> number, name = _FirstChars.of(r"[+-]?(\\d+|\\.\\d+)"), _FirstChars.of(r"[A-Za-z_][A-Za-z0-9_]*")
+    >>> number.disjoint(name), number.disjoint(_FirstChars.of(r"\\.")), _FirstChars.of(r"a*").known
+    (True, False, False)
+    """
+
+    chars: frozenset[int]
+    classes: frozenset[str]  # "digit", "space"
+    known: bool
+
+    def disjoint(self, other: _FirstChars) -> bool:
+        if not (self.known and other.known) or self.chars & other.chars or self.classes & other.classes:
+            return False
+        tests = {"digit": str.isdecimal, "space": str.isspace}
+        return not any(tests[cls](chr(ch)) for cls in self.classes for ch in other.chars) and not any(
+            tests[cls](chr(ch)) for cls in other.classes for ch in self.chars
+        )
+
+    @staticmethod
+    def of(regexp: str) -> _FirstChars:
+        from re import _constants as c, _parser  # type: ignore[attr-defined]
+
+        classes = {c.CATEGORY_DIGIT: "digit", c.CATEGORY_SPACE: "space"}
+        chars: set[int] = set()
+        found: set[str] = set()
+
+        def sequence(items: t.Any) -> bool | None:
+            """Adds the first characters of a sequence; whether it can be empty (None: unknown)."""
+            for op, arg in items:
+                nullable = item(op, arg)
+                if nullable is None or not nullable:
+                    return nullable
+            return True
+
+        def item(op: t.Any, arg: t.Any) -> bool | None:
+            if op is c.LITERAL:
+                chars.add(arg)
+                return False
+            if op is c.IN:
+                for kind, value in arg:
+                    if kind is c.LITERAL:
+                        chars.add(value)
+                    elif kind is c.RANGE and value[1] - value[0] < 0x400:
+                        chars.update(range(value[0], value[1] + 1))
+                    elif kind is c.CATEGORY and value in classes:
+                        found.add(classes[value])
+                    else:
+                        return None  # a negated set, another class, a wide range
+                return False
+            if op is c.CATEGORY and arg in classes:
+                found.add(classes[arg])
+                return False
+            if op is c.BRANCH:
+                empty: bool | None = False
+                for branch in arg[1]:
+                    nullable = sequence(branch)
+                    if nullable is None:
+                        return None
+                    empty = empty or nullable
+                return empty
+            if op is c.SUBPATTERN:
+                return sequence(arg[-1])
+            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+                nullable = sequence(arg[2])
+                return None if nullable is None else nullable or arg[0] == 0
+            return None
+
+        nullable = sequence(_parser.parse(regexp))
+        return _FirstChars(frozenset(chars), frozenset(found), nullable is False)
+
+
 def _should_inline(sym: t.Any) -> bool:
     return not sym.is_term and sym.name.startswith("_")
 
@@ -459,6 +561,7 @@ def _tables() -> _Tables:
         (term for term in lark.terminals if term.pattern.value not in keywords and term not in ignore),
         key=lambda x: (-x.priority, -x.pattern.max_width, -len(x.pattern.value), x.name),
     )
+    ordered = _hot_first(ordered, _HOT_TERMINALS)
     skip = "|".join(term.pattern.to_regexp() for term in ignore)
     alternatives = "|".join(f"(?P<{term.name}>{term.pattern.to_regexp()})" for term in ordered)
     pattern = re.compile(f"(?:{skip})*(?:{alternatives}|(?P<_OTHER>[\\s\\S])|(?P<_EOF>\\Z))")
