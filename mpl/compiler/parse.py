@@ -255,6 +255,10 @@ def _escape_value(esc: str) -> str | None:
 # -- building nodes -------------------------------------------------------------
 
 
+# A number's text -> its value: a source repeats the same few numbers.
+_NUMBERS: dict[str, int | float] = {}
+
+
 class _Builder:
     """One method per grammar rule: the rule's span, then its kept children, to a node.
 
@@ -273,12 +277,16 @@ class _Builder:
     role = name
 
     def number(self, start: int, end: int, text: str) -> nodes.Number:
-        value: int | float
-        if _INTEGER(text):
-            # Decimal reads any length (int() refuses more than 4300 digits); the checker says it does not fit.
-            value = int(text) if len(text) < 4000 else int(decimal.Decimal(text))
-        else:
-            value = float(text)
+        value = _NUMBERS.get(text)
+        if value is None:
+            if _INTEGER(text):
+                # Decimal reads any length (int() refuses more than 4300 digits); the checker says it does not fit.
+                value = int(text) if len(text) < 4000 else int(decimal.Decimal(text))
+            else:
+                value = float(text)
+            if len(_NUMBERS) >= 1 << 16:
+                _NUMBERS.clear()
+            _NUMBERS[text] = value
         return nodes.Number(span=Span(start, end), value=value, text=text)
 
     def string(self, start: int, end: int, text: str) -> nodes.String:
