@@ -501,7 +501,7 @@ def build(
     hosts = [host] if host else list(config.hosts) or [None]
     worst = 0
     for one in hosts:
-        options = BuildOptions(names=list(names or []), file=file, all=all_, host=one, ollama=ollama or config.ollama,
+        options = BuildOptions(names=list(names or []), source=file, all=all_, host=one, ollama=ollama or config.ollama,
                                dry_run=dry_run, force=force, timeout=timeout, jobs=jobs)
         worst = max(worst, run_build(options, sys.stdout, sys.stderr, colour=_use_colour(sys.stderr)))
     raise typer.Exit(worst)

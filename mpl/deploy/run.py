@@ -43,7 +43,7 @@ class BuildOptions:
     """What `mpl build` was asked to do (see `docs/build.md`)."""
 
     names: list[str] = field(default_factory=list)
-    file: Path | None = None
+    source: Path | None = None  # the .mprof file named on the command line
     all: bool = False
     host: str | None = None
     ollama: str | None = None
@@ -111,7 +111,7 @@ class _Build:
         opts = self.options
         if opts.timeout <= 0:
             raise UsageError("--timeout must be a positive number of seconds")
-        path = find_source(opts.file, opts.names)
+        path = find_source(opts.source, opts.names)
         try:
             url = parse_host(opts.host)
         except HostError as exc:
