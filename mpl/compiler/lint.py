@@ -204,7 +204,7 @@ def _lint_subject(
             _add(groups, ctx, rules[index][1])
         if not rerun:
             return _Results(opts, rules, hits, readers)
-    view = _Reads({n: s for n, s in opts.items() if n in known})
+    view = _Reads(opts if opts.keys() <= known else {n: s for n, s in opts.items() if n in known})
     subject = _subject(program, view, ctx.kind, info)
     index = 0
     while rerun:
@@ -387,31 +387,32 @@ def _profile_drift(program: Program, span_range: tuple[Version, Version]) -> t.I
     drifting = [p for p in DRIFTING if len(default_changes(p, *span_range)) > 1]
     if not drifting:
         return
+    position = {name: index for index, name in enumerate(program.profiles)}
     for name, profile in program.profiles.items():
         opts = program.resolve(name)
         parent = program.resolve(profile.parent) if profile.parent else None
         for param in drifting:
             if param in opts or (parent is not None and param not in parent):
                 continue
-            heirs = _heirs_leaving_unset(program, name, param)
+            heirs = _heirs_leaving_unset(program, name, param, position)
             group = _drift_group(program, Context("profile", name), param, span_range, heirs)
             if group is not None:
                 yield group
 
 
-def _heirs_leaving_unset(program: Program, root: str, param: str) -> list[str]:
-    """The descendants of `root` (in declaration order) that leave `param` unset too.
+def _heirs_leaving_unset(program: Program, root: str, param: str, position: dict[str, int]) -> list[str]:
+    """The descendants of `root` (in declaration order: `position`) that leave `param` unset too.
 
     A descendant that sets it is still walked: its own heirs may `unset` it again.
     """
-    found: set[str] = set()
+    found: list[str] = []
     stack = list(program.children.get(root, ()))
     while stack:
         name = stack.pop()
         if param not in program.resolve(name):
-            found.add(name)
+            found.append(name)
         stack.extend(program.children.get(name, ()))
-    return [name for name in program.profiles if name in found] if found else []
+    return sorted(found, key=position.__getitem__)
 
 
 def _drift_group(

@@ -89,6 +89,8 @@ class Profile(msgspec.Struct, frozen=True):
     parent_span: Span | None
     tasks: tuple[str, ...]
     when_tasks: frozenset[str]  # tasks named by `when` blocks of this profile and its ancestors
+    # The declared tasks, in declaration order, whose resolution differs from the profile's own.
+    varied_tasks: tuple[str, ...] = ()
 
 
 class ModelSource(msgspec.Struct, frozen=True):
@@ -199,9 +201,7 @@ class Program(msgspec.Struct, frozen=True):
 
     def variants(self, profile: str) -> list[str | None]:
         """No task, then every declared task whose resolution the chain's `when` blocks change."""
-        named = self.profiles[profile].when_tasks
-        resolved = self.resolved
-        return [None, *(task for task in self.tasks if task in named and (profile, task) in resolved)]
+        return [None, *self.profiles[profile].varied_tasks]
 
     def model(self, name: str) -> Model | None:
         """The model of a name as Ollama matches names (any case, `:latest` implied)."""

@@ -99,6 +99,7 @@ def resolve(
             name=name, name_span=d.decl.name.span, span=d.decl.span, description=d.description,
             parent=d.parent, parent_span=d.decl.parent.span if d.decl.parent else None,
             tasks=tuple(n.value for n in d.decl.tasks), when_tasks=when_tasks[name],
+            varied_tasks=tuple(task for task in tasks if (name, task) in resolved) if when_tasks[name] else (),
         )
         for name, d in drafts.items()
     }
