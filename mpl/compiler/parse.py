@@ -436,6 +436,9 @@ class _Tables(t.NamedTuple):
     action: list[dict[str, int]]  # state -> terminal -> shift state (>= 0) or ~rule index
     unit: list[dict[int, int] | None]  # rule index -> goto for a rule that only relabels
     reducers: list[t.Any]  # rule index -> reducer(stack, vals, starts, ends, build)
+    # state -> (builder, goto) when the state only reduces one token to a node (`name: NAME`):
+    # a shift into it builds the node at once and goes where the reduction leads.
+    fused: list[tuple[t.Callable[..., t.Any], dict[int, int]] | None]
     start: int
     end: int
 
@@ -619,6 +622,7 @@ def _tables() -> _Tables:
 
     unit: list[dict[int, int] | None] = [None] * len(rules)
     reducers: list[t.Any] = [None] * len(rules)
+    token_rules: dict[int, t.Callable[..., t.Any]] = {}  # rule index -> builder, for `x: TOKEN` rules
     scope: dict[str, t.Any] = {"GOTO": gotos}
     for i, rule in enumerate(rules):
         name = str(rule.origin.name)  # a lark Token when the tables were just built
@@ -643,6 +647,8 @@ def _tables() -> _Tables:
         if size == 1 and body in ("c0", "None"):  # a relabelling: only the state changes
             unit[i] = gotos.get(name, {})
             continue
+        if size == 1 and rule.expansion[0].is_term and body == f"build.{name}(s, e, c0)":
+            token_rules[i] = getattr(_Builder, name)
         code = [f"def r{i}(stack, vals, ps, build):", f"    G = GOTO[{name!r}]"]
         if size == 0:
             code += [
@@ -690,6 +696,14 @@ def _tables() -> _Tables:
     for table_ in gotos.values():
         for below, state in table_.items():
             table_[below] = skip(below, state)
+
+    # A state whose every action reduces one `x: TOKEN` rule (a default reduction) needs
+    # no look at the next token: an error there is still found before that token is shifted.
+    fused: list[tuple[t.Callable[..., t.Any], dict[int, int]] | None] = [None] * count
+    for state, acts in enumerate(action):
+        taken = set(acts.values())
+        if len(taken) == 1 and (only := next(iter(taken))) < 0 and ~only in token_rules:
+            fused[state] = (token_rules[~only], gotos[str(rules[~only].origin.name)])
     return _Tables(
         lexer=pattern.finditer,
         terms=terms,
@@ -697,6 +711,7 @@ def _tables() -> _Tables:
         action=action,
         unit=unit,
         reducers=reducers,
+        fused=fused,
         start=table.start_states["start"],
         end=table.end_states["start"],
     )
@@ -720,6 +735,7 @@ def _fast_parse(text: str, sink: Sink) -> tuple[nodes.Decl, ...]:
     """
     tables = _tables()
     action, unit, reducers, keywords, end_state = tables.action, tables.unit, tables.reducers, tables.keywords, tables.end
+    fused = tables.fused
     build = _Builder(sink)
     stack = [tables.start]
     vals: list[t.Any] = []
@@ -756,10 +772,17 @@ def _fast_parse(text: str, sink: Sink) -> tuple[nodes.Decl, ...]:
                     raise _GiveUp(span[0])
                 return t.cast("tuple[nodes.Decl, ...]", vals[-1])
             acts = action[state]
-        stack.append(act)
-        vals.append(token)
-        ps.append(span)
-        state = act
+        fuse = fused[act]
+        if fuse is None:
+            stack.append(act)
+            vals.append(token)
+            ps.append(span)
+            state = act
+        else:
+            state = fuse[1][state]
+            stack.append(state)
+            vals.append(fuse[0](build, span[0], span[1], token))
+            ps.append(span)
     raise _GiveUp(len(text))  # pragma: no cover - the lexer always ends with `_EOF`
 
 
