@@ -91,11 +91,13 @@ def write_all(out_dir: Path, files: t.Sequence[OutputFile]) -> list[Path]:
             folder.mkdir(parents=True, exist_ok=True)
             remove_stale(folder)
         mode = _new_file_mode()
-        for step, item in zip(steps, files):
+        for step in steps:
             current = step.final
             _check_in_the_way(step.final)
             step.new = temporary_name(step.final, "new")
-            _write_new(step.new, item.content.encode("utf-8"), mode)
+        for step, error in _write_temporaries(steps, files, mode):
+            current = step.final
+            raise error
         for step in steps:
             current = step.final
             step.existed = os.path.lexists(step.final)
@@ -120,6 +122,37 @@ def write_all(out_dir: Path, files: t.Sequence[OutputFile]) -> list[Path]:
         if step.old is not None:
             _unlink(step.old)
     return [step.final for step in steps]
+
+
+# From this many files on, temporaries are written by a few threads: each waits on its
+# own fsync, and the waits overlap (fsync, like every file call, releases the GIL).
+_THREADS_FROM = 16
+
+
+def _write_temporaries(
+    steps: list[_Step], files: t.Sequence[OutputFile], mode: int
+) -> t.Iterator[tuple[_Step, OSError]]:
+    """Write (and fsync) every step's temporary; yields the first failure, after every write has ended."""
+    jobs = [(step.new, item.content.encode("utf-8")) for step, item in zip(steps, files)]
+    if len(jobs) < _THREADS_FROM:
+        for step, (path, data) in zip(steps, jobs):
+            try:
+                _write_new(path, data, mode)  # type: ignore[arg-type]
+            except OSError as exc:
+                yield step, exc
+                return
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1) * 2) as pool:
+        futures = [pool.submit(_write_new, path, data, mode) for path, data in jobs]
+    for step, future in zip(steps, futures):
+        error = future.exception()
+        if isinstance(error, OSError):
+            yield step, error
+            return
+        if error is not None:
+            raise error
 
 
 def _check_in_the_way(final: Path) -> None:
