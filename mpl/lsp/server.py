@@ -52,6 +52,7 @@ class MplLanguageServer(LanguageServer):
         super().__init__("mpl", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self.documents: dict[str, Document] = {}
         self.parsers: dict[str, ChunkParser] = {}
+        self.converted: dict[str, features.ConvertedDiagnostics] = {}  # diagnostics last published
         self.pending: dict[str, asyncio.TimerHandle] = {}
         self.ollama: Version | None = None
         self.debounce = DEBOUNCE_MS / 1000
@@ -111,7 +112,11 @@ class MplLanguageServer(LanguageServer):
             self.collector.retire(self.documents.get(uri))
             self.documents[uri] = doc
             self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, version=doc.version, diagnostics=features.lsp_diagnostics(doc))
+                types.PublishDiagnosticsParams(
+                    uri=uri,
+                    version=doc.version,
+                    diagnostics=self.converted.setdefault(uri, features.ConvertedDiagnostics()).convert(doc),
+                )
             )
             return doc
         finally:
@@ -142,6 +147,7 @@ class MplLanguageServer(LanguageServer):
             handle.cancel()
         self.documents.pop(uri, None)
         self.parsers.pop(uri, None)
+        self.converted.pop(uri, None)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     def reanalyse_all(self) -> None:
