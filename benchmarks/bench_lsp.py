@@ -1,4 +1,4 @@
-"""Benchmark: `mpl lsp` latency from `didChange` to `publishDiagnostics` on a 2,000-line source.
+"""Benchmark: `mpl lsp` latency from `didChange` to `publishDiagnostics` on a generated source.
 
 Run: python benchmarks/bench_lsp.py [--lines 2000] [--edits 200]
 
@@ -8,8 +8,9 @@ diagnostics of each version before the next edit: values changed, a parameter
 typed character by character (so most versions have a syntax error), near the
 top, the middle and the end of the file. It runs twice: with the server's
 default debounce, and with the debounce set to 0 (`debounceMs`), which leaves
-analysis plus transport. The target (issue 5) is the median with the default
-debounce, as the user sees it: under 100 ms.
+analysis plus transport. The target is the median with the default debounce,
+as the user sees it: under 100 ms at 2,000 lines, under 300 ms at 20,000
+(`--lines 20000 --edits 40`).
 """
 
 from __future__ import annotations
@@ -157,25 +158,32 @@ async def session(text: str, versions: list[str], debounce: int | None) -> tuple
 
 
 def in_process(text: str, versions: list[str]) -> list[float]:
-    """The analysis alone (`mpl.lsp.document.analyze_document` with its incremental parser), for reference."""
+    """The analysis alone (`mpl.lsp.document.analyze_document` with its incremental parser), for
+    reference, with the collector handled as the server does (paused, then settled untimed)."""
     from mpl.compiler.chunks import ChunkParser
     from mpl.lsp.document import analyze_document
+    from mpl.lsp.server import Collector
 
     parser = ChunkParser()
-    analyze_document("untitled:b", text, parser=parser)
+    collector = Collector()
+    doc = analyze_document("untitled:b", text, parser=parser)
     samples = []
     for new_text in versions:
+        collector.pause()
         start = time.perf_counter()
-        analyze_document("untitled:b", new_text, parser=parser)
+        new_doc = analyze_document("untitled:b", new_text, parser=parser)
         samples.append(time.perf_counter() - start)
+        collector.retire(doc)
+        doc = new_doc
+        collector.owe()  # no event loop here: settles at once
     return samples
 
 
 def describe(label: str, samples: list[float]) -> float:
     ms = sorted(s * 1000 for s in samples)
     median = statistics.median(ms)
-    p90 = ms[int(len(ms) * 0.9) - 1]
-    print(f"{label:44s} median {median:6.1f} ms   p90 {p90:6.1f} ms   max {ms[-1]:6.1f} ms")
+    p95 = ms[max(0, int(len(ms) * 0.95) - 1)]  # as benchmarks/run.py takes it
+    print(f"{label:44s} median {median:6.1f} ms   p95 {p95:6.1f} ms   max {ms[-1]:6.1f} ms")
     return median
 
 
@@ -195,9 +203,10 @@ def main() -> None:
     describe("analysis alone, in process", in_process(text, versions))
     if cpu is not None:
         print(f"{'server CPU time per change (mean)':44s} {cpu * 1000:6.1f} ms")
-    verdict = "ok" if target < 100 else "MISSED"
-    print(f"target: median didChange -> publishDiagnostics, debounce included, < 100 ms: {target:.1f} ms ({verdict})")
-    sys.exit(0 if target < 100 else 1)
+    limit = 100 if args.lines <= 2000 else 300
+    verdict = "ok" if target < limit else "MISSED"
+    print(f"target: median didChange -> publishDiagnostics, debounce included, < {limit} ms: {target:.1f} ms ({verdict})")
+    sys.exit(0 if target < limit else 1)
 
 
 if __name__ == "__main__":

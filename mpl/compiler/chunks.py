@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import re
 import typing as t
+from dataclasses import dataclass
 
 import msgspec.structs
 
@@ -95,14 +96,11 @@ class ChunkParser:
                 clean[chunk] = (start, found)
                 decls.extend(found)
                 continue
-            relative = self._parse_relative(source.path, chunk)
-            if relative is not None:
-                found = shift(relative, start) if start else relative
-                clean[chunk] = (start, found)
-                decls.extend(found)
-                continue
-            found, chunk_diags, chunk_ok = self._parse_in_place(source, start, end)
+            found, chunk_diags, chunk_ok = self._parse_chunk(source, start, chunk)
             decls.extend(found)
+            if chunk_ok and not chunk_diags:
+                clean[chunk] = (start, found)
+                continue
             # Chunks with diagnostics are parsed again next time: their messages name lines.
             syntax_ok = syntax_ok and chunk_ok
             if index + 1 < len(starts):
@@ -116,37 +114,46 @@ class ChunkParser:
         )
         return file, diags
 
-    def _parse_relative(self, path: str, chunk: str) -> tuple[nodes.Decl, ...] | None:
-        """The declarations of a chunk parsed alone (spans from its start), or None if it has diagnostics."""
-        self.reparsed += 1
-        sink = Sink(SourceFile(path, chunk))
-        file = parse(sink.source, sink)
-        return file.decls if file.syntax_ok and not sink.diagnostics else None
-
-    def _parse_in_place(
-        self, source: SourceFile, start: int, end: int
+    def _parse_chunk(
+        self, source: SourceFile, start: int, chunk: str
     ) -> tuple[tuple[nodes.Decl, ...], list[Diagnostic], bool]:
-        """Parse one chunk on its real lines, so that messages ("opened at 3:14") name them.
+        """Parse one chunk alone, its messages ("opened at 3:14") naming its real lines.
 
-        The chunk follows as many line breaks as precede it in the document (a
-        chunk starts a line, so columns are right too); its spans then move by
-        the difference between that prefix and the real one. Returns the
-        declarations, the diagnostics and whether the syntax was correct.
+        The chunk is parsed as a source of its own whose line numbers start at
+        the chunk's line (a chunk starts a line, so columns are right too);
+        its spans then move by the chunk's offset. Returns the declarations,
+        the diagnostics and whether the syntax was correct.
         """
-        prefix = "\n" * (source.line_col(start)[0] - 1)
-        sink = Sink(SourceFile(source.path, prefix + source.text[start:end]))
+        self.reparsed += 1
+        sink = Sink(_ChunkSource(source.path, chunk, source.line_col(start)[0]))
         file = parse(sink.source, sink)
-        delta = start - len(prefix)
+        if not start:
+            return file.decls, list(sink.diagnostics), file.syntax_ok
         diags = [
-            msgspec.structs.replace(d, span=shift(d.span, delta), related=shift(d.related, delta)) for d in sink.diagnostics
+            msgspec.structs.replace(d, span=shift(d.span, start), related=shift(d.related, start)) for d in sink.diagnostics
         ]
-        return shift(file.decls, delta), diags, file.syntax_ok
+        return shift(file.decls, start), diags, file.syntax_ok
 
     def _whole(self, source: SourceFile) -> tuple[nodes.File, list[Diagnostic]]:
         self._clean = {}
         sink = Sink(source)
         file = parse(source, sink)
         return file, list(sink.diagnostics)
+
+
+@dataclass(frozen=True, slots=True)
+class _ChunkSource(SourceFile):
+    """The text of one chunk, whose line numbers are those of the document it was cut from.
+
+    >>> _ChunkSource("a", "profile p <\\n  top_k 1", first_line=7).line_col(14)
+    (8, 3)
+    """
+
+    first_line: int = 1
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        line, col = SourceFile.line_col(self, offset)
+        return line + self.first_line - 1, col
 
 
 def _at_next_keyword(diag: Diagnostic, end: int, keyword: str) -> Diagnostic:
@@ -193,35 +200,39 @@ def _annotations(cls: type) -> dict[str, str]:
     return out
 
 
-def _make_shifter(cls: type) -> t.Callable[[t.Any, int], t.Any]:
-    """A function that copies one class field by field, generated from its annotations.
+def _make_shifter(cls: type, known: t.Collection[str]) -> str:
+    """The source of a function that copies one class with its spans moved, from its annotations.
 
     Shifting is the hot loop of the incremental parse (every chunk after an
-    edit moves with each keystroke), so the copy is one call of the class with
-    every field spelled out: spans inline, children through their own shifter.
+    edit moves with each keystroke), so the copy is one `msgspec.structs.replace`
+    of only the fields that hold spans: spans inline, a child of one known
+    class (named in `known`) through that class's shifter directly, others by
+    their type.
     """
-    scope: dict[str, t.Any] = {"cls": cls, "SHIFTERS": _SHIFTERS, "Span": Span}
     annotations = _annotations(cls)
-    args = []
+    changes = []
     for name in cls.__struct_fields__:
         annotation, field = str(annotations[name]), f"node.{name}"
+        if annotation in _PLAIN or annotation.startswith("t.Literal"):
+            continue  # holds no span: the copy keeps it
         if annotation == "Span":
             value = f"Span({field}.start + delta, {field}.end + delta)"
         elif annotation.startswith("tuple["):
-            value = f"tuple([SHIFTERS[type(item)](item, delta) for item in {field}])"
-        elif annotation in _PLAIN or annotation.startswith("t.Literal"):
-            value = field
+            item = annotation[len("tuple[") : -len(", ...]")]
+            call = f"S_{item}(item, delta)" if item in known else "SHIFTERS[type(item)](item, delta)"
+            value = f"({field} and tuple([{call} for item in {field}]))"
         else:  # a child node, maybe None
-            value = f"(None if {field} is None else SHIFTERS[type({field})]({field}, delta))"
-        args.append(f"{name}={value}")
-    source = f"def shifter(node, delta):\n    return cls({', '.join(args)})"
-    exec(source, scope)  # noqa: S102 - the code is built from field names only
-    return scope["shifter"]
+            child = annotation.removesuffix(" | None")
+            call = f"S_{child}({field}, delta)" if child in known else f"SHIFTERS[type({field})]({field}, delta)"
+            value = call if child == annotation else f"(None if {field} is None else {call})"
+        changes.append(f"{name}={value}")
+    return f"def S_{cls.__name__}(node, delta):\n    return replace(node, {', '.join(changes)})\n"
 
 
+_SHIFTED = [cls for cls in (*vars(nodes).values(), Related)
+            if isinstance(cls, type) and (cls is Related or issubclass(cls, nodes.Node))]
 _SHIFTERS: dict[type, t.Callable[[t.Any, int], t.Any]] = {}
-_SHIFTERS.update(
-    (cls, _make_shifter(cls))
-    for cls in (*vars(nodes).values(), Related)
-    if isinstance(cls, type) and (cls is Related or issubclass(cls, nodes.Node))
-)
+_SCOPE: dict[str, t.Any] = {"replace": msgspec.structs.replace, "Span": Span, "SHIFTERS": _SHIFTERS}
+_KNOWN = {cls.__name__ for cls in _SHIFTED}
+exec("".join(_make_shifter(cls, _KNOWN) for cls in _SHIFTED), _SCOPE)  # noqa: S102 - the code is built from field names only
+_SHIFTERS.update((cls, _SCOPE[f"S_{cls.__name__}"]) for cls in _SHIFTED)

@@ -42,6 +42,41 @@ def lsp_diagnostics(doc: Document, docs_url: str | None = None) -> list[types.Di
     return [lsp_diagnostic(doc, diag, docs_url) for diag in doc.diagnostics]
 
 
+class ConvertedDiagnostics:
+    """The LSP form of the diagnostics last published for one document, re-used while unchanged.
+
+    An edit moves the spans of every diagnostic after it, but most keep their
+    line and column (typing within a line moves no line). A diagnostic's LSP
+    form depends only on its code, severity, message, help, docs address and
+    positions (its own and its related spans'), so those are the key; an
+    unchanged diagnostic costs its positions and a look-up instead of a dozen
+    lsprotocol objects. Only the last round's forms are kept.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[tuple, types.Diagnostic] = {}
+
+    def convert(self, doc: Document, docs_url: str | None = None) -> list[types.Diagnostic]:
+        """What `lsp_diagnostics` returns, re-using the forms of the previous call's equal diagnostics."""
+        last, now = self._last, {}
+        out = []
+        where = doc.positions.line_character
+        for diag in doc.diagnostics:
+            span = diag.span
+            key = (
+                diag.code, diag.severity, diag.message, diag.help, docs_url,
+                (where(span.start), where(span.end)) if span is not None else None,
+                tuple((rel.message, where(rel.span.start), where(rel.span.end)) for rel in diag.related),
+            )
+            converted = last.get(key) or now.get(key)
+            if converted is None:
+                converted = lsp_diagnostic(doc, diag, docs_url)
+            now[key] = converted
+            out.append(converted)
+        self._last = now
+        return out
+
+
 def lsp_diagnostic(doc: Document, diag: Diagnostic, docs_url: str | None = None) -> types.Diagnostic:
     """One diagnostic: the help line follows the message; related spans become related information.
 

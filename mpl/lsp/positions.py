@@ -44,13 +44,22 @@ class PositionMap:
     def __init__(self, source: SourceFile, encoding: str = UTF16) -> None:
         self.source = source
         self.encoding = encoding if encoding in (UTF8, UTF16, UTF32) else UTF16
+        # In an ASCII text (or in UTF-32) a column is a count of characters: no slicing to count units.
+        self._in_characters = self.encoding == UTF32 or source.text.isascii()
+
+    def line_character(self, offset: int) -> tuple[int, int]:
+        """The 0-based line and the column in code units of a character offset (clamped to the text)."""
+        source = self.source
+        line, col = source.line_col(offset)
+        if self._in_characters:
+            return line - 1, col - 1
+        start = source.line_start(line)
+        return line - 1, code_units(source.text[start : start + col - 1], self.encoding)
 
     def position(self, offset: int) -> types.Position:
         """The LSP position of a character offset (clamped to the text)."""
-        source = self.source
-        line, col = source.line_col(offset)
-        start = source.line_start(line)
-        return types.Position(line=line - 1, character=code_units(source.text[start : start + col - 1], self.encoding))
+        line, character = self.line_character(offset)
+        return types.Position(line=line, character=character)
 
     def range(self, span: Span | None) -> types.Range:
         """The LSP range of a span; no span (a file-level problem) is the start of the file."""
