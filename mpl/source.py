@@ -17,10 +17,11 @@ import msgspec
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-class Span(msgspec.Struct, frozen=True):
+class Span(msgspec.Struct, frozen=True, gc=False):
     """A half-open range ``[start, end)`` of character offsets.
 
-    A frozen `msgspec.Struct`, like the syntax nodes (see `mpl.compiler.nodes`).
+    A frozen `msgspec.Struct`, like the syntax nodes (see `mpl.compiler.nodes`),
+    and like them untracked by the cyclic garbage collector (two ints: no cycle).
 
     >>> Span(3, 7).cover(Span(10, 12))
     Span(start=3, end=12)

@@ -14,13 +14,18 @@ import msgspec
 from mpl.source import SourceFile, Span
 
 
-class Node(msgspec.Struct, frozen=True, kw_only=True):
+class Node(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The base of every node: `span` covers the node's text.
 
     A `msgspec.Struct` rather than a `@dataclass`: the same frozen, slotted,
     keyword-only class with value equality and hashing, but created in
     microseconds where a dataclass execs its generated methods (about 0.5 ms a
     class, and `mpl check` imports some fifty). Subclasses inherit the options.
+
+    `gc=False`: a frozen node holds only strings, numbers, spans and tuples of
+    nodes, so it is never part of a reference cycle, and the cyclic garbage
+    collector need not track it (a syntax tree is a few hundred thousand
+    objects it would otherwise walk on every pass, in the language server).
     """
 
     span: Span

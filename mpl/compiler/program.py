@@ -5,6 +5,10 @@ every profile resolved for no task and for every task its chain's `when`
 blocks name, every model with its baked parameters, each value with a
 structured `Origin`. The program holds no syntax node, no cache and no
 lazy step: reading it never runs the resolver again.
+
+Its frozen parts (settings, origins, profiles, texts) hold only values and
+other frozen parts, never a reference cycle, so they are built with
+`gc=False`: the cyclic garbage collector does not track them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ Scalar = t.Union[int, float, bool, str]
 PyValue = t.Union[Scalar, tuple[Scalar, ...]]
 
 
-class Origin(msgspec.Struct, frozen=True):
+class Origin(msgspec.Struct, frozen=True, gc=False):
     """Which block's statement set a value.
 
     `profile` is the profile whose statement set it (None for a model's own
@@ -54,7 +58,7 @@ class Origin(msgspec.Struct, frozen=True):
         return f"profile {self.profile}, when task {self.form} {tasks}"
 
 
-class Setting(msgspec.Struct, frozen=True):
+class Setting(msgspec.Struct, frozen=True, gc=False):
     """One resolved parameter value and where it came from."""
 
     name: str
@@ -78,7 +82,7 @@ class Setting(msgspec.Struct, frozen=True):
 Options = dict[str, Setting]
 
 
-class Profile(msgspec.Struct, frozen=True):
+class Profile(msgspec.Struct, frozen=True, gc=False):
     """A declared profile: where it stands, what it extends, which tasks it claims."""
 
     name: str
@@ -93,7 +97,7 @@ class Profile(msgspec.Struct, frozen=True):
     varied_tasks: tuple[str, ...] = ()
 
 
-class ModelSource(msgspec.Struct, frozen=True):
+class ModelSource(msgspec.Struct, frozen=True, gc=False):
     """Where a model comes from: a registry name, a local path, or another model of the file."""
 
     kind: t.Literal["registry", "path", "model"]
@@ -102,7 +106,7 @@ class ModelSource(msgspec.Struct, frozen=True):
     path: Path | None = None  # absolute, for kind == "path"
 
 
-class Text(msgspec.Struct, frozen=True):
+class Text(msgspec.Struct, frozen=True, gc=False):
     """A model's `system`, `template`, `license` or `requires` text."""
 
     value: str
@@ -110,7 +114,7 @@ class Text(msgspec.Struct, frozen=True):
     value_span: Span
 
 
-class Message(msgspec.Struct, frozen=True):
+class Message(msgspec.Struct, frozen=True, gc=False):
     """A model's `message ROLE "text"`."""
 
     role: str
@@ -120,7 +124,7 @@ class Message(msgspec.Struct, frozen=True):
     value_span: Span
 
 
-class Adapter(msgspec.Struct, frozen=True):
+class Adapter(msgspec.Struct, frozen=True, gc=False):
     """A model's `adapter "path"`, as written and as an absolute path."""
 
     value: str  # as written
@@ -129,7 +133,7 @@ class Adapter(msgspec.Struct, frozen=True):
     value_span: Span
 
 
-class Use(msgspec.Struct, frozen=True):
+class Use(msgspec.Struct, frozen=True, gc=False):
     """A model's `use PROFILE [for TASK]`."""
 
     profile: str
@@ -156,7 +160,7 @@ class Model(msgspec.Struct, frozen=True):
     base: str | None = None  # the model of this file it is built `from`, if any
 
 
-class Comment(msgspec.Struct, frozen=True):
+class Comment(msgspec.Struct, frozen=True, gc=False):
     """A `#` comment of the source (for allow comments and lints that read intent)."""
 
     span: Span
