@@ -156,6 +156,7 @@ class MetonTarget(Target):
         # the others go through the statements.
         statements: set[tuple[int, str]] = set()
         accepted: set[tuple[str, type, t.Any]] = set()
+        unset = self._inexpressible_defaults(program)
         for name, profile, task, options in self.entries(program):
             if task is not None and name in profiles:
                 sink.report(
@@ -164,6 +165,9 @@ class MetonTarget(Target):
                     related=[Related(profiles[profile].name_span, f"variant of `{profile}`")],  # type: ignore[index]
                     help="rename the profile",
                 )
+            for parameter, leaving in unset.items():
+                if parameter not in options:
+                    leaving.setdefault(profile)  # type: ignore[arg-type]
             for setting in options.values():
                 value = setting.value
                 if (setting.name, type(value), value) in accepted:
@@ -175,22 +179,24 @@ class MetonTarget(Target):
                 if (capped and setting.name == "num_predict" and _negative(value)  # written as 10 x num_ctx
                         or self.check_setting(program, setting, sink)):
                     accepted.add((setting.name, type(value), value))
-        self._check_unexpressible(program, sink)
+        self._check_unexpressible(program, sink, unset)
 
-    def _check_unexpressible(self, program: Program, sink: Sink) -> None:
-        """MPL507 once per profile chain that leaves an inexpressible default to Ollama."""
-        target = program.target
-        missing: dict[str, dict[str, None]] = {}  # parameter -> profiles that leave it unset, in order
-        if catalog().options["num_ctx"].default_in(target) is None:
+    @staticmethod
+    def _inexpressible_defaults(program: Program) -> dict[str, dict[str, None]]:
+        """The parameters whose Ollama default Meton cannot write, each with an (empty) ordered set of profiles."""
+        missing: dict[str, dict[str, None]] = {}
+        if catalog().options["num_ctx"].default_in(program.target) is None:
             missing["num_ctx"] = {}
-        if target < NUM_PREDICT_CAP_SINCE:
+        if program.target < NUM_PREDICT_CAP_SINCE:
             missing["num_predict"] = {}
-        if not missing:
-            return
-        for name, profile, _task, options in self.entries(program):
-            for parameter, found in missing.items():
-                if parameter not in options and profile is not None:
-                    found.setdefault(profile)
+        return missing
+
+    def _check_unexpressible(self, program: Program, sink: Sink, missing: dict[str, dict[str, None]]) -> None:
+        """MPL507 once per profile chain that leaves an inexpressible default to Ollama.
+
+        `missing` holds, per parameter, the profiles whose entries (own or a variant) leave it unset.
+        """
+        target = program.target
         for parameter, profiles in missing.items():
             by_root: dict[str, list[str]] = {}
             for profile in profiles:
@@ -249,7 +255,7 @@ class MetonTarget(Target):
         doc = [Entry("models", models)] if models else []
         lines = self._lines(program)
         profiles = Profiles(
-            ProfileBlock(yaml_str(name), yaml_str(self._description(program, profile, task)), Lines(lines.of(options)))
+            ProfileBlock(yaml_str(name), yaml_str(self._description(program, profile, task)), lines.block(options))
             for name, profile, task, options in self.entries(program)
         )
         doc.append(Entry("parameter_profiles", profiles))
@@ -257,7 +263,7 @@ class MetonTarget(Target):
 
     def settings_block(self, program: Program, options: Options) -> Lines:
         """One `settings` mapping: all fourteen keys, unset ones with their note."""
-        return Lines(self._lines(program).of(options))
+        return self._lines(program).block(options)
 
     def header(self, program: Program) -> str:
         return (
@@ -296,16 +302,14 @@ class Line:
     """One line of a `settings` mapping: the `MetonValue` it writes, its text and comment.
 
     A program's profiles, the profiles extending them and their variants repeat a few
-    distinct lines thousands of times, so each is made once (`_Lines`) and keeps its
-    text for every column its comment is aligned to. The text is made when first
-    written: `MetonTarget.values` reads the meaning of settings that may hold values
-    of the wrong type (already errors), which `yaml_number` refuses.
+    distinct lines thousands of times, so each is made once (`_Lines`). The text is made
+    when first written: `MetonTarget.values` reads the meaning of settings that may
+    hold values of the wrong type (already errors), which `yaml_number` refuses.
     """
 
     def __init__(self, meaning: MetonValue) -> None:
         self.meaning = meaning
         self.comment = meaning.note and f"# {meaning.note}"
-        self.at: dict[int, str] = {}  # the line by the column its comment starts at, counted from the key
 
     @functools.cached_property
     def text(self) -> str:
@@ -316,22 +320,43 @@ class Line:
     def width(self) -> int:
         return len(self.text)
 
-    def write(self, comments: int) -> str:
-        """The line, its comment (if any) starting `comments` columns after the key; kept in `at`."""
-        found = self.at[comments] = self.text.ljust(comments) + self.comment if self.comment else self.text
-        return found
+
+class Aligned(dict):  # type: ignore[type-arg]  # Line -> str
+    """Lines as written with their comments starting `comments` columns after the key, made on first use."""
+
+    def __init__(self, comments: int) -> None:
+        super().__init__()
+        self.comments = comments
+
+    def __missing__(self, line: Line) -> str:
+        text = self[line] = line.text.ljust(self.comments) + line.comment if line.comment else line.text
+        return text
 
 
-class Lines(tuple):  # type: ignore[type-arg]  # of Line
-    """A `settings` mapping as its lines, in Meton's order."""
+class Lines:
+    """A `settings` mapping as its lines, in Meton's order.
 
-    __slots__ = ()
+    `aligned` (shared by a program's mappings) keeps each line's text per comment
+    column, so that a mapping is written by joining texts looked up in C.
+    """
+
+    __slots__ = ("lines", "aligned")
+
+    def __init__(self, lines: list[Line], aligned: dict[int, Aligned]) -> None:
+        self.lines = lines
+        self.aligned = aligned
+
+    def __len__(self) -> int:
+        return len(self.lines)
 
     def render(self, column: int, out: list[str]) -> None:
         """Write the lines at `column`, comments two spaces after the longest `key: value`."""
-        comments = max(map(_WIDTH, self)) + 2
+        comments = max(map(_WIDTH, self.lines)) + 2
+        texts = self.aligned.get(comments)
+        if texts is None:
+            texts = self.aligned[comments] = Aligned(comments)
         pad = " " * column
-        out.append(pad + f"\n{pad}".join([line.at.get(comments) or line.write(comments) for line in self]) + "\n")
+        out.append(pad + f"\n{pad}".join(map(texts.__getitem__, self.lines)) + "\n")
 
 
 _WIDTH = operator.attrgetter("width")
@@ -499,6 +524,11 @@ class _Lines:
         self.max_tokens_at = [name for _, name in names].index("num_predict")
         self.max_tokens: dict[t.Any, Line] = {}  # by (type, value or None when unset, num_ctx)
         self.zeros: dict[tuple[str, float, int | None], Line] = {}  # by (key, copysign(1, zero), num_ctx)
+        self.aligned: dict[int, Aligned] = {}  # the lines' texts by comment column
+
+    def block(self, options: Options) -> Lines:
+        """The `settings` mapping of `options`."""
+        return Lines(self.of(options), self.aligned)
 
     def of(self, options: Options) -> list[Line]:
         """The fourteen lines of one `settings` mapping, in Meton's order."""
