@@ -167,7 +167,7 @@ def task_variants(program: Program) -> list[tuple[str, str]]:
         own = resolved[(profile, None)]
         for task in program.variants(profile)[1:]:
             variant = resolved.get((profile, task), own)
-            if variant != own and _differs(own, variant):
+            if variant is not own and variant != own and _differs(own, variant):
                 pairs.append((profile, task))
     return pairs
 

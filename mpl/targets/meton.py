@@ -18,7 +18,7 @@ replaces those sections inside an existing config.yaml (`merge_into`).
 from __future__ import annotations
 
 import functools
-import math
+import itertools
 import operator
 import re
 import typing as t
@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mpl.catalog import OptionSpec, Version, catalog
-from mpl.compiler.program import Options, Program
+from mpl.compiler.program import Options, Program, Setting
 from mpl.diagnostics import Related, Sink
-from mpl.source import Span
 from mpl.targets.base import OutputFile, Target, task_variants, typed
 
 # What mpl writes for an automatic `num_ctx`: the value Ollama picks on a machine
@@ -168,7 +167,13 @@ class MetonTarget(Target):
             for parameter, leaving in unset.items():
                 if parameter not in options:
                     leaving.setdefault(profile)  # type: ignore[arg-type]
-            for setting in options.values():
+            if task is not None:  # a variant: the settings it shares with its profile were seen with it
+                own = program.resolve(profile)  # type: ignore[arg-type]
+                settings: t.Iterable[Setting] = itertools.compress(
+                    options.values(), map(operator.is_not, options.values(), map(own.get, options)))
+            else:
+                settings = options.values()
+            for setting in settings:
                 value = setting.value
                 if (setting.name, type(value), value) in accepted:
                     continue
@@ -486,28 +491,31 @@ def _entries(program: Program) -> list[tuple[str, str | None, str | None, Option
 
     Memoised for the last program asked about, at module level: `mpl compile` checks
     and emits with two instances of the target. The memo holds that program, so that
-    no other can take its identity.
+    no other can take its identity, and is one tuple, read and replaced whole.
     """
-    if _last_entries[0] is not program:
-        found: list[tuple[str, str | None, str | None, Options]] = [
-            (name, name, None, program.resolve(name)) for name in program.profiles
-        ]
-        for profile, task in task_variants(program):
-            found.append((f"{profile}-{task}", profile, task, program.resolve(profile, task)))
-        _last_entries[:] = [program, found]
-    return _last_entries[1]
+    global _last_entries
+    last = _last_entries
+    if last is not None and last[0] is program:
+        return last[1]
+    found: list[tuple[str, str | None, str | None, Options]] = [
+        (name, name, None, program.resolve(name)) for name in program.profiles
+    ]
+    for profile, task in task_variants(program):
+        found.append((f"{profile}-{task}", profile, task, program.resolve(profile, task)))
+    _last_entries = (program, found)
+    return found
 
 
-_last_entries: list[t.Any] = [None, None]  # [program, its entries]
+_last_entries: tuple[Program, list[tuple[str, str | None, str | None, Options]]] | None = None
 
 
 class _Lines:
     """The settings lines of one program's options, each `Line` made once.
 
-    Every key keeps a table from the value as written to its line: the type keeps 1,
-    1.0 and True apart, and a float zero goes into a table of its own by its sign
-    (0.0 == -0.0). `max_tokens` also depends on `num_ctx` (a negative `num_predict`,
-    and an unset one, are written as 10 x num_ctx), so it is looked up last.
+    Every key keeps a table from the value as written to its line (the type keeps 1,
+    1.0 and True apart). `max_tokens` also depends on `num_ctx` (a negative
+    `num_predict`, and an unset one, are written as 10 x num_ctx), so it is looked up
+    last, by `num_ctx` too.
     """
 
     def __init__(self, meton: MetonTarget, program: Program) -> None:
@@ -523,7 +531,6 @@ class _Lines:
         self.num_ctx_at = [name for _, name, _, _ in self.keys].index("num_ctx")
         self.max_tokens_at = [name for _, name in names].index("num_predict")
         self.max_tokens: dict[t.Any, Line] = {}  # by (type, value or None when unset, num_ctx)
-        self.zeros: dict[tuple[str, float, int | None], Line] = {}  # by (key, copysign(1, zero), num_ctx)
         self.aligned: dict[int, Aligned] = {}  # the lines' texts by comment column
 
     def block(self, options: Options) -> Lines:
@@ -552,19 +559,13 @@ class _Lines:
         return out
 
     def _set(self, key: str, name: str, value: t.Any, table: dict[t.Any, Line], num_ctx: int | None) -> Line:
-        """The line of a key set to `value`, made and kept in `table` (or among the zeros)."""
-        if type(value) is float and value == 0:
-            found = self.zeros.get((key, math.copysign(1, value), num_ctx))
-            if found is not None:
-                return found
+        """The line of a key set to `value`, made and kept in `table`."""
         typed_value = typed(name, value)
         if name == "num_ctx":
             line = Line(MetonValue(key, typed_value))
         else:
             line = Line(_set_value(key, name, typed_value, self.target, 0 if num_ctx is None else num_ctx))
-        if type(value) is float and value == 0:
-            self.zeros[(key, math.copysign(1, value), num_ctx)] = line
-        elif num_ctx is None:
+        if num_ctx is None:
             table[(type(value), value)] = line
         else:
             table[(type(value), value, num_ctx)] = line
