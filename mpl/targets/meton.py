@@ -149,10 +149,10 @@ class MetonTarget(Target):
     def check(self, program: Program, sink: Sink) -> None:
         profiles = program.profiles
         capped = program.target >= NUM_PREDICT_CAP_SINCE  # a negative num_predict is written as 10 x num_ctx
-        # One diagnostic per statement, however many profiles inherit it. The settings of a
-        # statement share how `check_setting` takes them (one literal; appends make lists,
-        # which it takes by name), so a value it once accepted is passed by value, and only
-        # the others go through the statements.
+        # One diagnostic per statement, however many profiles inherit it. `check_setting`
+        # takes all the settings of one statement alike (they hold its one literal; those of
+        # an append are lists, which it judges by name alone), so a value it has accepted
+        # once is passed by value, and only the others are told apart by statement.
         statements: set[tuple[int, str]] = set()
         accepted: set[tuple[str, type, t.Any]] = set()
         unset = self._inexpressible_defaults(program)
@@ -458,9 +458,13 @@ _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_.,()/ -]*(?<![ ])", re.ASCII)
 _WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n",
             "\v": "\\v", "\f": "\\f", "\r": "\\r", "\x1b": "\\e", "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P"}
-# What a double-quoted YAML 1.1 scalar may hold as it is: printable, and no line break
-# (NEL, LS and PS are line breaks in YAML 1.1) and no byte-order mark.
-_RAW = re.compile(r"[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+
+@functools.cache  # compiled on first use (a few milliseconds): only strings that need quotes read it
+def _raw() -> re.Pattern[str]:
+    """What a double-quoted YAML 1.1 scalar may hold as it is: printable, and no line break
+    (NEL, LS and PS are line breaks in YAML 1.1) and no byte-order mark."""
+    return re.compile(r"[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 
 
 def yaml_str(text: str) -> str:
@@ -476,7 +480,8 @@ def yaml_str(text: str) -> str:
     """
     if _PLAIN.fullmatch(text) and text.lower() not in _WORDS:
         return text
-    return '"' + "".join(ch if ch not in _ESCAPES and _RAW.match(ch) else _escape(ch) for ch in text) + '"'
+    raw = _raw().match
+    return '"' + "".join(ch if ch not in _ESCAPES and raw(ch) else _escape(ch) for ch in text) + '"'
 
 
 def _escape(ch: str) -> str:
@@ -519,7 +524,7 @@ class _Lines:
     """
 
     def __init__(self, meton: MetonTarget, program: Program) -> None:
-        self.program = program
+        self.program = program  # held: `MetonTarget._lines` compares it by identity
         self.target = target = program.target
         names = [(key, meton._NAMES.get(key, key)) for key in meton.RANGES]
         # (key, option, lines by value, the line of the key unset) of every key but max_tokens
