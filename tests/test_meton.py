@@ -197,6 +197,14 @@ def test_num_predict_unlimited_is_ten_times_num_ctx_since_0_30() -> None:
     assert "max_tokens: 81920" in text and "caps it at 10 x num_ctx" in text
 
 
+def test_a_statement_meton_cannot_hold_is_reported_once_however_many_profiles_inherit_it() -> None:
+    text = ("tasks docs, chat\nprofile base < temperature 2.5; stop \"x\"; when task is docs < top_k 3 > >\n"
+            "profile child extends base < top_k 4; when task is chat < stop += \"y\"; top_k 5 > >\n"
+            "profile other extends base < temperature 2.5 >")
+    found = [l for l in labels(analyze(text, targets=("meton",))) if l.startswith(("MPL501", "MPL502"))]
+    assert found == ["MPL502@2:28", "MPL501@2:33", "MPL501@3:59", "MPL502@4:42"]
+
+
 # -- MPL507 -------------------------------------------------------------------------
 
 

@@ -156,12 +156,18 @@ def task_variants(program: Program) -> list[tuple[str, str]]:
     where they differ, so that a variant whose values all stand for the same float32
     as its profile's is no variant.
     """
+    # Most variants share every `Setting` object with their profile (inherited, or set by
+    # the same statement), and dict equality, which compares identities first, finds them
+    # at C speed; equal settings (one statement) hold equal values, so they are no variant.
     pairs: list[tuple[str, str]] = []
-    for profile in program.profiles:
-        own = program.resolve(profile)
+    resolved = program.resolved
+    for profile, declared in program.profiles.items():
+        if not declared.when_tasks:
+            continue  # no `when` block in its chain: no variant
+        own = resolved[(profile, None)]
         for task in program.variants(profile)[1:]:
-            variant = program.resolve(profile, task)
-            if variant is not own and _differs(own, variant):
+            variant = resolved.get((profile, task), own)
+            if variant is not own and variant != own and _differs(own, variant):
                 pairs.append((profile, task))
     return pairs
 
@@ -170,7 +176,10 @@ def _differs(a: Options, b: Options) -> bool:
     if a.keys() != b.keys():
         return True
     for name, setting in a.items():
-        x, y = setting.value, b[name].value
+        other = b[name]
+        if other is setting:
+            continue
+        x, y = setting.value, other.value
         if x is y or (type(x) is type(y) and x == y):
             continue
         if typed(name, x) != typed(name, y):

@@ -18,15 +18,16 @@ replaces those sections inside an existing config.yaml (`merge_into`).
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
 from mpl.catalog import OptionSpec, Version, catalog
-from mpl.compiler.program import Options, Program
+from mpl.compiler.program import Options, Program, Setting
 from mpl.diagnostics import Related, Sink
-from mpl.source import Span
 from mpl.targets.base import OutputFile, Target, task_variants, typed
 
 # What mpl writes for an automatic `num_ctx`: the value Ollama picks on a machine
@@ -86,31 +87,18 @@ class MetonTarget(Target):
 
         Kept for the last program asked about: `check` and `emit` read the same list.
         """
-        last = getattr(self, "_entries", None)
-        if last is not None and last[0] is program:
-            return last[1]
-        found: list[tuple[str, str | None, str | None, Options]] = [
-            (name, name, None, program.resolve(name)) for name in program.profiles
-        ]
-        for profile, task in task_variants(program):
-            found.append((f"{profile}-{task}", profile, task, program.resolve(profile, task)))
-        self._entries = (program, found)
-        return found
+        return _entries(program)
 
     def values(self, program: Program, options: Options) -> list[MetonValue]:
         """All fourteen keys, in Meton's order, as Meton must hold them to mean `options`."""
-        target = program.target
-        num_ctx = self._num_ctx(program, options)
-        out: list[MetonValue] = []
-        for key in self.RANGES:
-            name = self._NAMES.get(key, key)
-            if name == "num_ctx":
-                out.append(MetonValue(key, *num_ctx))
-            elif name in options:
-                out.append(_set_value(key, name, typed(name, options[name].value), target, num_ctx[0]))
-            else:
-                out.append(_unset_value(key, name, target, num_ctx[0]))
-        return out
+        return [line.meaning for line in self._lines(program).of(options)]
+
+    def _lines(self, program: Program) -> _Lines:
+        """The settings lines of `program`, memoised for the last program asked about."""
+        last = getattr(self, "_last_lines", None)
+        if last is None or last.program is not program:
+            last = self._last_lines = _Lines(self, program)
+        return last
 
     @functools.cached_property
     def _NAMES(self) -> dict[str, str]:  # noqa: N802 - a constant of the class
@@ -119,10 +107,15 @@ class MetonTarget(Target):
     def _num_ctx(self, program: Program, options: Options) -> tuple[int, str | None]:
         if "num_ctx" in options:
             return typed("num_ctx", options["num_ctx"].value), None
-        default = catalog().options["num_ctx"].default_in(program.target)
+        return self._unset_num_ctx(program.target)
+
+    @staticmethod
+    def _unset_num_ctx(target: Version) -> tuple[int, str]:
+        """The `num_ctx` Meton holds for a profile that leaves it unset, and its note."""
+        default = catalog().options["num_ctx"].default_in(target)
         if default is None:
-            return AUTOMATIC_NUM_CTX, f"unset: automatic in Ollama {program.target}, which Meton cannot express (MPL507)"
-        return t.cast(int, default), f"unset: Ollama {program.target}'s default"
+            return AUTOMATIC_NUM_CTX, f"unset: automatic in Ollama {target}, which Meton cannot express (MPL507)"
+        return t.cast(int, default), f"unset: Ollama {target}'s default"
 
     def settings(self, program: Program, options: Options) -> dict[str, t.Any]:
         """The fourteen keys and values of one `settings` mapping."""
@@ -154,39 +147,61 @@ class MetonTarget(Target):
     # -- checks -------------------------------------------------------------
 
     def check(self, program: Program, sink: Sink) -> None:
-        names: dict[str, Span] = {n: p.name_span for n, p in program.profiles.items()}
-        seen: set[tuple[int, str]] = set()
+        profiles = program.profiles
+        capped = program.target >= NUM_PREDICT_CAP_SINCE  # a negative num_predict is written as 10 x num_ctx
+        # One diagnostic per statement, however many profiles inherit it. `check_setting`
+        # takes all the settings of one statement alike (they hold its one literal; those of
+        # an append are lists, which it judges by name alone), so a value it has accepted
+        # once is passed by value, and only the others are told apart by statement.
+        statements: set[tuple[int, str]] = set()
+        accepted: set[tuple[str, type, t.Any]] = set()
+        unset = self._inexpressible_defaults(program)
         for name, profile, task, options in self.entries(program):
-            if task is not None and name in names:
+            if task is not None and name in profiles:
                 sink.report(
-                    "MPL506", names[name],
+                    "MPL506", profiles[name].name_span,
                     f"Meton profile name `{name}` is taken by profile `{name}` and by `{profile}` for task `{task}`",
-                    related=[Related(program.profiles[profile].name_span, f"variant of `{profile}`")],  # type: ignore[index]
+                    related=[Related(profiles[profile].name_span, f"variant of `{profile}`")],  # type: ignore[index]
                     help="rename the profile",
                 )
-            for setting in options.values():
-                # One diagnostic per statement, however many profiles inherit it.
-                if (setting.span.start, setting.name) not in seen:
-                    seen.add((setting.span.start, setting.name))
-                    if not (setting.name == "num_predict" and _negative(setting.value)
-                            and program.target >= NUM_PREDICT_CAP_SINCE):  # written as 10 x num_ctx
-                        self.check_setting(program, setting, sink)
-        self._check_unexpressible(program, sink)
+            for parameter, leaving in unset.items():
+                if parameter not in options:
+                    leaving.setdefault(profile)  # type: ignore[arg-type]
+            if task is not None:  # a variant: the settings it shares with its profile were seen with it
+                own = program.resolve(profile)  # type: ignore[arg-type]
+                settings: t.Iterable[Setting] = itertools.compress(
+                    options.values(), map(operator.is_not, options.values(), map(own.get, options)))
+            else:
+                settings = options.values()
+            for setting in settings:
+                value = setting.value
+                if (setting.name, type(value), value) in accepted:
+                    continue
+                statement = (setting.span.start, setting.name)
+                if statement in statements:
+                    continue
+                statements.add(statement)
+                if (capped and setting.name == "num_predict" and _negative(value)  # written as 10 x num_ctx
+                        or self.check_setting(program, setting, sink)):
+                    accepted.add((setting.name, type(value), value))
+        self._check_unexpressible(program, sink, unset)
 
-    def _check_unexpressible(self, program: Program, sink: Sink) -> None:
-        """MPL507 once per profile chain that leaves an inexpressible default to Ollama."""
+    @staticmethod
+    def _inexpressible_defaults(program: Program) -> dict[str, dict[str, None]]:
+        """The parameters whose Ollama default Meton cannot write, each with an (empty) ordered set of profiles."""
+        missing: dict[str, dict[str, None]] = {}
+        if catalog().options["num_ctx"].default_in(program.target) is None:
+            missing["num_ctx"] = {}
+        if program.target < NUM_PREDICT_CAP_SINCE:
+            missing["num_predict"] = {}
+        return missing
+
+    def _check_unexpressible(self, program: Program, sink: Sink, missing: dict[str, dict[str, None]]) -> None:
+        """MPL507 once per profile chain that leaves an inexpressible default to Ollama.
+
+        `missing` holds, per parameter, the profiles whose entries (own or a variant) leave it unset.
+        """
         target = program.target
-        missing: dict[str, list[str]] = {}  # parameter -> profiles that leave it unset
-        if catalog().options["num_ctx"].default_in(target) is None:
-            missing["num_ctx"] = []
-        if target < NUM_PREDICT_CAP_SINCE:
-            missing["num_predict"] = []
-        if not missing:
-            return
-        for name, profile, _task, options in self.entries(program):
-            for parameter, found in missing.items():
-                if parameter not in options and profile is not None and profile not in found:
-                    found.append(profile)
         for parameter, profiles in missing.items():
             by_root: dict[str, list[str]] = {}
             for profile in profiles:
@@ -243,20 +258,17 @@ class MetonTarget(Target):
         if program.default is not None:
             models.append(Entry("settings", self.settings_block(program, program.resolve(program.default))))
         doc = [Entry("models", models)] if models else []
-        profiles = [
-            Entry(yaml_str(name), [
-                Entry("name", yaml_str(name)),
-                Entry("description", yaml_str(self._description(program, profile, task))),
-                Entry("settings", self.settings_block(program, options)),
-            ])
+        lines = self._lines(program)
+        profiles = Profiles(
+            ProfileBlock(yaml_str(name), yaml_str(self._description(program, profile, task)), lines.block(options))
             for name, profile, task, options in self.entries(program)
-        ]
+        )
         doc.append(Entry("parameter_profiles", profiles))
         return doc
 
-    def settings_block(self, program: Program, options: Options) -> list[Entry]:
+    def settings_block(self, program: Program, options: Options) -> Lines:
         """One `settings` mapping: all fourteen keys, unset ones with their note."""
-        return [_entry(item.key, type(item.value), item.value, item.note) for item in self.values(program, options)]
+        return self._lines(program).block(options)
 
     def header(self, program: Program) -> str:
         return (
@@ -284,11 +296,100 @@ def output_name(source_path: str) -> str:
 
 
 class Entry(t.NamedTuple):
-    """One `key: value` of a block mapping: `value` is YAML text or a nested mapping."""
+    """One `key: value` of a block mapping: `value` is YAML text, a nested mapping or settings lines."""
 
     key: str
-    value: str | list[Entry]
+    value: str | list[Entry] | Lines | Profiles
     comment: str | None = None
+
+
+class Line:
+    """One line of a `settings` mapping: the `MetonValue` it writes, its text and comment.
+
+    A program's profiles, the profiles extending them and their variants repeat a few
+    distinct lines thousands of times, so each is made once (`_Lines`). The text is made
+    when first written: `MetonTarget.values` reads the meaning of settings that may
+    hold values of the wrong type (already errors), which `yaml_number` refuses.
+    """
+
+    def __init__(self, meaning: MetonValue) -> None:
+        self.meaning = meaning
+        self.comment = meaning.note and f"# {meaning.note}"
+
+    @functools.cached_property
+    def text(self) -> str:
+        """`key: value`, as YAML."""
+        return f"{self.meaning.key}: {yaml_number(self.meaning.value)}"
+
+    @functools.cached_property
+    def width(self) -> int:
+        return len(self.text)
+
+
+class Aligned(dict):  # type: ignore[type-arg]  # Line -> str
+    """Lines as written with their comments starting `comments` columns after the key, made on first use."""
+
+    def __init__(self, comments: int) -> None:
+        super().__init__()
+        self.comments = comments
+
+    def __missing__(self, line: Line) -> str:
+        text = self[line] = line.text.ljust(self.comments) + line.comment if line.comment else line.text
+        return text
+
+
+class Lines:
+    """A `settings` mapping as its lines, in Meton's order.
+
+    `aligned` (shared by a program's mappings) keeps each line's text per comment
+    column, so that a mapping is written by joining texts looked up in C.
+    """
+
+    __slots__ = ("lines", "aligned")
+
+    def __init__(self, lines: list[Line], aligned: dict[int, Aligned]) -> None:
+        self.lines = lines
+        self.aligned = aligned
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def render(self, column: int, out: list[str]) -> None:
+        """Write the lines at `column`, comments two spaces after the longest `key: value`."""
+        comments = max(map(_WIDTH, self.lines)) + 2
+        texts = self.aligned.get(comments)
+        if texts is None:
+            texts = self.aligned[comments] = Aligned(comments)
+        pad = " " * column
+        out.append(pad + f"\n{pad}".join(map(texts.__getitem__, self.lines)) + "\n")
+
+
+_WIDTH = operator.attrgetter("width")
+
+
+class ProfileBlock(t.NamedTuple):
+    """One item of `parameter_profiles`: its name and description as YAML, and its settings."""
+
+    name: str
+    description: str
+    settings: Lines
+
+
+class Profiles(list):  # type: ignore[type-arg]  # of ProfileBlock
+    """`parameter_profiles`: the mapping of every profile by name.
+
+    Written as `_render` writes the same entries (`NAME: {name, description,
+    settings}`, none with a comment), one f-string per profile: a file may hold
+    tens of thousands.
+    """
+
+    __slots__ = ()
+
+    def render(self, column: int, indent: int, out: list[str]) -> None:
+        pad, inner = " " * column, " " * (column + indent)
+        for name, description, settings in self:
+            out.append(f"{pad}{name}:\n{inner}name: {name}\n{inner}description: {description}\n{inner}settings:\n")
+            settings.render(column + 2 * indent, out)
 
 
 def render_yaml(entries: list[Entry], column: int, indent: int) -> str:
@@ -309,18 +410,26 @@ def render_yaml(entries: list[Entry], column: int, indent: int) -> str:
 
 def _render(entries: list[Entry], column: int, indent: int, out: list[str]) -> None:
     pad = " " * column
-    width = max((len(e.key) + 2 + len(e.value) for e in entries if isinstance(e.value, str)), default=0)
+    width = None  # of the longest `key: value`, which only comments need
     for key, value, comment in entries:
         if isinstance(value, str):
             line = f"{pad}{key}: {value}"
             if comment:
+                if width is None:
+                    width = max(len(e.key) + 2 + len(e.value) for e in entries if isinstance(e.value, str))
                 line = line.ljust(column + width + 2) + comment
             out.append(line + "\n")
-        elif value:
+        elif not value:
+            out.append(f"{pad}{key}: {{}}\n")
+        elif isinstance(value, Lines):
+            out.append(f"{pad}{key}:\n")
+            value.render(column + indent, out)
+        elif isinstance(value, Profiles):
+            out.append(f"{pad}{key}:\n")
+            value.render(column + indent, indent, out)
+        else:
             out.append(f"{pad}{key}:\n")
             _render(value, column + indent, indent, out)
-        else:
-            out.append(f"{pad}{key}: {{}}\n")
 
 
 def yaml_number(value: t.Any) -> str:
@@ -349,9 +458,13 @@ _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_.,()/ -]*(?<![ ])", re.ASCII)
 _WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n",
             "\v": "\\v", "\f": "\\f", "\r": "\\r", "\x1b": "\\e", "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P"}
-# What a double-quoted YAML 1.1 scalar may hold as it is: printable, and no line break
-# (NEL, LS and PS are line breaks in YAML 1.1) and no byte-order mark.
-_RAW = re.compile(r"[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+
+@functools.cache  # compiled on first use (a few milliseconds): only strings that need quotes read it
+def _raw() -> re.Pattern[str]:
+    """What a double-quoted YAML 1.1 scalar may hold as it is: printable, and no line break
+    (NEL, LS and PS are line breaks in YAML 1.1) and no byte-order mark."""
+    return re.compile(r"[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 
 
 def yaml_str(text: str) -> str:
@@ -367,7 +480,8 @@ def yaml_str(text: str) -> str:
     """
     if _PLAIN.fullmatch(text) and text.lower() not in _WORDS:
         return text
-    return '"' + "".join(ch if ch not in _ESCAPES and _RAW.match(ch) else _escape(ch) for ch in text) + '"'
+    raw = _raw().match
+    return '"' + "".join(ch if ch not in _ESCAPES and raw(ch) else _escape(ch) for ch in text) + '"'
 
 
 def _escape(ch: str) -> str:
@@ -377,8 +491,97 @@ def _escape(ch: str) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
-def _set_value(key: str, name: str, value: t.Any, target: Version, num_ctx: int) -> MetonValue:
-    """A key the profile sets: as set, or as Meton must hold it to mean what Ollama does."""
+def _entries(program: Program) -> list[tuple[str, str | None, str | None, Options]]:
+    """(name, profile, task, options) for every profile and differing variant of `program`.
+
+    Memoised for the last program asked about, at module level: `mpl compile` checks
+    and emits with two instances of the target. The memo holds that program, so that
+    no other can take its identity, and is one tuple, read and replaced whole.
+    """
+    global _last_entries
+    last = _last_entries
+    if last is not None and last[0] is program:
+        return last[1]
+    found: list[tuple[str, str | None, str | None, Options]] = [
+        (name, name, None, program.resolve(name)) for name in program.profiles
+    ]
+    for profile, task in task_variants(program):
+        found.append((f"{profile}-{task}", profile, task, program.resolve(profile, task)))
+    _last_entries = (program, found)
+    return found
+
+
+_last_entries: tuple[Program, list[tuple[str, str | None, str | None, Options]]] | None = None
+
+
+class _Lines:
+    """The settings lines of one program's options, each `Line` made once.
+
+    Every key keeps a table from the value as written to its line (the type keeps 1,
+    1.0 and True apart). `max_tokens` also depends on `num_ctx` (a negative
+    `num_predict`, and an unset one, are written as 10 x num_ctx), so it is looked up
+    last, by `num_ctx` too.
+    """
+
+    def __init__(self, meton: MetonTarget, program: Program) -> None:
+        self.program = program  # held: `MetonTarget._lines` compares it by identity
+        self.target = target = program.target
+        names = [(key, meton._NAMES.get(key, key)) for key in meton.RANGES]
+        # (key, option, lines by value, the line of the key unset) of every key but max_tokens
+        self.keys: list[tuple[str, str, dict[t.Any, Line], Line]] = [
+            (key, name, {}, Line(MetonValue(key, *meton._unset_num_ctx(target)) if name == "num_ctx"
+                                 else _unset_value(key, name, target)))
+            for key, name in names if name != "num_predict"
+        ]
+        self.num_ctx_at = [name for _, name, _, _ in self.keys].index("num_ctx")
+        self.max_tokens_at = [name for _, name in names].index("num_predict")
+        self.max_tokens: dict[t.Any, Line] = {}  # by (type, value or None when unset, num_ctx)
+        self.aligned: dict[int, Aligned] = {}  # the lines' texts by comment column
+
+    def block(self, options: Options) -> Lines:
+        """The `settings` mapping of `options`."""
+        return Lines(self.of(options), self.aligned)
+
+    def of(self, options: Options) -> list[Line]:
+        """The fourteen lines of one `settings` mapping, in Meton's order."""
+        get = options.get
+        out = [
+            unset if (setting := get(name)) is None
+            else table.get((type(value := setting.value), value)) or self._set(key, name, value, table, None)
+            for key, name, table, unset in self.keys
+        ]
+        num_ctx = out[self.num_ctx_at].meaning.value
+        setting = get("num_predict")
+        value = setting.value if setting is not None else None
+        line = self.max_tokens.get((type(value), value, num_ctx))
+        if line is None:
+            if setting is None:
+                line = Line(_unset_value("max_tokens", "num_predict", self.target, num_ctx))
+                self.max_tokens[(type(None), None, num_ctx)] = line
+            else:
+                line = self._set("max_tokens", "num_predict", value, self.max_tokens, num_ctx)
+        out.insert(self.max_tokens_at, line)
+        return out
+
+    def _set(self, key: str, name: str, value: t.Any, table: dict[t.Any, Line], num_ctx: int | None) -> Line:
+        """The line of a key set to `value`, made and kept in `table`."""
+        typed_value = typed(name, value)
+        if name == "num_ctx":
+            line = Line(MetonValue(key, typed_value))
+        else:
+            line = Line(_set_value(key, name, typed_value, self.target, 0 if num_ctx is None else num_ctx))
+        if num_ctx is None:
+            table[(type(value), value)] = line
+        else:
+            table[(type(value), value, num_ctx)] = line
+        return line
+
+
+def _set_value(key: str, name: str, value: t.Any, target: Version, num_ctx: int = 0) -> MetonValue:
+    """A key the profile sets: as set, or as Meton must hold it to mean what Ollama does.
+
+    `num_ctx` (the profile's) is read for `num_predict` only.
+    """
     spec = catalog().options[name]
     note = None if spec.known_in(target) else f"ignored by Ollama {target} ({_absent(spec, target)})"
     if name == "num_predict" and _negative(value) and target >= NUM_PREDICT_CAP_SINCE:
@@ -386,9 +589,11 @@ def _set_value(key: str, name: str, value: t.Any, target: Version, num_ctx: int)
     return MetonValue(key, value, note)
 
 
-@functools.cache  # a few keys x versions x num_ctx values
-def _unset_value(key: str, name: str, target: Version, num_ctx: int) -> MetonValue:
-    """A key the profile leaves unset: Ollama's default for `target` (the same for every profile)."""
+def _unset_value(key: str, name: str, target: Version, num_ctx: int = 0) -> MetonValue:
+    """A key the profile leaves unset: Ollama's default for `target` (the same for every profile).
+
+    `num_ctx` (the profile's) is read for `num_predict` only.
+    """
     spec = catalog().options[name]
     if not spec.known_in(target):
         value = typed(name, _nearest_default(spec, target))
@@ -399,20 +604,6 @@ def _unset_value(key: str, name: str, target: Version, num_ctx: int) -> MetonVal
                 else f"unset (-1, no limit in Ollama {target}); Meton needs a count, see MPL507")
         return MetonValue(key, 10 * num_ctx, note)
     return MetonValue(key, typed(name, spec.default_in(target)), f"unset: Ollama {target}'s default")
-
-
-_ENTRIES: dict[tuple[str, type, t.Any, str | None], Entry] = {}
-
-
-def _entry(key: str, kind: type, value: t.Any, note: str | None) -> Entry:
-    """One settings line, memoised: a program holds few distinct values (`kind` keeps 1, 1.0 and True apart)."""
-    memo = (key, kind, value, note)
-    found = _ENTRIES.get(memo)
-    if found is None:
-        if len(_ENTRIES) > 1 << 14:
-            _ENTRIES.clear()
-        found = _ENTRIES[memo] = Entry(key, yaml_number(value), note and f"# {note}")
-    return found
 
 
 def _negative(value: t.Any) -> bool:
@@ -530,7 +721,7 @@ def merge_into(target: MetonTarget, program: Program, text: str) -> str:
     elif primary is not None or default is not None:
         edits.append((len(lines), len(lines), _models_block(target, program, indent, primary, default, 0)))
     profiles = target.blocks(program)[-1].value
-    assert isinstance(profiles, list)
+    assert isinstance(profiles, Profiles)
     if "parameter_profiles" in data:
         first, end = section(data, "parameter_profiles", top_end)
         if data.lc.key("parameter_profiles")[1] != 0:
