@@ -424,3 +424,14 @@ def test_import_factor_into_round_trip_of_metons_presets(tmp_path: Path, fixture
         a.apply_profile(preset)
         b.apply_profile(preset)
         assert a.options() == b.options(), preset
+
+
+def test_a_negative_zero_is_written_with_its_sign_beside_a_positive_one(tmp_path: Path) -> None:
+    # 0.0 and -0.0 are equal keys of a dict: the lines memo must not give one the other's text.
+    analysis = analyze("profile a < presence_penalty 0.0 >\nprofile b < presence_penalty -0.0 >\n"
+                       "profile c < presence_penalty 0.0 >\n")
+    assert analysis.program is not None
+    (out,) = MetonTarget().emit(analysis.program, tmp_path)
+    profiles = yaml.safe_load(out.content)["parameter_profiles"]
+    shown = {name: repr(p["settings"]["presence_penalty"]) for name, p in profiles.items()}
+    assert shown == {"a": "0.0", "b": "-0.0", "c": "0.0"}

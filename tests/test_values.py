@@ -283,3 +283,13 @@ def test_a_decimal_next_to_a_float32_midpoint_is_rounded_once_in_every_target() 
     assert "top_p: 0.7\n" in outputs["meton"]
     for text in outputs.values():
         assert "0.70000005" not in t.cast(str, text)
+
+
+def test_negative_zero_is_written_as_negative_zero_after_a_positive_zero(tmp_path: Path) -> None:
+    # Both zeros compare equal; a cache keyed by value once wrote the first one seen for both.
+    assert repr(shortest_float32(0.0)) == "0.0" and repr(shortest_float32(-0.0)) == "-0.0"
+    analysis = run("profile a < temperature 0.0 >\nprofile b < temperature -0.0 >\n")
+    (out,) = get_target("options").emit(analysis.program, tmp_path)
+    profiles = json.loads(out.content)["profiles"]
+    assert repr(profiles["a"]["options"]["temperature"]) == "0.0"
+    assert repr(profiles["b"]["options"]["temperature"]) == "-0.0"

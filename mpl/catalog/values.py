@@ -156,7 +156,6 @@ def float32_faithful(value: float, text: str) -> float:
     return math.nextafter(value, wanted)
 
 
-@functools.lru_cache(maxsize=4096)
 def shortest_float32(value: float) -> float:
     """The float32 nearest `value`, as the double of its shortest decimal (what `repr` prints).
 
@@ -164,6 +163,12 @@ def shortest_float32(value: float) -> float:
     (0.1, 1.0, 0.0)
     >>> repr(shortest_float32(0.7)), repr(shortest_float32(3.4028234663852886e38))
     ('0.7', '3.4028235e+38')
+
+    Zero keeps its sign, whichever zero was seen first (a cache keyed by value
+    would take -0.0 for 0.0, which compare equal):
+
+    >>> shortest_float32(0.0), shortest_float32(-0.0)
+    (0.0, -0.0)
     """
     if value == 0 or not math.isfinite(value):
         return value

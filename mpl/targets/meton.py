@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import operator
 import re
 import typing as t
@@ -537,6 +538,7 @@ class _Lines:
         self.max_tokens_at = [name for _, name in names].index("num_predict")
         self.max_tokens: dict[t.Any, Line] = {}  # by (type, value or None when unset, num_ctx)
         self.aligned: dict[int, Aligned] = {}  # the lines' texts by comment column
+        self.zeros: dict[tuple[str, float, int | None], Line] = {}  # float zeros, by key and sign
 
     def block(self, options: Options) -> Lines:
         """The `settings` mapping of `options`."""
@@ -564,16 +566,30 @@ class _Lines:
         return out
 
     def _set(self, key: str, name: str, value: t.Any, table: dict[t.Any, Line], num_ctx: int | None) -> Line:
-        """The line of a key set to `value`, made and kept in `table`."""
+        """The line of a key set to `value`, made and kept in `table`.
+
+        A float zero is kept apart by its sign, never in `table`: 0.0 and -0.0 are
+        equal keys there, and each is written as it was set.
+        """
+        if type(value) is float and value == 0:
+            memo = (key, math.copysign(1.0, value), num_ctx)
+            line = self.zeros.get(memo)
+            if line is None:
+                line = self.zeros[memo] = self._line(key, name, value, num_ctx)
+            return line
+        line = self._line(key, name, value, num_ctx)
+        if num_ctx is None:
+            table[(type(value), value)] = line
+        else:
+            table[(type(value), value, num_ctx)] = line
+        return line
+
+    def _line(self, key: str, name: str, value: t.Any, num_ctx: int | None) -> Line:
         typed_value = typed(name, value)
         if name == "num_ctx":
             line = Line(MetonValue(key, typed_value))
         else:
             line = Line(_set_value(key, name, typed_value, self.target, 0 if num_ctx is None else num_ctx))
-        if num_ctx is None:
-            table[(type(value), value)] = line
-        else:
-            table[(type(value), value, num_ctx)] = line
         return line
 
 
