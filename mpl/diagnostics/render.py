@@ -152,6 +152,8 @@ def _window(text: str, col: int, length: int) -> tuple[str, int, int]:
 
 def _visible(text: str) -> str:
     """Tabs become single spaces so that carets line up; controls are shown as '?'."""
+    if text.isprintable():  # no tab, no control: nothing to change (the common line)
+        return text
     return "".join(" " if ch == "\t" else ("?" if ord(ch) < 32 or ord(ch) == 127 else ch) for ch in text)
 
 
