@@ -74,6 +74,10 @@ class _Statements:
                     known_name(name.value, name.span, self.sink)
 
     def param(self, stmt: nodes.Param, *, in_model: bool) -> None:
+        """Name, type, machine range and hard domain of one parameter statement (and a profile's version check).
+
+        The verdict is the catalog's `validate`, the same the API gives an override.
+        """
         name = stmt.name.value
         entry = self.specs.get(name, False)
         if entry is False:
