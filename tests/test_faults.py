@@ -296,6 +296,27 @@ def test_a_failing_rename_is_rolled_back(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.yaml", "c.Modelfile"]
 
 
+def test_a_failing_write_among_many_changes_nothing_and_is_named(tmp_path, monkeypatch):
+    # From 16 outputs on the temporaries are written by threads; one failing must still
+    # leave every output as it was and no temporary behind, and name that output.
+    import mpl.output
+
+    names = [f"m{i}.Modelfile" for i in range(40)]
+    write_all(tmp_path, [OutputFile(n, "old\n") for n in names])
+    real = mpl.output._write_new
+
+    def full(path, data, mode):
+        if ".m17.Modelfile." in str(path):
+            raise OSError(28, "No space left on device")
+        return real(path, data, mode)
+
+    monkeypatch.setattr(mpl.output, "_write_new", full)
+    with pytest.raises(OutputError, match=r"cannot write .*m17\.Modelfile: No space left on device; no output was changed"):
+        write_all(tmp_path, [OutputFile(n, "new\n") for n in names])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    assert {p.read_text() for p in tmp_path.iterdir()} == {"old\n"}
+
+
 def test_stale_temporaries_are_removed_and_others_kept(tmp_path):
     (tmp_path / ".a.json.mpl-0123abcd.new").write_text("stale")
     (tmp_path / ".a.json.mpl-0123abcd.old").write_text("stale")
