@@ -742,12 +742,16 @@ def _fast_parse(text: str, sink: Sink) -> tuple[nodes.Decl, ...]:
     ps: list[tuple[int, int]] = []  # the (start, end) of each value
     state = tables.start
     terms = tables.terms
+    texts = {}.setdefault
     for match in tables.lexer(text):
         group = match.lastindex
         term = terms[group]  # type: ignore[index]
         span = match.span(group)  # type: ignore[arg-type]
-        # A newline's text is never kept (`_NL` is filtered out of every rule).
+        # A newline's text is never kept (`_NL` is filtered out of every rule). Names and
+        # numbers repeat (`temperature`, `0.7`): each text is kept once, as one string.
         token = match.group(group) if term != "_NL" else None  # type: ignore[arg-type]
+        if term == "NAME" or term == "NUMBER":
+            token = texts(token, token)
         acts = action[state]
         if term == "NAME":
             keyword = keywords.get(token)
