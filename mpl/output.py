@@ -95,9 +95,10 @@ def write_all(out_dir: Path, files: t.Sequence[OutputFile]) -> list[Path]:
             current = step.final
             _check_in_the_way(step.final)
             step.new = temporary_name(step.final, "new")
-        for step, error in _write_temporaries(steps, files, mode):
-            current = step.final
-            raise error
+        failed = _write_temporaries(steps, files, mode)
+        if failed is not None:
+            current = failed[0].final
+            raise failed[1]
         for step in steps:
             current = step.final
             step.existed = os.path.lexists(step.final)
@@ -132,19 +133,16 @@ _THREADS_FROM = 16
 _THREADS = 16
 
 
-def _write_temporaries(
-    steps: list[_Step], files: t.Sequence[OutputFile], mode: int
-) -> t.Iterator[tuple[_Step, OSError]]:
-    """Write (and fsync) every step's temporary; yields the first failure, after every write has ended."""
+def _write_temporaries(steps: list[_Step], files: t.Sequence[OutputFile], mode: int) -> tuple[_Step, OSError] | None:
+    """Write (and fsync) every step's temporary; the first failure, once every write has ended."""
     jobs = [(step.new, item.content.encode("utf-8")) for step, item in zip(steps, files)]
     if len(jobs) < _THREADS_FROM:
         for step, (path, data) in zip(steps, jobs):
             try:
                 _write_new(path, data, mode)  # type: ignore[arg-type]
             except OSError as exc:
-                yield step, exc
-                return
-        return
+                return step, exc
+        return None
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
@@ -152,10 +150,10 @@ def _write_temporaries(
     for step, future in zip(steps, futures):
         error = future.exception()
         if isinstance(error, OSError):
-            yield step, error
-            return
+            return step, error
         if error is not None:
             raise error
+    return None
 
 
 def _check_in_the_way(final: Path) -> None:

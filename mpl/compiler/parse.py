@@ -255,8 +255,13 @@ def _escape_value(esc: str) -> str | None:
 # -- building nodes -------------------------------------------------------------
 
 
-# A number's text -> its value: a source repeats the same few numbers.
-_NUMBERS: dict[str, int | float] = {}
+@functools.lru_cache(maxsize=1 << 16)  # a source repeats the same few numbers
+def _number_value(text: str) -> int | float:
+    """The value of a NUMBER token's text."""
+    if _INTEGER(text):
+        # Decimal reads any length (int() refuses more than 4300 digits); the checker says it does not fit.
+        return int(text) if len(text) < 4000 else int(decimal.Decimal(text))
+    return float(text)
 
 
 class _Builder:
@@ -277,17 +282,7 @@ class _Builder:
     role = name
 
     def number(self, start: int, end: int, text: str) -> nodes.Number:
-        value = _NUMBERS.get(text)
-        if value is None:
-            if _INTEGER(text):
-                # Decimal reads any length (int() refuses more than 4300 digits); the checker says it does not fit.
-                value = int(text) if len(text) < 4000 else int(decimal.Decimal(text))
-            else:
-                value = float(text)
-            if len(_NUMBERS) >= 1 << 16:
-                _NUMBERS.clear()
-            _NUMBERS[text] = value
-        return nodes.Number(span=Span(start, end), value=value, text=text)
+        return nodes.Number(span=Span(start, end), value=_number_value(text), text=text)
 
     def string(self, start: int, end: int, text: str) -> nodes.String:
         value, triple = decode_string(text, start, self.sink)
@@ -676,13 +671,17 @@ def _tables() -> _Tables:
                 ]
         reducers[i] = _lazy_reducer(reducers, i, "\n".join(code), scope)
 
+    # The one rule a state reduces whatever the next token (a default reduction), if any.
+    sole: list[int | None] = []
+    for acts in action:
+        taken = set(acts.values())
+        sole.append(~only if len(taken) == 1 and (only := next(iter(taken))) < 0 else None)
+
     # A state whose every action is one relabelling is left as soon as it is
     # entered; shifts and gotos into it go straight to where it leads.
-    relabel: dict[int, str] = {}
-    for state, acts in enumerate(action):
-        taken = set(acts.values())
-        if len(taken) == 1 and (only := next(iter(taken))) < 0 and unit[~only] is not None:
-            relabel[state] = rules[~only].origin.name
+    relabel: dict[int, str] = {
+        state: rules[rule].origin.name for state, rule in enumerate(sole) if rule is not None and unit[rule] is not None
+    }
 
     def skip(below: int, state: int) -> int:
         while state in relabel:
@@ -697,13 +696,11 @@ def _tables() -> _Tables:
         for below, state in table_.items():
             table_[below] = skip(below, state)
 
-    # A state whose every action reduces one `x: TOKEN` rule (a default reduction) needs
-    # no look at the next token: an error there is still found before that token is shifted.
-    fused: list[tuple[t.Callable[..., t.Any], dict[int, int]] | None] = [None] * count
-    for state, acts in enumerate(action):
-        taken = set(acts.values())
-        if len(taken) == 1 and (only := next(iter(taken))) < 0 and ~only in token_rules:
-            fused[state] = (token_rules[~only], gotos[str(rules[~only].origin.name)])
+    # A state that can only reduce one `x: TOKEN` rule needs no look at the next token:
+    # an error there is still found before that token is shifted.
+    fused: list[tuple[t.Callable[..., t.Any], dict[int, int]] | None] = [
+        (token_rules[rule], gotos[str(rules[rule].origin.name)]) if rule in token_rules else None for rule in sole
+    ]
     return _Tables(
         lexer=pattern.finditer,
         terms=terms,

@@ -7,10 +7,12 @@ ordering problems, each at the offending span with a did-you-mean.
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from pathlib import Path
 
 from mpl.catalog import NEWEST, OLDEST, Version
+from mpl.catalog.values import float32_faithful
 from mpl.compiler import nodes
 from mpl.compiler.names import (
     canonical_model_name,
@@ -41,8 +43,9 @@ LIST_PARAMETERS = frozenset({"stop"})
 MESSAGE_ROLES = ("system", "user", "assistant", "tool")
 
 
-# A float literal's text -> its float32-faithful double: a file repeats the same few numbers.
-_FAITHFUL: dict[str, float] = {}
+# A file repeats the same few numbers: each literal is nudged once (keyed by its text
+# too, so that -0.0 and 0.0 stay apart).
+_faithful = functools.lru_cache(maxsize=1 << 16)(float32_faithful)
 
 
 def py_value(value: nodes.Value) -> PyValue:
@@ -52,14 +55,7 @@ def py_value(value: nodes.Value) -> PyValue:
             return tuple(py_value(item) for item in items)  # type: ignore[misc]
         case nodes.Number(value=float() as number, text=text):
             # Numbers are float32 in Ollama: a double that would round twice is nudged.
-            found = _FAITHFUL.get(text)
-            if found is None:
-                from mpl.catalog.values import float32_faithful
-
-                if len(_FAITHFUL) >= 1 << 16:
-                    _FAITHFUL.clear()
-                found = _FAITHFUL[text] = float32_faithful(number, text)
-            return found
+            return _faithful(number, text)
         case nodes.Number() | nodes.String() | nodes.Bool():
             return value.value
     raise AssertionError(value)  # pragma: no cover

@@ -156,18 +156,13 @@ def task_variants(program: Program) -> list[tuple[str, str]]:
     where they differ, so that a variant whose values all stand for the same float32
     as its profile's is no variant.
     """
-    # Most variants share every `Setting` object with their profile (inherited, or set by
-    # the same statement), and dict equality, which compares identities first, finds them
-    # at C speed; equal settings (one statement) hold equal values, so they are no variant.
+    # The resolver keeps only variants that hold other settings than their profile;
+    # `_differs` tells those whose values still stand for the same as the profile's.
     pairs: list[tuple[str, str]] = []
-    resolved = program.resolved
-    for profile, declared in program.profiles.items():
-        if not declared.when_tasks:
-            continue  # no `when` block in its chain: no variant
-        own = resolved[(profile, None)]
+    for profile in program.profiles:
+        own = program.resolve(profile)
         for task in program.variants(profile)[1:]:
-            variant = resolved.get((profile, task), own)
-            if variant is not own and variant != own and _differs(own, variant):
+            if _differs(own, program.resolve(profile, task)):
                 pairs.append((profile, task))
     return pairs
 
