@@ -84,6 +84,38 @@ def _usage_error(message: str) -> t.NoReturn:
     raise typer.Exit(2)
 
 
+def _interactive() -> bool:
+    """Whether a person can answer a question: standard input and error are a terminal."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _confirm_untrusted(what: str, instead: str) -> None:
+    """Go on with what a configuration file asks for and the user did not: only once they confirm it.
+
+    A configuration can come with a cloned repository, so a server elsewhere or a file
+    outside the project is used only when the user says so: at a prompt on a terminal,
+    else (a script, CI) never, with a usage error that says how to ask for it.
+    """
+    if _interactive():
+        try:
+            if typer.confirm(f"mpl: {what}. Go on?", default=False, err=True):
+                return
+        except typer.Abort:  # end of input
+            pass
+        _usage_error(f"{what}; not confirmed, so nothing was done")
+    _usage_error(f"{what}; nothing was done. {instead}")
+
+
+def _within_config(config, path: Path, key: str, instead: str) -> None:
+    """A path the configuration names for writing must lie in its folder, unless the user confirms it."""
+    root = os.path.realpath(config.root)
+    real = os.path.realpath(path)
+    if os.path.commonpath([root, real]) != root:
+        origin = config.origin(*key.split(".")) or config.path
+        _confirm_untrusted(f"`{config.key_name(*key.split('.'))}` ({origin}) would write to {real}, "
+                           f"outside the configuration's folder {root}", instead)
+
+
 def _parse_version(text: str | None):  # -> Version | None
     if text is None:
         return None
@@ -364,6 +396,8 @@ def compile_(
         _usage_error("--meton-primary needs the meton target")
     # `[targets.meton] into` stands for --into when no output folder is given on the command line
     meton_into = into if into is not None else (config.meton_into if "meton" in targets and output is None else None)
+    if into is None and meton_into is not None:
+        _within_config(config, meton_into, "targets.meton.into", "Name the file on the command line (`--into FILE`) to write it")
     version = ollama or config.ollama
     analyses = []
     for path in paths:
@@ -397,6 +431,9 @@ def compile_(
         if name == "meton" and meton_into is not None:
             continue
         folder, file_name = _target_place(name, config, output)
+        if output is None and config.path is not None:
+            _within_config(config, file_name or folder, _place_key(name, config),
+                           "Name the folder on the command line (`-o FOLDER`) to write there")
         if file_name is not None and len(analyses) > 1:
             _usage_error(f"`{config.key_name('targets', name, 'path')}` names one file, but {len(analyses)} sources are compiled")
         for analysis in analyses:
@@ -417,7 +454,17 @@ def compile_(
             _usage_error(f"{meton_into} {exc}; it was left unchanged")
         except OSError as exc:
             _usage_error(f"cannot write into {meton_into}: {exc.strerror or exc}")
-        typer.echo(str(meton_into) if changed else f"{meton_into}: already up to date")
+        if not changed:
+            typer.echo(f"{meton_into}: already up to date")
+        elif no_backup:
+            typer.echo(str(meton_into))
+        else:
+            from mpl.config import relative_to_cwd
+            from mpl.targets.meton import backup_path
+
+            kept = relative_to_cwd(backup_path(Path(os.path.realpath(meton_into))))
+            typer.echo(f"{meton_into} (the previous file is now {kept}, "
+                       "replacing any earlier backup)")
         if not outputs:
             return
     try:
@@ -442,6 +489,15 @@ def _target_place(name: str, config, output: Path | None) -> tuple[Path, Path | 
     if name == "modelfile" and config.setting("modelfile", "dir"):
         return relative_to_cwd(config.resolve(config.setting("modelfile", "dir"))), None
     return relative_to_cwd(config.resolve(config.output or DEFAULT_OUTPUT)), None
+
+
+def _place_key(name: str, config) -> str:
+    """The configuration key that chose where a target's files go (for messages)."""
+    if name == "options" and config.setting("options", "path"):
+        return "targets.options.path"
+    if name == "modelfile" and config.setting("modelfile", "dir"):
+        return "targets.modelfile.dir"
+    return "output"
 
 
 @app.command()
@@ -487,6 +543,9 @@ def build(
     force: t.Annotated[bool, typer.Option("--force", help="Re-create models that are already up to date.")] = False,
     timeout: t.Annotated[float, typer.Option("--timeout", help="Seconds to wait for the server: to connect, for each answer, each upload chunk and each create progress line (a dripping answer is cut too).")] = 30.0,
     jobs: t.Annotated[int, typer.Option("--jobs", "-j", help="Models built at the same time.", min=1)] = 4,
+    allow_outside: t.Annotated[
+        bool, typer.Option("--allow-outside", help="Upload GGUF files from outside the project's folder (the configuration's folder, else the source's).")
+    ] = False,
     config_file: ConfigOpt = None,
     isolated: IsolatedOpt = False,
 ) -> None:
@@ -499,10 +558,22 @@ def build(
         if len(found) == 1:
             file = found[0]
     hosts = [host] if host else list(config.hosts) or [None]
+    if not host and not (dry_run and (ollama or config.ollama)):  # an offline dry run contacts no server
+        from mpl.deploy.host import HostError, is_loopback, parse_host
+
+        for one in config.hosts:
+            try:
+                url = parse_host(one)
+            except HostError:
+                continue  # run_build names it
+            if not is_loopback(url):
+                _confirm_untrusted(f"{config.origin('host') or config.path} names the server {url}, which is not this machine",
+                                   f"To build there, name it yourself: `--host {url}` or OLLAMA_HOST")
     worst = 0
     for one in hosts:
         options = BuildOptions(names=list(names or []), source=file, all=all_, host=one, ollama=ollama or config.ollama,
-                               dry_run=dry_run, force=force, timeout=timeout, jobs=jobs)
+                               dry_run=dry_run, force=force, timeout=timeout, jobs=jobs,
+                               project=config.root if config.path is not None else None, allow_outside=allow_outside)
         worst = max(worst, run_build(options, sys.stdout, sys.stderr, colour=_use_colour(sys.stderr)))
     raise typer.Exit(worst)
 

@@ -225,18 +225,26 @@ def _sync_folders(folders: t.Iterable[Path]) -> None:
             os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None, follow_links: bool = True) -> None:
     """Replace one file's content all at once (temporary file beside it, fsync, `os.replace`).
 
-    A symbolic link is followed, so the link stays and its target is rewritten.
-    `mode` defaults to the file's own, or for a new file what `open()` would give.
-    The temporary file is removed on any failure; the file is then as it was.
+    With `follow_links`, a symbolic link the user named is followed, so the link
+    stays and its target is rewritten. Without it (a backup, or any file mpl
+    writes beside the user's), a link at `path` is replaced by the new file and
+    whatever it pointed to is left alone, as a dangling link's target is never
+    created. `mode` defaults to the file's own, or for a new file what `open()`
+    would give. The temporary file is removed on any failure; the file is then as
+    it was.
     """
     import tempfile
 
-    final = Path(os.path.realpath(path))
+    final = Path(os.path.realpath(path)) if follow_links else Path(os.path.abspath(path))
     if mode is None:
-        mode = stat.S_IMODE(final.stat().st_mode) if final.exists() else _new_file_mode()
+        try:
+            info = os.stat(final, follow_symlinks=follow_links)
+            mode = stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else _new_file_mode()
+        except FileNotFoundError:
+            mode = _new_file_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

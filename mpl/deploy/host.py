@@ -65,3 +65,22 @@ def parse_host(host: str | None) -> str:
         return f"{scheme}://{name}:{port}/{path}"
     return f"{scheme}://{name}:{port}"
 
+
+def is_loopback(url: str) -> bool:
+    """Whether a server URL (as `parse_host` returns it) is on this machine.
+
+    >>> is_loopback("http://127.0.0.1:11434"), is_loopback("http://localhost:1"), is_loopback("http://[::1]:5")
+    (True, True, True)
+    >>> is_loopback("http://10.0.0.2:11434"), is_loopback("https://ollama.example:443"), is_loopback("http://0.0.0.0:1")
+    (False, False, False)
+    """
+    try:
+        name = urllib.parse.urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if name.lower() == "localhost" or name.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

@@ -214,7 +214,7 @@ def hash_and_compare(plan: Plan, server: Server | None, display: Display, *, for
     for item in plan.items:
         for path in local_files(item.model):
             if path not in blobs:
-                transfer = display.transfer("hashing", _label(plan, path), path.stat().st_size)
+                transfer = display.transfer("hashing", label(plan, path), path.stat().st_size)
                 blobs[path] = hash_file(path, transfer.advance)
                 transfer.finish()
     states: dict[str, ModelState] = {}
@@ -296,7 +296,7 @@ def _check_adapter(program: Program, model: Model, item: Item, reported: Version
         architecture_mismatch(header, base_arch, adapter.value, adapter.value_span, model.name, item.base_name, sink)
 
 
-def _label(plan: Plan, path: Path) -> str:
+def label(plan: Plan, path: Path) -> str:
     """A file as progress lines show it: relative to the source's folder when inside it."""
     try:
         return str(path.relative_to(plan.program.base_dir))
@@ -304,4 +304,4 @@ def _label(plan: Plan, path: Path) -> str:
         return str(path)
 
 
-__all__ = ["Item", "Plan", "UsageError", "find_source", "hash_and_compare", "prepare", "select"]
+__all__ = ["Item", "Plan", "UsageError", "find_source", "hash_and_compare", "label", "prepare", "select"]

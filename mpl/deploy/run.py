@@ -23,6 +23,7 @@ from mpl.deploy.plan import (
     Item,
     Plan,
     UsageError,
+    label,
     against_server,
     analyze_for_build,
     find_source,
@@ -51,6 +52,10 @@ class BuildOptions:
     force: bool = False
     timeout: float = 30.0
     jobs: int = 4
+    # The folder whose files may be uploaded without `allow_outside`: the configuration's
+    # folder, else the source's (None: the source's).
+    project: Path | None = None
+    allow_outside: bool = False  # --allow-outside: upload files from anywhere
 
 
 @dataclass(slots=True)
@@ -125,6 +130,8 @@ class _Build:
             self._diagnostics(analysis)
             return 2 if analysis.io_error else 1
         models = select(analysis.program, opts.names, opts.all)
+        if not opts.dry_run and not opts.allow_outside:
+            _refuse_outside(models, opts.project or path.parent)
         if override is not None and analysis.has_errors:  # the server's version would not change them
             self._diagnostics(analysis)
             self.err.write("mpl: error: build stopped before anything was sent; fix the errors above\n")
@@ -135,6 +142,8 @@ class _Build:
         server = Server(url, opts.timeout)
         try:
             server_version = server.version()
+            if not opts.dry_run:
+                self.err.write(f"mpl: building on {url} (Ollama {server_version})\n")
             reported = parse_server_version(server_version)
             if reported is None:
                 against = f"--ollama {override}" if override is not None else "the file's `ollama` version, else the newest known"
@@ -156,6 +165,7 @@ class _Build:
                 if opts.dry_run:
                     self._dry_run(plan, url)
                     return 0
+                self._announce_uploads(plan, url, display)
                 outcomes = self._execute(plan, server, display)
         finally:
             server.close()
@@ -209,6 +219,18 @@ class _Build:
             ],
         }
         self.out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+    def _announce_uploads(self, plan: Plan, url: str, display: Display) -> None:
+        """Name every file that is about to leave this machine, and where it goes, before it does."""
+        from mpl.deploy.display import human_size
+
+        blobs = {b.digest: b for item in plan.items if item.action != "up to date" for b in item.blobs}
+        sending = [b for digest, b in blobs.items() if digest not in plan.present]
+        if not sending:
+            return
+        display.message(f"uploading {len(sending)} file{'s' if len(sending) > 1 else ''} to {url}:")
+        for blob in sending:
+            display.message(f"  {label(plan, blob.path)} ({human_size(blob.size)})")
 
     def _report(self, plan: Plan, outcomes: list[Outcome]) -> int:
         sink = plan.analysis.sink
@@ -321,6 +343,28 @@ class _Build:
             return Outcome(name, "differs", f"`{name}` was created, but differs from what was compiled (see above)", diffs)
         verb = "re-created" if item.action == "recreate" else "created"
         return Outcome(name, "created", f"{verb} and verified")
+
+
+def _refuse_outside(models: t.Sequence[t.Any], project: Path) -> None:
+    """A build uploads only files inside the project's folder, unless `--allow-outside` says otherwise.
+
+    A source from a cloned repository can name any path (`adapter "/home/me/private.gguf"`);
+    a link inside the folder that leads out counts as outside, as the file sent is its target.
+
+    Raises:
+        UsageError: A file that would be uploaded lies outside `project`.
+    """
+    import os
+
+    from mpl.targets.ollama import local_files
+
+    root = os.path.realpath(project)
+    for model in models:
+        for path in local_files(model):
+            real = os.path.realpath(path)
+            if os.path.commonpath([root, real]) != root:
+                raise UsageError(f"model `{model.name}` would upload {real}, which is outside the project's folder "
+                                 f"{root}; nothing was sent. Pass --allow-outside to upload files from outside it")
 
 
 def _span(item: Item, diff: Difference) -> Span:

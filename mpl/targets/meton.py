@@ -819,8 +819,9 @@ def write_into(path: Path, program: Program, target: MetonTarget, *, backup: boo
     """Merge the compiled sections into the config.yaml at `path`, atomically.
 
     Returns False when the file already holds them (nothing is written). The old file
-    is kept as `PATH.bak` unless `backup` is False. Raises `IntoError` (the file is
-    left as it was) or `OSError`.
+    is kept as `PATH.bak` unless `backup` is False: one generation, an earlier backup
+    is replaced, and a link at `PATH.bak` is replaced too, never followed. Raises
+    `IntoError` (the file is left as it was) or `OSError`.
     """
     import os
 
@@ -837,6 +838,11 @@ def write_into(path: Path, program: Program, target: MetonTarget, *, backup: boo
 
     mode = real.stat().st_mode & 0o7777
     if backup:
-        write_atomic(real.with_name(real.name + ".bak"), raw, mode=mode)
+        write_atomic(backup_path(real), raw, mode=mode, follow_links=False)
     write_atomic(real, new.encode("utf-8"), mode=mode)
     return True
+
+
+def backup_path(real: Path) -> Path:
+    """Where `write_into` keeps the previous file: `config.yaml.bak` beside the file itself."""
+    return real.with_name(real.name + ".bak")

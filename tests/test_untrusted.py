@@ -1,0 +1,258 @@
+"""Running mpl in a repository one did not write: nothing written outside what the user named,
+nothing sent where the user did not say (docs/reliability.md, "Running mpl in an untrusted repository")."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fake_ollama import QWEN_CODER_7B, FakeOllama, server  # noqa: F401 - the `server` fixture
+from gguf_files import write_adapter
+from helpers import FIXTURES
+import mpl.cli
+from mpl.cli import app
+from mpl.output import write_atomic
+
+BASE, QWEN = QWEN_CODER_7B
+CONFIG_YAML = "echo INJECTED; x: 1\nmodels:\n  settings:\n    temperature: 0.1\n"
+
+
+def run(*args: str, input: str | None = None):
+    result = CliRunner().invoke(app, list(args), input=input)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    return result
+
+
+def repository(root: Path, toml: str) -> Path:
+    """A cloned repository: mpl.toml, p.mprof and a Meton config.yaml."""
+    repo = root / "repo"
+    repo.mkdir()
+    (repo / "mpl.toml").write_text(toml)
+    (repo / "p.mprof").write_text("default p\nprofile p < temperature 0.2 >\n")
+    (repo / "config.yaml").write_text(CONFIG_YAML)
+    return repo
+
+
+# -- the --into backup ---------------------------------------------------------------
+
+
+def test_a_repository_cannot_overwrite_a_file_through_the_backups_link(tmp_path, monkeypatch):
+    repo = repository(tmp_path, 'sources = ["p.mprof"]\n[targets.meton]\ninto = "config.yaml"\n')
+    victim = tmp_path / "victim_bashrc"
+    victim.write_text("# the user's own file\n")
+    (repo / "config.yaml.bak").symlink_to("../victim_bashrc")
+    monkeypatch.chdir(repo)
+    result = run("compile")
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "# the user's own file\n"
+    backup = repo / "config.yaml.bak"
+    assert not backup.is_symlink() and backup.read_text() == CONFIG_YAML
+    assert "temperature: 0.2" in (repo / "config.yaml").read_text()
+    assert "config.yaml.bak, replacing any earlier backup" in result.output
+
+
+def test_a_dangling_link_as_the_backup_creates_nothing_where_it_points(tmp_path, monkeypatch):
+    repo = repository(tmp_path, 'sources = ["p.mprof"]\n[targets.meton]\ninto = "config.yaml"\n')
+    (repo / "config.yaml.bak").symlink_to(tmp_path / "planted" / "authorized_keys")
+    (tmp_path / "planted").mkdir()
+    monkeypatch.chdir(repo)
+    assert run("compile").exit_code == 0
+    assert not (tmp_path / "planted" / "authorized_keys").exists()
+    assert (repo / "config.yaml.bak").read_text() == CONFIG_YAML
+
+
+def test_the_backup_keeps_one_generation(tmp_path):
+    config = tmp_path / "config.yaml"
+    shutil.copy(FIXTURES / "meton" / "config.yaml", config)
+    source = tmp_path / "p.mprof"
+    for value in ("0.2", "0.3"):
+        source.write_text(f"default p\nprofile p < temperature {value} >\n")
+        first = config.read_text()
+        assert run("compile", str(source), "--into", str(config)).exit_code == 0
+        assert (tmp_path / "config.yaml.bak").read_text() == first
+    assert [p.name for p in tmp_path.iterdir() if ".bak" in p.name] == ["config.yaml.bak"]
+
+
+def test_write_atomic_follows_a_named_link_and_replaces_a_link_it_was_not_given(tmp_path):
+    target = tmp_path / "target.txt"
+    target.write_text("old\n")
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    write_atomic(link, b"through\n")  # the user named the link: its target is rewritten
+    assert link.is_symlink() and target.read_text() == "through\n"
+    write_atomic(link, b"instead\n", follow_links=False)  # a backup: the link itself is replaced
+    assert not link.is_symlink() and link.read_text() == "instead\n" and target.read_text() == "through\n"
+
+
+# -- paths a configuration names for writing ------------------------------------------
+
+
+def test_a_configurations_into_outside_its_folder_is_refused_without_a_person_to_ask(tmp_path, monkeypatch):
+    outside = tmp_path / "meton" / "config.yaml"
+    outside.parent.mkdir()
+    outside.write_text(CONFIG_YAML)
+    repo = repository(tmp_path, 'sources = ["p.mprof"]\n[targets.meton]\ninto = "../meton/config.yaml"\n')
+    monkeypatch.chdir(repo)
+    result = run("compile")
+    assert result.exit_code == 2
+    assert "`targets.meton.into` (mpl.toml:3) would write to" in result.output and "outside the configuration's folder" in result.output
+    assert "--into FILE" in result.output
+    assert outside.read_text() == CONFIG_YAML and not (outside.parent / "config.yaml.bak").exists()
+    named = run("compile", "--into", str(outside))  # the user names it: written
+    assert named.exit_code == 0, named.output and "temperature: 0.2" in outside.read_text()
+
+
+def test_a_link_inside_the_repository_that_leads_out_counts_as_outside(tmp_path, monkeypatch):
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text(CONFIG_YAML)
+    repo = repository(tmp_path, 'sources = ["p.mprof"]\n[targets.meton]\ninto = "linked.yaml"\n')
+    (repo / "linked.yaml").symlink_to(outside)
+    monkeypatch.chdir(repo)
+    assert run("compile").exit_code == 2
+    assert outside.read_text() == CONFIG_YAML
+
+
+@pytest.mark.parametrize("toml, key", [
+    ('sources = ["p.mprof"]\noutput = "../out"\n', "`output` (mpl.toml:2)"),
+    ('sources = ["p.mprof"]\n[targets.modelfile]\ndir = "/tmp/../%s/modelfiles"\n', "`targets.modelfile.dir` (mpl.toml:3)"),
+    ('sources = ["p.mprof"]\n[targets.options]\npath = "~/options.json"\n', "`targets.options.path` (mpl.toml:3)"),
+])
+def test_a_configurations_output_outside_its_folder_is_refused(tmp_path, monkeypatch, toml, key):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    repo = repository(tmp_path, toml.replace("%s", str(tmp_path).strip("/")))
+    (repo / "p.mprof").write_text('default p\nprofile p < temperature 0.2 >\nmodel m from "qwen2.5-coder:7b" < use p >\n')
+    monkeypatch.chdir(repo)
+    result = run("compile")
+    assert result.exit_code == 2 and key in result.output, result.output
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["repo"]
+    assert not list(tmp_path.glob("home/*.json"))
+    assert run("compile", "-o", str(tmp_path / "chosen")).exit_code == 0  # named on the command line: written
+    assert list((tmp_path / "chosen").iterdir())
+
+
+def test_a_person_at_a_terminal_is_asked(tmp_path, monkeypatch):
+    outside = tmp_path / "meton.yaml"
+    outside.write_text(CONFIG_YAML)
+    repo = repository(tmp_path, 'sources = ["p.mprof"]\n[targets.meton]\ninto = "../meton.yaml"\n')
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(mpl.cli, "_interactive", lambda: True)
+    refused = run("compile", input="n\n")
+    assert refused.exit_code == 2 and "not confirmed" in refused.output and outside.read_text() == CONFIG_YAML
+    assert "Go on? [y/N]" in refused.output
+    accepted = run("compile", input="y\n")
+    assert accepted.exit_code == 0 and "temperature: 0.2" in outside.read_text()
+
+
+def test_paths_inside_the_configurations_folder_need_no_confirmation(tmp_path, monkeypatch):
+    repo = repository(tmp_path, 'sources = ["p.mprof"]\noutput = "build/out"\n[targets.meton]\ninto = "config.yaml"\n')
+    monkeypatch.chdir(repo)
+    assert run("compile").exit_code == 0
+    assert "temperature: 0.2" in (repo / "config.yaml").read_text()
+
+
+# -- the server a build talks to, and the files it sends --------------------------------
+
+
+def build_repository(tmp_path: Path, host: str, adapter: str = "./lora.gguf") -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "mpl.toml").write_text(f'sources = ["m.mprof"]\nhost = "{host}"\n')
+    (repo / "m.mprof").write_text(f'model m from "{BASE}" <\n  adapter "{adapter}"\n  temperature 0.3\n>\n')
+    return repo
+
+
+@pytest.fixture
+def local(server):
+    server.add_model(BASE, family="qwen2", parameters=QWEN.parameters, template=QWEN.template,
+                     license=QWEN.license, system="You are Qwen.")
+    return server
+
+
+def test_a_repositorys_server_elsewhere_is_not_contacted_without_the_user(tmp_path, monkeypatch):
+    repo = build_repository(tmp_path, "http://ollama.example.invalid:11434")
+    write_adapter(repo / "lora.gguf", architecture="qwen2")
+    monkeypatch.chdir(repo)
+    made = []
+    monkeypatch.setattr("mpl.deploy.run.Server", lambda *a, **k: made.append(a) or pytest.fail("contacted a server"))
+    result = run("build", "--all")
+    assert result.exit_code == 2 and made == []
+    assert "mpl.toml:2 names the server http://ollama.example.invalid:11434, which is not this machine" in result.output
+    assert "--host http://ollama.example.invalid:11434" in result.output
+
+
+def test_a_repositorys_server_is_used_once_the_person_says_yes(local, tmp_path, monkeypatch):
+    repo = build_repository(tmp_path, local.url)
+    write_adapter(repo / "lora.gguf", architecture="qwen2")
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr("mpl.deploy.host.is_loopback", lambda url: False)  # as if the fake were elsewhere
+    monkeypatch.setattr(mpl.cli, "_interactive", lambda: True)
+    refused = run("build", "--all", input="n\n")
+    assert refused.exit_code == 2 and local.requests == []
+    accepted = run("build", "--all", input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert "m: created and verified" in accepted.output
+
+
+def test_a_loopback_server_from_the_configuration_needs_no_confirmation(local, tmp_path, monkeypatch):
+    repo = build_repository(tmp_path, local.url)
+    write_adapter(repo / "lora.gguf", architecture="qwen2")
+    monkeypatch.chdir(repo)
+    result = run("build", "--all")
+    assert result.exit_code == 0, result.output
+
+
+def test_files_outside_the_project_are_sent_only_with_allow_outside(local, tmp_path, monkeypatch):
+    private = tmp_path / "private" / "finetune.gguf"
+    private.parent.mkdir()
+    write_adapter(private, architecture="qwen2")
+    repo = build_repository(tmp_path, local.url, adapter=str(private))
+    monkeypatch.chdir(repo)
+    refused = run("build", "--all")
+    assert refused.exit_code == 2 and local.requests == []
+    assert f"would upload {private}, which is outside the project's folder {repo}" in refused.output
+    assert "--allow-outside" in refused.output
+    allowed = run("build", "--all", "--allow-outside")
+    assert allowed.exit_code == 0, allowed.output
+    assert [r.method for r in local.requests if r.path.startswith("/api/blobs/")].count("POST") == 1
+
+
+def test_a_link_to_a_file_outside_the_project_is_outside(local, tmp_path, monkeypatch):
+    private = tmp_path / "private.gguf"
+    write_adapter(private, architecture="qwen2")
+    repo = build_repository(tmp_path, local.url, adapter="./lora.gguf")
+    (repo / "lora.gguf").symlink_to(private)
+    monkeypatch.chdir(repo)
+    refused = run("build", "--all")
+    assert refused.exit_code == 2 and local.requests == []
+    assert f"would upload {private}, which is outside the project's folder" in refused.output
+
+
+def test_without_a_configuration_the_project_is_the_sources_folder(local, tmp_path):
+    private = tmp_path / "private.gguf"
+    write_adapter(private, architecture="qwen2")
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "m.mprof").write_text(f'model m from "{BASE}" < adapter "../private.gguf" >\n')
+    result = run("build", "--all", "-f", str(folder / "m.mprof"), "--host", local.url)
+    assert result.exit_code == 2 and "outside the project's folder" in result.output
+
+
+def test_build_names_the_server_and_every_upload_before_uploading(local, tmp_path, monkeypatch):
+    repo = build_repository(tmp_path, local.url)
+    write_adapter(repo / "lora.gguf", architecture="qwen2")
+    monkeypatch.chdir(repo)
+    result = run("build", "--all")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    building = lines.index(f"mpl: building on {local.url} (Ollama {local.version})")
+    listing = lines.index(f"uploading 1 file to {local.url}:")
+    assert building < listing and lines[listing + 1].startswith("  lora.gguf (")
+    uploaded = next(i for i, line in enumerate(lines) if line.startswith("uploaded lora.gguf"))
+    assert listing < uploaded
+    again = run("build", "--all", "--force")  # the server has the blob: nothing is listed as sent
+    assert "uploading" not in again.stderr and f"mpl: building on {local.url}" in again.stderr
