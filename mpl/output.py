@@ -8,6 +8,11 @@ as its previous complete content or as its new complete content. If a rename
 fails, the renames already done are undone from the kept files, so the folder
 is as it was. Temporaries are named `.NAME.mpl-XXXXXXXX.new` / `.old`; a later
 run removes any left behind by a killed run.
+
+Runs that write into the same folder take turns (`folder_lock`): a run holds an
+exclusive lock on every folder it writes into from its first temporary to its
+last rename, so it never removes another run's temporaries as stale, and a
+folder always ends as one run's complete output.
 """
 
 from __future__ import annotations
@@ -84,11 +89,25 @@ def write_all(out_dir: Path, files: t.Sequence[OutputFile]) -> list[Path]:
     ['a.txt']
     """
     steps = [_Step(out_dir / item.path) for item in files]
+    folders = list(dict.fromkeys(step.final.parent for step in steps))
+    current: Path = out_dir
+    try:
+        for folder in folders:
+            current = folder
+            folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write {current}: {exc.strerror or exc}; no output was changed") from None
+    with folder_lock(*folders):
+        _transaction(steps, files, out_dir)
+    return [step.final for step in steps]
+
+
+def _transaction(steps: list[_Step], files: t.Sequence[OutputFile], out_dir: Path) -> None:
+    """`write_all`'s work, with every folder it writes into locked."""
     current: Path = out_dir
     try:
         for folder in dict.fromkeys(step.final.parent for step in steps):
             current = folder
-            folder.mkdir(parents=True, exist_ok=True)
             remove_stale(folder)
         mode = _new_file_mode()
         for step in steps:
@@ -122,7 +141,6 @@ def write_all(out_dir: Path, files: t.Sequence[OutputFile]) -> list[Path]:
     for step in steps:
         if step.old is not None:
             _unlink(step.old)
-    return [step.final for step in steps]
 
 
 # From this many files on, temporaries are written by threads: each waits on its own
@@ -256,6 +274,74 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, follow_lin
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: How long a run waits for another run writing into the same folder before giving up.
+LOCK_WAIT = 60.0
+
+
+class FolderBusy(OutputError):
+    """Another run kept a folder locked for longer than `LOCK_WAIT` seconds."""
+
+
+class folder_lock:
+    """An exclusive lock on folders, held by one run at a time (a context manager).
+
+    The lock is `flock` on the folder itself, so no lock file is ever left in a
+    user's folder, and the system releases it when the process dies, however it
+    dies. Folders are locked in one order (their real paths, sorted), so two
+    runs that lock overlapping sets never wait on each other in a circle. Where
+    folders cannot be locked (no `fcntl`, or a filesystem without `flock`),
+    writes go on unlocked, as before.
+
+    >>> import tempfile
+    >>> with folder_lock(Path(tempfile.mkdtemp())):
+    ...     pass
+    """
+
+    def __init__(self, *folders: Path, wait: float | None = None) -> None:
+        self.folders = sorted({os.path.realpath(f) for f in folders})
+        self.wait = LOCK_WAIT if wait is None else wait
+        self._fds: list[int] = []
+
+    def __enter__(self) -> folder_lock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover  (no flock on this system)
+            return self
+        import time
+
+        try:
+            for folder in self.folders:
+                try:
+                    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+                except OSError:
+                    continue  # not there (yet) or not readable: the writes themselves will say
+                self._fds.append(fd)
+                deadline = time.monotonic() + self.wait
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise FolderBusy(f"cannot write into {folder}: another mpl run has been writing "
+                                             f"there for over {self.wait:g} s; no output was changed") from None
+                        time.sleep(0.01)
+                    except OSError:
+                        break  # this filesystem cannot lock: go on as before
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        for fd in reversed(self._fds):
+            os.close(fd)  # closing the folder releases its flock
+        self._fds.clear()
 
 
 def _new_file_mode() -> int:

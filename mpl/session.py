@@ -11,7 +11,9 @@ whole API.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import re
 import typing as t
 import warnings
@@ -210,6 +212,10 @@ class Session:
         name, an unknown `extends`, or a result with errors (a cycle, say).
         A task may share the name (tasks and profiles are apart).
         """
+        with self._editing():
+            return self._save(name, description=description, extends=extends)
+
+    def _save(self, name: str, *, description: str | None, extends: str | None) -> Path:
         path, text, bom = self._read()
         before = _analyze(path, text)
         program = before.program
@@ -246,6 +252,10 @@ class Session:
         `default` names it. If the session was on that profile it goes back to
         the profile its task routes to (or the `default`), keeping its overrides.
         """
+        with self._editing():
+            return self._delete_profile(name)
+
+    def _delete_profile(self, name: str) -> Path:
         path, text, bom = self._read()
         before = _analyze(path, text)
         program = before.program
@@ -287,13 +297,36 @@ class Session:
             self._profile = self._routed()
         return path
 
-    def _read(self) -> tuple[Path, str, bool]:
+    def _path(self) -> Path:
+        """The source file the session's profiles were loaded from."""
         program = self._set.program
         shown = Path(program.source.path)
         if program.source.path.startswith("<"):
             raise MplError([_error("MPL001", "the profiles were loaded from text, not from a file: there is nothing to save to",
                                    "load a path: `mpl.load(\"profiles.mprof\")`")])
-        path = shown if shown.is_absolute() else program.base_dir / shown.name
+        return shown if shown.is_absolute() else program.base_dir / shown.name
+
+    @contextlib.contextmanager
+    def _editing(self) -> t.Iterator[None]:
+        """Hold the source file's folder while the file is read, changed and replaced.
+
+        Savers in other threads and processes wait their turn, and each reads the
+        file as the one before left it, so no saver's profile is lost.
+        """
+        from mpl.output import FolderBusy, folder_lock
+
+        lock = folder_lock(Path(os.path.realpath(self._path())).parent)
+        try:
+            lock.__enter__()
+        except FolderBusy as exc:
+            raise MplError([_error("MPL001", str(exc), "another program is saving into this file; try again")]) from None
+        try:
+            yield
+        finally:
+            lock.__exit__(None, None, None)
+
+    def _read(self) -> tuple[Path, str, bool]:
+        path = self._path()
         try:
             data = path.read_bytes()
         except OSError as exc:

@@ -820,26 +820,29 @@ def write_into(path: Path, program: Program, target: MetonTarget, *, backup: boo
 
     Returns False when the file already holds them (nothing is written). The old file
     is kept as `PATH.bak` unless `backup` is False: one generation, an earlier backup
-    is replaced, and a link at `PATH.bak` is replaced too, never followed. Raises
-    `IntoError` (the file is left as it was) or `OSError`.
+    is replaced, and a link at `PATH.bak` is replaced too, never followed. The
+    file's folder is locked from the read to the write, so two runs merging into
+    one file take turns and neither loses the other's change. Raises `IntoError`
+    (the file is left as it was) or `OSError`.
     """
     import os
 
-    real = Path(os.path.realpath(path))
-    raw = real.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise IntoError(f"is not UTF-8 text (byte {exc.start})") from None
-    new = merge_into(target, program, text)
-    if new == text:
-        return False
-    from mpl.output import write_atomic
+    from mpl.output import folder_lock, write_atomic
 
-    mode = real.stat().st_mode & 0o7777
-    if backup:
-        write_atomic(backup_path(real), raw, mode=mode, follow_links=False)
-    write_atomic(real, new.encode("utf-8"), mode=mode)
+    real = Path(os.path.realpath(path))
+    with folder_lock(real.parent):
+        raw = real.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise IntoError(f"is not UTF-8 text (byte {exc.start})") from None
+        new = merge_into(target, program, text)
+        if new == text:
+            return False
+        mode = real.stat().st_mode & 0o7777
+        if backup:
+            write_atomic(backup_path(real), raw, mode=mode, follow_links=False)
+        write_atomic(real, new.encode("utf-8"), mode=mode)
     return True
 
 
