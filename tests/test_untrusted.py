@@ -256,3 +256,35 @@ def test_build_names_the_server_and_every_upload_before_uploading(local, tmp_pat
     assert listing < uploaded
     again = run("build", "--all", "--force")  # the server has the blob: nothing is listed as sent
     assert "uploading" not in again.stderr and f"mpl: building on {local.url}" in again.stderr
+
+
+def test_the_question_is_asked_on_a_real_terminal_and_no_means_nothing_written(tmp_path):
+    """`mpl compile` in a real pseudo-terminal: the prompt appears, and `n` leaves the file as it was."""
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    from helpers import ROOT
+
+    outside = tmp_path / "meton.yaml"
+    outside.write_text(CONFIG_YAML)
+    repo = repository(tmp_path, 'sources = ["p.mprof"]\n[targets.meton]\ninto = "../meton.yaml"\n')
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mpl", "compile"], cwd=repo, stdin=terminal, stdout=terminal,
+                            stderr=terminal, env={**os.environ, "PYTHONPATH": str(ROOT)}, close_fds=True)
+    os.close(terminal)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"Go on? [y/N]" not in seen and time.monotonic() < deadline:
+            if select.select([controller], [], [], 1)[0]:
+                seen += os.read(controller, 4096)
+        assert b"would write to" in seen and b"Go on? [y/N]" in seen, seen
+        os.write(controller, b"n\n")
+        assert proc.wait(timeout=60) == 2
+    finally:
+        proc.kill()
+        os.close(controller)
+    assert outside.read_text() == CONFIG_YAML
