@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
 import sys
 import typing as t
 from threading import Event
@@ -377,7 +378,8 @@ def _invalid_params(exc: Exception) -> str:
     """What is wrong with a message's parameters, in cattrs's words (the first few problems)."""
     cause = exc.__cause__ or exc
     if isinstance(cause, cattrs.BaseValidationError):
-        problems = cattrs.transform_error(cause)
+        # cattrs names the Python fields (`text_document`); the client wrote `textDocument`
+        problems = [re.sub(r"_([a-z])", lambda m: m.group(1).upper(), p) for p in cattrs.transform_error(cause)]
         return "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
     return str(cause) or type(cause).__name__
 
