@@ -147,8 +147,10 @@ def document_size(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def refused_document(uri: str, size: int, version: int | None, *, text: str = "", encoding: str = UTF16) -> Document:
-    """A document too large to analyse: one MPL005 diagnostic at its start, and nothing else to read.
+def refused_document(
+    uri: str, size: int, version: int | None, *, text: str = "", encoding: str = UTF16, why: str | None = None
+) -> Document:
+    """A document too large to analyse: one MPL005 diagnostic at its start (`why`, or its size), and nothing else to read.
 
     >>> doc = refused_document("untitled:a", 20_000_000, 3)
     >>> [(d.code, d.span, d.message) for d in doc.diagnostics]  # doctest: +NORMALIZE_WHITESPACE
@@ -159,7 +161,7 @@ def refused_document(uri: str, size: int, version: int | None, *, text: str = ""
     sink = Sink(source)
     sink.report(
         "MPL005", None,
-        f"the document is {size} bytes; the language server analyses documents up to {MAX_DOCUMENT_BYTES} bytes",
+        why or f"the document is {size} bytes; the language server analyses documents up to {MAX_DOCUMENT_BYTES} bytes",
         help=f"`mpl check` reads files up to {MAX_BYTES} bytes",
     )
     analysis = Analysis(source=source, sink=sink)

@@ -243,7 +243,11 @@ class MplLanguageServer(LanguageServer):
         known = self.text_document(uri)
         language = language_id or (known.language_id if known is not None else None) or ""
         self.workspace.put_text_document(types.TextDocumentItem(uri=uri, language_id=language, version=version or 0, text=""))
-        self.publish(refused_document(uri, size, version, encoding=self.encoding))
+        why = (
+            f"the document came in a message of {size} bytes; the language server reads messages up to "
+            f"{MAX_MESSAGE_BYTES} bytes and analyses documents up to {MAX_DOCUMENT_BYTES} bytes"
+        )
+        self.publish(refused_document(uri, size, version, encoding=self.encoding, why=why))
 
     def schedule(self, uri: str) -> None:
         """Analyse after the debounce delay, unless another change comes first."""
