@@ -29,7 +29,6 @@ which prints how many batches, messages and requests were sent and what failed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import queue
 import random
@@ -462,12 +461,9 @@ def fuzz(seconds: float, seed: int | None = None, out: t.TextIO = sys.stdout, ba
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fuzz_lsp", description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0, help="how long to run (default 10)")
-    parser.add_argument("--seed", type=int, default=None, help="the generator's seed (default random)")
-    args = parser.parse_args(argv)
-    counts = fuzz(args.minutes * 60, args.seed)
-    return 1 if counts["failures"] else 0
+    from fuzz import long_run
+
+    return long_run("python -m tests.fuzz_lsp", __doc__, fuzz, argv, "the generator's seed")
 
 
 if __name__ == "__main__":

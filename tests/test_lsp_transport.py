@@ -1,13 +1,17 @@
-"""Publishing: diagnostics converted for the editor once, re-used while they show the same."""
+"""The transport: diagnostics converted for the editor once; a hostile client in raw bytes; the framer alone."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from fuzz_lsp import HEALTH_URI, Server, frame, hover, open_health_document
 from mpl.compiler.chunks import ChunkParser
-from mpl.lsp import features
-from mpl.lsp.document import analyze_document
+from mpl.lsp import features, transport
+from mpl.lsp.document import MAX_DOCUMENT_BYTES, analyze_document, document_size
 from mpl.lsp.positions import PositionMap
+from mpl.lsp.transport import Framer, Malformed, Message, Oversized
 from mpl.source import SourceFile
 
 TEXT = "profile a < min_pp 0.1 >\nprofile b < top_kk 1 >\nprofile c extends a < temperature 0.5 >\n"
@@ -42,13 +46,6 @@ def test_ascii_and_other_texts_give_the_same_positions(encoding):
 
 
 # -- a hostile client, in raw bytes over the server's pipes (`fuzz_lsp.Server`) -------------
-
-import json  # noqa: E402
-
-from fuzz_lsp import HEALTH_URI, Server, frame, hover, open_health_document  # noqa: E402
-from mpl.lsp import transport  # noqa: E402
-from mpl.lsp.document import MAX_DOCUMENT_BYTES, document_size  # noqa: E402
-from mpl.lsp.transport import Framer, Malformed, Message, Oversized  # noqa: E402
 
 HOVER = {"textDocument": {"uri": HEALTH_URI}, "position": {"line": 1, "character": 14}}
 
