@@ -259,3 +259,10 @@ def test_the_framer_keeps_no_more_than_a_message_of_an_endless_one():
 def test_document_size_counts_utf8_bytes():
     assert document_size("a" * 10) == 10 and document_size("é😀") == 6
     assert document_size("é" * (MAX_DOCUMENT_BYTES // 2 + 1)) > MAX_DOCUMENT_BYTES
+
+
+def test_exit_without_shutdown_ends_the_server_with_exit_code_1():
+    with Server() as server:
+        server.initialize()
+        server.send({"jsonrpc": "2.0", "method": "exit"})
+        assert server.process.wait(10) == 1

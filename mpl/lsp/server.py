@@ -82,14 +82,19 @@ class MplLanguageServer(LanguageServer):
         """
         self._stop_event = Event()
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        code: t.Any = 0
         try:
             asyncio.run(self._serve(stdin or sys.stdin.buffer))
         except BrokenPipeError:
             logger.error("the client closed its end; the server stops")
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             pass
+        except SystemExit as exc:  # `exit`: 0 after `shutdown`, else 1 (as LSP asks)
+            code = exc.code
         finally:
             self.shutdown()
+        if code:
+            raise SystemExit(code)
 
     async def _serve(self, stream: t.BinaryIO) -> None:
         loop = asyncio.get_running_loop()
