@@ -286,13 +286,20 @@ def fuzz(seconds: float, seed: int | None = None, out: t.TextIO = sys.stdout) ->
     return counts
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__.splitlines()[0])
+def long_run(
+    prog: str, doc: str, run: t.Callable[[float, int | None], dict[str, int]], argv: list[str] | None, seed_help: str
+) -> int:
+    """A fuzzer's command line (`--minutes`, `--seed`): exit code 1 on any failure."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="how long to run (default 10)")
-    parser.add_argument("--seed", type=int, default=None, help="the mutation fuzzer's seed (default random)")
+    parser.add_argument("--seed", type=int, default=None, help=f"{seed_help} (default random)")
     args = parser.parse_args(argv)
-    counts = fuzz(args.minutes * 60, args.seed)
+    counts = run(args.minutes * 60, args.seed)
     return 1 if counts["failures"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return long_run("python -m tests.fuzz", __doc__, fuzz, argv, "the mutation fuzzer's seed")
 
 
 if __name__ == "__main__":

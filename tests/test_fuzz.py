@@ -1,4 +1,4 @@
-"""The short fuzz budget of the suite: generated programs and mutated sources (see tests/fuzz.py)."""
+"""The short fuzz budget of the suite: generated programs and mutated sources (see tests/fuzz.py), hostile LSP messages (tests/fuzz_lsp.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 
+import fuzz_lsp
 from fuzz import TIME_BOUND, check_program, fuzz, mutants, programs, run_one, seeds
 
 
@@ -48,3 +49,11 @@ def test_the_long_run_prints_its_counts():
     assert counts["failures"] == 0, out.getvalue()
     assert counts["programs"] > 0 and counts["mutants"] > 0 and counts["slowest ms"] < TIME_BOUND * 1000
     assert out.getvalue().startswith("seed 1: programs ")
+
+
+def test_hostile_lsp_messages_never_silence_desynchronise_or_end_the_server():
+    out = io.StringIO()
+    counts = fuzz_lsp.fuzz(6, seed=20261206, out=out)
+    assert counts["failures"] == 0, out.getvalue()
+    assert counts["batches"] >= 20 and counts["requests answered"] >= 20, out.getvalue()
+    assert out.getvalue().startswith("seed 20261206: batches ")

@@ -9,6 +9,7 @@ over the compiler's data (testable without a server, and free of pygls):
 - `symbols`: definitions and references of profiles, tasks and models;
 - `context`: what the text before the cursor asks to complete (works on half-typed text);
 - `features`: diagnostics, hover, completion, navigation, rename, symbols, formatting;
+- `transport`: bytes from the client to messages, bounded, resynchronising after a malformed one;
 - `server`: the pygls 2 adapter (handlers, debouncing, settings), imported only by `mpl lsp`.
 """
 

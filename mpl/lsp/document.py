@@ -15,12 +15,17 @@ from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 from mpl.catalog import Version
-from mpl.compiler import Analysis, analyze, nodes
-from mpl.diagnostics import Diagnostic
+from mpl.compiler import MAX_BYTES, Analysis, analyze, nodes
+from mpl.diagnostics import Diagnostic, Sink
 from mpl.compiler.chunks import ChunkParser
 from mpl.lsp.positions import UTF16, PositionMap
 from mpl.lsp.symbols import Index
 from mpl.source import SourceFile
+
+#: The largest document the server analyses (UTF-8 bytes). Larger ones get one MPL005 diagnostic and no analysis:
+#: an analysis takes about a second a MiB (several for a MiB of errors) on every change, and `mpl check` reads up
+#: to `mpl.compiler.MAX_BYTES`.
+MAX_DOCUMENT_BYTES = 1024 * 1024
 
 
 def uri_to_path(uri: str) -> Path | None:
@@ -49,6 +54,7 @@ class Document:
     _index: Index | None = None
     kind: str = "mprof"  # or "modelfile"
     modelfile: t.Any = None  # the read `mpl.compiler.modelfile.Modelfile` of a Modelfile
+    refused: str | None = None  # the text too large to analyse (the analysis is then of an empty document)
 
     @property
     def index(self) -> Index:
@@ -60,6 +66,11 @@ class Document:
     @property
     def text(self) -> str:
         return self.source.text
+
+    @property
+    def received(self) -> str:
+        """The text the editor sent: the analysed text, or the one refused as too large."""
+        return self.source.text if self.refused is None else self.refused
 
     @property
     def file(self) -> nodes.File:
@@ -95,6 +106,9 @@ def analyze_document(
     [('MPL301', 'did you mean `min_p`?')]
     """
     path = uri_to_path(uri)
+    size = document_size(text)
+    if size > MAX_DOCUMENT_BYTES:
+        return refused_document(uri, size, version, text=text, encoding=encoding)
     source = SourceFile(str(path) if path else uri, text)
     from mpl.compiler.modelfile import is_modelfile_path
 
@@ -116,6 +130,44 @@ def analyze_document(
         analysis=analysis,
         diagnostics=diagnostics,
         positions=PositionMap(source, encoding),
+    )
+
+
+def document_size(text: str) -> int:
+    """The UTF-8 size of a text, measured only when its length leaves it in doubt.
+
+    Never less than `len(text)`, so an answer over `MAX_DOCUMENT_BYTES` is always
+    over the limit, and exact whenever it is within it.
+
+    >>> document_size("abc"), document_size("é" * 3)
+    (3, 6)
+    """
+    if len(text) > MAX_DOCUMENT_BYTES or text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def refused_document(
+    uri: str, size: int, version: int | None, *, text: str = "", encoding: str = UTF16, why: str | None = None
+) -> Document:
+    """A document too large to analyse: one MPL005 diagnostic at its start (`why`, or its size), and nothing else to read.
+
+    >>> doc = refused_document("untitled:a", 20_000_000, 3)
+    >>> [(d.code, d.span, d.message) for d in doc.diagnostics]  # doctest: +NORMALIZE_WHITESPACE
+    [('MPL005', None, 'the document is 20000000 bytes; the language server analyses documents up to 1048576 bytes')]
+    """
+    path = uri_to_path(uri)
+    source = SourceFile(str(path) if path else uri, "")
+    sink = Sink(source)
+    sink.report(
+        "MPL005", None,
+        why or f"the document is {size} bytes; the language server analyses documents up to {MAX_DOCUMENT_BYTES} bytes",
+        help=f"`mpl check` reads files up to {MAX_BYTES} bytes",
+    )
+    analysis = Analysis(source=source, sink=sink)
+    return Document(
+        uri=uri, version=version, source=source, analysis=analysis, diagnostics=analysis.diagnostics,
+        positions=PositionMap(source, encoding), kind="refused", refused=text,
     )
 
 

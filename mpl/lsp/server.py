@@ -18,11 +18,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
+import sys
 import typing as t
+from threading import Event
+from urllib.parse import unquote
 
+import cattrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import (
+    JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcParseError,
+)
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
 
 from mpl import __version__
 from mpl.catalog import Version
@@ -30,11 +39,15 @@ from mpl.lsp import completion as completion_feature
 from mpl.lsp import features, hover
 from mpl.lsp import modelfile as modelfile_feature
 from mpl.compiler.chunks import ChunkParser
-from mpl.lsp.document import Document, analyze_document, parse_version, uri_to_path
+from mpl.lsp.document import (
+    MAX_DOCUMENT_BYTES, Document, analyze_document, document_size, parse_version, refused_document, uri_to_path,
+)
 from mpl.lsp.positions import UTF16, PositionMap
+from mpl.lsp.transport import MAX_MESSAGE_BYTES, Frame, Framer, Malformed, Oversized
 from mpl.source import SourceFile
 
 DEBOUNCE_MS = 50
+READ_CHUNK = 64 * 1024  # the most read from stdin at a time
 # After an analysis, the collector's pass over its new objects waits for the next
 # change (it then runs inside that change's debounce delay) or for this long.
 SETTLE_S = 0.25
@@ -57,6 +70,97 @@ class MplLanguageServer(LanguageServer):
         self.ollama: Version | None = None
         self.debounce = DEBOUNCE_MS / 1000
         self.collector = Collector()
+
+    # -- transport -------------------------------------------------------------------
+    def start_io(self, stdin: t.BinaryIO | None = None, stdout: t.BinaryIO | None = None) -> None:
+        """Serve over stdin and stdout until the client says exit (or closes stdin).
+
+        pygls's own loop reads a body of whatever length a header announces,
+        loses its place for good after a wrong `Content-Length`, and answers
+        nothing to a request whose parameters do not fit its type; this one
+        reads through `transport.Framer` and answers every request (`receive`).
+        """
+        self._stop_event = Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        code: t.Any = 0
+        try:
+            asyncio.run(self._serve(stdin or sys.stdin.buffer))
+        except BrokenPipeError:
+            logger.error("the client closed its end; the server stops")
+        except KeyboardInterrupt:
+            pass
+        except SystemExit as exc:  # `exit`: 0 after `shutdown`, else 1 (as LSP asks)
+            code = exc.code
+        finally:
+            self.shutdown()
+        if code:
+            raise SystemExit(code)
+
+    async def _serve(self, stream: t.BinaryIO) -> None:
+        loop = asyncio.get_running_loop()
+        read = getattr(stream, "read1", stream.read)  # what has come, up to a chunk, without waiting for more
+        framer = Framer()
+        assert self._stop_event is not None
+        while not self._stop_event.is_set():
+            data = await loop.run_in_executor(self.thread_pool, read, READ_CHUNK)
+            if not data:
+                break
+            for frame in framer.feed(data):
+                self.receive(frame)
+                await asyncio.sleep(0)  # let what the message started (a debounce, a reply) run
+
+    def receive(self, frame: Frame) -> None:
+        """Handle one frame: every request gets a result or an error, whatever it holds."""
+        if isinstance(frame, Malformed):
+            logger.warning("malformed message: %s", frame.reason)
+            self.reply_error(frame.id, JsonRpcParseError.CODE, frame.reason)
+        elif isinstance(frame, Oversized):
+            reason = f"a message of {frame.length} bytes; the server reads messages up to {MAX_MESSAGE_BYTES} bytes"
+            logger.warning("%s (%s)", reason, frame.method or "no method")
+            if frame.uri is not None and frame.method in (types.TEXT_DOCUMENT_DID_OPEN, types.TEXT_DOCUMENT_DID_CHANGE):
+                self.refuse_document(frame.uri, frame.length, frame.version, frame.language_id)
+            elif frame.method is not None or frame.id is None:
+                self.reply_error(frame.id, JsonRpcInvalidRequest.CODE, reason)
+        else:
+            try:
+                self.dispatch(frame.content)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception:  # a bug of the server's must not end the session
+                logger.exception("handling a message failed")
+                content = frame.content
+                if isinstance(content, dict) and "method" in content and _valid_id(content.get("id")):
+                    self.reply_error(content["id"], JsonRpcInternalError.CODE, "the server failed to handle the request")
+
+    def dispatch(self, content: t.Any) -> None:
+        """Check a message's envelope, then hand it to pygls; a request that does not fit gets its error."""
+        if not isinstance(content, dict):
+            return self.reply_error(None, JsonRpcInvalidRequest.CODE, "a message must be a JSON object")
+        ident, method = content.get("id"), content.get("method")
+        request = "id" in content and "method" in content
+        if content.get("jsonrpc") != "2.0" or ("method" in content and not isinstance(method, str)) or (
+            "id" in content and not _valid_id(ident)
+        ) or ("method" not in content and "id" not in content):
+            return self.reply_error(
+                ident if _valid_id(ident) else None, JsonRpcInvalidRequest.CODE,
+                'not a JSON-RPC 2.0 message: it needs "jsonrpc": "2.0", a "method" string, an integer or string "id"',
+            )
+        if request and self.protocol._shutdown and method != types.EXIT:
+            return self.reply_error(ident, JsonRpcInvalidRequest.CODE, "the server is shut down")
+        try:
+            message = self.protocol.structure_message(content)
+        except Exception as exc:
+            why = _invalid_params(exc)
+            if request:
+                return self.reply_error(ident, JsonRpcInvalidParams.CODE, f"invalid parameters for `{method}`: {why}")
+            logger.warning("ignoring %s: %s", method or f"the response to {ident!r}", why)
+            return None
+        self.protocol.handle_message(message)
+        return None
+
+    def reply_error(self, ident: int | str | None, code: int, message: str) -> None:
+        """A JSON-RPC error response (with a null id when the request's is unknown, as JSON-RPC 2.0 has it)."""
+        self.protocol._send_data({"jsonrpc": "2.0", "id": ident, "error": {"code": code, "message": message}})
 
     # -- settings ------------------------------------------------------------------
     def apply_settings(self, settings: t.Any, origin: str) -> None:
@@ -88,9 +192,12 @@ class MplLanguageServer(LanguageServer):
         handle = self.pending.pop(uri, None)
         if handle is not None:
             handle.cancel()
-        text_document = self.workspace.text_documents.get(uri)
+        text_document = self.text_document(uri)
         if text_document is None:
             return None
+        last = self.documents.get(uri)
+        if last is not None and last.refused is not None and last.received == text_document.source:
+            return last  # refused as too large, and unchanged since
         root = uri_to_path(self.workspace.root_uri) if self.workspace.root_uri else None
         self.collector.pause()
         try:
@@ -109,18 +216,43 @@ class MplLanguageServer(LanguageServer):
                 logger.exception("analysing %s failed", uri)
                 self.parsers.pop(uri, None)
                 return self.documents.get(uri)
-            self.collector.retire(self.documents.get(uri))
-            self.documents[uri] = doc
-            self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(
-                    uri=uri,
-                    version=doc.version,
-                    diagnostics=self.converted.setdefault(uri, features.ConvertedDiagnostics()).convert(doc),
-                )
-            )
+            self.publish(doc)
             return doc
         finally:
             self.collector.owe()
+
+    def publish(self, doc: Document) -> None:
+        """Keep an analysis as the document's current one and publish its diagnostics."""
+        uri = doc.uri
+        self.collector.retire(self.documents.get(uri))
+        self.documents[uri] = doc
+        if doc.refused is not None:
+            self.parsers.pop(uri, None)
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(
+                uri=uri,
+                version=doc.version,
+                diagnostics=self.converted.setdefault(uri, features.ConvertedDiagnostics()).convert(doc),
+            )
+        )
+
+    def text_document(self, uri: str) -> TextDocument | None:
+        """The open document's text as the workspace keeps it (by its URI percent-decoded, as pygls keys it)."""
+        return self.workspace.text_documents.get(unquote(uri))
+
+    def refuse_document(self, uri: str, size: int, version: int | None, language_id: str | None) -> None:
+        """A document whose text came in a message too large to read: it is kept empty, with one MPL005 diagnostic."""
+        handle = self.pending.pop(uri, None)
+        if handle is not None:
+            handle.cancel()
+        known = self.text_document(uri)
+        language = language_id or (known.language_id if known is not None else None) or ""
+        self.workspace.put_text_document(types.TextDocumentItem(uri=uri, language_id=language, version=version or 0, text=""))
+        why = (
+            f"the document came in a message of {size} bytes; the language server reads messages up to "
+            f"{MAX_MESSAGE_BYTES} bytes and analyses documents up to {MAX_DOCUMENT_BYTES} bytes"
+        )
+        self.publish(refused_document(uri, size, version, encoding=self.encoding, why=why))
 
     def schedule(self, uri: str) -> None:
         """Analyse after the debounce delay, unless another change comes first."""
@@ -134,12 +266,10 @@ class MplLanguageServer(LanguageServer):
     def current(self, uri: str) -> Document | None:
         """The analysis of the text as it is now (analysing first if a change is pending)."""
         doc = self.documents.get(uri)
-        text_document = self.workspace.text_documents.get(uri)
-        if text_document is None:
-            return doc
-        if doc is None or uri in self.pending or doc.text != text_document.source:
-            return self.analyze_now(uri)
-        return doc
+        text_document = self.text_document(uri)
+        if text_document is not None and (doc is None or uri in self.pending or doc.received != text_document.source):
+            doc = self.analyze_now(uri)
+        return None if doc is None or doc.refused is not None else doc
 
     def close(self, uri: str) -> None:
         handle = self.pending.pop(uri, None)
@@ -151,7 +281,7 @@ class MplLanguageServer(LanguageServer):
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     def reanalyse_all(self) -> None:
-        for uri in list(self.workspace.text_documents):
+        for uri in list(self.documents):  # the URIs as the client wrote them (the workspace's are decoded)
             self.analyze_now(uri)
 
 
@@ -248,6 +378,21 @@ def warm_up() -> None:
     gc.freeze()
 
 
+def _valid_id(ident: t.Any) -> bool:
+    """A JSON-RPC request id: an integer or a string."""
+    return isinstance(ident, (int, str)) and not isinstance(ident, bool)
+
+
+def _invalid_params(exc: Exception) -> str:
+    """What is wrong with a message's parameters, in cattrs's words (the first few problems)."""
+    cause = exc.__cause__ or exc
+    if isinstance(cause, cattrs.BaseValidationError):
+        # cattrs names the Python fields (`text_document`); the client wrote `textDocument`
+        problems = [re.sub(r"_([a-z])", lambda m: m.group(1).upper(), p) for p in cattrs.transform_error(cause)]
+        return "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+    return str(cause) or type(cause).__name__
+
+
 def _offset(doc: Document, position: types.Position) -> int:
     return doc.positions.offset(position)
 
@@ -303,13 +448,15 @@ def build_server() -> MplLanguageServer:
     )
     def on_completion(ls: MplLanguageServer, params: types.CompletionParams) -> types.CompletionList | None:
         uri = params.text_document.uri
-        text_document = ls.workspace.text_documents.get(uri)
+        text_document = ls.text_document(uri)
         doc = ls.documents.get(uri) or ls.current(uri)
-        if doc is None or text_document is None:
+        if doc is None or text_document is None or doc.refused is not None:
             return None
         # Completion must keep up with typing: names come from the last analysis,
         # the context from the text as it is now.
         text = text_document.source
+        if document_size(text) > MAX_DOCUMENT_BYTES:
+            return None
         current = doc.positions if doc.text == text else PositionMap(SourceFile(doc.source.path, text), ls.encoding)
         if doc.kind == "modelfile":
             return modelfile_feature.completion(doc, current.offset(params.position), current)
