@@ -401,7 +401,7 @@ def import_meton(source: SourceFile, sink: Sink, out: Imported) -> None:
     try:
         doc = read_yaml(source.text)
     except Refused as exc:
-        sink.report(exc.code, _offset_span(source, exc.offset), f"`{source.path}`: {exc.message}; nothing is imported",
+        sink.report(exc.code, _offset_span(source, exc.offset), f"{exc.message}; nothing of this file is imported",
                     help=exc.help)
         return
     reader = _MetonReader(source, sink, doc)

@@ -670,6 +670,7 @@ def merge_into(target: MetonTarget, program: Program, text: str) -> str:
     if any(ch in body for ch in ("\x85", "\u2028", "\u2029")) or "\r" in body.replace("\r\n", ""):
         raise IntoError("uses line breaks other than LF or CRLF; mpl cannot rewrite it line by line")
     newline = "\r\n" if "\r\n" in body else "\n"
+    as_meton = _read_as_meton(body)
     try:
         data = YAML(typ="rt").load(body)
     except MarkedYAMLError as exc:
@@ -753,8 +754,40 @@ def merge_into(target: MetonTarget, program: Program, text: str) -> str:
     result = "".join(lines)
     if newline == "\r\n":
         result = result.replace("\r\n", "\n").replace("\n", "\r\n")
-    _verify(target, program, body, result)
+    _verify(target, program, as_meton, result)
     return bom + result
+
+
+def _read_as_meton(body: str) -> t.Any:
+    """`body` as Meton reads it (PyYAML, within mpl's bounds), or `IntoError` where mpl cannot tell
+    which text holds the sections it replaces (a key given twice, a merge key, an alias)."""
+    from mpl.yamlread import Refused, is_alias_of_earlier, read_yaml
+
+    try:
+        doc = read_yaml(body)
+    except Refused as exc:
+        line, column = exc.where(body) or (0, 0)
+        at = f"at line {line}, column {column}" if exc.offset is not None else "here"
+        if exc.message.startswith("not valid YAML: "):
+            raise IntoError(f"is not valid YAML {at}: {exc.message.split(': ', 1)[1]} ({exc.code})") from None
+        raise IntoError(f"is refused {at}: {exc.message} ({exc.code}; {exc.help})") from None
+    twice = doc.duplicates()
+    if twice:
+        first, last = twice[0]
+        raise IntoError(f"has the key `{first.value}` twice in one mapping (lines {first.start_mark.line + 1} and "
+                        f"{last.start_mark.line + 1}); Meton reads only the last: remove the other")
+    root = doc.root
+    models = doc.get(root, "models")
+    for name, mapping in (("the top level", root), ("`models`", models)):
+        if doc.merged(mapping):
+            raise IntoError(f"merges keys into {name} with `<<`; mpl replaces only sections written out in place")
+    for mapping, keys in ((root, _REPLACED), (models, ("settings", "primary"))):
+        entries = doc.entries(mapping) if mapping is not None else {}
+        for key in keys:
+            if key in entries and is_alias_of_earlier(*entries[key]):
+                raise IntoError(f"gives `{key}` as an alias (line {entries[key][0].start_mark.line + 1}); "
+                                "mpl replaces only sections written out in place")
+    return doc
 
 
 def _guess_indent(data: t.Any) -> int:
@@ -789,17 +822,19 @@ def _eol_comment(mapping: t.Any, key: str) -> str | None:
     return first if first.startswith("#") else None
 
 
-def _verify(target: MetonTarget, program: Program, before: str, after: str) -> None:
-    """Read both texts as Meton does (PyYAML) and check that only the replaced sections differ."""
-    import yaml
+def _verify(target: MetonTarget, program: Program, before: t.Any, after: str) -> None:
+    """Read the result as Meton does (PyYAML, within the bounds `before` was read in)
+    and check that only the replaced sections differ from `before` (a `Document`)."""
+    from mpl.yamlread import Refused, budget_for, read_yaml
 
     try:
-        old, new = yaml.safe_load(before), yaml.safe_load(after)
-    except yaml.YAMLError as exc:  # pragma: no cover - a splice that breaks the file is a bug
-        raise IntoError(f"would not read back as YAML after the change ({str(exc).splitlines()[0]}); nothing written") from None
+        old, new = before.data, read_yaml(after, budget=max(before.budget, budget_for(after))).data
+    except Refused as exc:  # an anchor in a replaced section that an alias elsewhere names, say
+        raise IntoError(f"would not read back after the change ({exc.message}): does an alias elsewhere name an anchor "
+                        "in a replaced section?") from None
     meant = target.document(program)
     problem = None
-    if not isinstance(new, dict) or {k: v for k, v in old.items() if k not in _REPLACED} != {
+    if not isinstance(new, dict) or not isinstance(old, dict) or {k: v for k, v in old.items() if k not in _REPLACED} != {
             k: v for k, v in new.items() if k not in _REPLACED}:
         problem = "other sections"
     elif new.get("parameter_profiles") != meant["parameter_profiles"]:
