@@ -471,11 +471,11 @@ def _is_mapping(node: t.Any) -> bool:
 
 
 def _holdable(value: t.Any) -> bool:
-    """A value a `.mprof` parameter can hold: a scalar, or a list of them (`stop`)."""
+    """A value a `.mprof` parameter can hold: a scalar (no `.inf` nor `.nan`), or a list of them (`stop`)."""
     def scalar(v: t.Any) -> bool:
         return isinstance(v, (bool, int, str)) or (isinstance(v, float) and math.isfinite(v))
 
-    return scalar(value) or isinstance(value, float) or (isinstance(value, list) and all(map(scalar, value)))
+    return scalar(value) or (isinstance(value, list) and all(map(scalar, value)))
 
 
 class _MetonReader:

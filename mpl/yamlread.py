@@ -189,7 +189,7 @@ class _Loader(yaml.SafeLoader):
     def construct_object(self, node: Node, deep: bool = False) -> t.Any:
         try:
             data = super().construct_object(node, deep=deep)
-        except (ValueError, OverflowError, TypeError) as exc:  # int('9' * 5000), a date that is none, ...
+        except (ValueError, ArithmeticError, LookupError, TypeError) as exc:  # int('9' * 5000), `!!int` of nothing, ...
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read the value {str(getattr(node, 'value', ''))[:40]!r}: {exc}", node.start_mark,
             ) from None

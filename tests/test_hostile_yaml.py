@@ -199,6 +199,15 @@ def test_into_replaces_settings_written_with_a_merge_key(tmp_path: Path) -> None
     assert doc["base"] == {"temperature": 0.3} and "<<" not in after and len(doc["models"]["settings"]) == 14
 
 
+def test_into_a_file_whose_first_nested_mapping_starts_with_a_merge_key(tmp_path: Path) -> None:
+    # found by the fuzzer: the indentation guess read the place of a key the merge brought (none): a TypeError
+    text = "base: &b {settings: {seed: 1}}\nagent:\n  <<: [*b, {primary: x}]\nparameter_profiles: {t: {<<: *b}}\n"
+    result, after = into(tmp_path, text)
+    assert result.exit_code == 0, result.output
+    doc = yaml.safe_load(after)
+    assert doc["agent"] == {"settings": {"seed": 1}, "primary": "x"} and "t" not in doc["parameter_profiles"]
+
+
 # -- 9: invalid YAML is an error, and an output is never emptied ---------------------
 
 
@@ -211,7 +220,8 @@ def test_into_replaces_settings_written_with_a_merge_key(tmp_path: Path) -> None
     ("parameter_profiles: [a, b]\n", "MPL010@1:21", "`parameter_profiles` is not a mapping"),
     ("models:\n  settings: {seed: " + "9" * 5000 + "}\n", "MPL010@2:20", "cannot read the value"),
     ("models:\n  settings: {seed: 1}\nx: \x07\n", "MPL010@3:4", "the character U+0007 is not allowed"),
-], ids=["tab", "empty", "list", "two-documents", "no-sections", "profiles-list", "huge-int", "control"])
+    ("models:\n  settings: {seed: !!int }\n", "MPL010@2:20", "cannot read the value ''"),  # found by the fuzzer
+], ids=["tab", "empty", "list", "two-documents", "no-sections", "profiles-list", "huge-int", "control", "empty-int"])
 def test_a_file_meton_cannot_load_is_an_error_and_keeps_the_output(tmp_path: Path, text: str, label: str, message: str) -> None:
     imp, labels, out = imported(tmp_path, text)
     assert labels == [label] and out is None
@@ -225,9 +235,10 @@ def test_a_file_meton_cannot_load_is_an_error_and_keeps_the_output(tmp_path: Pat
 
 
 def test_values_a_profile_cannot_hold_are_reported_not_crashed_on(tmp_path: Path) -> None:
-    text = "models:\n  settings:\n    stop: [[a, [b]], {x: 1}]\n    temperature: 2001-01-01\n    seed: null\n    top_k: 7\n"
+    text = ("models:\n  settings:\n    stop: [[a, [b]], {x: 1}]\n    temperature: 2001-01-01\n    seed: null\n    top_k: 7\n"
+            "    top_p: .inf\n    min_p: " + "9" * 400 + ".0\n")  # the last two found by the fuzzer: the writer failed on inf
     imp, labels, out = imported(tmp_path, text)
-    assert labels == ["MPL540@3:11", "MPL540@4:18", "MPL540@5:11"] and out is not None
+    assert labels == ["MPL540@3:11", "MPL540@4:18", "MPL540@5:11", "MPL540@7:12", "MPL540@8:12"] and out is not None
     assert imp.profiles[0].params()["top_k"] == 7 and "stop" not in imp.profiles[0].params()
 
 

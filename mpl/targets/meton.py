@@ -797,7 +797,9 @@ def _guess_indent(data: t.Any) -> int:
     for key in data:
         value = data[key]
         if isinstance(value, CommentedMap) and len(value) and not value.fa.flow_style():
-            step = value.lc.key(next(iter(value)))[1] - data.lc.key(key)[1]
+            # A key a `<<` merge brought has no place of its own in the mapping.
+            inner, outer = value.lc.key(next(iter(value))), data.lc.key(key)
+            step = inner[1] - outer[1] if inner is not None and outer is not None else 0
             if step > 0:
                 return step
     return 2
