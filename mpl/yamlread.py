@@ -19,7 +19,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 #: Levels of nesting (mappings and lists, through aliases) mpl reads; Meton's config.yaml has five.
 MAX_DEPTH = 100
@@ -227,7 +227,3 @@ def is_alias_of_earlier(key: Node, value: Node) -> bool:
     """Whether `value`, the value of `key`, was written before the key (an alias of a node elsewhere)."""
     return value.start_mark.index < key.end_mark.index
 
-
-def describe_key(node: Node) -> str:
-    """A key node as shown in a message."""
-    return str(node.value) if isinstance(node, ScalarNode) else f"the {node.id} key"
