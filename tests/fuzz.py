@@ -426,37 +426,37 @@ def fuzz(seconds: float, seed: int | None = None, out: t.TextIO = sys.stdout) ->
                 generated()
             except Exception:
                 pass  # counted and printed above
-        rng = random.Random(seed)
-        pool = seeds()
-        deadline = time.monotonic() + seconds / 3
-        for data in mutants(rng, pool):
-            if time.monotonic() > deadline:
-                break
-            counts["mutants"] += 1
-            start = time.monotonic()
-            try:
-                errors, _ = run_one(data, folder)
-                counts["mutants with errors"] += errors
-            except Exception:
-                counts["failures"] += 1
-                out.write(f"mutant failed (seed {seed}, #{counts['mutants']}): {data[:300]!r}\n{traceback.format_exc()}\n")
-            counts["slowest ms"] = max(counts["slowest ms"], int((time.monotonic() - start) * 1000))
-        deadline = time.monotonic() + seconds / 3
-        for data in yaml_mutants(random.Random(seed), yaml_seeds()):
-            if time.monotonic() > deadline:
-                break
-            counts["yaml mutants"] += 1
-            start = time.monotonic()
-            try:
-                errors, refused = run_yaml_one(data, folder)
-                counts["yaml imports with errors"] += errors
-                counts["yaml into refused"] += refused
-            except Exception:
-                counts["failures"] += 1
-                out.write(f"yaml mutant failed (seed {seed}, #{counts['yaml mutants']}): {data[:300]!r}\n{traceback.format_exc()}\n")
-            counts["slowest ms"] = max(counts["slowest ms"], int((time.monotonic() - start) * 1000))
+
+        def mprof(data: bytes) -> None:
+            errors, _ = run_one(data, folder)
+            counts["mutants with errors"] += errors
+
+        def config(data: bytes) -> None:
+            errors, refused = run_yaml_one(data, folder)
+            counts["yaml imports with errors"] += errors
+            counts["yaml into refused"] += refused
+
+        _run_mutants("mutants", mutants(random.Random(seed), seeds()), mprof, seconds / 3, counts, seed, out)
+        _run_mutants("yaml mutants", yaml_mutants(random.Random(seed), yaml_seeds()), config, seconds / 3, counts, seed, out)
     out.write(f"seed {seed}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + "\n")
     return counts
+
+
+def _run_mutants(label: str, stream: t.Iterator[bytes], verdict: t.Callable[[bytes], None], seconds: float,
+                 counts: dict[str, int], seed: int, out: t.TextIO) -> None:
+    """Give mutants of `stream` to `verdict` for about `seconds`, counted under `label`; print each failure."""
+    deadline = time.monotonic() + seconds
+    for data in stream:
+        if time.monotonic() > deadline:
+            break
+        counts[label] += 1
+        start = time.monotonic()
+        try:
+            verdict(data)
+        except Exception:
+            counts["failures"] += 1
+            out.write(f"{label[:-1]} failed (seed {seed}, #{counts[label]}): {data[:300]!r}\n{traceback.format_exc()}\n")
+        counts["slowest ms"] = max(counts["slowest ms"], int((time.monotonic() - start) * 1000))
 
 
 def main(argv: list[str] | None = None) -> int:
