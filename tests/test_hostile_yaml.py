@@ -242,6 +242,13 @@ def test_values_a_profile_cannot_hold_are_reported_not_crashed_on(tmp_path: Path
     assert imp.profiles[0].params()["top_k"] == 7 and "stop" not in imp.profiles[0].params()
 
 
+def test_profile_names_a_mprof_cannot_declare_are_reported(tmp_path: Path) -> None:
+    text = "parameter_profiles:\n  two words:\n    settings: {seed: 1}\n  1:\n    settings: {seed: 2}\n  ok-name:\n    settings: {seed: 3}\n"
+    imp, labels, out = imported(tmp_path, text)  # the writer failed on them before
+    assert labels == ["MPL540@2:3", "MPL540@4:3"] and out is not None
+    assert [p.name for p in imp.profiles] == ["default", "ok-name"]
+
+
 # -- the codes' fixtures ----------------------------------------------------------------
 
 YAML_FIXTURES = sorted((FIXTURES / "diagnostics").glob("MPL*.yaml"))
