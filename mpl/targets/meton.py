@@ -657,8 +657,10 @@ def merge_into(target: MetonTarget, program: Program, text: str) -> str:
     sections, dumped by ruamel.yaml, are spliced into the original text, so every other
     byte (keys, comments, blank lines, quoting, `null`s, order) stays as it was. A
     section missing from the file is added (`models` and `parameter_profiles` at the
-    end, `settings` at the end of `models`, `primary` at its start). The result is read
-    back and compared with what was meant before it is returned; any doubt is an
+    end, `settings` at the end of `models`, `primary` at its start). The file is first
+    read as Meton reads it, within bounds (`mpl.yamlread`: an alias bomb or deep nesting
+    is refused before anything expands it), and the result is read back the same way
+    and compared with what was meant before it is returned; any doubt is an
     `IntoError` and nothing is written.
     """
     from ruamel.yaml import YAML
