@@ -390,77 +390,141 @@ METON_RENAMES = {"max_tokens": "num_predict"}
 
 
 def import_meton(source: SourceFile, sink: Sink, out: Imported) -> None:
-    """Add Meton's `models.settings` (the `default` profile) and `parameter_profiles` to `out`."""
-    import yaml
+    """Add Meton's `models.settings` (the `default` profile) and `parameter_profiles` to `out`.
+
+    The file is read as Meton reads it (`mpl.yamlread`: PyYAML's `safe_load`, within bounds):
+    of a key given twice the last counts (the first gets MPL540), `<<` merge keys are applied,
+    and anything Meton cannot load is MPL010 (or MPL011 for an alias bomb or deep nesting).
+    """
+    from mpl.yamlread import Refused, read_yaml
 
     try:
-        root = yaml.compose(source.text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        span = _mark_span(source, mark) if mark is not None else None
-        sink.report("MPL540", span, f"`{source.path}` is not valid YAML: {getattr(exc, 'problem', exc)}",
-                    help="fix the YAML; nothing of this file is imported")
+        doc = read_yaml(source.text)
+    except Refused as exc:
+        sink.report(exc.code, _offset_span(source, exc.offset), f"{exc.message}; nothing of this file is imported",
+                    help=exc.help)
         return
-    if not isinstance(root, yaml.MappingNode):
-        sink.report("MPL540", None, f"`{source.path}` is not a Meton config: its top level is not a mapping")
+    reader = _MetonReader(source, sink, doc)
+    root = doc.root
+    if not _is_mapping(root):
+        what = "is empty" if root is None else f"holds a {root.id} at its top level, not a mapping of sections"
+        sink.report("MPL010", None if root is None else reader.span(root), f"`{source.path}` {what}; Meton cannot load it",
+                    help="pass Meton's config.yaml: a mapping with `models` and `parameter_profiles`")
         return
-    models = _get(root, "models")
-    settings = _get(models, "settings") if models is not None else None
-    profiles = _get(root, "parameter_profiles")
-    default: Profile | None = None
-    if settings is not None or isinstance(profiles, yaml.MappingNode):
-        # Without `models.settings`, Meton starts from its own defaults: they are the base the presets apply over.
-        default = Profile("default", "Meton's models.settings" if settings is not None else "Meton's default settings")
-        if settings is not None:
-            _meton_settings(source, sink, settings, default)
-        _meton_defaults(default)
-        out.profiles.append(default)
-        out.default = "default"
-    if isinstance(profiles, yaml.MappingNode):
-        for key_node, value_node in profiles.value:
-            name = str(key_node.value)
-            # `/pprofile apply` changes only the keys a profile lists, over models.settings.
-            profile = Profile(name, parent=default.name if default is not None else None)
-            if isinstance(value_node, yaml.MappingNode):
-                for k, v in value_node.value:
-                    if k.value == "description" and isinstance(v, yaml.ScalarNode):
-                        profile.description = str(v.value)
-                    elif k.value == "settings":
-                        _meton_settings(source, sink, v, profile)
-                    elif k.value == "name":
-                        if str(v.value) != name:
-                            sink.report("MPL540", _node_span(source, v),
-                                        f"profile `{name}` calls itself `{v.value}`; the key `{name}` is its name in mpl",
-                                        help="make `name` match the key")
-                    else:
-                        sink.report("MPL540", _node_span(source, k), f"`{k.value}` of a Meton profile is not imported",
-                                    help="a Meton parameter profile holds `name`, `description` and `settings`")
-            out.profiles.append(profile)
+    models = reader.get(root, "models")
+    settings = reader.get(models, "settings") if _is_mapping(models) else None
+    profiles = reader.get(root, "parameter_profiles")
+    if profiles is not None and doc.value(profiles) is None:
+        profiles = None  # `parameter_profiles:` with nothing: Meton reads no profiles
+    for node, name in ((settings, "models.settings"), (profiles, "parameter_profiles")):
+        if node is not None and not _is_mapping(node):
+            sink.report("MPL010", reader.span(node), f"`{name}` is not a mapping; Meton cannot load this config",
+                        help=f"write `{name}` as a mapping of keys, as Meton's config.yaml does")
+            return
     if settings is None and profiles is None:
-        sink.report("MPL540", None, f"`{source.path}` has neither `models.settings` nor `parameter_profiles`",
+        sink.report("MPL010", None, f"`{source.path}` has neither `models.settings` nor `parameter_profiles`: nothing to import",
                     help="pass Meton's config.yaml")
+        return
+    # Without `models.settings`, Meton starts from its own defaults: they are the base the presets apply over.
+    default = Profile("default", "Meton's models.settings" if settings is not None else "Meton's default settings")
+    if settings is not None:
+        reader.settings(settings, default)
+    _meton_defaults(default)
+    out.profiles.append(default)
+    out.default = "default"
+    for key, (key_node, value_node) in (reader.entries(profiles) if profiles is not None else {}).items():
+        name = str(key)
+        if not re.fullmatch(lexicon.NAME, name):
+            sink.report("MPL540", reader.span(key_node), f"Meton profile `{name}` cannot be a `.mprof` profile name; it is not imported",
+                        help="rename it in config.yaml: a letter, then letters, digits, `_` or `-`")
+            continue
+        # `/pprofile apply` changes only the keys a profile lists, over models.settings.
+        if not _is_mapping(value_node):
+            sink.report("MPL010", reader.span(value_node), f"Meton profile `{name}` is not a mapping; Meton cannot load this config",
+                        help="write the profile as `name`, `description` and `settings`")
+            return
+        profile = Profile(name, parent=default.name)
+        for k, (k_node, v) in reader.entries(value_node).items():
+            if k == "description":
+                if isinstance(doc.value(v), str):
+                    profile.description = doc.value(v)
+                else:
+                    sink.report("MPL540", reader.span(v), f"the description of profile `{name}` is not a string; it is not imported",
+                                help="quote it")
+            elif k == "settings":
+                reader.settings(v, profile)
+            elif k == "name":
+                if doc.value(v) != name:
+                    sink.report("MPL540", reader.span(v),
+                                f"profile `{name}` calls itself `{doc.value(v)}`; the key `{name}` is its name in mpl",
+                                help="make `name` match the key")
+            else:
+                sink.report("MPL540", reader.span(k_node), f"`{k}` of a Meton profile is not imported",
+                            help="a Meton parameter profile holds `name`, `description` and `settings`")
+        out.profiles.append(profile)
 
 
-def _get(node: t.Any, key: str) -> t.Any:
+def _is_mapping(node: t.Any) -> bool:
     import yaml
 
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    for k, v in node.value:
-        if isinstance(k, yaml.ScalarNode) and k.value == key:
-            return v
-    return None
+    return isinstance(node, yaml.MappingNode)
 
 
-def _mark_span(source: SourceFile, mark: t.Any) -> Span:
-    offset = source.offset_at(mark.line + 1, mark.column + 1)
-    return Span(offset, offset + 1)
+def _holdable(value: t.Any) -> bool:
+    """A value a `.mprof` parameter can hold: a scalar (no `.inf` nor `.nan`), or a list of them (`stop`)."""
+    def scalar(v: t.Any) -> bool:
+        return isinstance(v, (bool, int, str)) or (isinstance(v, float) and math.isfinite(v))
+
+    return scalar(value) or (isinstance(value, list) and all(map(scalar, value)))
 
 
-def _node_span(source: SourceFile, node: t.Any) -> Span:
-    start = source.offset_at(node.start_mark.line + 1, node.start_mark.column + 1)
-    end = source.offset_at(node.end_mark.line + 1, node.end_mark.column + 1)
-    return Span(start, max(end, start + 1))
+class _MetonReader:
+    """The mappings of one read config.yaml, each key given twice reported once (MPL540 at the first)."""
+
+    def __init__(self, source: SourceFile, sink: Sink, doc: t.Any) -> None:
+        self.source, self.sink, self.doc = source, sink, doc
+        self.reported: set[int] = set()
+
+    def span(self, node: t.Any) -> Span:
+        """Where a node is written (PyYAML's marks count characters of the text it was given)."""
+        size = len(self.source.text)
+        start = min(node.start_mark.index, size)
+        return Span(start, min(max(node.end_mark.index, start + 1), size))
+
+    def entries(self, node: t.Any) -> dict[t.Any, tuple[t.Any, t.Any]]:
+        from mpl.diagnostics import Related
+
+        if id(node) not in self.reported:
+            self.reported.add(id(node))
+            for first, last in self.doc.duplicates(node):
+                line = last.start_mark.line + 1
+                self.sink.report("MPL540", self.span(first),
+                                 f"`{first.value}` is given again on line {line}: Meton keeps the last, so this one is not imported",
+                                 help=f"remove one of the two `{first.value}`", related=[Related(self.span(last), "the one Meton reads")])
+        return self.doc.entries(node)
+
+    def get(self, node: t.Any, key: str) -> t.Any:
+        found = self.entries(node).get(key) if _is_mapping(node) else None
+        return found[1] if found is not None else None
+
+    def settings(self, node: t.Any, profile: Profile) -> None:
+        from mpl.catalog import catalog
+
+        if not _is_mapping(node):
+            self.sink.report("MPL540", self.span(node), "`settings` is not a mapping; nothing of it is imported")
+            return
+        for k, (k_node, v) in self.entries(node).items():
+            key = str(k)
+            name = METON_RENAMES.get(key, key)
+            if catalog().option(name) is None:
+                self.sink.report("MPL540", self.span(k_node), f"`{key}` is not an Ollama option; it is not imported",
+                                 help="Meton sends only its fourteen keys to Ollama")
+                continue
+            value = self.doc.value(v)
+            if not _holdable(value):
+                self.sink.report("MPL540", self.span(v), f"`{key}` has no value mpl can hold", help="write a number, a string, `true` or `false`, or a list of strings")
+                continue
+            profile.items.append(Item("param", name, value))
 
 
 def _meton_defaults(profile: Profile) -> None:
@@ -475,30 +539,11 @@ def _meton_defaults(profile: Profile) -> None:
         profile.items.extend(Item("param", name, value) for name, value in missing)
 
 
-def _meton_settings(source: SourceFile, sink: Sink, node: t.Any, profile: Profile) -> None:
-    import yaml
-
-    from mpl.catalog import catalog
-
-    if not isinstance(node, yaml.MappingNode):
-        sink.report("MPL540", _node_span(source, node), "`settings` is not a mapping; nothing of it is imported")
-        return
-    loader_value = yaml.safe_load
-    for k, v in node.value:
-        key = str(k.value)
-        name = METON_RENAMES.get(key, key)
-        if catalog().option(name) is None:
-            sink.report("MPL540", _node_span(source, k), f"`{key}` is not an Ollama option; it is not imported",
-                        help="Meton sends only its fourteen keys to Ollama")
-            continue
-        try:
-            value = loader_value(yaml.serialize(v))
-        except yaml.YAMLError:  # pragma: no cover - composed already
-            continue
-        if value is None or isinstance(value, dict):
-            sink.report("MPL540", _node_span(source, v), f"`{key}` has no value mpl can hold", help="write a number")
-            continue
-        profile.items.append(Item("param", name, value))
+def _offset_span(source: SourceFile, offset: int | None) -> Span | None:
+    if offset is None:
+        return None
+    offset = max(0, min(offset, len(source.text)))
+    return Span(offset, min(offset + 1, len(source.text)) if offset < len(source.text) else offset)
 
 
 # -- --factor ----------------------------------------------------------------------------
@@ -658,6 +703,8 @@ def run_import(
     errors = any(sink.has_errors for _, sink in out.reports)
     if errors or io_error:
         return None, out, io_error
+    if not out.profiles and not out.models:  # never replace an output with nothing
+        raise ImportError_("the sources hold nothing to import; nothing written")
     return render(out), out, False
 
 

@@ -1,4 +1,5 @@
-"""The short fuzz budget of the suite: generated programs and mutated sources (see tests/fuzz.py), hostile LSP messages (tests/fuzz_lsp.py)."""
+"""The short fuzz budget of the suite: generated programs, mutated sources and mutated config.yaml files
+(see tests/fuzz.py), hostile LSP messages (tests/fuzz_lsp.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import random
 from hypothesis import HealthCheck, given, settings
 
 import fuzz_lsp
-from fuzz import TIME_BOUND, check_program, fuzz, mutants, programs, run_one, seeds
+from fuzz import (TIME_BOUND, check_program, fuzz, hostile_yaml, mutants, programs, run_one, run_yaml_one, seeds,
+                  yaml_mutants, yaml_seeds)
 
 
 @given(programs())
@@ -43,11 +45,30 @@ def test_the_known_crashers_end_in_diagnostics(tmp_path):
     assert run_one(b"\xef\xbb\xbfprofile p <\r  seed 1\r>\r", tmp_path)[0] is False  # a BOM and CR-only lines are fine
 
 
+def test_mutated_meton_configs_end_in_a_verdict_through_import_and_into(tmp_path):
+    rng = random.Random(20261206)
+    pool = yaml_seeds()
+    assert len(pool) > 25
+    verdicts = {(i, r): 0 for i in (True, False) for r in (True, False)}
+    for _, data in zip(range(150), yaml_mutants(rng, pool)):
+        verdicts[run_yaml_one(data, tmp_path)] += 1  # raises on a crash, a changed refused file or no verdict in time
+    assert verdicts[(True, True)] and verdicts[(False, False)], verdicts
+
+
+def test_the_hostile_yaml_seeds_are_refused_in_time(tmp_path):
+    refused = 0
+    for data in hostile_yaml():
+        import_errors, into_refused = run_yaml_one(data, tmp_path)
+        refused += import_errors and into_refused
+    assert refused >= 15  # bombs, nesting, tabs, several documents, binary: both commands refuse
+
+
 def test_the_long_run_prints_its_counts():
     out = io.StringIO()
-    counts = fuzz(4, seed=1, out=out)
+    counts = fuzz(6, seed=1, out=out)
     assert counts["failures"] == 0, out.getvalue()
-    assert counts["programs"] > 0 and counts["mutants"] > 0 and counts["slowest ms"] < TIME_BOUND * 1000
+    assert counts["programs"] > 0 and counts["mutants"] > 0 and counts["yaml mutants"] > 0
+    assert counts["slowest ms"] < TIME_BOUND * 1000
     assert out.getvalue().startswith("seed 1: programs ")
 
 

@@ -55,6 +55,19 @@ CODES: dict[str, Code] = _codes(
          "The source nests `< >` blocks or `[ ]` lists deeper than mpl can read.",
          "Reading it would exhaust the interpreter's stack; no valid profile nests that deep.",
          "Flatten the nesting at the place the message names."),
+    Code("MPL010", "not-a-meton-config", "error",
+         "A YAML file given as Meton's config.yaml (`mpl import`, `mpl compile --into`) is not one Meton can load: "
+         "invalid YAML (a tab in the indentation, an unclosed bracket), several documents, an empty file, a top level "
+         "that is not a mapping, or no `models.settings` nor `parameter_profiles` to import.",
+         "Meton reads config.yaml with PyYAML's `safe_load` and stops on such a file; an import of it would be empty "
+         "or a guess, and would replace an existing output with nothing.",
+         "Fix the YAML at the place the message names, or pass Meton's config.yaml. Nothing is written."),
+    Code("MPL011", "yaml-too-complex", "error",
+         "A YAML file's aliases expand to more nodes than mpl reads for its size (an alias bomb), an alias lies "
+         "inside the node it names, or its values nest more than 100 levels deep.",
+         "A few hundred bytes of nested aliases expand to billions of values: reading, comparing or importing them "
+         "would never finish, and deep nesting exhausts a recursive reader's stack. No Meton config needs either.",
+         "Write the values out instead of aliasing large nodes, and flatten the nesting at the place the message names."),
     Code("MPL101", "syntax-error", "error",
          "The parser met a token it did not expect.",
          "The statement cannot be understood, so its meaning would be guessed.",
@@ -282,7 +295,8 @@ CODES: dict[str, Code] = _codes(
          "`num_ctx` (Ollama 0.15.5 and later) or an unlimited `num_predict` (before 0.30) becomes the value the message names.",
          "Set the parameter explicitly in the profile the message names (the help line gives a value)."),
     Code("MPL540", "import-not-representable", "warning",
-         "`mpl import` met something a `.mprof` cannot hold (RENDERER, PARSER, DRAFT, a replaced FROM, an unknown key).",
+         "`mpl import` met something a `.mprof` cannot hold (RENDERER, PARSER, DRAFT, a replaced FROM, an unknown key), "
+         "or that the consumer ignores (a YAML key given again later in its mapping: Meton keeps the last).",
          "The imported source would compile to something else than the original; mpl says so rather than dropping it.",
          "Keep that part in the original file, or set it by hand where the consumer reads it."),
     # -- 6xx: build and server (mpl build) ---------------------------------

@@ -657,8 +657,10 @@ def merge_into(target: MetonTarget, program: Program, text: str) -> str:
     sections, dumped by ruamel.yaml, are spliced into the original text, so every other
     byte (keys, comments, blank lines, quoting, `null`s, order) stays as it was. A
     section missing from the file is added (`models` and `parameter_profiles` at the
-    end, `settings` at the end of `models`, `primary` at its start). The result is read
-    back and compared with what was meant before it is returned; any doubt is an
+    end, `settings` at the end of `models`, `primary` at its start). The file is first
+    read as Meton reads it, within bounds (`mpl.yamlread`: an alias bomb or deep nesting
+    is refused before anything expands it), and the result is read back the same way
+    and compared with what was meant before it is returned; any doubt is an
     `IntoError` and nothing is written.
     """
     from ruamel.yaml import YAML
@@ -670,6 +672,7 @@ def merge_into(target: MetonTarget, program: Program, text: str) -> str:
     if any(ch in body for ch in ("\x85", "\u2028", "\u2029")) or "\r" in body.replace("\r\n", ""):
         raise IntoError("uses line breaks other than LF or CRLF; mpl cannot rewrite it line by line")
     newline = "\r\n" if "\r\n" in body else "\n"
+    as_meton = _read_as_meton(body)
     try:
         data = YAML(typ="rt").load(body)
     except MarkedYAMLError as exc:
@@ -753,8 +756,40 @@ def merge_into(target: MetonTarget, program: Program, text: str) -> str:
     result = "".join(lines)
     if newline == "\r\n":
         result = result.replace("\r\n", "\n").replace("\n", "\r\n")
-    _verify(target, program, body, result)
+    _verify(target, program, as_meton, result)
     return bom + result
+
+
+def _read_as_meton(body: str) -> t.Any:
+    """`body` as Meton reads it (PyYAML, within mpl's bounds), or `IntoError` where mpl cannot tell
+    which text holds the sections it replaces (a key given twice, a merge key, an alias)."""
+    from mpl.yamlread import Refused, is_alias_of_earlier, read_yaml
+
+    try:
+        doc = read_yaml(body)
+    except Refused as exc:
+        line, column = exc.where(body) or (0, 0)
+        at = f"at line {line}, column {column}" if exc.offset is not None else "here"
+        if exc.message.startswith("not valid YAML: "):
+            raise IntoError(f"is not valid YAML {at}: {exc.message.split(': ', 1)[1]} ({exc.code})") from None
+        raise IntoError(f"is refused {at}: {exc.message} ({exc.code}; {exc.help})") from None
+    twice = doc.duplicates()
+    if twice:
+        first, last = twice[0]
+        raise IntoError(f"has the key `{first.value}` twice in one mapping (lines {first.start_mark.line + 1} and "
+                        f"{last.start_mark.line + 1}); Meton reads only the last: remove the other")
+    root = doc.root
+    models = doc.get(root, "models")
+    for name, mapping in (("the top level", root), ("`models`", models)):
+        if doc.merged(mapping):
+            raise IntoError(f"merges keys into {name} with `<<`; mpl replaces only sections written out in place")
+    for mapping, keys in ((root, _REPLACED), (models, ("settings", "primary"))):
+        entries = doc.entries(mapping) if mapping is not None else {}
+        for key in keys:
+            if key in entries and is_alias_of_earlier(*entries[key]):
+                raise IntoError(f"gives `{key}` as an alias (line {entries[key][0].start_mark.line + 1}); "
+                                "mpl replaces only sections written out in place")
+    return doc
 
 
 def _guess_indent(data: t.Any) -> int:
@@ -764,7 +799,9 @@ def _guess_indent(data: t.Any) -> int:
     for key in data:
         value = data[key]
         if isinstance(value, CommentedMap) and len(value) and not value.fa.flow_style():
-            step = value.lc.key(next(iter(value)))[1] - data.lc.key(key)[1]
+            # A key a `<<` merge brought has no place of its own in the mapping.
+            inner, outer = value.lc.key(next(iter(value))), data.lc.key(key)
+            step = inner[1] - outer[1] if inner is not None and outer is not None else 0
             if step > 0:
                 return step
     return 2
@@ -789,17 +826,19 @@ def _eol_comment(mapping: t.Any, key: str) -> str | None:
     return first if first.startswith("#") else None
 
 
-def _verify(target: MetonTarget, program: Program, before: str, after: str) -> None:
-    """Read both texts as Meton does (PyYAML) and check that only the replaced sections differ."""
-    import yaml
+def _verify(target: MetonTarget, program: Program, before: t.Any, after: str) -> None:
+    """Read the result as Meton does (PyYAML, within the bounds `before` was read in)
+    and check that only the replaced sections differ from `before` (a `Document`)."""
+    from mpl.yamlread import Refused, budget_for, read_yaml
 
     try:
-        old, new = yaml.safe_load(before), yaml.safe_load(after)
-    except yaml.YAMLError as exc:  # pragma: no cover - a splice that breaks the file is a bug
-        raise IntoError(f"would not read back as YAML after the change ({str(exc).splitlines()[0]}); nothing written") from None
+        old, new = before.data, read_yaml(after, budget=max(before.budget, budget_for(after))).data
+    except Refused as exc:  # an anchor in a replaced section that an alias elsewhere names, say
+        raise IntoError(f"would not read back after the change ({exc.message}): does an alias elsewhere name an anchor "
+                        "in a replaced section?") from None
     meant = target.document(program)
     problem = None
-    if not isinstance(new, dict) or {k: v for k, v in old.items() if k not in _REPLACED} != {
+    if not isinstance(new, dict) or not isinstance(old, dict) or {k: v for k, v in old.items() if k not in _REPLACED} != {
             k: v for k, v in new.items() if k not in _REPLACED}:
         problem = "other sections"
     elif new.get("parameter_profiles") != meant["parameter_profiles"]:
