@@ -163,14 +163,9 @@ def _analyze(path: str | Path, version: str | None, targets: t.Sequence[str], co
 
     ollama = _parse_version(version)
     if str(path) == STDIN:
-        from mpl.compiler import Analysis, decode_source
+        from mpl.compiler import analyze_read, read_input
 
-        source, sink, _ = decode_source(sys.stdin.buffer.read(), "<stdin>")
-        if any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics):
-            analysis = Analysis(source=source, sink=sink, targets=tuple(targets))
-        else:
-            analysis = analyze(source, target=ollama, targets=targets, base_dir=Path.cwd())
-            analysis.sink.extend(sink.diagnostics)
+        analysis = analyze_read(*read_input(sys.stdin, "<stdin>"), target=ollama, targets=targets, base_dir=Path.cwd())
     else:
         analysis = analyze(Path(path), target=ollama, targets=targets)
     if config is not None:

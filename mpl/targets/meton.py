@@ -29,6 +29,7 @@ from pathlib import Path
 from mpl.catalog import OptionSpec, Version, catalog
 from mpl.compiler.program import Options, Program, Setting
 from mpl.diagnostics import Related, Sink
+from mpl.source import read_file
 from mpl.targets.base import OutputFile, Target, task_variants, typed
 
 # What mpl writes for an automatic `num_ctx`: the value Ollama picks on a machine
@@ -825,7 +826,7 @@ def write_into(path: Path, program: Program, target: MetonTarget, *, backup: boo
     import os
 
     real = Path(os.path.realpath(path))
-    raw = real.read_bytes()
+    raw = read_file(real, whole=True)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
