@@ -262,3 +262,27 @@ def test_models_whose_files_differ_only_in_case_are_refused_by_check_and_compile
     assert "`A-b.Modelfile`" in result.stdout and "case-insensitive" in result.stdout
     result = _mpl("compile", "m.mprof", "-o", "out", cwd=tmp_path)
     assert result.returncode == 1 and "error[MPL508]" in result.stderr and not (tmp_path / "out").exists()
+
+
+# -- cost that grows no faster than the input -------------------------------------
+
+
+def test_long_strings_and_runs_of_blank_lines_parse_in_memory_linear_in_their_size(tmp_path: Path) -> None:
+    """A 4 MB string needed 2 GB to parse (the lexer's regular expressions backtracked per character)."""
+    (tmp_path / "string.mprof").write_text('model m from "llama3" < system "' + "x" * 4_000_000 + '" >\n', encoding="utf-8")
+    (tmp_path / "long.mprof").write_text('model m from "llama3" < system """' + "ab\n" * 1_300_000 + '""" >\n', encoding="utf-8")
+    (tmp_path / "blank.mprof").write_text("profile p < temperature 0.5 >" + "\n" * 2_000_000 + "profile q < >\n", encoding="utf-8")
+    result = _python("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))  # fail, not swap, where memory runs away
+        from pathlib import Path
+        from mpl.compiler import analyze
+        for name in ("string", "long", "blank"):
+            analysis = analyze(Path(name + ".mprof"))
+            print(name, [d.code for d in analysis.diagnostics if d.is_error])
+        print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        """, tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["string []", "long []", "blank []"]
+    assert int(lines[3].split()[1]) < 400, f"{lines[3]} MiB for sources of 4 MB"

@@ -20,18 +20,21 @@ import re
 
 
 def grammar_text() -> str:
-    """The text of `profile.lark`, from the installed package or the source tree."""
-    # `pkgutil.get_data` reads package data through the package's loader, as
-    # `importlib.resources` does, but without importing `importlib.resources`
-    # and `zipfile`: about 3 ms of every `mpl check`.
-    data = pkgutil.get_data("mpl.grammar", "profile.lark")
-    if data is None:
-        # A source tree imported as it is (its `mpl/` ahead of any installed
-        # copy on `sys.path`): `mpl.grammar` exists only in an installed wheel,
-        # which maps `grammar/` to it; here the same file is beside `mpl/`.
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    """The text of `profile.lark`: the source tree's own, else the installed package's."""
+    # A source tree (its `grammar/` beside `mpl/`) reads its own grammar, even
+    # where `mpl.grammar` is importable from another copy of mpl (an editable
+    # install of another checkout): the parser and its package must agree.
+    # `pkgutil.get_data` reads an installed wheel's copy through the package's
+    # loader, as `importlib.resources` does, but without importing
+    # `importlib.resources` and `zipfile`: about 3 ms of every `mpl check`.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
         with open(os.path.join(root, "grammar", "profile.lark"), "rb") as fp:
-            data = fp.read()
+            data: bytes | None = fp.read()
+    except OSError:
+        data = pkgutil.get_data("mpl.grammar", "profile.lark")
+    if data is None:  # pragma: no cover - an installed mpl always has its grammar
+        raise RuntimeError("grammar/profile.lark is missing from this installation of mpl")
     return data.decode("utf-8")
 
 
