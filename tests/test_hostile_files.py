@@ -286,3 +286,31 @@ def test_long_strings_and_runs_of_blank_lines_parse_in_memory_linear_in_their_si
     lines = result.stdout.splitlines()
     assert lines[:3] == ["string []", "long []", "blank []"]
     assert int(lines[3].split()[1]) < 400, f"{lines[3]} MiB for sources of 4 MB"
+
+
+def test_a_line_with_many_diagnostics_is_cut_out_of_the_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rendering sliced the whole line once per diagnostic: 925k statements on one line took over 300 s."""
+    from mpl.compiler import analyze
+    from mpl.diagnostics.render import render_text
+    from mpl.source import SourceFile
+
+    analysis = analyze("profile p < " + "min_pp 1; " * 2000 + ">\n" + "profile q < min_pp 1 >\n", targets=())
+    assert len(analysis.diagnostics) >= 4000
+    calls: list[int] = []
+    line_text = SourceFile.line_text
+    monkeypatch.setattr(SourceFile, "line_text", lambda self, line: calls.append(line) or line_text(self, line))
+    text = render_text(analysis.source, analysis.diagnostics)
+    assert sorted(calls) == [1, 2]
+    assert text.count("error[MPL301]") == 2001
+    assert max(len(line) for line in text.splitlines() if " | " in line) < 140  # a window around the caret
+
+
+def test_a_caret_far_into_a_long_line_shows_a_window_around_it() -> None:
+    from mpl.compiler import analyze
+    from mpl.diagnostics.render import render_text
+
+    analysis = analyze("profile p < " + "top_k 1; " * 200_000 + "min_pp 1 >\n", targets=())
+    text = render_text(analysis.source, [d for d in analysis.diagnostics if d.code == "MPL301"])
+    source_line, caret_line = [line for line in text.splitlines() if " | " in line or line.rstrip().endswith("^")][-2:]
+    assert len(source_line) < 140 and "min_pp 1 >" in source_line
+    assert source_line.index("min_pp") == caret_line.index("^")
