@@ -14,16 +14,24 @@ def main() -> None:
     """Entry point of the `mpl` script.
 
     Ctrl-C at any moment of `main` ends with one `mpl: interrupted` line and
-    exit status 130, never a traceback: during the imports of the first
-    hundred milliseconds, during a command (typer turns the interrupt into a
-    silent exit 130; `mpl build` says more itself), and on the way out (a
-    Ctrl-C after the work is done is ignored).
+    exit status 130, never a traceback. While the modules load (the first
+    hundred milliseconds) there is nothing to clean up, and an interrupt raised
+    inside the import machinery can be swallowed or printed as "Exception
+    ignored", so the process ends at once. The command itself gets the usual
+    KeyboardInterrupt (`mpl build` reports what exists; typer turns the rest
+    into a silent exit 130, which is said here). A Ctrl-C after the work is
+    done is ignored.
     """
-    gc.disable()
     try:
-        from mpl.cli import main as cli_main
+        signal.signal(signal.SIGINT, _end_at_once)
+        gc.disable()
+        from mpl import cli
 
-        cli_main()
+        command = sys.argv[1] if len(sys.argv) > 1 else ""
+        for module in getattr(cli, "_START_UP_IMPORTS", {}).get(command, ()):  # what cli.main would import next
+            __import__(module)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        cli.main()
     except KeyboardInterrupt:
         _interrupted()
     except SystemExit as exc:
@@ -32,6 +40,11 @@ def main() -> None:
         raise
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _end_at_once(signum: int, frame: object) -> None:
+    os.write(2, b"mpl: interrupted\n")
+    os._exit(130)
 
 
 def _interrupted() -> None:

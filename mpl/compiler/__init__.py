@@ -83,7 +83,7 @@ def _unreadable(shown: str, exc: OSError) -> tuple[SourceFile, Sink, bool]:
     return source, sink, True
 
 
-def too_large(source: SourceFile, size: int) -> Sink | None:
+def _too_large(source: SourceFile, size: int) -> Sink | None:
     """A sink saying MPL005 when `size` bytes are more than mpl reads, else None."""
     if size <= MAX_BYTES:
         return None
@@ -92,15 +92,15 @@ def too_large(source: SourceFile, size: int) -> Sink | None:
     return sink
 
 
-def text_too_large(source: SourceFile) -> Sink | None:
-    """`too_large` for text: its size in UTF-8, counted only when it could matter."""
+def _text_too_large(source: SourceFile) -> Sink | None:
+    """`_too_large` for text: its size in UTF-8, counted only when it could matter."""
     text = source.text
     if len(text) * 4 <= MAX_BYTES:
         return None
-    return too_large(source, len(text) if len(text) > MAX_BYTES else len(text.encode("utf-8", "surrogatepass")))
+    return _too_large(source, len(text) if len(text) > MAX_BYTES else len(text.encode("utf-8", "surrogatepass")))
 
 
-def unreadable(sink: Sink) -> bool:
+def nothing_to_parse(sink: Sink) -> bool:
     """Whether the input diagnostics leave nothing to parse (binary, too large, not UTF-8 at all)."""
     return any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics)
 
@@ -126,7 +126,7 @@ def _utf16(data: bytes) -> str | None:
 
 
 def decode_source(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
-    big = too_large(SourceFile(shown, ""), len(data))
+    big = _too_large(SourceFile(shown, ""), len(data))
     if big is not None:
         return big.source, big, False
     if data.startswith(b"\xef\xbb\xbf"):
@@ -211,7 +211,7 @@ def analyze(
             base_dir = _folder_of(source)
     else:
         src = source if isinstance(source, SourceFile) else SourceFile("<string>", source)
-        sink = text_too_large(src) or Sink(src)
+        sink = _text_too_large(src) or Sink(src)
     return analyze_read(src, sink, io_error, target=target, target_origin=target_origin, base_dir=base_dir, targets=targets)
 
 
@@ -224,7 +224,7 @@ def analyze_read(
 ) -> Analysis:
     """`analyze` of what `read_source` or `read_input` returned (its diagnostics are kept)."""
     analysis = Analysis(source=src, sink=sink, io_error=io_error)
-    if io_error or unreadable(sink):
+    if io_error or nothing_to_parse(sink):
         return analysis
     try:
         file = _parse_recovering(src, sink)

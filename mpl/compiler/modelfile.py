@@ -104,7 +104,7 @@ def decode_modelfile(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
 
     Returns the source, a sink with any input diagnostics and whether reading must stop.
     """
-    from mpl.compiler import decode_source, unreadable
+    from mpl.compiler import decode_source, nothing_to_parse
 
     if len(data) <= MAX_BYTES and data.startswith((b"\xff\xfe", b"\xfe\xff")):
         codec = "utf-16-le" if data.startswith(b"\xff\xfe") else "utf-16-be"
@@ -112,7 +112,7 @@ def decode_modelfile(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
         source = SourceFile(shown, text)
         return source, Sink(source), False
     source, sink, _ = decode_source(data, shown)
-    return source, sink, unreadable(sink)
+    return source, sink, nothing_to_parse(sink)
 
 
 def read_modelfile_path(path: Path, shown: str | None = None) -> tuple[Modelfile | None, Sink, bool]:
