@@ -92,7 +92,12 @@ def read_stream(stream: t.Any, limit: int = MAX_BYTES) -> t.Any:
 
 
 def read_binary(stream: t.Any, limit: int = MAX_BYTES) -> bytes:
-    """`read_stream` of standard input's bytes (a text stream without `buffer`, as a test's, is encoded as UTF-8)."""
+    """`read_stream` of standard input's bytes (a text stream without `buffer`, as a test's, is encoded as UTF-8).
+
+    A closed standard input (`mpl check - <&-`, where `sys.stdin` is None) raises `OSError`.
+    """
+    if stream is None:
+        raise OSError(errno.EBADF, "standard input is closed")
     data = read_stream(getattr(stream, "buffer", stream), limit)
     return data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
 

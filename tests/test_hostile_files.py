@@ -122,6 +122,14 @@ def test_check_of_standard_input_reports_binary_utf16_and_oversized_input(tmp_pa
     assert result.returncode == 1 and f"error[{code}]".encode() in result.stdout
 
 
+@pytest.mark.parametrize("command", ["check", "fmt"])
+def test_a_closed_standard_input_is_an_io_error(tmp_path: Path, command: str) -> None:
+    result = subprocess.run(f"{sys.executable} -m mpl {command} - <&-", shell=True, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, env=ENV)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 2 and "standard input is closed" in result.stdout + result.stderr
+
+
 def test_into_a_file_over_the_limit_is_refused_and_left_unchanged(tmp_path: Path) -> None:
     (tmp_path / "ok.mprof").write_text(OK, encoding="utf-8")
     config = tmp_path / "config.yaml"
