@@ -313,6 +313,20 @@ def test_a_line_with_many_diagnostics_is_cut_out_of_the_text_once(monkeypatch: p
     assert max(len(line) for line in text.splitlines() if " | " in line) < 140  # a window around the caret
 
 
+def test_one_unknown_name_repeated_is_looked_up_for_a_suggestion_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A did-you-mean costs a difflib search (0.4 ms): 925k statements of one unknown name took minutes in check."""
+    from mpl.catalog import Catalog
+    from mpl.compiler import analyze
+
+    calls: list[str] = []
+    suggest = Catalog.suggest
+    monkeypatch.setattr(Catalog, "suggest", lambda self, name, *a, **k: calls.append(name) or suggest(self, name, *a, **k))
+    analysis = analyze("profile p < " + "min_pzz 1; " * 3000 + ">\n", targets=())
+    assert [d.code for d in analysis.diagnostics].count("MPL301") == 3000
+    assert calls.count("min_pzz") <= 1
+    assert "did you mean `min_p`?" in {d.help for d in analysis.diagnostics}
+
+
 def test_a_caret_far_into_a_long_line_shows_a_window_around_it() -> None:
     from mpl.compiler import analyze
     from mpl.diagnostics.render import render_text
