@@ -403,6 +403,12 @@ def compile_(
     twice = sorted(p for p, n in seen.items() if n > 1)
     if twice:
         _usage_error(f"two outputs would be written to `{twice[0]}`; compile these sources into separate folders")
+    folded: dict[str, str] = {}  # (MPL508 says so for the models of one source)
+    for path in seen:
+        other = folded.setdefault(path.casefold(), path)
+        if other != path:
+            _usage_error(f"outputs `{other}` and `{path}` differ only in case: on a case-insensitive filesystem (macOS, "
+                         f"Windows) one would overwrite the other; compile these sources into separate folders")
     if meton_into is not None:
         from mpl.targets.meton import IntoError, write_into
 

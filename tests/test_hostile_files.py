@@ -363,3 +363,12 @@ def test_meton_check_walks_an_extends_chain_once_per_parameter(monkeypatch: pyte
     get_target("meton").check(analysis.program, sink)
     assert [d.code for d in sink.diagnostics].count("MPL507") == 2  # num_ctx and num_predict, at p0 for the whole chain
     assert calls < 20 * depth, f"{calls} resolutions for a chain of {depth}"
+
+
+def test_outputs_of_two_sources_that_differ_only_in_case_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "one.mprof").write_text('model "Coder" from "llama3"\n', encoding="utf-8")
+    (tmp_path / "two.mprof").write_text('model "coder" from "llama3"\n', encoding="utf-8")
+    result = _mpl("compile", "one.mprof", "two.mprof", "-t", "modelfile", "-o", "out", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("mpl: error: ") == 1
+    assert "`out/Coder.Modelfile` and `out/coder.Modelfile` differ only in case" in result.stderr
+    assert not (tmp_path / "out").exists()
