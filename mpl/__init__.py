@@ -9,13 +9,15 @@ The public API is cheap to import; the compiler loads on first use.
 
 from __future__ import annotations
 
-import typing as t
+TYPE_CHECKING = False  # `typing` is not imported at run time: `import mpl` is the script's first, uninterruptible step
+if TYPE_CHECKING:
+    import typing as t
 
 __version__ = "0.1.0"
 
 __all__ = ["Diagnostic", "MplError", "MplWarning", "ProfileSet", "ResolvedProfile", "__version__", "load", "loads"]
 
-if t.TYPE_CHECKING:
+if TYPE_CHECKING:
     from mpl.api import MplError as MplError
     from mpl.api import MplWarning as MplWarning
     from mpl.api import ProfileSet as ProfileSet

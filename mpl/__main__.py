@@ -5,14 +5,58 @@
 """
 
 import gc
+import os
+import signal
+import sys
 
 
 def main() -> None:
-    """Entry point of the `mpl` script."""
-    gc.disable()
-    from mpl.cli import main as cli_main
+    """Entry point of the `mpl` script.
 
-    cli_main()
+    Ctrl-C at any moment of `main` ends with one `mpl: interrupted` line and
+    exit status 130, never a traceback. While the modules load (the first
+    hundred milliseconds) there is nothing to clean up, and an interrupt raised
+    inside the import machinery can be swallowed or printed as "Exception
+    ignored", so the process ends at once. The command itself gets the usual
+    KeyboardInterrupt (`mpl build` reports what exists; typer turns the rest
+    into a silent exit 130, which is said here). A Ctrl-C after the work is
+    done is ignored.
+    """
+    try:
+        signal.signal(signal.SIGINT, _end_at_once)
+        gc.disable()
+        from mpl import cli
+
+        command = sys.argv[1] if len(sys.argv) > 1 else ""
+        for module in getattr(cli, "_START_UP_IMPORTS", {}).get(command, ()):  # what cli.main would import next
+            __import__(module)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        cli.main()
+    except KeyboardInterrupt:
+        _interrupted()
+    except SystemExit as exc:
+        if exc.code == 130 and isinstance(getattr(exc.__context__, "__cause__", None), KeyboardInterrupt):
+            _interrupted()  # typer's `raise Exit(130) from KeyboardInterrupt`
+        raise
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _end_at_once(signum: int, frame: object) -> None:
+    os.write(2, b"mpl: interrupted\n")
+    os._exit(130)
+
+
+def _interrupted() -> None:
+    """Say so and end with status 130 at once: the interpreter's own exit could still die of the signal."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.stderr.write("mpl: interrupted\n")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(130)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 from mpl.compiler import Analysis, analyze
 from mpl.diagnostics import Diagnostic, Severity
 from mpl.diagnostics.render import render_text
-from mpl.source import SourceFile
+from mpl.source import SourceFile, read_stream
 from mpl.targets.base import typed_options
 
 if t.TYPE_CHECKING:
@@ -117,8 +117,8 @@ class ProfileSet:
         {'temperature': 0.7, 'top_k': 5}
         """
         self._profile(profile)
-        if task is not None and task not in self.program.tasks:
-            raise MplError([_error("MPL205", f"task `{task}` is not declared", _near(task, self.program.tasks))])
+        if task is not None:
+            known_task(task, self.program.tasks)
         options = typed_options(self.program.resolve(profile, task))
         validated = validate_overrides(overrides)
         self._check_versions(name for name, value in validated.items() if value is not None)
@@ -131,8 +131,7 @@ class ProfileSet:
 
     def for_task(self, task: str, **overrides: t.Any) -> ResolvedProfile:
         """The profile routed to a task (or the `default`), resolved for that task."""
-        if task not in self.program.tasks:
-            raise MplError([_error("MPL205", f"task `{task}` is not declared", _near(task, self.program.tasks))])
+        known_task(task, self.program.tasks)
         chosen = self.program.profile_for_task(task)
         if chosen is None:
             raise MplError([_error("MPL217", f"task `{task}` is routed to no profile and there is no `default`", None)])
@@ -169,10 +168,7 @@ class ProfileSet:
             raise MplError(rejected)
 
     def _profile(self, name: str):
-        profile = self.program.profiles.get(name)
-        if profile is None:
-            raise MplError([_error("MPL207", f"profile `{name}` does not exist", _near(name, self.program.profiles))])
-        return profile
+        return self.program.profiles[known_profile(name, self.program.profiles)]
 
 
 def load(source: str | os.PathLike[str] | t.BinaryIO, *, ollama: str | None = None) -> ProfileSet:
@@ -227,6 +223,8 @@ def _target(ollama: str | None) -> Version | None:
         return None
     from mpl.catalog import Version
 
+    if not isinstance(ollama, str):
+        raise MplError([_error("MPL304", f"an Ollama version is a string such as \"0.12\", not {type(ollama).__name__}", None)])
     try:
         return Version.parse(ollama)
     except ValueError as exc:
@@ -234,22 +232,21 @@ def _target(ollama: str | None) -> Version | None:
 
 
 def _names_a_file(source: str) -> bool:
-    """Whether the deprecated `load(str)` reads a path: never raises, whatever the string."""
+    """Whether the deprecated `load(str)` reads a path: never raises, whatever the string.
+
+    A string naming anything that exists (`/dev/null`, a folder, a FIFO too) is
+    a path, and `read_file` refuses what is not a regular file.
+    """
     if "\n" in source or "<" in source or "\0" in source:
         return False
-    if source.endswith(".mprof"):
-        return True
-    try:
-        return os.path.isfile(source)
-    except (OSError, ValueError):
-        return False
+    return source.endswith(".mprof") or os.path.lexists(source)
 
 
 def _load_file_object(fp: t.Any, target: Version | None) -> ProfileSet:
     name = getattr(fp, "name", None)
     shown = name if isinstance(name, str) and name else "<file>"
     try:
-        data = fp.read()
+        data = read_stream(fp)  # at most 16 MiB and a byte: more is MPL005
     except UnicodeDecodeError as exc:  # a text-mode file in another encoding
         raise MplError([_error("MPL002", f"`{shown}` is not valid UTF-8: {exc.reason}", "save the file as UTF-8")]) from None
     except OSError as exc:
@@ -270,14 +267,9 @@ def _load_file_object(fp: t.Any, target: Version | None) -> ProfileSet:
 
 
 def _load_bytes(data: bytes, name: str, base_dir: Path | None, target: Version | None) -> ProfileSet:
-    from mpl.compiler import decode_source
+    from mpl.compiler import analyze_read, decode_source
 
-    source, sink, _ = decode_source(data, name)
-    if any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics):
-        raise MplError(sink.sorted(), source)  # binary or too large: nothing to parse
-    analysis = analyze(source, target=target, base_dir=base_dir, targets=("options",))
-    analysis.sink.extend(sink.diagnostics)
-    return _checked(analysis)
+    return _checked(analyze_read(*decode_source(data, name), target=target, base_dir=base_dir, targets=("options",)))
 
 
 def _checked(analysis: Analysis) -> ProfileSet:
@@ -291,6 +283,24 @@ def _checked(analysis: Analysis) -> ProfileSet:
 
 def _error(code: str, message: str, help: str | None) -> Diagnostic:
     return Diagnostic(code=code, severity=Severity.ERROR, message=message, span=None, help=help)
+
+
+def known_profile(name: object, profiles: t.Collection[str]) -> str:
+    """`name` when it is one of `profiles`; else `MplError` (MPL207), with a did-you-mean."""
+    return _known(name, profiles, "MPL207", "profile", "does not exist")
+
+
+def known_task(name: object, tasks: t.Collection[str]) -> str:
+    """`name` when it is one of `tasks`; else `MplError` (MPL205), with a did-you-mean."""
+    return _known(name, tasks, "MPL205", "task", "is not declared")
+
+
+def _known(name: object, names: t.Collection[str], code: str, what: str, missing: str) -> str:
+    if not isinstance(name, str):  # None, a number, a list: not a name at all
+        raise MplError([_error(code, f"a {what} name is a string, not {type(name).__name__}: `{name!r}`"[:200], None)])
+    if name not in names:
+        raise MplError([_error(code, f"{what} `{name}` {missing}", _near(name, names))])
+    return name
 
 
 def _near(name: str, candidates: t.Iterable[str]) -> str | None:
@@ -320,7 +330,9 @@ def validate_overrides(overrides: dict[str, t.Any]) -> dict[str, t.Any]:
 
     diags: list[Diagnostic] = []
     for name in overrides:
-        if catalog().option(name) is None:
+        if not isinstance(name, str):
+            diags.append(_error("MPL301", f"a parameter name is a string, not {type(name).__name__}", None))
+        elif catalog().option(name) is None:
             near = catalog().suggest(name)
             diags.append(_error("MPL301", f"unknown parameter `{name}`", f"did you mean `{near}`?" if near else None))
     if diags:

@@ -195,14 +195,9 @@ def _analyze(path: str | Path, version: str | None, targets: t.Sequence[str], co
 
     ollama = _parse_version(version)
     if str(path) == STDIN:
-        from mpl.compiler import Analysis, decode_source
+        from mpl.compiler import analyze_read, read_input
 
-        source, sink, _ = decode_source(sys.stdin.buffer.read(), "<stdin>")
-        if any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics):
-            analysis = Analysis(source=source, sink=sink, targets=tuple(targets))
-        else:
-            analysis = analyze(source, target=ollama, targets=targets, base_dir=Path.cwd())
-            analysis.sink.extend(sink.diagnostics)
+        analysis = analyze_read(*read_input(sys.stdin, "<stdin>"), target=ollama, targets=targets, base_dir=Path.cwd())
     else:
         analysis = analyze(Path(path), target=ollama, targets=targets)
     if config is not None:
@@ -445,6 +440,12 @@ def compile_(
     twice = sorted(p for p, n in seen.items() if n > 1)
     if twice:
         _usage_error(f"two outputs would be written to `{twice[0]}`; compile these sources into separate folders")
+    folded: dict[str, str] = {}  # (MPL508 says so for the models of one source)
+    for path in seen:
+        other = folded.setdefault(path.casefold(), path)
+        if other != path:
+            _usage_error(f"outputs `{other}` and `{path}` differ only in case: on a case-insensitive filesystem (macOS, "
+                         f"Windows) one would overwrite the other; compile these sources into separate folders")
     if meton_into is not None:
         from mpl.targets.meton import IntoError, write_into
 

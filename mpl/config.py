@@ -21,6 +21,8 @@ from pathlib import Path
 
 import msgspec
 
+from mpl.source import read_file
+
 if t.TYPE_CHECKING:
     from mpl.diagnostics import Diagnostic
     from mpl.source import SourceFile
@@ -267,7 +269,7 @@ def load_config(files: t.Sequence[str | Path] = (), *, explicit: Path | None = N
     path = explicit if explicit is not None else find_config(start_folder(files))
     if path is None:
         return Config()
-    data = Path(path).read_bytes()
+    data = read_file(path, whole=True)
     return load_config_bytes(Path(path), data)
 
 

@@ -43,7 +43,7 @@ from mpl.compiler import nodes
 from mpl.compiler.parse import parse, value_literal
 from mpl.output import write_atomic
 from mpl.diagnostics import Diagnostic, Sink
-from mpl.source import SourceFile
+from mpl.source import SourceFile, read_binary, read_file
 
 WIDTH = 88
 INDENT = "  "
@@ -412,7 +412,7 @@ def run(paths: t.Sequence[str], *, check: bool = False, diff: bool = False, colo
     for path in _expand(paths):
         shown = "<stdin>" if path == STDIN else path
         try:
-            data = _read_stdin() if path == STDIN else Path(path).read_bytes()
+            data = read_binary(sys.stdin) if path == STDIN else read_file(path)
         except OSError as exc:
             sys.stderr.write(f"mpl: error: cannot read `{shown}`: {exc.strerror or exc}\n")
             counts["failed"] += 1
@@ -466,11 +466,6 @@ def _format_bytes(data: bytes, shown: str) -> tuple[Formatted | None, bool]:
         return format_source(source, sink), data.startswith(b"\xef\xbb\xbf")
     except FormatError:
         return None, False
-
-
-def _read_stdin() -> bytes:
-    buffer = getattr(sys.stdin, "buffer", None)
-    return buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8")
 
 
 def _expand(paths: t.Sequence[str]) -> list[str]:

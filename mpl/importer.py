@@ -29,7 +29,7 @@ from mpl.compiler.modelfile import (
 from mpl.compiler.names import looks_like_path
 from mpl.compiler.parse import quote_string, value_literal
 from mpl.diagnostics import Sink
-from mpl.source import SourceFile, Span
+from mpl.source import SourceFile, Span, read_file
 
 PyValue = t.Union[int, float, bool, str, list]
 
@@ -668,7 +668,7 @@ def run_import(
         raise ImportError_("--profile names one profile; give one source with it")
     for path in sources:
         try:
-            data = path.read_bytes()
+            data = read_file(path)
         except OSError as exc:
             src = SourceFile(str(path), "")
             sink = Sink(src)

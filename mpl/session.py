@@ -19,10 +19,10 @@ import typing as t
 import warnings
 from pathlib import Path
 
-from mpl.api import MplError, ProfileSet, load, validate_overrides
+from mpl.api import MplError, ProfileSet, known_profile, known_task, load, validate_overrides
 from mpl.compiler import lexicon
 from mpl.diagnostics import Diagnostic, Severity
-from mpl.source import SourceFile, Span
+from mpl.source import SourceFile, Span, read_file
 
 if t.TYPE_CHECKING:
     from mpl.compiler import Analysis, nodes
@@ -120,6 +120,7 @@ class Session:
         for an unknown parameter, a wrong type or a value out of its domain;
         warns `MplWarning` for an option the target Ollama version ignores.
         """
+        validate_overrides({name: None})  # the name first: unknown, or not a string, is MPL301
         if isinstance(value, str):
             value = _typed_at_prompt(name, value)
         # The same checks as options(**overrides), warnings included; raises on a bad value.
@@ -328,7 +329,7 @@ class Session:
     def _read(self) -> tuple[Path, str, bool]:
         path = self._path()
         try:
-            data = path.read_bytes()
+            data = read_file(path, whole=True)
         except OSError as exc:
             raise MplError([_error("MPL001", f"cannot read `{path}`: {exc.strerror or exc}", None)]) from None
         bom = data.startswith(b"\xef\xbb\xbf")
@@ -360,16 +361,10 @@ class Session:
     # -- names
 
     def _known_profile(self, name: str) -> str:
-        profiles = self._set.program.profiles
-        if name not in profiles:
-            raise MplError([_error("MPL207", f"profile `{name}` does not exist", _near(name, profiles))])
-        return name
+        return known_profile(name, self._set.program.profiles)
 
     def _known_task(self, name: str) -> str:
-        tasks = self._set.program.tasks
-        if name not in tasks:
-            raise MplError([_error("MPL205", f"task `{name}` is not declared", _near(name, tasks))])
-        return name
+        return known_task(name, self._set.program.tasks)
 
     def _routed(self) -> str:
         program = self._set.program

@@ -8,13 +8,98 @@ UTF-16 code units) and for the caret renderer. CR, LF and CRLF each end a line.
 from __future__ import annotations
 
 import bisect
+import errno
+import os
 import re
+import stat
 import typing as t
 from dataclasses import dataclass, field
 
 import msgspec
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+# The most mpl reads of any input file (sources, Modelfiles, Meton's config.yaml): 16 MiB.
+MAX_BYTES = 16 * 1024 * 1024
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _refuse_irregular(mode: int) -> None:
+    """Raise `OSError` (its `strerror` says what the file is) unless `mode` is a regular file's."""
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+        raise OSError(errno.EINVAL, f"it is {kind}, not a regular file")
+
+
+def read_file(path: str | os.PathLike[str], limit: int = MAX_BYTES, *, whole: bool = False) -> bytes:
+    """Read a regular file, at most `limit` + 1 bytes of it: the one reader of every input file.
+
+    A FIFO, a device, a socket or a folder raises `OSError` whose `strerror`
+    says what it is (``it is a FIFO (named pipe), not a regular file``),
+    before anything is read: the file is looked at before it is opened, and
+    opened without blocking, so a FIFO cannot hang the reader, and a symbolic
+    link to `/dev/zero` cannot make it read without end. More than `limit`
+    bytes come back as `limit` + 1 bytes (the caller says the file is too
+    large); with `whole`, that raises `OSError` (EFBIG) instead.
+    """
+    try:
+        _refuse_irregular(os.stat(path).st_mode)
+    except ValueError:  # a NUL in the name
+        raise OSError(errno.EINVAL, "the name holds a NUL character") from None
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        _refuse_irregular(info.st_mode)  # replaced between the look and the open
+        chunks: list[bytes] = []
+        left = limit + 1
+        want = min(left, info.st_size + 1)
+        while left > 0:
+            chunk = os.read(fd, max(1, min(left, want)))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+            want = 1 << 20
+    finally:
+        os.close(fd)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if whole and len(data) > limit:
+        raise OSError(errno.EFBIG, f"it is larger than {limit} bytes, the most mpl reads")
+    return data
+
+
+def read_stream(stream: t.Any, limit: int = MAX_BYTES) -> t.Any:
+    """Read an open file to its end, but at most `limit` + 1 bytes (characters, in text mode).
+
+    Short reads (a raw file, a pipe) are read on until the end or the limit.
+    """
+    chunks = []
+    left = limit + 1
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return chunks[0][:0].join(chunks) if chunks else b""
+
+
+def read_binary(stream: t.Any, limit: int = MAX_BYTES) -> bytes:
+    """`read_stream` of standard input's bytes (a text stream without `buffer`, as a test's, is encoded as UTF-8).
+
+    A closed standard input (`mpl check - <&-`, where `sys.stdin` is None) raises `OSError`.
+    """
+    if stream is None:
+        raise OSError(errno.EBADF, "standard input is closed")
+    data = read_stream(getattr(stream, "buffer", stream), limit)
+    return data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
 
 
 class Span(msgspec.Struct, frozen=True, gc=False):

@@ -19,7 +19,7 @@ from mpl.diagnostics.policy import apply_policy
 from mpl.compiler.parse import parse, report_too_deep
 from mpl.compiler.resolve import file_target, resolve
 from mpl.diagnostics import Diagnostic, Sink
-from mpl.source import SourceFile, Span
+from mpl.source import MAX_BYTES, SourceFile, Span, read_binary, read_file  # noqa: F401 (MAX_BYTES re-exported)
 
 if t.TYPE_CHECKING:
     from mpl.catalog import Version
@@ -28,7 +28,6 @@ if t.TYPE_CHECKING:
 # The passes that run over the resolved program, in order: `f(program, sink) -> program`.
 PASSES: tuple[t.Callable[[Program, Sink], Program], ...] = (check, lint)
 
-MAX_BYTES = 16 * 1024 * 1024
 # Every file target, and those checked without configuration (the registry's lists).
 from mpl.targets import DEFAULT_TARGETS, FILE_TARGETS as ALL_TARGETS  # noqa: E402, F401 (re-exported)
 
@@ -56,18 +55,54 @@ def read_source(path: str | Path, display: str | None = None) -> tuple[SourceFil
     """Read a file as UTF-8 text, turning every input problem into a diagnostic.
 
     Returns the source, a sink holding any input diagnostics, and whether the
-    file could not be read at all (an I/O problem rather than bad content).
+    file could not be read at all (an I/O problem rather than bad content:
+    missing, no permission, a folder, a FIFO or a device; see `read_file`).
     """
     shown = display or str(path)
     try:
-        data = Path(path).read_bytes()
+        data = read_file(path)
     except OSError as exc:
-        source = SourceFile(shown, "")
-        sink = Sink(source)
-        reason = exc.strerror or type(exc).__name__
-        sink.report("MPL001", None, f"cannot read `{shown}`: {reason}")
-        return source, sink, True
+        return _unreadable(shown, exc)
     return decode_source(data, shown)
+
+
+def read_input(stream: t.Any, shown: str) -> tuple[SourceFile, Sink, bool]:
+    """`read_source` for an open stream (standard input): read to its end, at most 16 MiB and a byte."""
+    try:
+        data = read_binary(stream)
+    except OSError as exc:
+        return _unreadable(shown, exc)
+    return decode_source(data, shown)
+
+
+def _unreadable(shown: str, exc: OSError) -> tuple[SourceFile, Sink, bool]:
+    source = SourceFile(shown, "")
+    sink = Sink(source)
+    reason = exc.strerror or type(exc).__name__
+    sink.report("MPL001", None, f"cannot read `{shown}`: {reason}")
+    return source, sink, True
+
+
+def _too_large(source: SourceFile, size: int) -> Sink | None:
+    """A sink saying MPL005 when `size` bytes are more than mpl reads, else None."""
+    if size <= MAX_BYTES:
+        return None
+    sink = Sink(source)
+    sink.report("MPL005", None, f"`{source.path}` is larger than 16 MiB ({MAX_BYTES} bytes), the most mpl reads of a source")
+    return sink
+
+
+def _text_too_large(source: SourceFile) -> Sink | None:
+    """`_too_large` for text: its size in UTF-8, counted only when it could matter."""
+    text = source.text
+    if len(text) * 4 <= MAX_BYTES:
+        return None
+    return _too_large(source, len(text) if len(text) > MAX_BYTES else len(text.encode("utf-8", "surrogatepass")))
+
+
+def nothing_to_parse(sink: Sink) -> bool:
+    """Whether the input diagnostics leave nothing to parse (binary, too large, not UTF-8 at all)."""
+    return any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics)
 
 
 def _utf16(data: bytes) -> str | None:
@@ -91,11 +126,9 @@ def _utf16(data: bytes) -> str | None:
 
 
 def decode_source(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
-    if len(data) > MAX_BYTES:
-        source = SourceFile(shown, "")
-        sink = Sink(source)
-        sink.report("MPL005", None, f"`{shown}` is {len(data)} bytes; mpl reads sources up to {MAX_BYTES} bytes")
-        return source, sink, False
+    big = _too_large(SourceFile(shown, ""), len(data))
+    if big is not None:
+        return big.source, big, False
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     utf16 = _utf16(data)
@@ -166,31 +199,46 @@ def analyze(
     >>> a.has_errors, a.program.resolve("p")["temperature"].value
     (False, 0.5)
     """
-    io_error = False
     if isinstance(source, nodes.File):
-        file = source
-        sink = Sink(file.source)
-    else:
-        if isinstance(source, Path):
-            src, sink, io_error = read_source(source)
-            if base_dir is None:
-                base_dir = source.resolve().parent if source.exists() else Path.cwd()
-        elif isinstance(source, SourceFile):
-            src, sink = source, Sink(source)
-        else:
-            src = SourceFile("<string>", source)
-            sink = Sink(src)
-        analysis = Analysis(source=src, sink=sink, io_error=io_error)
-        if io_error or any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics):
-            return analysis
         try:
-            file = _parse_recovering(src, sink)
+            return _analyze_tree(source, Sink(source.source), False, target, target_origin, base_dir, targets)
         except RecursionError:
-            return _too_deep(analysis)
+            return _too_deep(Analysis(source=source.source, sink=Sink(source.source)))
+    io_error = False
+    if isinstance(source, Path):
+        src, sink, io_error = read_source(source)
+        if base_dir is None:
+            base_dir = _folder_of(source)
+    else:
+        src = source if isinstance(source, SourceFile) else SourceFile("<string>", source)
+        sink = _text_too_large(src) or Sink(src)
+    return analyze_read(src, sink, io_error, target=target, target_origin=target_origin, base_dir=base_dir, targets=targets)
+
+
+def analyze_read(
+    src: SourceFile, sink: Sink, io_error: bool = False, *,
+    target: Version | None = None,
+    target_origin: t.Literal["option", "server"] = "option",
+    base_dir: Path | None = None,
+    targets: t.Sequence[str] = DEFAULT_TARGETS,
+) -> Analysis:
+    """`analyze` of what `read_source` or `read_input` returned (its diagnostics are kept)."""
+    analysis = Analysis(source=src, sink=sink, io_error=io_error)
+    if io_error or nothing_to_parse(sink):
+        return analysis
     try:
+        file = _parse_recovering(src, sink)
         return _analyze_tree(file, sink, io_error, target, target_origin, base_dir, targets)
     except RecursionError:
-        return _too_deep(Analysis(source=file.source, sink=Sink(file.source), io_error=io_error))
+        return _too_deep(analysis)
+
+
+def _folder_of(path: Path) -> Path:
+    """The folder a source's relative paths are taken from (the current one when it cannot be found)."""
+    try:
+        return path.resolve().parent if path.exists() else Path.cwd()
+    except (OSError, ValueError):
+        return Path.cwd()
 
 
 def _analyze_tree(

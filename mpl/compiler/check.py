@@ -8,6 +8,7 @@ are Modelfile PARAMETERs (`ollama create` rejects some names, drops others).
 
 from __future__ import annotations
 
+import functools
 import re
 import typing as t
 
@@ -105,13 +106,20 @@ def known_name(name: str, span: t.Any, sink: Sink) -> OptionSpec | None:
     """The catalog entry of a name, or an MPL301 with a suggestion."""
     spec = catalog().option(name)
     if spec is None:
-        near = catalog().suggest(name)
+        near = _suggestion(name)
         sink.report(
             "MPL301", span, f"unknown parameter `{name}`",
             help=f"did you mean `{near}`?" if near else "no Ollama version has a parameter of this name",
             parameter=name, suggestion=near,
         )
     return spec
+
+
+@functools.lru_cache(maxsize=1024)
+def _suggestion(name: str) -> str | None:
+    """`catalog().suggest(name)`, once per name: a source repeating one unknown name a million times
+    costs one difflib search, not a million (925k on one line took minutes)."""
+    return catalog().suggest(name)
 
 
 def report_problems(value: nodes.Value, problems: tuple[Problem, ...], sink: Sink) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mpl.compiler import nodes
 from mpl.diagnostics import Related, Sink
-from mpl.source import SourceFile, Span
+from mpl.source import MAX_BYTES, SourceFile, Span, read_file
 from mpl.targets.modelfile_text import dropped_characters
 
 if t.TYPE_CHECKING:
@@ -104,23 +104,22 @@ def decode_modelfile(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
 
     Returns the source, a sink with any input diagnostics and whether reading must stop.
     """
-    from mpl.compiler import decode_source
+    from mpl.compiler import decode_source, nothing_to_parse
 
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if len(data) <= MAX_BYTES and data.startswith((b"\xff\xfe", b"\xfe\xff")):
         codec = "utf-16-le" if data.startswith(b"\xff\xfe") else "utf-16-be"
         text = data[2:].decode(codec, errors="replace")
         source = SourceFile(shown, text)
         return source, Sink(source), False
     source, sink, _ = decode_source(data, shown)
-    stop = any(d.code in ("MPL003", "MPL005") or (d.code == "MPL002" and d.span is None) for d in sink.diagnostics)
-    return source, sink, stop
+    return source, sink, nothing_to_parse(sink)
 
 
 def read_modelfile_path(path: Path, shown: str | None = None) -> tuple[Modelfile | None, Sink, bool]:
     """Read and parse a Modelfile from disk: (modelfile or None, sink, io_error)."""
     shown = shown or str(path)
     try:
-        data = path.read_bytes()
+        data = read_file(path)
     except OSError as exc:
         source = SourceFile(shown, "")
         sink = Sink(source)

@@ -27,7 +27,7 @@ def _codes(*codes: Code) -> dict[str, Code]:
 CODES: dict[str, Code] = _codes(
     # -- 0xx: input -------------------------------------------------------
     Code("MPL001", "unreadable-file", "error",
-         "The file cannot be read (missing, a directory, or no permission).",
+         "The file cannot be read (missing, no permission, or not a regular file: a folder, a FIFO, a device, a socket).",
          "Nothing can be checked without the text.",
          "Check the path; `mpl` exits with status 2 for input/output problems."),
     Code("MPL002", "not-utf8", "error",
@@ -294,6 +294,11 @@ CODES: dict[str, Code] = _codes(
          "Meton sends all fourteen of its settings with every request, so nothing is left to Ollama: an automatic "
          "`num_ctx` (Ollama 0.15.5 and later) or an unlimited `num_predict` (before 0.30) becomes the value the message names.",
          "Set the parameter explicitly in the profile the message names (the help line gives a value)."),
+    Code("MPL508", "output-name-case-clash", "error",
+         "Two models would be written to files whose names differ only in case (`A-b.Modelfile` and `a-b.Modelfile`).",
+         "On a case-insensitive filesystem (macOS and Windows by default) both names are one file: the second "
+         "Modelfile written overwrites the first, and one model is built from the other's Modelfile.",
+         "Rename one of the models so that their names differ in more than case."),
     Code("MPL540", "import-not-representable", "warning",
          "`mpl import` met something a `.mprof` cannot hold (RENDERER, PARSER, DRAFT, a replaced FROM, an unknown key), "
          "or that the consumer ignores (a YAML key given again later in its mapping: Meton keeps the last).",

@@ -68,10 +68,8 @@ def render_text(
       = see: mpl explain MPL301
     <BLANKLINE>
     """
-    out: list[str] = []
-    for diag in diags:
-        out.append(_render_one(source, diag, colour, links, docs_url))
-    return "".join(out)
+    lines: dict[int, str] = {}  # each source line is cut out of the text once, however many diagnostics it has
+    return "".join(_render_one(source, diag, colour, links, docs_url, lines) for diag in diags)
 
 
 def _hyperlink(url: str, text: str) -> str:
@@ -83,7 +81,10 @@ def _see(code: str, docs_url: str | None) -> str:
     return help_uri(code, docs_url) or f"mpl explain {code}"
 
 
-def _render_one(source: SourceFile, diag: Diagnostic, colour: bool, links: bool = True, docs_url: str | None = None) -> str:
+def _render_one(
+    source: SourceFile, diag: Diagnostic, colour: bool, links: bool = True, docs_url: str | None = None,
+    lines_seen: dict[int, str] | None = None,
+) -> str:
     sev = diag.severity.value
     c = _COLOURS[diag.severity] if colour else ""
     b = _BOLD if colour else ""
@@ -95,7 +96,11 @@ def _render_one(source: SourceFile, diag: Diagnostic, colour: bool, links: bool 
     if diag.span is not None and source.text:
         line, col = source.line_col(diag.span.start)
         end_line, end_col = source.line_col(diag.span.end)
-        text = source.line_text(line)
+        text = lines_seen.get(line) if lines_seen is not None else None
+        if text is None:
+            text = source.line_text(line)
+            if lines_seen is not None:
+                lines_seen[line] = text
         width = len(str(line))
         if end_line == line:
             length = max(1, end_col - col)

@@ -29,6 +29,7 @@ from pathlib import Path
 from mpl.catalog import OptionSpec, Version, catalog
 from mpl.compiler.program import Options, Program, Setting
 from mpl.diagnostics import Related, Sink
+from mpl.source import read_file
 from mpl.targets.base import OutputFile, Target, task_variants, typed
 
 # What mpl writes for an automatic `num_ctx`: the value Ollama picks on a machine
@@ -205,8 +206,9 @@ class MetonTarget(Target):
         target = program.target
         for parameter, profiles in missing.items():
             by_root: dict[str, list[str]] = {}
+            known: dict[str, str] = {}
             for profile in profiles:
-                by_root.setdefault(self._topmost_without(program, profile, parameter), []).append(profile)
+                by_root.setdefault(self._topmost_without(program, profile, parameter, known), []).append(profile)
             for root, group in by_root.items():
                 others = [p for p in group if p != root]
                 verb = "inherits" if len(others) == 1 else "inherit"
@@ -223,18 +225,33 @@ class MetonTarget(Target):
                 sink.report("MPL507", program.profiles[root].name_span, message, help=fix, parameter=parameter)
 
     @staticmethod
-    def _topmost_without(program: Program, profile: str, parameter: str) -> str:
-        """The furthest ancestor of `profile` that also leaves `parameter` unset."""
+    def _topmost_without(program: Program, profile: str, parameter: str, known: dict[str, str]) -> str:
+        """The furthest ancestor of `profile` that also leaves `parameter` unset.
+
+        `known` holds the answers found so far for this parameter: every profile
+        of a walked chain gets its answer, so the profiles of one chain cost one
+        walk, not one each (a chain 100,000 deep took minutes). A chain that
+        loops (an error reported elsewhere) answers per profile and is not kept.
+        """
+        walked = [profile]
         seen = {profile}
         current = profile
         while True:
+            if current in known:
+                answer = known[current]
+                break
             parent = program.profiles[current].parent
-            if parent is None or parent not in program.profiles or parent in seen:
+            if parent is None or parent not in program.profiles or parameter in program.resolve(parent):
+                answer = current
+                break
+            if parent in seen:  # a cycle: the answer depends on where the walk began
                 return current
-            if parameter in program.resolve(parent):
-                return current
+            walked.append(parent)
             seen.add(parent)
             current = parent
+        for name in walked:
+            known[name] = answer
+        return answer
 
     def primary_name(self, program: Program) -> str | None:
         """The model name `models.primary` gets; ValueError when the file has no such model."""
@@ -870,7 +887,7 @@ def write_into(path: Path, program: Program, target: MetonTarget, *, backup: boo
 
     real = Path(os.path.realpath(path))
     with folder_lock(real.parent):
-        raw = real.read_bytes()
+        raw = read_file(real, whole=True)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -79,6 +79,7 @@ class ModelfileTarget(Target):
 
     def check(self, program: Program, sink: Sink) -> None:
         files: dict[str, Model] = {}
+        folded: dict[str, tuple[Model, str]] = {}  # by the file name's case-folded form
         for model in program.models:
             for what, text, span in self.strings(model):
                 result = encode_value(text)
@@ -101,7 +102,17 @@ class ModelfileTarget(Target):
                     f"models `{files[name].name}` and `{model.name}` would both be written to `{name}`",
                     related=[Related(files[name].name_span, "the other model")],
                 )
+            elif name.casefold() in folded:
+                other, other_name = folded[name.casefold()]
+                sink.report(
+                    "MPL508", model.name_span,
+                    f"model `{model.name}` would be written to `{name}`, and model `{other.name}` to `{other_name}`: "
+                    f"on a case-insensitive filesystem (macOS, Windows) one file overwrites the other",
+                    help="rename one of the models so that their names differ in more than case",
+                    related=[Related(other.name_span, "the other model")],
+                )
             files[name] = model
+            folded.setdefault(name.casefold(), (model, name))
 
     def lines(self, program: Program, model: Model, out_dir: Path) -> list[str]:
         """The instruction lines of one model's Modelfile, values encoded."""
@@ -181,7 +192,7 @@ def _relative(path: Path, out_dir: Path) -> str:
     ups = len(parts) - len(list(itertools.dropwhile(lambda part: part == "..", parts)))
     logical = Path(os.path.abspath(out_dir))
     for level in (logical, *logical.parents)[:ups]:
-        if level.is_symlink():
+        if os.path.islink(level):  # False for a name the system cannot look up (too long): the write says why
             return target
     rel = rel.replace(os.sep, "/")
     return rel if rel.startswith("../") else f"./{rel}"
