@@ -69,9 +69,36 @@ def parse_host(host: str | None) -> str:
     try:
         if isinstance(ipaddress.ip_address(name), ipaddress.IPv6Address):
             name = f"[{name}]"
+        address = True
     except ValueError:
-        pass
+        address = False
+    url = f"{scheme}://{name}:{port}"
     if path := split.path.strip("/"):
-        return f"{scheme}://{name}:{port}/{path}"
-    return f"{scheme}://{name}:{port}"
+        url += f"/{path}"
+    _check_name(text, url, address)
+    return url
+
+
+def _check_name(text: str, url: str, address: bool) -> None:
+    """Raise HostError unless httpx and the resolver can both use the host name of `url`.
+
+    >>> _check_name("h", "http://a..b:1", False)
+    Traceback (most recent call last):
+    ...
+    mpl.deploy.host.HostError: `h`: `a..b` is not a host name (a label is empty or longer than 63 characters)
+    """
+    import httpx
+
+    from mpl.deploy.untrusted import visible
+
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.host  # decodes `xn--` labels: a bad one raises
+    except (httpx.InvalidURL, ValueError) as exc:  # IDNA errors are UnicodeErrors, hence ValueErrors
+        raise HostError(f"`{visible(text)}`: {visible(exc)}") from None
+    if not address:
+        try:
+            host.encode("idna")  # what the resolver is given
+        except UnicodeError:
+            raise HostError(f"`{visible(text)}`: `{visible(host)}` is not a host name (a label is empty or longer than 63 characters)") from None
 

@@ -238,7 +238,7 @@ class Server:
             return ServerError(f"{doing}: the server's answer could not be read ({type(exc).__name__}: {visible(first)})")
         if isinstance(exc, OSError):
             return ServerError(f"{doing}: {visible(exc.strerror or exc)}")
-        if isinstance(exc, httpx.HTTPError):
+        if isinstance(exc, (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)):
             return ServerError(f"{doing}: {type(exc).__name__}: {visible(exc)}")
         raise exc
 
