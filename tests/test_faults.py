@@ -296,6 +296,36 @@ def test_a_server_error_is_one_escaped_line_whatever_it_is_given():
     assert message.isprintable() and len(message) < 2100 and message.endswith("more characters not shown)")
 
 
+def test_a_parameter_name_from_the_server_is_escaped_in_a_difference():
+    from mpl.deploy.verify import Difference
+
+    text = Difference("parameters", EVIL, 1, 2).describe()
+    assert text.isprintable() and text.startswith("parameter `bad\\x1b[2J") and len(text) < 300
+
+
+@pytest.mark.parametrize(
+    "show",
+    [{"details": "x"}, {"model_info": [1]}, {"messages": "ab"}, {"messages": [1]}, {"details": {"parent_model": 5}},
+     {"requires": 5}],
+)
+def test_a_show_answer_of_odd_shapes_is_read_as_fields_absent(local, tmp_path, show):
+    """Fields of other JSON types than Ollama sends count as absent: the model differs, nothing raises."""
+    import json
+
+    local.answer_with = {"POST /api/show": FakeOllama.raw(json.dumps(show).encode())}
+    code, err, _ = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+    assert code == 1 and "`m` was created, but differs from what was compiled" in shown_safely(err), err
+
+
+def test_the_servers_architecture_is_escaped_in_a_diagnostic(local, tmp_path):
+    import json
+
+    local.answer_with = {"POST /api/show": FakeOllama.raw(json.dumps({"model_info": {"general.architecture": EVIL}}).encode())}
+    code, err, _ = build("m", "-f", str(source(tmp_path, adapter=True)), "--host", local.url)
+    assert code == 1 and "build stopped before anything was sent" in shown_safely(err)
+    assert "but its base `qwen2.5-coder:7b` is \"bad\\x1b[2J\\x1b]0;pwned\\x07\\nmpl: ok: model created\\u202eyyy" in err, err
+
+
 def test_live_progress_shows_statuses_escaped_and_without_markup():
     import io
 
