@@ -339,11 +339,21 @@ def test_live_progress_shows_statuses_escaped_and_without_markup():
     assert "\x1b]0;" not in text and "\nmpl: ok" not in text
 
 
-def test_import_from_server_shows_server_text_escaped(local):
-    local.fail_next = {"POST /api/show": (500, EVIL)}
+@pytest.mark.parametrize("fault", ["error", "redirect", "huge"])
+def test_import_from_server_reads_as_build_does(local, fault):
+    """`mpl import --from-server` reads /api/show through `Server`: escaped text, refused redirects, bounded size."""
+    if fault == "error":
+        local.fail_next = {"POST /api/show": (500, EVIL)}
+    elif fault == "redirect":
+        local.answer_with = {"POST /api/show": local.redirect("http://localhost:1/\x1b[2J")}
+    else:
+        local.answer_with = {"POST /api/show": FakeOllama.huge(100 * 1024 * 1024, fill=b"x" * 63 + b"\n")}
     result = CliRunner().invoke(app, ["import", "--from-server", BASE, "--host", local.url])
-    assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "bad\\x1b[2J" in shown_safely(result.stderr)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), repr(result.exception)
+    line = shown_safely(result.stderr)
+    says = {"error": "bad\\x1b[2J", "redirect": "redirect (HTTP 307) to `http://localhost:1/\\x1b[2J`",
+            "huge": "the answer holds more than 32 MiB"}[fault]
+    assert says in line, line
 
 
 def test_import_from_server_escapes_the_details_it_writes_into_a_comment(local):

@@ -89,6 +89,7 @@ class BoundedTransport(httpx.BaseTransport):
         # httpx has no option for the network backend; its pool takes one.
         self.inner._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(), network_backend=_DeadlineBackend(httpcore.SyncBackend()),
+            max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,  # httpx's defaults
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
