@@ -303,18 +303,42 @@ def test_a_parameter_name_from_the_server_is_escaped_in_a_difference():
     assert text.isprintable() and text.startswith("parameter `bad\\x1b[2J") and len(text) < 300
 
 
-@pytest.mark.parametrize(
-    "show",
-    [{"details": "x"}, {"model_info": [1]}, {"messages": "ab"}, {"messages": [1]}, {"details": {"parent_model": 5}},
-     {"requires": 5}],
-)
-def test_a_show_answer_of_odd_shapes_is_read_as_fields_absent(local, tmp_path, show):
-    """Fields of other JSON types than Ollama sends count as absent: the model differs, nothing raises."""
+_ODD_SHOWS = [
+    ({"details": "x"}, "`details` that is not an object"),
+    ({"model_info": [1]}, "`model_info` that is not an object"),
+    ({"messages": "ab"}, "`messages` that is not a list of objects"),
+    ({"messages": [1]}, "`messages` that is not a list of objects"),
+    ({"details": {"parent_model": 5}}, "`details.parent_model` that is not a string"),
+    ({"template": 5}, "`template` that is not a string"),
+    ({"parameters": ["x"]}, "`parameters` that is not a string"),
+    ({"license": ["MIT"]}, "`license` that is not a string"),
+    ({"requires": 5}, "`requires` that is not a string"),
+]
+
+
+@pytest.mark.parametrize(("show", "says"), _ODD_SHOWS)
+@pytest.mark.parametrize("command", ["build", "import"])
+def test_a_show_answer_of_odd_shapes_is_one_line(local, tmp_path, show, says, command):
+    """A field mpl reads, of another JSON type than Ollama sends: one line naming it, not a traceback."""
     import json
 
     local.answer_with = {"POST /api/show": FakeOllama.raw(json.dumps(show).encode())}
-    code, err, _ = build("m", "-f", str(source(tmp_path)), "--host", local.url)
-    assert code == 1 and "`m` was created, but differs from what was compiled" in shown_safely(err), err
+    if command == "build":
+        code, err, _ = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+        assert code == 1, err
+    else:
+        result = CliRunner().invoke(app, ["import", "--from-server", BASE, "--host", local.url])
+        assert isinstance(result.exception, SystemExit) and result.exit_code == 2, repr(result.exception)
+        err = result.stderr
+    line = shown_safely(err)
+    assert f"reading model `qwen2.5-coder:7b`: the server's answer has a {says}" in line, line
+
+
+def test_odd_show_shapes_are_read_as_fields_absent():
+    from mpl.deploy.verify import state_from_show
+
+    state = state_from_show({"details": "x", "model_info": [1], "messages": [1, "a", {"role": "user", "content": "hi"}], "requires": 5})
+    assert state.architecture is None and state.messages == (("user", "hi"),) and state.requires is None
 
 
 def test_the_servers_architecture_is_escaped_in_a_diagnostic(local, tmp_path):

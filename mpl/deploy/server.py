@@ -101,6 +101,7 @@ class Server:
             raise ServerError(f"reading model `{name}`: the server answered something that is not JSON") from None
         if not isinstance(show, dict):
             raise ServerError(f"reading model `{name}`: the server answered `{visible(response.text, 80)}`, not a JSON object")
+        _check_show(name, show)
         return show
 
     def model_names(self) -> set[str]:
@@ -241,6 +242,28 @@ class Server:
         if isinstance(exc, (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)):
             return ServerError(f"{doing}: {type(exc).__name__}: {visible(exc)}")
         raise exc
+
+
+#: The `/api/show` fields mpl reads, with their JSON types (`ShowResponse` and `ModelDetails` in Ollama's `api/types.go`).
+_SHOW_FIELDS: dict[str, type] = {
+    "details": dict, "model_info": dict, "messages": list, "parameters": str, "template": str,
+    "system": str, "license": str, "modelfile": str, "requires": str,
+}
+_DETAILS_FIELDS = ("parent_model", "format", "family", "parameter_size", "quantization_level")
+_KINDS = {dict: "an object", list: "a list of objects", str: "a string"}
+
+
+def _check_show(name: str, show: dict[str, t.Any]) -> None:
+    """Raise ServerError when a field mpl reads has another JSON type than Ollama sends."""
+    details = show.get("details") if isinstance(show.get("details"), dict) else {}
+    fields = [(key, show.get(key), kind) for key, kind in _SHOW_FIELDS.items()]
+    fields += [(f"details.{key}", details.get(key), str) for key in _DETAILS_FIELDS]
+    for key, value, kind in fields:
+        if value is None:
+            continue
+        if not isinstance(value, kind) or (key == "messages" and not all(isinstance(m, dict) for m in value)):
+            raise ServerError(f"reading model `{name}`: the server's answer has a `{key}` that is not {_KINDS[kind]} "
+                              f"(`{visible(json.dumps(value, ensure_ascii=False), 80)}`)")
 
 
 def error_text(body: str, status: int) -> str:
