@@ -2,6 +2,8 @@
 
 A server fault ends in one `mpl: error:` line, exit 1, within a bound set by
 `--timeout`, and an account of what exists on the server that the fake confirms.
+A hostile server (escape sequences and forged lines in its texts, dripped headers,
+huge answers, redirects, odd JSON shapes) gets the same, its text shown escaped and cut.
 An output fault leaves every output the old or the new complete file.
 """
 
