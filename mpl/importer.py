@@ -304,26 +304,21 @@ def show_parameters(text: str) -> list[tuple[str, str]]:
 
 
 def fetch_show(name: str, host: str | None, timeout: float = 30.0) -> dict[str, t.Any]:
-    """POST /api/show for a model. Raises `ImportError_` with a sentence on any failure."""
-    import httpx
-
+    """POST /api/show for a model, as `mpl build` reads it (bounded, no redirects, server text made
+    visible). Raises `ImportError_` with a sentence on any failure."""
     from mpl.deploy.host import parse_host
+    from mpl.deploy.server import Server, ServerError
 
-    url = parse_host(host)
+    server = Server(parse_host(host), timeout)
     try:
-        response = httpx.post(f"{url}/api/show", json={"model": name}, timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise ImportError_(f"cannot reach the Ollama server at {url}: {exc}") from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if response.status_code != 200:
-        error = body.get("error") if isinstance(body, dict) else None
-        raise ImportError_(f"{url}/api/show {name}: {error or f'HTTP {response.status_code}'}")
-    if not isinstance(body, dict):
-        raise ImportError_(f"{url}/api/show {name}: the answer is not a JSON object")
-    return body
+        show = server.show(name)
+    except ServerError as exc:
+        raise ImportError_(str(exc)) from None
+    finally:
+        server.close()
+    if show is None:
+        raise ImportError_(f"model `{name}` not found on the Ollama server at {server.url}")
+    return show
 
 
 def import_show(name: str, show: dict[str, t.Any], out: Imported, *, model_name: str | None, profile: str | None) -> None:
@@ -337,7 +332,9 @@ def import_show(name: str, show: dict[str, t.Any], out: Imported, *, model_name:
         out.profiles.append(params_profile)
         holder_items = params_profile.items
         model.items.append(Item("stmt", text=f"use {profile}"))
-    facts = [f"{k} {details[k]}" for k in ("family", "parameter_size", "quantization_level") if details.get(k)]
+    from mpl.deploy.untrusted import visible
+
+    facts = [f"{k} {visible(details[k], 80)}" for k in ("family", "parameter_size", "quantization_level") if details.get(k)]
     if facts:
         model.comments_before.append(f"# imported from the Ollama model {name}: " + ", ".join(facts))
     stops: list[str] = []

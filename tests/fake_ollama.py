@@ -11,7 +11,8 @@ on disk under a temporary "models" folder, and GGUF uploads are read with `gguf.
         client.create("m", from_="qwen2.5-coder:7b", adapters={"adapter.gguf": digest})
 
 Fault injection: `fail_next`, `stream_error_after`, `delay_seconds`, `drop_connection_on`,
-`answer_with` (any raw answer: garbage, huge, dripping) and `cut_upload_after`
+`answer_with` (any raw answer: garbage, huge, dripping, dripped headers, a redirect, any bytes on
+the wire) and `cut_upload_after`
 (see `FakeOllama`). Known gaps: no inference, no safetensors conversion, quantization only
 changes the reported level, no `/api/copy` or `/api/push` (501).
 """
@@ -892,7 +893,9 @@ class FakeOllama:
         answer_with: keys as for `fail_next`, each a function returning `(status,
             content_type, chunks)`: the request body is drained, then the chunks are sent
             as they come (chunked encoding; a generator may sleep between them to drip).
-            See `dripping`, `silent`, `huge` and `raw`.
+            See `dripping`, `silent`, `huge` and `raw`; `wire`, `dripping_headers` and
+            `redirect` write the whole answer themselves (the function returns `(None, None,
+            chunks)`), then close the connection.
             Nothing is processed. Stays set until cleared.
         cut_upload_after: close the connection once this many bytes of a blob upload
             have been read (nothing is stored); stays set until cleared.
@@ -1206,6 +1209,9 @@ class FakeOllama:
                 body.drain()
                 status, content_type, chunks = custom()
                 record.status = status
+                if status is None:  # `wire`: the bytes are the whole answer, status line and headers included
+                    self._write_wire(h, chunks)
+                    return
                 self._write(h, _Response(status, content_type=content_type, stream=iter(chunks)), head=False, body=body)
                 return
             if route[2] == "post_blob" and self.cut_upload_after is not None:
@@ -1291,7 +1297,46 @@ class FakeOllama:
         except OSError:
             pass
 
+    def _write_wire(self, h: _Handler, chunks: Iterator[bytes]) -> None:
+        h.close_connection = True
+        try:
+            for chunk in chunks:
+                h.wfile.write(chunk)
+                h.wfile.flush()
+            h.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # the client hung up, as it should on a hostile answer
+
     # -- raw answers for `answer_with` --------------------------------------
+
+    def wire(self, data: bytes, *, drip_from: int | None = None, interval: float = 1.0) -> Any:
+        """An `answer_with` value: exactly these bytes on the socket (status line and headers
+        included), then the connection is closed; from byte `drip_from` on, one byte every
+        `interval` seconds (until the fake stops or the client hangs up)."""
+
+        def answer() -> tuple[None, None, Iterator[bytes]]:
+            def chunks() -> Iterator[bytes]:
+                cut = len(data) if drip_from is None else drip_from
+                yield data[:cut]
+                for i in range(cut, len(data)):
+                    if self._stopping.wait(interval):
+                        return
+                    yield data[i : i + 1]
+
+            return None, None, chunks()
+
+        return answer
+
+    def dripping_headers(self, interval: float, headers: int = 10) -> Any:
+        """An `answer_with` value: a status line at once, then header bytes one every `interval` seconds."""
+        head = b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-Drip-%d: %s\r\n" % (i, b"y" * 20) for i in range(headers))
+        return self.wire(head + b"\r\n{}", drip_from=len(b"HTTP/1.1 200 OK\r\n"), interval=interval)
+
+    def redirect(self, location: str, status: int = 307) -> Any:
+        """An `answer_with` value: a redirect to `location` (any text, sent as the header's bytes)."""
+        phrase = HTTPStatus(status).phrase.encode()
+        head = b"HTTP/1.1 %d %s\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % (status, phrase, location.encode("utf-8", "surrogateescape"))
+        return self.wire(head)
 
     def dripping(self, data: bytes, interval: float, status: int = 200, content_type: str = "application/x-ndjson") -> Any:
         """An `answer_with` value: `data` one byte every `interval` seconds (until the fake stops)."""
@@ -1319,7 +1364,7 @@ class FakeOllama:
     @staticmethod
     def huge(size: int, fill: bytes = b"x", prefix: bytes = b"", status: int = 200,
              content_type: str = "application/json; charset=utf-8") -> Any:
-        """An `answer_with` value: `prefix` then `size` bytes of `fill`, with no line break, sent fast."""
+        """An `answer_with` value: `prefix` then `size` bytes of `fill` (no line break unless `fill` has one), sent fast."""
 
         def answer() -> tuple[int, str, Iterator[bytes]]:
             def chunks() -> Iterator[bytes]:

@@ -343,12 +343,41 @@ def test_server_too_old_for_structured_create(tmp_path):
         (["meton-custom", "--host", "ftp://x"], "the scheme must be http or https"),
         (["meton-custom", "--host", "h:99999"], "port out of range"),
         (["meton-custom", "--ollama", "latest"], "--ollama: invalid Ollama version"),
-        (["meton-custom", "--timeout", "0"], "--timeout must be a positive number"),
+        (["meton-custom", "--host", "http://[::1"], "`http://[::1`: invalid ipv6 url"),
+        (["meton-custom", "--host", "h\x1b[2J"], "`h\\x1b[2J`: a host cannot contain control characters"),
+        (["meton-custom", "--host", "http://\u2603.com"], "Invalid IDNA hostname"),
+        (["meton-custom", "--host", "http://a..b:1"], "`a..b` is not a host name"),
+        (["meton-custom", "--host", "xn--zz"], "Invalid A-label"),
+        (["meton-custom", "--timeout", "0"], "--timeout must be a number of seconds above 0 and at most 86400, not `0`"),
+        (["meton-custom", "--timeout=-1"], "not `-1`"),
+        (["meton-custom", "--timeout", "inf"], "not `inf`"),
+        (["meton-custom", "--timeout", "nan"], "not `nan`"),
+        (["meton-custom", "--timeout", "1e400"], "not `inf`"),
+        (["meton-custom", "--timeout", "1e10"], "not `1e+10`"),
     ],
 )
 def test_usage_errors_exit_2(args, message):
     result = build("-f", str(EXAMPLES / "meton.mprof"), *args, expect=2)
     assert message in result.stderr and result.stderr.startswith("mpl: error: ")
+    assert result.stderr.count("\n") == 1 and result.stderr[:-1].isprintable()  # one line, no control character
+
+
+def test_an_unusable_host_from_the_environment_is_a_usage_error(monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "http://[::1")
+    result = build("meton-custom", "-f", str(EXAMPLES / "meton.mprof"), expect=2)
+    assert result.stderr == "mpl: error: --host / OLLAMA_HOST `http://[::1`: invalid ipv6 url\n"
+
+
+@pytest.mark.parametrize("where", ["option", "environment"])
+def test_import_from_server_with_an_unusable_host_is_a_usage_error(monkeypatch, where):
+    args = ["import", "--from-server", "x"]
+    if where == "option":
+        args += ["--host", "http://[::1"]
+    else:
+        monkeypatch.setenv("OLLAMA_HOST", "http://[::1")
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 2 and result.stderr == "mpl: error: `http://[::1`: invalid ipv6 url\n", result.output
 
 
 def test_host_from_the_environment(server, tmp_path, monkeypatch):

@@ -2,6 +2,8 @@
 
 A server fault ends in one `mpl: error:` line, exit 1, within a bound set by
 `--timeout`, and an account of what exists on the server that the fake confirms.
+A hostile server (escape sequences and forged lines in its texts, dripped headers,
+huge answers, redirects, odd JSON shapes) gets the same, its text shown escaped and cut.
 An output fault leaves every output the old or the new complete file.
 """
 
@@ -94,7 +96,8 @@ def test_a_dripping_answer_is_cut_by_the_timeout(local, tmp_path, stage):
     local.answer_with = {stage: local.dripping(body, interval=0.2)}
     code, err, elapsed = build("m", "-f", str(source(tmp_path)), "--host", local.url, "--timeout", "1")
     line = one_error(err)
-    assert code == 1 and "no complete answer line within 1 s" in line, line
+    what = "no complete answer line" if stage == "POST /api/create" else "no complete answer"
+    assert code == 1 and f"sent {what} within 1 s (see --timeout)" in line, line
     assert elapsed < 6
     assert "m" not in local.models
     if stage == "POST /api/create":  # asked afterwards: the fake processed nothing
@@ -105,7 +108,8 @@ def test_a_dripping_answer_is_cut_by_the_timeout(local, tmp_path, stage):
 def test_a_huge_answer_is_cut(local, tmp_path, stage):
     local.answer_with = {stage: FakeOllama.huge(40 * 1024 * 1024)}
     code, err, elapsed = build("m", "-f", str(source(tmp_path)), "--host", local.url)
-    assert code == 1 and "more than 32 MiB without a line break" in one_error(err)
+    says = "more than 1 MiB without a line break" if stage == "POST /api/create" else "the answer holds more than 32 MiB;"
+    assert code == 1 and says in one_error(err)
     assert elapsed < 30 and "m" not in local.models
 
 
@@ -225,6 +229,225 @@ def test_ctrl_c_during_an_upload_ends_cleanly(local, tmp_path):
     assert "`m` was not created (its upload was cut" in line
     time.sleep(0.2)
     assert "m:latest" not in local.models and not _new_blobs(local)
+
+
+# -- hostile servers: what the server says is shown safely, every read is bounded ----------
+
+EVIL = "bad\x1b[2J\x1b]0;pwned\x07\nmpl: ok: model created\u202e" + "y" * 5000
+
+
+def shown_safely(stderr: str) -> str:
+    """The one `mpl: error:` line, after checking that no server text reached the terminal raw."""
+    lines = stderr.splitlines()
+    assert all(line.isprintable() for line in lines), repr(stderr[:3000])
+    assert not any(line.startswith("mpl: ok") for line in lines), stderr[:3000]
+    line = one_error(stderr)
+    assert len(line) < 1000, line[:3000]
+    return line
+
+
+def _ndjson(*lines: object) -> bytes:
+    import json
+
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+_EVIL_AT = {
+    "version 500": lambda f: f.fail_next.update({"GET /api/version": (500, EVIL)}),
+    "show 500": lambda f: f.fail_next.update({"POST /api/show": (500, EVIL)}),
+    "tags 500": lambda f: f.fail_next.update({"GET /api/tags": (500, EVIL)}),
+    "upload 500": lambda f: f.fail_next.update({"POST /api/blobs/:digest": (500, EVIL)}),
+    "create 500": lambda f: f.fail_next.update({"POST /api/create": (500, EVIL)}),
+    "create stream error": lambda f: setattr(f, "stream_error_after", "parsing GGUF") or setattr(f, "stream_error_message", EVIL),
+    "version not JSON": lambda f: f.answer_with.update({"GET /api/version": FakeOllama.raw(EVIL.encode())}),
+    "show not an object": lambda f: f.answer_with.update({"POST /api/show": FakeOllama.raw(_ndjson([EVIL]))}),
+    "tags not a list": lambda f: f.answer_with.update({"GET /api/tags": FakeOllama.raw(EVIL.encode())}),
+    "create status": lambda f: f.answer_with.update(
+        {"POST /api/create": FakeOllama.raw(_ndjson({"status": EVIL}, {"status": "success"}), content_type="application/x-ndjson")}),
+    "20 MB error": lambda f: f.answer_with.update(
+        {"POST /api/create": FakeOllama.raw(_ndjson({"error": "x" * 20_000_000}), status=500)}),
+}
+
+
+@pytest.mark.parametrize("stage", list(_EVIL_AT))
+def test_server_text_reaches_the_terminal_escaped_and_cut(local, tmp_path, stage):
+    """Every ServerError message (and a create status line) shows the server's text made `visible`."""
+    _EVIL_AT[stage](local)
+    code, err, _ = build("m", "-f", str(source(tmp_path, adapter=True)), "--host", local.url)
+    line = shown_safely(err)
+    assert code == 1, err
+    assert "more characters not shown" in line or stage == "create status", line
+    if stage not in ("20 MB error", "show not an object"):  # that one shows the JSON text, escaped by JSON already
+        assert "bad\\x1b[2J\\x1b]0;pwned\\x07\\nmpl: ok: model created\\u202e" in err, err[:3000]
+    assert "m:latest" not in local.models
+
+
+def test_the_servers_version_is_shown_escaped(local, tmp_path):
+    local.version = "0.0.0-" + EVIL  # a development build: warned about, then built
+    code, err, _ = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+    assert code == 0, err
+    (warning,) = [x for x in err.splitlines() if x.startswith("mpl: warning: the server reports version")]
+    assert "0.0.0-bad\\x1b[2J" in warning and "more characters not shown" in warning and len(warning) < 500
+    assert all(x.isprintable() for x in err.splitlines()) and "\nmpl: ok" not in err
+
+
+def test_a_server_error_is_one_escaped_line_whatever_it_is_given():
+    from mpl.deploy.server import ServerError
+
+    message = str(ServerError("doing: " + EVIL * 10))
+    assert message.isprintable() and len(message) < 2100 and message.endswith("more characters not shown)")
+
+
+def test_a_parameter_name_from_the_server_is_escaped_in_a_difference():
+    from mpl.deploy.verify import Difference
+
+    text = Difference("parameters", EVIL, 1, 2).describe()
+    assert text.isprintable() and text.startswith("parameter `bad\\x1b[2J") and len(text) < 300
+
+
+_ODD_SHOWS = [
+    ({"details": "x"}, "`details` that is not an object"),
+    ({"model_info": [1]}, "`model_info` that is not an object"),
+    ({"messages": "ab"}, "`messages` that is not a list of objects"),
+    ({"messages": [1]}, "`messages` that is not a list of objects"),
+    ({"details": {"parent_model": 5}}, "`details.parent_model` that is not a string"),
+    ({"template": 5}, "`template` that is not a string"),
+    ({"parameters": ["x"]}, "`parameters` that is not a string"),
+    ({"license": ["MIT"]}, "`license` that is not a string"),
+    ({"requires": 5}, "`requires` that is not a string"),
+]
+
+
+@pytest.mark.parametrize(("show", "says"), _ODD_SHOWS)
+@pytest.mark.parametrize("command", ["build", "import"])
+def test_a_show_answer_of_odd_shapes_is_one_line(local, tmp_path, show, says, command):
+    """A field mpl reads, of another JSON type than Ollama sends: one line naming it, not a traceback."""
+    import json
+
+    local.answer_with = {"POST /api/show": FakeOllama.raw(json.dumps(show).encode())}
+    if command == "build":
+        code, err, _ = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+        assert code == 1, err
+    else:
+        result = CliRunner().invoke(app, ["import", "--from-server", BASE, "--host", local.url])
+        assert isinstance(result.exception, SystemExit) and result.exit_code == 2, repr(result.exception)
+        err = result.stderr
+    line = shown_safely(err)
+    assert f"reading model `qwen2.5-coder:7b`: the server's answer has a {says}" in line, line
+
+
+def test_odd_show_shapes_are_read_as_fields_absent():
+    from mpl.deploy.verify import state_from_show
+
+    state = state_from_show({"details": "x", "model_info": [1], "messages": [1, "a", {"role": "user", "content": "hi"}], "requires": 5})
+    assert state.architecture is None and state.messages == (("user", "hi"),) and state.requires is None
+
+
+def test_the_servers_architecture_is_escaped_in_a_diagnostic(local, tmp_path):
+    import json
+
+    local.answer_with = {"POST /api/show": FakeOllama.raw(json.dumps({"model_info": {"general.architecture": EVIL}}).encode())}
+    code, err, _ = build("m", "-f", str(source(tmp_path, adapter=True)), "--host", local.url)
+    assert code == 1 and "build stopped before anything was sent" in shown_safely(err)
+    assert "but its base `qwen2.5-coder:7b` is \"bad\\x1b[2J\\x1b]0;pwned\\x07\\nmpl: ok: model created\\u202eyyy" in err, err
+
+
+def test_live_progress_shows_statuses_escaped_and_without_markup():
+    import io
+
+    from mpl.deploy.display import Display
+
+    out = io.StringIO()
+    with Display(out, live=True) as display:
+        display.status("m", {"status": "[bold]x[/bold] " + EVIL, "total": "many", "completed": -1})
+    text = out.getvalue()
+    assert "[bold]x[/bold] bad\\x1b[2J\\x1b]0;pwned\\x07" in text and "pwned\x07" not in text
+    assert "\x1b]0;" not in text and "\nmpl: ok" not in text
+
+
+@pytest.mark.parametrize("fault", ["error", "redirect", "huge"])
+def test_import_from_server_reads_as_build_does(local, fault):
+    """`mpl import --from-server` reads /api/show through `Server`: escaped text, refused redirects, bounded size."""
+    if fault == "error":
+        local.fail_next = {"POST /api/show": (500, EVIL)}
+    elif fault == "redirect":
+        local.answer_with = {"POST /api/show": local.redirect("http://localhost:1/\x1b[2J")}
+    else:
+        local.answer_with = {"POST /api/show": FakeOllama.huge(100 * 1024 * 1024, fill=b"x" * 63 + b"\n")}
+    result = CliRunner().invoke(app, ["import", "--from-server", BASE, "--host", local.url])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), repr(result.exception)
+    line = shown_safely(result.stderr)
+    says = {"error": "bad\\x1b[2J", "redirect": "redirect (HTTP 307) to `http://localhost:1/\\x1b[2J`",
+            "huge": "the answer holds more than 32 MiB"}[fault]
+    assert says in line, line
+
+
+def test_import_from_server_escapes_the_details_it_writes_into_a_comment(local):
+    local.add_model("odd:latest", family="qwen2\nmodel evil from \"x\" < seed 1 >\x1b[2J", parameters={"seed": 1})
+    result = CliRunner().invoke(app, ["import", "--from-server", "odd", "--host", local.url])
+    assert result.exit_code == 0, result.output
+    assert "model evil" not in "\n".join(x for x in result.stdout.splitlines() if not x.startswith("#"))
+    assert all(x.isprintable() for x in result.stdout.splitlines())
+
+
+@pytest.mark.parametrize("stage", ["GET /api/version", "POST /api/show", "GET /api/tags", "POST /api/blobs/:digest", "POST /api/create"])
+def test_dripped_headers_are_cut_by_the_timeout(local, tmp_path, stage):
+    """httpx's read timeout is per read: the status line and headers have a deadline of their own."""
+    local.answer_with = {stage: local.dripping_headers(0.2, headers=3)}  # 18 s of headers, a byte at a time
+    code, err, elapsed = build("m", "-f", str(source(tmp_path, adapter=True)), "--host", local.url, "--timeout", "1")
+    line = shown_safely(err)
+    assert code == 1 and "did not answer within 1 s (see --timeout)" in line, line
+    assert elapsed < 5  # about twice the timeout, not 20 s
+    assert "m:latest" not in local.models
+
+
+@pytest.mark.parametrize("stage", ["GET /api/version", "POST /api/show", "GET /api/tags", "POST /api/create"])
+def test_a_huge_answer_with_line_breaks_is_cut_as_a_whole(local, tmp_path, stage):
+    """The 32 MiB bound holds for a whole answer, line breaks or not; a failed create's body is an answer too."""
+    status = 500 if stage == "POST /api/create" else 200
+    local.answer_with = {stage: FakeOllama.huge(100 * 1024 * 1024, fill=b"x" * 63 + b"\n", status=status)}
+    code, err, elapsed = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+    line = shown_safely(err)
+    assert code == 1 and "the answer holds more than 32 MiB; is http" in line, line
+    assert elapsed < 30 and "m:latest" not in local.models
+
+
+def test_a_long_create_stream_is_read_line_by_line(local, tmp_path):
+    """A create stream may be long (each line bounded), as long as it keeps completing lines."""
+    lines = _ndjson(*({"status": f"pulling {i:04}", "total": 10, "completed": i % 10} for i in range(40000)))
+    local.answer_with = {"POST /api/create": FakeOllama.raw(lines + _ndjson({"status": "success"}), content_type="application/x-ndjson")}
+    code, err, _ = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+    assert code == 1 and "reported `success` creating `m`, but has no such model" in shown_safely(err), err[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("stage", "where"),
+    [
+        ("POST /api/blobs/:digest", "same"),  # a 307 keeps the body, which a streamed upload cannot send twice
+        ("GET /api/version", "other"),
+        ("POST /api/show", "other"),
+        ("GET /api/tags", "other"),
+        ("POST /api/create", "other"),
+        ("HEAD /api/blobs/:digest", "other"),
+    ],
+)
+def test_a_redirect_is_refused_and_named(local, tmp_path, stage, where):
+    with FakeOllama(registry={BASE: QWEN}) as other:
+        target = (local.url if where == "same" else other.url.replace("127.0.0.1", "localhost")) + "/x\x1b[2J"
+        local.answer_with = {stage: local.redirect(target)}
+        code, err, elapsed = build("m", "-f", str(source(tmp_path, adapter=True)), "--host", local.url, "--timeout", "2")
+        line = shown_safely(err)
+        assert code == 1 and f"answered with a redirect (HTTP 307) to `{target[:-4]}\\x1b[2J`, which mpl does not follow" in line, line
+        assert elapsed < 5 and not other.requests and "m:latest" not in local.models and "m:latest" not in other.models
+
+
+def test_a_redirect_of_the_raw_create_is_refused(local, tmp_path):
+    """A create with `requires` goes over plain HTTP, not the client: refused the same way."""
+    path = tmp_path / "m.mprof"
+    path.write_text(f'model m from "{BASE}" <\n  seed 1\n  requires "0.5.0"\n>\n', encoding="utf-8")
+    local.answer_with = {"POST /api/create": local.redirect("http://localhost:1/api/create")}
+    code, err, _ = build("m", "-f", str(path), "--host", local.url)
+    assert code == 1 and "redirect (HTTP 307) to `http://localhost:1/api/create`" in shown_safely(err), err
 
 
 def _example(folder: Path, temperature: str) -> Path:

@@ -3,6 +3,8 @@
 On a terminal this is a rich `Progress` (bytes, rate, time left); otherwise (a
 pipe, a CI log, the test runner) it is plain lines, one per finished transfer and
 one per change of a model's create status. Safe to call from several threads.
+A status is the server's text: it is shown `visible` (escaped, cut), and the bars
+read no markup.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ class Display:
             )
 
             self._progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
                 TransferSpeedColumn(), TimeRemainingColumn(), console=Console(file=stream), transient=False,
             )
 
@@ -100,7 +102,10 @@ class Display:
 
     def status(self, model: str, line: t.Mapping[str, t.Any]) -> None:
         """A create progress line, e.g. `{"status": "pulling 8eeb52dfb3bb", "total": 1, "completed": 1}`."""
-        text = str(line.get("status", ""))
+        from mpl.deploy.untrusted import visible
+
+        done = line.get("status") == "success"
+        text = visible(line.get("status", ""))
         with self._lock:
             changed = self._last.get(model) != text
             self._last[model] = text
@@ -109,9 +114,10 @@ class Display:
             if task is None:
                 task = self._status_tasks[model] = self._progress.add_task(f"{model}: {text}", total=None)
             fields: dict[str, t.Any] = {"description": f"{model}: {text}"}
-            if line.get("total"):
-                fields.update(total=line["total"], completed=line.get("completed") or 0)
-            if text == "success":
+            total, completed = line.get("total"), line.get("completed") or 0
+            if _count(total) and total and _count(completed):  # the server's numbers, used only when they are byte counts
+                fields.update(total=total, completed=completed)
+            if done:
                 fields.update(total=1, completed=1)
             self._progress.update(task, **fields)
         elif changed:
@@ -130,3 +136,7 @@ class Display:
         if self._progress is None:
             return None
         return self._progress.add_task(description, total=total)
+
+
+def _count(value: t.Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 63

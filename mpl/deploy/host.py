@@ -1,8 +1,9 @@
 """Where the Ollama server is: `--host`, else `OLLAMA_HOST`, else `http://127.0.0.1:11434`.
 
 `parse_host` reproduces the official Python client's `_parse_host` exactly
-(ollama-python's `ollama/_client.py`) and adds the checks the client leaves to httpx: a scheme
-other than http/https, a port that is not a number in range, spaces.
+(ollama-python's `ollama/_client.py`) and adds the checks the client leaves to httpx (or to
+a traceback): a scheme other than http/https, a port that is not a number in range, a bracket
+left open, spaces and control characters.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ def parse_host(host: str | None) -> str:
 
     Raises:
         HostError: The scheme is not http or https, the port is not a number from
-            0 to 65535 (a bare IPv6 address without brackets is read as one), or the
-            text contains spaces.
+            0 to 65535 (a bare IPv6 address without brackets is read as one), the
+            address is not one a URL can hold (`http://[::1`), or the text contains
+            spaces or control characters.
 
     >>> parse_host(None), parse_host(":56789"), parse_host("https://h"), parse_host("h:1/path/")
     ('http://127.0.0.1:11434', 'http://127.0.0.1:56789', 'https://h:443', 'http://h:1/path')
@@ -36,10 +38,18 @@ def parse_host(host: str | None) -> str:
     Traceback (most recent call last):
     ...
     mpl.deploy.host.HostError: `ftp://h`: the scheme must be http or https, not `ftp`
+    >>> parse_host("http://[::1")
+    Traceback (most recent call last):
+    ...
+    mpl.deploy.host.HostError: `http://[::1`: invalid ipv6 url
     """
+    from mpl.deploy.untrusted import visible
+
     text = host or ""
     if any(ch.isspace() for ch in text):
-        raise HostError(f"`{text}`: a host cannot contain spaces")
+        raise HostError(f"`{visible(text)}`: a host cannot contain spaces")
+    if not text.isprintable():
+        raise HostError(f"`{visible(text)}`: a host cannot contain control characters")
     port = 11434
     scheme, _, hostport = text.partition("://")
     if not hostport:
@@ -50,20 +60,47 @@ def parse_host(host: str | None) -> str:
         port = 443
     else:
         raise HostError(f"`{text}`: the scheme must be http or https, not `{scheme}`")
-    split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
     try:
+        split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
         name = split.hostname or "127.0.0.1"
         port = split.port or port
     except ValueError as exc:
-        raise HostError(f"`{host}`: {str(exc).lower()}") from None
+        raise HostError(f"`{text}`: {str(exc).lower()}") from None
     try:
         if isinstance(ipaddress.ip_address(name), ipaddress.IPv6Address):
             name = f"[{name}]"
+        address = True
     except ValueError:
-        pass
+        address = False
+    url = f"{scheme}://{name}:{port}"
     if path := split.path.strip("/"):
-        return f"{scheme}://{name}:{port}/{path}"
-    return f"{scheme}://{name}:{port}"
+        url += f"/{path}"
+    _check_name(text, url, address)
+    return url
+
+
+def _check_name(text: str, url: str, address: bool) -> None:
+    """Raise HostError unless httpx and the resolver can both use the host name of `url`.
+
+    >>> _check_name("h", "http://a..b:1", False)
+    Traceback (most recent call last):
+    ...
+    mpl.deploy.host.HostError: `h`: `a..b` is not a host name (a label is empty or longer than 63 characters)
+    """
+    import httpx
+
+    from mpl.deploy.untrusted import visible
+
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.host  # decodes `xn--` labels: a bad one raises
+    except (httpx.InvalidURL, ValueError) as exc:  # IDNA errors are UnicodeErrors, hence ValueErrors
+        raise HostError(f"`{visible(text)}`: {visible(exc)}") from None
+    if not address:
+        try:
+            host.encode("idna")  # what the resolver is given
+        except UnicodeError:
+            raise HostError(f"`{visible(text)}`: `{visible(host)}` is not a host name (a label is empty or longer than 63 characters)") from None
 
 
 def is_loopback(url: str) -> bool:

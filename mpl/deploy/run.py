@@ -111,11 +111,15 @@ class _Build:
 
     def run(self) -> int:
         from mpl.deploy.host import HostError, parse_host
+        from mpl.deploy.limits import check_timeout
+        from mpl.deploy.untrusted import visible
         from mpl.catalog import Version
 
         opts = self.options
-        if opts.timeout <= 0:
-            raise UsageError("--timeout must be a positive number of seconds")
+        try:
+            check_timeout(opts.timeout)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         path = find_source(opts.source, opts.names)
         try:
             url = parse_host(opts.host)
@@ -147,7 +151,7 @@ class _Build:
             reported = parse_server_version(server_version)
             if reported is None:
                 against = f"--ollama {override}" if override is not None else "the file's `ollama` version, else the newest known"
-                self.err.write(f"mpl: warning: the server reports version `{server_version}` (a development build?); "
+                self.err.write(f"mpl: warning: the server reports version `{visible(server_version, 80)}` (a development build?); "
                                f"checking against {against}, and assuming it accepts everything that version does\n")
             elif reported < STRUCTURED_CREATE:
                 raise ServerError(f"the server runs Ollama {reported}; `mpl build` needs {STRUCTURED_CREATE} or later "

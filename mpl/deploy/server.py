@@ -4,7 +4,9 @@ Wraps the official `ollama.Client` (create) and its underlying httpx client (wha
 the Python client cannot do: `GET /api/version`, `HEAD` on blobs, a streamed upload,
 a raw `/api/show` that keeps `system`/`messages`/`requires`, a create that carries
 `requires`, and `/api/tags` read without the client's strict `ListResponse`). Every failure becomes a `ServerError` whose message is
-one line a user can act on; nothing here prints.
+one line a user can act on; nothing here prints. Whatever the server says is untrusted: every
+text of it in a message goes through `mpl.deploy.untrusted.visible` (no terminal controls, no
+line break, a bounded length), and `ServerError` itself escapes what it is given.
 """
 
 from __future__ import annotations
@@ -13,16 +15,22 @@ import json
 import typing as t
 
 from mpl.deploy.files import Blob, read_chunks
+from mpl.deploy.untrusted import visible
 
 Progress = t.Callable[[int], None]
 Status = t.Callable[[t.Mapping[str, t.Any]], None]
 
 
 class ServerError(Exception):
-    """A failed exchange with the server, worded as one line; `status` is the HTTP status if any."""
+    """A failed exchange with the server, worded as one line; `status` is the HTTP status if any.
+
+    The message is made `visible` whole (a last guard: the server's parts of it were cut already).
+    """
 
     def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
+        from mpl.deploy.untrusted import MESSAGE, visible
+
+        super().__init__(visible(message, MESSAGE))
         self.status = status
 
 
@@ -37,10 +45,11 @@ class Server:
         url: The base URL, e.g. `http://127.0.0.1:11434`.
         timeout: Seconds for connecting, for each answer, for each chunk of an
             upload to be taken, and between two progress lines of a create
-            stream; an answer that drips without completing a line, or that
-            grows past `limits.MAX_LINE` without a line break, is cut
-            (`mpl.deploy.limits`). So every exchange fails within about twice
-            this time, and a long create that keeps reporting progress is not cut.
+            stream; headers and whole answers that drip, answers past
+            `limits.MAX_ANSWER`, stream lines past `limits.MAX_LINE` and
+            redirects are cut (`mpl.deploy.limits`). So every exchange fails
+            within about twice this time, and a long create that keeps
+            reporting progress is not cut.
     """
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
@@ -55,9 +64,11 @@ class Server:
         self.timeout = timeout
         #: Set (by Ctrl-C) to stop uploads and create streams at their next chunk or line.
         self.cancelled = threading.Event()
-        self.client = ollama.Client(host=url, timeout=httpx.Timeout(timeout), transport=BoundedTransport(timeout))
+        self.client = ollama.Client(host=url, timeout=httpx.Timeout(timeout), transport=BoundedTransport(timeout), follow_redirects=False)
         self.http: httpx.Client = self.client._client  # base URL, headers and connection pool of the client
-        self._streaming = ollama.Client(host=url, timeout=httpx.Timeout(timeout), transport=BoundedTransport(timeout))
+        # The create stream: bounded line by line, not as a whole.
+        self._streaming = ollama.Client(host=url, timeout=httpx.Timeout(timeout), transport=BoundedTransport(timeout, lines=True),
+                                        follow_redirects=False)
         self._stream_timeout = httpx.Timeout(timeout)
 
     def close(self) -> None:
@@ -72,7 +83,7 @@ class Server:
         try:
             return str(response.json()["version"])
         except (ValueError, KeyError, TypeError):
-            raise ServerError(f"{self.url} does not look like an Ollama server: /api/version answered {response.text[:80]!r}") from None
+            raise ServerError(f"{self.url} does not look like an Ollama server: /api/version answered `{visible(response.text, 80)}`") from None
 
     def has_blob(self, digest: str) -> bool:
         """`HEAD /api/blobs/<digest>`: 200 if the server has it, 404 if not."""
@@ -85,9 +96,13 @@ class Server:
         if response.status_code == 404:
             return None
         try:
-            return dict(response.json())
+            show = response.json()
         except ValueError:
             raise ServerError(f"reading model `{name}`: the server answered something that is not JSON") from None
+        if not isinstance(show, dict):
+            raise ServerError(f"reading model `{name}`: the server answered `{visible(response.text, 80)}`, not a JSON object")
+        _check_show(name, show)
+        return show
 
     def model_names(self) -> set[str]:
         """Lower-cased names of the server's models (`GET /api/tags`, §4.6).
@@ -102,7 +117,7 @@ class Server:
             models = response.json()["models"] or []
             return {str(m.get("model") or m.get("name")).lower() for m in models if m.get("model") or m.get("name")}
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise ServerError(f"{doing}: the server answered {response.text[:80]!r}, not a model list") from None
+            raise ServerError(f"{doing}: the server answered `{visible(response.text, 80)}`, not a model list") from None
 
     # -- changes -----------------------------------------------------------------
 
@@ -137,9 +152,9 @@ class Server:
                 if self.cancelled.is_set():
                     raise Interrupted(f"{doing}: interrupted")
                 if not isinstance(line, dict):
-                    raise ServerError(f"{doing}: the server sent a line that is not a JSON object ({str(line)[:80]!r})")
+                    raise ServerError(f"{doing}: the server sent a line that is not a JSON object (`{visible(line, 80)}`)")
                 if line.get("error"):
-                    raise ServerError(f"{doing}: {line['error']}")
+                    raise ServerError(f"{doing}: {visible(line['error'])}")
                 on_status(line)
                 last = line.get("status")
                 pulls += last == "pulling manifest"
@@ -164,7 +179,7 @@ class Server:
         """The same request over plain HTTP, for fields the client cannot send (`requires`)."""
         import ollama
 
-        with self.http.stream("POST", "/api/create", json={**request, "stream": True}, timeout=self._stream_timeout) as response:
+        with self._streaming._client.stream("POST", "/api/create", json={**request, "stream": True}, timeout=self._stream_timeout) as response:
             if response.status_code >= 400:
                 response.read()
                 raise ollama.ResponseError(response.text, response.status_code)
@@ -194,36 +209,61 @@ class Server:
         import httpx
         import ollama
 
-        from mpl.deploy.limits import AnswerTooLarge, StalledAnswer
+        from mpl.deploy.limits import AnswerTooLarge, Redirected, StalledAnswer
 
         if isinstance(exc, ServerError):
             return exc
+        if isinstance(exc, Redirected):
+            return ServerError(f"{doing}: {self.url} answered with a redirect (HTTP {exc.status}) to `{visible(exc.location)}`, "
+                               "which mpl does not follow; if the server moved, pass its address as --host", exc.status)
         if isinstance(exc, AnswerTooLarge):
             return ServerError(f"{doing}: {exc}; is {self.url} an Ollama server?")
         if isinstance(exc, StalledAnswer):
             return ServerError(f"{doing}: Ollama at {self.url} sent {exc} (see --timeout)")
         if isinstance(exc, ollama.ResponseError):
             if exc.status_code == -1:
-                return ServerError(f"{doing}: {exc.error}")
-            return ServerError(f"{doing}: {exc.error} (HTTP {exc.status_code})", exc.status_code)
+                return ServerError(f"{doing}: {visible(exc.error)}")
+            return ServerError(f"{doing}: {visible(exc.error)} (HTTP {exc.status_code})", exc.status_code)
         if isinstance(exc, (ConnectionError, httpx.ConnectError)):
             return ServerError(f"cannot connect to Ollama at {self.url} ({doing}): is `ollama serve` running there?")
         if isinstance(exc, httpx.TimeoutException):
             return ServerError(f"{doing}: Ollama at {self.url} did not answer within {self.timeout:g} s (see --timeout)")
         if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-            return ServerError(f"{doing}: the connection to {self.url} broke ({exc or type(exc).__name__})")
+            return ServerError(f"{doing}: the connection to {self.url} broke ({visible(exc) or type(exc).__name__})")
         if isinstance(exc, json.JSONDecodeError):  # a stream line that is not JSON
-            return ServerError(f"{doing}: the server sent a line that is not JSON ({exc})")
+            return ServerError(f"{doing}: the server sent a line that is not JSON ({visible(exc)})")
         if isinstance(exc, (ValueError, AttributeError, TypeError, KeyError)):
             # an answer of an unexpected shape, as the client reads it (a pydantic
             # ValidationError, `.get` on a line that is not an object, …)
             first = str(exc).splitlines()[0] if str(exc) else ""
-            return ServerError(f"{doing}: the server's answer could not be read ({type(exc).__name__}: {first})")
+            return ServerError(f"{doing}: the server's answer could not be read ({type(exc).__name__}: {visible(first)})")
         if isinstance(exc, OSError):
-            return ServerError(f"{doing}: {exc.strerror or exc}")
-        if isinstance(exc, httpx.HTTPError):
-            return ServerError(f"{doing}: {type(exc).__name__}: {exc}")
+            return ServerError(f"{doing}: {visible(exc.strerror or exc)}")
+        if isinstance(exc, (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)):
+            return ServerError(f"{doing}: {type(exc).__name__}: {visible(exc)}")
         raise exc
+
+
+#: The `/api/show` fields mpl reads, with their JSON types (`ShowResponse` and `ModelDetails` in Ollama's `api/types.go`).
+_SHOW_FIELDS: dict[str, type] = {
+    "details": dict, "model_info": dict, "messages": list, "parameters": str, "template": str,
+    "system": str, "license": str, "modelfile": str, "requires": str,
+}
+_DETAILS_FIELDS = ("parent_model", "format", "family", "parameter_size", "quantization_level")
+_KINDS = {dict: "an object", list: "a list of objects", str: "a string"}
+
+
+def _check_show(name: str, show: dict[str, t.Any]) -> None:
+    """Raise ServerError when a field mpl reads has another JSON type than Ollama sends."""
+    details = show.get("details") if isinstance(show.get("details"), dict) else {}
+    fields = [(key, show.get(key), kind) for key, kind in _SHOW_FIELDS.items()]
+    fields += [(f"details.{key}", details.get(key), str) for key in _DETAILS_FIELDS]
+    for key, value, kind in fields:
+        if value is None:
+            continue
+        if not isinstance(value, kind) or (key == "messages" and not all(isinstance(m, dict) for m in value)):
+            raise ServerError(f"reading model `{name}`: the server's answer has a `{key}` that is not {_KINDS[kind]} "
+                              f"(`{visible(json.dumps(value, ensure_ascii=False), 80)}`)")
 
 
 def error_text(body: str, status: int) -> str:
@@ -233,6 +273,8 @@ def error_text(body: str, status: int) -> str:
     "model 'x:latest' not found (HTTP 404)"
     >>> error_text("", 500)
     'HTTP 500 with an empty body'
+    >>> error_text('{"error":"bad\\\\u001b[2J\\\\nmpl: ok"}', 500)
+    'bad\\\\x1b[2J\\\\nmpl: ok (HTTP 500)'
     """
     text = body.strip()
     try:
@@ -241,5 +283,5 @@ def error_text(body: str, status: int) -> str:
             text = decoded["error"]
     except ValueError:
         pass
-    return f"{text} (HTTP {status})" if text else f"HTTP {status} with an empty body"
+    return f"{visible(text)} (HTTP {status})" if text else f"HTTP {status} with an empty body"
 

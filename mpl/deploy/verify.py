@@ -130,9 +130,19 @@ def _typed(key: str, items: list[t.Any]) -> t.Any:
 
 
 def state_from_show(show: t.Mapping[str, t.Any]) -> ModelState:
-    """The `ModelState` of a model as `/api/show` reports it."""
-    info = show.get("model_info") or {}
-    details = show.get("details") or {}
+    """The `ModelState` of a model as `/api/show` reports it.
+
+    A field of another JSON type than Ollama sends counts as absent (a hostile or
+    broken server gets differences reported, not a traceback); the architecture,
+    which messages name, is made `visible`.
+
+    >>> state_from_show({"details": "x", "messages": [1, {"role": "user"}], "model_info": {"general.architecture": "a\\x1b"}}).architecture
+    'a\\\\x1b'
+    """
+    from mpl.deploy.untrusted import visible
+
+    info = _mapping(show.get("model_info"))
+    details = _mapping(show.get("details"))
     architecture = info.get("general.architecture") or details.get("family") or None
     adapters: list[str] = []
     model_digest = None
@@ -145,20 +155,32 @@ def state_from_show(show: t.Mapping[str, t.Any]) -> ModelState:
             adapters.append(digest)
         elif line.startswith("FROM ") and model_digest is None:
             model_digest = digest
-    messages = tuple((str(m.get("role", "")), str(m.get("content", ""))) for m in show.get("messages") or ())
+    messages = tuple((str(m.get("role", "")), str(m.get("content", ""))) for m in _list(show.get("messages")) if isinstance(m, dict))
     return ModelState(
         exists=True,
-        architecture=architecture if isinstance(architecture, str) else None,
+        architecture=visible(architecture, 80) if isinstance(architecture, str) else None,
         parameters=parse_parameters(str(show.get("parameters") or "")),
         system=str(show.get("system") or ""),
         template=str(show.get("template") or ""),
         license=str(show.get("license") or ""),
         messages=messages,
         adapters=tuple(adapters),
-        requires=show.get("requires") or None,
-        parent=details.get("parent_model") or None,
+        requires=_string(show.get("requires")),
+        parent=_string(details.get("parent_model")),
         model_digest=model_digest,
     )
+
+
+def _mapping(value: t.Any) -> t.Mapping[str, t.Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: t.Any) -> list[t.Any]:
+    return value if isinstance(value, list) else []
+
+
+def _string(value: t.Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +196,9 @@ class Difference:
         if self.field == "architecture":
             return (f"its adapter is for architecture {self.got!r}, but the base pulled during the create is "
                     f"{self.expected!r}; the model will fail at load (`model arch and LoRA arch mismatch`)")
-        what = f"parameter `{self.key}`" if self.key else self.field
+        from mpl.deploy.untrusted import visible
+
+        what = f"parameter `{visible(self.key, 80)}`" if self.key else self.field  # a key may be the server's
         if self.got is _MISSING:
             return f"{what} is missing on the server (expected {_show(self.expected)})"
         if self.expected is _MISSING:
