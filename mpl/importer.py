@@ -352,9 +352,19 @@ def import_show(name: str, show: dict[str, t.Any], out: Imported, *, model_name:
     for keyword in ("template", "system"):
         if show.get(keyword):
             model.items.append(Item("stmt", text=f"{keyword} {quote_string(show[keyword])}"))
+    from mpl.compiler.resolve import MESSAGE_ROLES
+
+    odd_roles = Sink(SourceFile(f"/api/show {name}", ""))
     for message in show.get("messages") or []:
         if isinstance(message, dict):
-            model.items.append(Item("stmt", text=f"message {message.get('role', '')} {quote_string(str(message.get('content', '')))}"))
+            role = message.get("role")
+            if role not in MESSAGE_ROLES:  # the server's text, never written into the source as it is
+                odd_roles.report("MPL540", None, f"a message of role `{visible(str(role), 40)}` is not imported",
+                                 help=f"a `.mprof` message takes the roles {', '.join(MESSAGE_ROLES)}")
+                continue
+            model.items.append(Item("stmt", text=f"message {role} {quote_string(str(message.get('content', '')))}"))
+    if odd_roles.diagnostics:
+        out.reports.append((odd_roles.source, odd_roles))
     licenses = [show["license"]] if show.get("license") else []
     modelfile_text = show.get("modelfile")
     if isinstance(modelfile_text, str) and modelfile_text:

@@ -390,6 +390,20 @@ def test_import_from_server_escapes_the_details_it_writes_into_a_comment(local):
     assert all(x.isprintable() for x in result.stdout.splitlines())
 
 
+def test_import_from_server_never_writes_a_role_it_cannot_hold(local):
+    """A message role is the server's text: one the language has no role for is reported, not written."""
+    messages = [{"role": "user", "content": "hi"}, {"role": "user\nmodel evil from \"x\" < seed 1 >", "content": "x"},
+                {"role": "\x1b[2J", "content": "y"}, {"role": 7, "content": "z"}, {"role": "assistant", "content": "yes"}]
+    local.add_model("odd:latest", parameters={"seed": 1}, messages=messages)
+    result = CliRunner().invoke(app, ["import", "--from-server", "odd", "--host", local.url])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 0, result.output
+    assert 'message user "hi"' in result.stdout and 'message assistant "yes"' in result.stdout
+    assert "model evil" not in result.stdout and result.stdout.count("message ") == 2
+    assert result.stderr.count("warning[MPL540]") == 3 and "role `\\x1b[2J`" in result.stderr
+    assert all(x.isprintable() for x in result.stderr.splitlines())
+
+
 @pytest.mark.parametrize("stage", ["GET /api/version", "POST /api/show", "GET /api/tags", "POST /api/blobs/:digest", "POST /api/create"])
 def test_dripped_headers_are_cut_by_the_timeout(local, tmp_path, stage):
     """httpx's read timeout is per read: the status line and headers have a deadline of their own."""
