@@ -147,7 +147,7 @@ class _Build:
         try:
             server_version = server.version()
             if not opts.dry_run:
-                self.err.write(f"mpl: building on {url} (Ollama {server_version})\n")
+                self.err.write(f"mpl: building on {url} (Ollama {visible(server_version)})\n")
             reported = parse_server_version(server_version)
             if reported is None:
                 against = f"--ollama {override}" if override is not None else "the file's `ollama` version, else the newest known"
