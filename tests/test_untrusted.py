@@ -158,11 +158,15 @@ def test_paths_inside_the_configurations_folder_need_no_confirmation(tmp_path, m
 # -- the server a build talks to, and the files it sends --------------------------------
 
 
-def build_repository(tmp_path: Path, host: str, adapter: str = "./lora.gguf") -> Path:
+def build_repository(tmp_path: Path, host: str, monkeypatch, adapter: str | None = None) -> Path:
+    """A cloned repository with a model over an adapter (its own `lora.gguf` unless `adapter` names one), entered."""
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "mpl.toml").write_text(f'sources = ["m.mprof"]\nhost = "{host}"\n')
-    (repo / "m.mprof").write_text(f'model m from "{BASE}" <\n  adapter "{adapter}"\n  temperature 0.3\n>\n')
+    (repo / "m.mprof").write_text(f'model m from "{BASE}" <\n  adapter "{adapter or "./lora.gguf"}"\n  temperature 0.3\n>\n')
+    if adapter is None:
+        write_adapter(repo / "lora.gguf", architecture="qwen2")
+    monkeypatch.chdir(repo)
     return repo
 
 
@@ -174,9 +178,7 @@ def local(server):
 
 
 def test_a_repositorys_server_elsewhere_is_not_contacted_without_the_user(tmp_path, monkeypatch):
-    repo = build_repository(tmp_path, "http://ollama.example.invalid:11434")
-    write_adapter(repo / "lora.gguf", architecture="qwen2")
-    monkeypatch.chdir(repo)
+    build_repository(tmp_path, "http://ollama.example.invalid:11434", monkeypatch)
     made = []
     monkeypatch.setattr("mpl.deploy.run.Server", lambda *a, **k: made.append(a) or pytest.fail("contacted a server"))
     result = run("build", "--all")
@@ -186,9 +188,7 @@ def test_a_repositorys_server_elsewhere_is_not_contacted_without_the_user(tmp_pa
 
 
 def test_a_repositorys_server_is_used_once_the_person_says_yes(local, tmp_path, monkeypatch):
-    repo = build_repository(tmp_path, local.url)
-    write_adapter(repo / "lora.gguf", architecture="qwen2")
-    monkeypatch.chdir(repo)
+    build_repository(tmp_path, local.url, monkeypatch)
     monkeypatch.setattr("mpl.deploy.host.is_loopback", lambda url: False)  # as if the fake were elsewhere
     monkeypatch.setattr(mpl.cli, "_interactive", lambda: True)
     refused = run("build", "--all", input="n\n")
@@ -199,9 +199,7 @@ def test_a_repositorys_server_is_used_once_the_person_says_yes(local, tmp_path, 
 
 
 def test_a_loopback_server_from_the_configuration_needs_no_confirmation(local, tmp_path, monkeypatch):
-    repo = build_repository(tmp_path, local.url)
-    write_adapter(repo / "lora.gguf", architecture="qwen2")
-    monkeypatch.chdir(repo)
+    build_repository(tmp_path, local.url, monkeypatch)
     result = run("build", "--all")
     assert result.exit_code == 0, result.output
 
@@ -210,8 +208,7 @@ def test_files_outside_the_project_are_sent_only_with_allow_outside(local, tmp_p
     private = tmp_path / "private" / "finetune.gguf"
     private.parent.mkdir()
     write_adapter(private, architecture="qwen2")
-    repo = build_repository(tmp_path, local.url, adapter=str(private))
-    monkeypatch.chdir(repo)
+    repo = build_repository(tmp_path, local.url, monkeypatch, adapter=str(private))
     refused = run("build", "--all")
     assert refused.exit_code == 2 and local.requests == []
     assert f"would upload {private}, which is outside the project's folder {repo}" in refused.output
@@ -224,9 +221,8 @@ def test_files_outside_the_project_are_sent_only_with_allow_outside(local, tmp_p
 def test_a_link_to_a_file_outside_the_project_is_outside(local, tmp_path, monkeypatch):
     private = tmp_path / "private.gguf"
     write_adapter(private, architecture="qwen2")
-    repo = build_repository(tmp_path, local.url, adapter="./lora.gguf")
+    repo = build_repository(tmp_path, local.url, monkeypatch, adapter="./lora.gguf")
     (repo / "lora.gguf").symlink_to(private)
-    monkeypatch.chdir(repo)
     refused = run("build", "--all")
     assert refused.exit_code == 2 and local.requests == []
     assert f"would upload {private}, which is outside the project's folder" in refused.output
@@ -243,9 +239,7 @@ def test_without_a_configuration_the_project_is_the_sources_folder(local, tmp_pa
 
 
 def test_build_names_the_server_and_every_upload_before_uploading(local, tmp_path, monkeypatch):
-    repo = build_repository(tmp_path, local.url)
-    write_adapter(repo / "lora.gguf", architecture="qwen2")
-    monkeypatch.chdir(repo)
+    build_repository(tmp_path, local.url, monkeypatch)
     result = run("build", "--all")
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
