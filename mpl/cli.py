@@ -152,7 +152,8 @@ def _load_config(files: t.Sequence[str | Path], explicit: Path | None = None, is
         sys.stderr.write(render_text(exc.source, exc.diagnostics, colour=_use_colour(sys.stderr)))
         _usage_error(f"{exc.source.path}: {summary_line(exc.diagnostics)} in the configuration; nothing was run")
     except OSError as exc:
-        _usage_error(f"--config: cannot read `{explicit}`: {exc.strerror or exc}")
+        where = f"--config: cannot read `{explicit}`" if explicit is not None else f"cannot read the configuration `{exc.filename}`"
+        _usage_error(f"{where}: {exc.strerror or exc}; nothing was run")
 
 
 def _inputs(files: t.Sequence[str] | None, config, *, command: str) -> list[str]:
@@ -453,6 +454,8 @@ def compile_(
             changed = write_into(meton_into, analyses[0].program, meton, backup=not no_backup)  # type: ignore[arg-type]
         except IntoError as exc:
             _usage_error(f"{meton_into} {exc}; it was left unchanged")
+        except OutputError as exc:  # another run kept the folder
+            _usage_error(f"{exc}; {meton_into} was left unchanged")
         except OSError as exc:
             _usage_error(f"cannot write into {meton_into}: {exc.strerror or exc}")
         if not changed:
@@ -525,7 +528,13 @@ def fmt(
     from mpl.fmt import run
 
     if not files:
-        files = _inputs(files, _load_config((), config_file, isolated), command="fmt")
+        config = _load_config((), config_file, isolated)
+        files = _inputs(files, config, command="fmt")
+        if not (check or diff):  # files the configuration names are rewritten only inside its folder
+            for name in files:
+                _within_config(config, Path(name), "sources", "Name the files on the command line (`mpl fmt FILE`) to format them")
+    else:
+        files = _inputs(files, None, command="fmt")  # a folder without .mprof files is a usage error, as in check
     raise typer.Exit(run(files, check=check, diff=diff, colour=_use_colour(sys.stderr)))
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import msgspec
 
-from mpl.source import read_file
+from mpl.source import MAX_BYTES, read_file
 
 if t.TYPE_CHECKING:
     from mpl.diagnostics import Diagnostic
@@ -105,7 +105,11 @@ class Config(msgspec.Struct, frozen=True):
         for pattern in self.sources or ():
             full = self.resolve(pattern)
             if glob.has_magic(pattern):
-                out.extend(Path(p) for p in sorted(glob.glob(str(full), recursive=True)) if os.path.isfile(p))
+                # pathlib's `**` does not descend into linked folders, as `glob.glob` does: a repository's
+                # links to `.` would make `**` walk the same folders without end.
+                base = Path(full.anchor) if full.is_absolute() else Path()
+                found = base.glob(str(full.relative_to(full.anchor) if full.is_absolute() else full))
+                out.extend(sorted(p for p in found if p.is_file()))
             elif full.is_dir():
                 out.extend(sorted(p for p in full.rglob("*.mprof") if p.is_file()))
             else:
@@ -224,11 +228,14 @@ def config_table_in(path: Path) -> bool:
 
 def _has_tool_mpl(path: Path) -> bool:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        data = read_file(path)  # at most the limit and a byte: a huge pyproject.toml is not read whole
     except OSError:
         return False
+    text = data.decode("utf-8", errors="replace")
     if not _TOOL_MPL.search(text):
         return False
+    if len(data) > MAX_BYTES:
+        return True  # `load_config` says it is too large to read
     import tomllib
 
     try:
@@ -269,7 +276,11 @@ def load_config(files: t.Sequence[str | Path] = (), *, explicit: Path | None = N
     path = explicit if explicit is not None else find_config(start_folder(files))
     if path is None:
         return Config()
-    data = read_file(path, whole=True)
+    try:
+        data = read_file(path, whole=True)
+    except OSError as exc:
+        exc.filename = str(path)  # the caller names the file, given or found
+        raise
     return load_config_bytes(Path(path), data)
 
 

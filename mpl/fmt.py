@@ -33,7 +33,9 @@ can never change what a file means.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
+import os
 import re
 import sys
 import typing as t
@@ -41,7 +43,7 @@ from pathlib import Path
 
 from mpl.compiler import nodes
 from mpl.compiler.parse import parse, value_literal
-from mpl.output import write_atomic
+from mpl.output import OutputError, folder_lock, write_atomic
 from mpl.diagnostics import Diagnostic, Sink
 from mpl.source import SourceFile, read_binary, read_file
 
@@ -404,56 +406,66 @@ def run(paths: t.Sequence[str], *, check: bool = False, diff: bool = False, colo
     to do or all written, 1 a file would change (`check`/`diff`) or has
     syntax errors (then it is left as it is), 2 a file could not be read or written.
     """
-    from mpl.diagnostics.render import render_text, summary_line
-
     report_only = check or diff
     counts = {"changed": 0, "unchanged": 0, "failed": 0}
     code = 0
     for path in _expand(paths):
-        shown = "<stdin>" if path == STDIN else path
+        # In place, the file is read, formatted and replaced under a lock on its folder, so a
+        # `Session.save` (or another mpl) changing it meanwhile is never overwritten with old text.
+        in_place = path != STDIN and not report_only
         try:
-            data = read_binary(sys.stdin) if path == STDIN else read_file(path)
-        except OSError as exc:
-            sys.stderr.write(f"mpl: error: cannot read `{shown}`: {exc.strerror or exc}\n")
+            with folder_lock(Path(os.path.realpath(path)).parent) if in_place else contextlib.nullcontext():
+                code = max(code, _format_one(path, check=check, diff=diff, colour=colour, counts=counts))
+        except OutputError as exc:
+            sys.stderr.write(f"mpl: error: {exc}\n")
             counts["failed"] += 1
             code = 2
-            continue
-        result, bom = _format_bytes(data, shown)
-        if result is None:
-            sys.stderr.write(f"mpl: error: cannot format `{shown}`: internal error in the formatter; the file is left as it is\n")
-            counts["failed"] += 1
-            code = 2
-            continue
-        if result.text is None:
-            sys.stderr.write(render_text(result.source, result.diagnostics, colour=colour))
-            sys.stderr.write(f"{shown}: {summary_line(result.diagnostics)}; not formatted\n")
-            counts["failed"] += 1
-            code = max(code, 1)
-            continue
-        new_bytes = (b"\xef\xbb\xbf" if bom else b"") + result.text.encode("utf-8")
-        changed = new_bytes != data
-        counts["changed" if changed else "unchanged"] += 1
-        if diff and changed:
-            sys.stdout.write(unified_diff(result.source.text, result.text, shown))
-        if check and changed:
-            sys.stdout.write(f"would reformat {shown}\n")
-        if report_only:
-            code = max(code, 1 if changed else 0)
-            continue
-        if path == STDIN:
-            sys.stdout.write(result.text)
-            continue
-        if changed:
-            try:
-                write_atomic(Path(path), new_bytes)
-            except OSError as exc:
-                sys.stderr.write(f"mpl: error: cannot write `{shown}`: {exc.strerror or exc}\n")
-                code = 2
-                continue
-            sys.stderr.write(f"reformatted {shown}\n")
     if STDIN not in paths and not diff:
         sys.stderr.write(_summary(counts, check) + "\n")
     return code
+
+
+def _format_one(path: str, *, check: bool, diff: bool, colour: bool, counts: dict[str, int]) -> int:
+    """Format one file (or standard input) as `run` does; returns its exit code."""
+    from mpl.diagnostics.render import render_text, summary_line
+
+    shown = "<stdin>" if path == STDIN else path
+    try:
+        data = read_binary(sys.stdin) if path == STDIN else read_file(path)
+    except OSError as exc:
+        sys.stderr.write(f"mpl: error: cannot read `{shown}`: {exc.strerror or exc}\n")
+        counts["failed"] += 1
+        return 2
+    result, bom = _format_bytes(data, shown)
+    if result is None:
+        sys.stderr.write(f"mpl: error: cannot format `{shown}`: internal error in the formatter; the file is left as it is\n")
+        counts["failed"] += 1
+        return 2
+    if result.text is None:
+        sys.stderr.write(render_text(result.source, result.diagnostics, colour=colour))
+        sys.stderr.write(f"{shown}: {summary_line(result.diagnostics)}; not formatted\n")
+        counts["failed"] += 1
+        return 1
+    new_bytes = (b"\xef\xbb\xbf" if bom else b"") + result.text.encode("utf-8")
+    changed = new_bytes != data
+    counts["changed" if changed else "unchanged"] += 1
+    if diff and changed:
+        sys.stdout.write(unified_diff(result.source.text, result.text, shown))
+    if check and changed:
+        sys.stdout.write(f"would reformat {shown}\n")
+    if check or diff:
+        return 1 if changed else 0
+    if path == STDIN:
+        sys.stdout.write(result.text)
+        return 0
+    if changed:
+        try:
+            write_atomic(Path(path), new_bytes)
+        except OSError as exc:
+            sys.stderr.write(f"mpl: error: cannot write `{shown}`: {exc.strerror or exc}\n")
+            return 2
+        sys.stderr.write(f"reformatted {shown}\n")
+    return 0
 
 
 def _format_bytes(data: bytes, shown: str) -> tuple[Formatted | None, bool]:

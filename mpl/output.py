@@ -17,11 +17,13 @@ folder always ends as one run's complete output.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
 import shutil
 import stat
+import sys
 import typing as t
 from pathlib import Path
 
@@ -257,12 +259,15 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, follow_lin
     import tempfile
 
     final = Path(os.path.realpath(path)) if follow_links else Path(os.path.abspath(path))
+    try:
+        info: os.stat_result | None = os.stat(final, follow_symlinks=follow_links)
+    except FileNotFoundError:
+        info = None
+    if follow_links and info is not None and not stat.S_ISREG(info.st_mode):
+        # `-o /dev/null`, a FIFO, a folder: replacing it would put a file where the system keeps something else
+        raise OSError(errno.EEXIST, f"{_kind(info.st_mode)} is in the way, not a regular file")
     if mode is None:
-        try:
-            info = os.stat(final, follow_symlinks=follow_links)
-            mode = stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else _new_file_mode()
-        except FileNotFoundError:
-            mode = _new_file_mode()
+        mode = stat.S_IMODE(info.st_mode) if info is not None and stat.S_ISREG(info.st_mode) else _new_file_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -318,13 +323,20 @@ class folder_lock:
                 except OSError:
                     continue  # not there (yet) or not readable: the writes themselves will say
                 self._fds.append(fd)
-                deadline = time.monotonic() + self.wait
+                started = time.monotonic()
+                told = False
                 while True:
                     try:
                         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                         break
                     except BlockingIOError:
-                        if time.monotonic() >= deadline:
+                        waited = time.monotonic() - started
+                        if waited >= 1.0 and not told and self.wait > 1.0:
+                            sys.stderr.write(f"mpl: waiting for another mpl run writing into {folder} "
+                                             f"(at most {self.wait:g} s)\n")
+                            sys.stderr.flush()
+                            told = True
+                        if waited >= self.wait:
                             raise FolderBusy(f"cannot write into {folder}: another mpl run has been writing "
                                              f"there for over {self.wait:g} s; no output was changed") from None
                         time.sleep(0.01)
@@ -342,6 +354,15 @@ class folder_lock:
         for fd in reversed(self._fds):
             os.close(fd)  # closing the folder releases its flock
         self._fds.clear()
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, words in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return words
+    return "a special file"
 
 
 def _new_file_mode() -> int:

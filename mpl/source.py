@@ -102,6 +102,47 @@ def read_binary(stream: t.Any, limit: int = MAX_BYTES) -> bytes:
     return data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
 
 
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def visible(text: t.Any, limit: int | None = None) -> str:
+    """`text` on one line with no terminal controls: each unprintable character escaped, cut after `limit` characters.
+
+    Text from outside (a server's answer, a string of a source file quoted in a
+    message) could otherwise clear the screen, set the window title or forge a
+    line of output. Printable text is kept as it is (non-ASCII letters too), so
+    applying it twice changes nothing more.
+
+    >>> visible("bad\\x1b[2J\\x1b]0;pwned\\x07\\nmpl: ok")
+    'bad\\\\x1b[2J\\\\x1b]0;pwned\\\\x07\\\\nmpl: ok'
+    >>> visible("right-to-left \\u202e, café")
+    'right-to-left \\\\u202e, café'
+    >>> visible("x" * 1000, 10)
+    'xxxxxxxxxx… (990 more characters not shown)'
+    """
+    text = str(text)
+    if limit is None and text.isprintable():  # the common case: nothing to change
+        return text
+    out: list[str] = []
+    used = 0
+    for i, ch in enumerate(text):
+        piece = ch if ch.isprintable() else _escape(ch)
+        if limit is not None and used + len(piece) > limit:
+            return "".join(out) + f"… ({len(text) - i} more characters not shown)"
+        out.append(piece)
+        used += len(piece)
+    return "".join(out)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if ch in _NAMED:
+        return _NAMED[ch]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 class Span(msgspec.Struct, frozen=True, gc=False):
     """A half-open range ``[start, end)`` of character offsets.
 

@@ -121,6 +121,7 @@ def _saver(path: str, index: int) -> None:
 
 
 def _profiles_source(tmp_path: Path) -> Path:
+    tmp_path.mkdir(exist_ok=True)
     path = tmp_path / "profiles.mprof"
     path.write_text("default base\n\nprofile base <\n  temperature 0.5\n>\n")
     return path
@@ -157,3 +158,42 @@ def test_ten_processes_saving_distinct_profiles_keep_all_ten(tmp_path):
         process.join(120)
     assert [p.exitcode for p in processes] == [0] * 10
     assert sorted(mpl.load(path).profiles) == sorted(["base", *(f"saved{i}" for i in range(10))])
+
+
+def test_mpl_fmt_reads_and_replaces_a_file_under_the_lock_session_save_takes(tmp_path):
+    """A save that lands while `mpl fmt` waits is formatted, not overwritten with the text fmt read before."""
+    import time
+
+    import mpl.fmt
+
+    path = tmp_path / "p.mprof"
+    path.write_text("profile   base<temperature 0.5>\n")
+    with folder_lock(tmp_path):  # as Session.save holds it
+        formatter = threading.Thread(target=mpl.fmt.run, args=([str(path)],))
+        formatter.start()
+        time.sleep(0.5)
+        assert path.read_text() == "profile   base<temperature 0.5>\n"  # fmt waits for the lock
+        path.write_text("profile   base<temperature 0.5>\nprofile   saved<temperature 0.7>\n")  # the save
+    formatter.join(30)
+    assert not formatter.is_alive()
+    assert path.read_text() == "profile base < temperature 0.5 >\n\nprofile saved < temperature 0.7 >\n"
+
+
+def test_a_folder_held_by_a_stopped_run_is_one_line_for_into_and_the_wait_is_said(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import mpl.output
+    from mpl.cli import app
+
+    monkeypatch.setattr(mpl.output, "LOCK_WAIT", 1.5)
+    config = tmp_path / "config.yaml"
+    shutil.copy(FIXTURES / "meton" / "config.yaml", config)
+    (tmp_path / "p.mprof").write_text("default p\nprofile p < temperature 0.2 >\n")
+    before = config.read_bytes()
+    with folder_lock(tmp_path):
+        result = CliRunner().invoke(app, ["compile", str(tmp_path / "p.mprof"), "--into", str(config)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 2
+    assert f"mpl: waiting for another mpl run writing into {tmp_path} (at most 1.5 s)" in result.output
+    assert "another mpl run has been writing there for over 1.5 s" in result.output and "was left unchanged" in result.output
+    assert config.read_bytes() == before

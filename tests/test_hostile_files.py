@@ -372,3 +372,46 @@ def test_outputs_of_two_sources_that_differ_only_in_case_are_refused(tmp_path: P
     assert result.returncode == 2 and result.stderr.count("mpl: error: ") == 1
     assert "`out/Coder.Modelfile` and `out/coder.Modelfile` differ only in case" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("tool_mpl", [False, True], ids=["pyproject without tool.mpl", "pyproject with tool.mpl"])
+def test_a_huge_pyproject_is_never_read_whole(tmp_path: Path, tool_mpl: bool) -> None:
+    """Configuration discovery reads at most the limit and a byte of a pyproject.toml it passes by."""
+    (tmp_path / "ok.mprof").write_text(OK)
+    with open(tmp_path / "pyproject.toml", "wb") as fp:
+        fp.write(b"[tool.mpl]\n" if tool_mpl else b"[project]\nname = 'x'\n")
+        fp.truncate(2 * 1024**3)  # sparse
+    result = _python("""
+        import resource, sys
+        from mpl.cli import main
+        sys.argv = ["mpl", "check", "ok.mprof"]
+        try:
+            main()
+        except SystemExit as exc:
+            print("exit", exc.code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        """, tmp_path)
+    exit_code, peak_mib = result.stdout.split()[-2:]
+    assert int(peak_mib) < 400, f"{peak_mib} MiB for a 2 GB pyproject.toml"
+    if tool_mpl:
+        assert exit_code == "2" and "cannot read the configuration" in result.stderr and "pyproject.toml" in result.stderr
+        assert "None" not in result.stderr
+    else:
+        assert exit_code == "0"  # passed over: the check itself ran
+
+
+def test_sources_globs_never_follow_links_round_a_loop(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.mprof").write_text("profile p < temperature 0.5 >\n")
+    for name in ("x", "y", "z"):
+        (tmp_path / name).symlink_to(".")
+    (tmp_path / "mpl.toml").write_text('sources = ["**/*.mprof"]\n')
+    result = _mpl("check", "--show-config", cwd=tmp_path, timeout=30)
+    assert result.returncode == 0
+    checked = _mpl("check", cwd=tmp_path, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_fmt_of_a_folder_without_sources_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = _mpl("fmt", "empty", cwd=tmp_path)
+    assert result.returncode == 2 and "is a folder without .mprof files" in result.stderr

@@ -282,3 +282,56 @@ def test_the_question_is_asked_on_a_real_terminal_and_no_means_nothing_written(t
         proc.kill()
         os.close(controller)
     assert outside.read_text() == CONFIG_YAML
+
+
+# -- what a repository's files can still try ----------------------------------------------
+
+
+def test_a_repositorys_sources_outside_its_folder_are_not_reformatted_without_the_user(tmp_path, monkeypatch):
+    victim = tmp_path / "other" / "victim.mprof"
+    victim.parent.mkdir()
+    victim.write_text("profile   p<temperature 0.2>\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "mpl.toml").write_text('sources = ["../other/victim.mprof"]\n')
+    monkeypatch.chdir(repo)
+    refused = run("fmt")
+    assert refused.exit_code == 2 and "`sources` (mpl.toml:1) would write to" in refused.output
+    assert victim.read_text() == "profile   p<temperature 0.2>\n"
+    assert run("fmt", "--check").exit_code == 1  # reading is not writing: --check still reports
+    assert run("fmt", str(victim)).exit_code == 0  # named by the user: formatted
+    assert victim.read_text() != "profile   p<temperature 0.2>\n"
+
+
+def test_a_source_cannot_drive_the_terminal_through_a_diagnostic(tmp_path):
+    source = tmp_path / "p.mprof"
+    source.write_text('profile p < temperature "\\n\\u001b[2J\\u001b]0;pwned\\u0007" >\n')
+    result = run("check", str(source))
+    assert result.exit_code == 1 and "MPL302" in result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert '"\\n\\x1b[2J\\x1b]0;pwned\\x07"' in result.output
+
+
+def test_a_folder_in_the_way_of_the_backup_is_named(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG_YAML)
+    (tmp_path / "config.yaml.bak").mkdir()
+    source = tmp_path / "p.mprof"
+    source.write_text("default p\nprofile p < temperature 0.2 >\n")
+    result = run("compile", str(source), "--into", str(config))
+    assert result.exit_code == 2 and "config.yaml.bak: a folder is in the way" in result.output and "--no-backup" in result.output
+    assert config.read_text() == CONFIG_YAML
+    assert run("compile", str(source), "--into", str(config), "--no-backup").exit_code == 0
+
+
+def test_an_output_named_by_the_user_that_is_not_a_regular_file_is_never_replaced(tmp_path):
+    modelfile = tmp_path / "Modelfile"
+    modelfile.write_text("FROM qwen2.5-coder:7b\nPARAMETER temperature 0.2\n")
+    fifo = tmp_path / "out.mprof"
+    os.mkfifo(fifo)
+    result = run("import", str(modelfile), "-o", str(fifo))
+    assert result.exit_code == 2 and "a FIFO (named pipe) is in the way, not a regular file" in result.output
+    assert fifo.is_fifo()
+    with pytest.raises(OSError, match="a FIFO"):
+        write_atomic(fifo, b"x")
+    assert fifo.is_fifo()

@@ -110,12 +110,14 @@ def is_loopback(url: str) -> bool:
     (True, True, True)
     >>> is_loopback("http://10.0.0.2:11434"), is_loopback("https://ollama.example:443"), is_loopback("http://0.0.0.0:1")
     (False, False, False)
+    >>> is_loopback("http://evil.localhost:11434")  # a resolver may send it out
+    False
     """
     try:
         name = urllib.parse.urlsplit(url).hostname or ""
     except ValueError:
         return False
-    if name.lower() == "localhost" or name.lower().endswith(".localhost"):
+    if name.lower() == "localhost":  # not `*.localhost`: a resolver may send those names out
         return True
     try:
         return ipaddress.ip_address(name).is_loopback

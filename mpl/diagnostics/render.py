@@ -9,7 +9,7 @@ from __future__ import annotations
 import typing as t
 
 from mpl.diagnostics import CODES, Diagnostic, Severity
-from mpl.source import SourceFile
+from mpl.source import SourceFile, visible
 
 
 _COLOURS = {
@@ -92,7 +92,7 @@ def _render_one(
     r = _RESET if colour else ""
     uri = help_uri(diag.code, docs_url) if links else None
     code = _hyperlink(uri, diag.code) if colour and uri else diag.code
-    lines = [f"{b}{location(source, diag)}{r}: {c}{sev}[{code}]{r}: {b}{diag.message}{r}"]
+    lines = [f"{b}{visible(location(source, diag))}{r}: {c}{sev}[{code}]{r}: {b}{visible(diag.message)}{r}"]
     if diag.span is not None and source.text:
         line, col = source.line_col(diag.span.start)
         end_line, end_col = source.line_col(diag.span.end)
@@ -116,16 +116,16 @@ def _render_one(
         lines.append(f"{blue}{pad} |{r} {' ' * len(prefix)}{c}{'^' * max(1, len(underline))}{r}")
         for rel in diag.related:
             rline, rcol = source.line_col(rel.span.start)
-            lines.append(f"{blue}{pad} = note:{r} {rel.message} ({source.path}:{rline}:{rcol})")
+            lines.append(f"{blue}{pad} = note:{r} {visible(rel.message)} ({visible(source.path)}:{rline}:{rcol})")
         if diag.help:
-            lines.append(f"{blue}{pad} = help:{r} {diag.help}")
+            lines.append(f"{blue}{pad} = help:{r} {visible(diag.help)}")
         if links:
             lines.append(f"{pad} = see: {_see(diag.code, docs_url)}")
     else:
         for rel in diag.related:
-            lines.append(f"  = note: {rel.message}")
+            lines.append(f"  = note: {visible(rel.message)}")
         if diag.help:
-            lines.append(f"  = help: {diag.help}")
+            lines.append(f"  = help: {visible(diag.help)}")
         if links:
             lines.append(f"  = see: {_see(diag.code, docs_url)}")
     return "\n".join(lines) + "\n"

@@ -897,7 +897,11 @@ def write_into(path: Path, program: Program, target: MetonTarget, *, backup: boo
             return False
         mode = real.stat().st_mode & 0o7777
         if backup:
-            write_atomic(backup_path(real), raw, mode=mode, follow_links=False)
+            kept = backup_path(real)
+            if os.path.isdir(kept) and not os.path.islink(kept):
+                raise IntoError(f"cannot keep its previous content as {kept}: a folder is in the way "
+                                "(move it, or pass --no-backup)")
+            write_atomic(kept, raw, mode=mode, follow_links=False)
         write_atomic(real, new.encode("utf-8"), mode=mode)
     return True
 
