@@ -713,7 +713,7 @@ def init(
     from mpl.output import OutputError, write_all
     from mpl.targets.base import OutputFile
 
-    taken = [name for name in ("profiles.mprof", "mpl.toml") if (folder / name).exists()]
+    taken = [name for name in ("profiles.mprof", "mpl.toml") if os.path.lexists(folder / name)]
     if taken:
         _usage_error(f"`{folder / taken[0]}` exists; mpl init writes nothing over existing files")
     if config_table_in(folder / "pyproject.toml"):

@@ -207,14 +207,14 @@ class ConfigError(Exception):
 def find_config(start: Path) -> Path | None:
     """The first `mpl.toml`, or `pyproject.toml` with a `[tool.mpl]` table, from `start` upwards."""
     folder = Path(os.path.abspath(start))
-    if not folder.is_dir():
+    if not os.path.isdir(folder):  # os.path's tests are False, never an error, for names too long to look up
         folder = folder.parent
     while True:
         candidate = folder / "mpl.toml"
-        if candidate.is_file():
+        if os.path.isfile(candidate):
             return candidate
         candidate = folder / "pyproject.toml"
-        if candidate.is_file() and _has_tool_mpl(candidate):
+        if os.path.isfile(candidate) and _has_tool_mpl(candidate):
             return candidate
         if folder.parent == folder:
             return None
@@ -223,7 +223,7 @@ def find_config(start: Path) -> Path | None:
 
 def config_table_in(path: Path) -> bool:
     """Whether `path` is a pyproject.toml holding a `[tool.mpl]` table."""
-    return path.is_file() and _has_tool_mpl(path)
+    return os.path.isfile(path) and _has_tool_mpl(path)
 
 
 def _has_tool_mpl(path: Path) -> bool:

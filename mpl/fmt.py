@@ -483,7 +483,7 @@ def _format_bytes(data: bytes, shown: str) -> tuple[Formatted | None, bool]:
 def _expand(paths: t.Sequence[str]) -> list[str]:
     out: list[str] = []
     for path in paths:
-        if path != STDIN and Path(path).is_dir():
+        if path != STDIN and os.path.isdir(path):  # False, never an error, for a name too long to look up
             out.extend(str(p) for p in sorted(Path(path).rglob("*.mprof")) if p.is_file())
         else:
             out.append(path)

@@ -480,7 +480,9 @@ def _is_mapping(node: t.Any) -> bool:
 def _holdable(value: t.Any) -> bool:
     """A value a `.mprof` parameter can hold: a scalar (no `.inf` nor `.nan`), or a list of them (`stop`)."""
     def scalar(v: t.Any) -> bool:
-        return isinstance(v, (bool, int, str)) or (isinstance(v, float) and math.isfinite(v))
+        if isinstance(v, int) and not isinstance(v, bool):  # `0x…`, `0b…` or `1:2:…` can hold thousands of digits,
+            return v.bit_length() <= 13_000  # more than str() writes (4,300); no option is near that size
+        return isinstance(v, (bool, str)) or (isinstance(v, float) and math.isfinite(v))
 
     return scalar(value) or (isinstance(value, list) and all(map(scalar, value)))
 

@@ -7,7 +7,7 @@ equal keys wins, `<<` merge keys are applied, several documents are an error)
 and, beside it, the nodes each value came from, so that a diagnostic can point
 at the line. A document that would cost more than its size to read is refused
 (`Refused`, MPL011) before anything expands it: aliases whose expansion reaches
-more nodes than the budget (an "alias bomb", exponential in a few hundred
+more nodes and string characters than the budget (an "alias bomb", exponential in a few hundred
 bytes), an alias inside the node it names (an endless value), and nesting deeper
 than `MAX_DEPTH` levels, counted through aliases (a recursive reader would
 exhaust the stack). Any other document PyYAML refuses is MPL010.
@@ -19,11 +19,11 @@ import typing as t
 from dataclasses import dataclass, field
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 #: Levels of nesting (mappings and lists, through aliases) mpl reads; Meton's config.yaml has five.
 MAX_DEPTH = 100
-#: Nodes that aliases may add to a document, at least; more for a larger document (one per character).
+#: Nodes (and characters of strings) that aliases may add to a document, at least; more for a larger document (one per character).
 ALIAS_FLOOR = 10_000
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -135,7 +135,7 @@ class _Loader(yaml.SafeLoader):
         self.spent = 0
         self.level = 0
         self.open_anchors: set[str] = set()
-        self.size: dict[int, int] = {}  # nodes in a node's expansion (capped past the budget)
+        self.size: dict[int, int] = {}  # nodes and scalar characters in a node's expansion (capped past the budget)
         self.depth: dict[int, int] = {}  # levels in a node's expansion
         self.own: dict[int, set[int]] = {}  # a mapping's own pairs (by id), before merges add others
         self.entries_of: dict[int, dict[t.Any, tuple[Node, Node]]] = {}
@@ -158,7 +158,7 @@ class _Loader(yaml.SafeLoader):
                               "write the values out with less nesting", at)
             self.spent += self.size[id(node)]
             if self.spent > self.budget:
-                raise Refused("MPL011", f"aliases expand to more than {self.budget:,} nodes by here (`*{event.anchor}`): "
+                raise Refused("MPL011", f"aliases expand to more than {self.budget:,} nodes by here (`*{event.anchor}`; a string counts its characters): "
                               "an alias bomb, which a YAML reader builds in memory",
                               "write the values out, or alias fewer large nodes", at)
             return node
@@ -180,7 +180,10 @@ class _Loader(yaml.SafeLoader):
             self.own[id(node)] = {id(pair) for pair in node.value}
             if any(key.tag == _MERGE for key, _ in node.value):
                 self.merged.add(id(node))
-        self.size[id(node)] = min(self.budget + 1, 1 + sum(self.size[id(c)] for c in children))
+        # A scalar weighs its characters too: one long string aliased thousands of times is a bomb
+        # of bytes, not of nodes.
+        own = 1 + len(node.value) if isinstance(node, ScalarNode) else 1
+        self.size[id(node)] = min(self.budget + 1, own + sum(self.size[id(c)] for c in children))
         self.depth[id(node)] = 1 + max((self.depth[id(c)] for c in children), default=0)
         return node
 

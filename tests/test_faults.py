@@ -9,6 +9,8 @@ An output fault leaves every output the old or the new complete file.
 
 from __future__ import annotations
 
+import functools
+
 import os
 import random
 import signal
@@ -645,3 +647,44 @@ def test_sigkill_of_mpl_compile_leaves_old_or_new_files(tmp_path):
         assert all(TEMPORARY.match(p.name) or p.name in contents for p in out.iterdir())
     subprocess.run([*compile_, str(sources[1]), "-o", str(out)], check=True, capture_output=True, timeout=60, env=env)
     assert sorted(p.name for p in out.iterdir()) == sorted(contents)
+
+
+@functools.lru_cache(maxsize=1)
+def _gzip_bomb() -> bytes:
+    """An HTTP answer whose 4 MiB of gzip unpack to 4 GiB of zeros."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    body = b"".join(packer.compress(block) for _ in range(4096)) + packer.flush()
+    head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    return head + body
+
+
+@pytest.mark.parametrize("stage", ["GET /api/version", "POST /api/show", "GET /api/tags"])
+def test_a_compressed_answer_is_refused_before_it_is_unpacked(local, tmp_path, stage):
+    """mpl asks for no compression (`Accept-Encoding: identity`); a gzip bomb sent anyway is never unpacked."""
+    local.answer_with = {stage: local.wire(_gzip_bomb())}
+    code, err, elapsed = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+    line = shown_safely(err)
+    assert code == 1 and "the answer is compressed (Content-Encoding: gzip), which mpl does not unpack" in line, line
+    assert elapsed < 30
+    assert all(r.headers.get("accept-encoding") == "identity" for r in local.requests)
+
+
+@pytest.mark.parametrize("stage", ["GET /api/version", "POST /api/show", "GET /api/tags", "POST /api/create"])
+def test_json_nested_too_deep_is_one_line(local, tmp_path, stage):
+    status = 500 if stage == "POST /api/create" else 200
+    local.answer_with = {stage: FakeOllama.raw(b"[" * 100_000 + b"]" * 100_000, status=status)}
+    code, err, _ = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+    line = shown_safely(err)
+    assert code == 1, line
+    assert "m:latest" not in local.models
+
+
+def test_a_create_stream_line_nested_too_deep_is_one_line(local, tmp_path):
+    local.answer_with = {"POST /api/create": FakeOllama.raw(b'{"status":"ok"}\n' + b"[" * 100_000 + b"\n", content_type="application/x-ndjson")}
+    code, err, _ = build("m", "-f", str(source(tmp_path)), "--host", local.url)
+    line = shown_safely(err)
+    assert code == 1 and "nests too deeply" in line, line

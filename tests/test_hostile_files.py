@@ -415,3 +415,15 @@ def test_fmt_of_a_folder_without_sources_is_a_usage_error(tmp_path: Path) -> Non
     (tmp_path / "empty").mkdir()
     result = _mpl("fmt", "empty", cwd=tmp_path)
     assert result.returncode == 2 and "is a folder without .mprof files" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["fmt", "a" * 300 + ".mprof"], ["fmt", "--check", "a" * 300 + ".mprof"], ["init", "a" * 300]],
+                         ids=["fmt", "fmt --check", "init"])
+def test_names_too_long_to_look_up_are_one_line(tmp_path: Path, command: list[str]) -> None:
+    result = _mpl(*command, cwd=tmp_path)
+    assert result.returncode == 2 and "mpl: error:" in result.stderr and "too long" in result.stderr
+
+
+def test_a_source_path_too_long_to_look_up_is_mpl001_not_a_configuration_error(tmp_path: Path) -> None:
+    result = _mpl("check", "d/" * 3000 + "x.mprof", cwd=tmp_path)
+    assert result.returncode == 2 and "error[MPL001]" in result.stdout and "configuration" not in result.stderr

@@ -270,3 +270,21 @@ def test_yaml_fixture_reports_its_code_through_import_and_into(tmp_path: Path, p
 
 def test_the_yaml_codes_have_fixtures() -> None:
     assert sorted(p.stem.split("-")[0] for p in YAML_FIXTURES) == ["MPL010", "MPL011"]
+
+
+def test_one_long_string_aliased_many_times_is_a_bomb_too(tmp_path):
+    """The budget counts a string's characters: 100,000 x aliased 9,000 times is 900 MB, not 9,000 nodes."""
+    text = (f'big: &s "{"x" * 100_000}"\nmodels:\n  settings:\n    temperature: 0.1\nparameter_profiles:\n'
+            "  p:\n    settings:\n      stop: [" + ", ".join(["*s"] * 9000) + "]\n")
+    _, labels, out = imported(tmp_path, text)
+    assert labels == ["MPL011@8:18"] and out is None
+    (tmp_path / "keep.mprof").write_text("keep\n")
+    result = mpl("import", "config.yaml", "-o", "keep.mprof", cwd=tmp_path)
+    assert result.returncode == 1 and "a string counts its characters" in result.stderr
+    assert (tmp_path / "keep.mprof").read_text() == "keep\n"
+
+
+@pytest.mark.parametrize("digits", ["0x" + "f" * 4000, "0b" + "1" * 15_000, ":".join(["59"] * 3000)])
+def test_integers_of_thousands_of_digits_in_other_bases_are_reported(tmp_path, digits):
+    _, labels, out = imported(tmp_path, f"models:\n  settings:\n    seed: {digits}\n    temperature: 0.2\n")
+    assert labels == ["MPL540@3:11"] and out is not None and "temperature 0.2" in out and "ffff" not in out and "1111" not in out

@@ -42,6 +42,11 @@ class AnswerTooLarge(httpx.ReadError):
     """The server sent more than `MAX_ANSWER` bytes, or a stream line of more than `MAX_LINE`."""
 
 
+class CompressedAnswer(AnswerTooLarge):
+    """The server compressed its answer although mpl asked for none: a few MiB of gzip can unpack to GiB
+    that no bound on the bytes received would see, and Ollama never compresses."""
+
+
 class StalledAnswer(httpx.ReadTimeout):
     """The server kept sending but completed no answer, or no line of a stream, within the timeout."""
 
@@ -93,8 +98,14 @@ class BoundedTransport(httpx.BaseTransport):
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["Accept-Encoding"] = "identity"  # the size bounds count the bytes received
         with _reads_within(self.timeout, from_first_read=True):
             response = self.inner.handle_request(request)
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            response.close()
+            raise CompressedAnswer(f"the answer is compressed (Content-Encoding: {encoding}), which mpl does not unpack",
+                                   request=request)
         if 300 <= response.status_code < 400 and "location" in response.headers:
             response.close()
             raise Redirected(response.status_code, response.headers["location"], request)

@@ -82,7 +82,7 @@ class Server:
         response = self._call("asking the server for its version", "GET", "/api/version")
         try:
             return str(response.json()["version"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise ServerError(f"{self.url} does not look like an Ollama server: /api/version answered `{visible(response.text, 80)}`") from None
 
     def has_blob(self, digest: str) -> bool:
@@ -97,7 +97,7 @@ class Server:
             return None
         try:
             show = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to read
             raise ServerError(f"reading model `{name}`: the server answered something that is not JSON") from None
         if not isinstance(show, dict):
             raise ServerError(f"reading model `{name}`: the server answered `{visible(response.text, 80)}`, not a JSON object")
@@ -116,7 +116,7 @@ class Server:
         try:
             models = response.json()["models"] or []
             return {str(m.get("model") or m.get("name")).lower() for m in models if m.get("model") or m.get("name")}
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise ServerError(f"{doing}: the server answered `{visible(response.text, 80)}`, not a model list") from None
 
     # -- changes -----------------------------------------------------------------
@@ -230,6 +230,8 @@ class Server:
             return ServerError(f"{doing}: Ollama at {self.url} did not answer within {self.timeout:g} s (see --timeout)")
         if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
             return ServerError(f"{doing}: the connection to {self.url} broke ({visible(exc) or type(exc).__name__})")
+        if isinstance(exc, RecursionError):  # JSON nested deeper than the decoder goes
+            return ServerError(f"{doing}: the server's answer nests too deeply to read; is {self.url} an Ollama server?")
         if isinstance(exc, json.JSONDecodeError):  # a stream line that is not JSON
             return ServerError(f"{doing}: the server sent a line that is not JSON ({visible(exc)})")
         if isinstance(exc, (ValueError, AttributeError, TypeError, KeyError)):
@@ -281,7 +283,7 @@ def error_text(body: str, status: int) -> str:
         decoded = json.loads(text)
         if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
             text = decoded["error"]
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     return f"{visible(text)} (HTTP {status})" if text else f"HTTP {status} with an empty body"
 
