@@ -122,3 +122,15 @@ def test_the_text_of_a_document_too_large_to_analyse_is_not_kept():
             "textDocument": {"uri": "file:///tmp/budget/big0.mprof", "version": 2}, "contentChanges": [{"text": text[:23]}]}})
         assert [d["code"] for d in codes(server, "file:///tmp/budget/big0.mprof")] == ["MPL301"]
         assert server.stop() == 0
+
+
+def test_profiles_without_when_tasks_share_one_empty_set():
+    """What an analysis keeps for each profile: no set of its own when it has no `when` tasks."""
+    from mpl.lsp.document import analyze_document
+
+    doc = analyze_document("untitled:a.mprof", dense(2000) + "tasks t\nprofile w for t < when task is t < top_k 2 > >\n")
+    profiles = doc.analysis.program.profiles
+    empty = [p.when_tasks for name, p in profiles.items() if name != "w"]
+    assert len(empty) > 10 and all(s == frozenset() for s in empty)
+    assert len({id(s) for s in empty}) == 1
+    assert profiles["w"].when_tasks == {"t"}
