@@ -76,6 +76,12 @@ def test_documents_past_the_budget_wait_for_room_and_every_request_is_answered()
         assert "temperature" in str(hover(server, uris[0], "first"))
         open_document(server, uris[3], roomy(size, 3))
         assert [d["code"] for d in codes(server, uris[3])] == ["MPL005"]
+        # a document that grows past the 1 MiB limit of one document makes room too
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+            "textDocument": {"uri": uris[0], "version": 2}, "contentChanges": [{"text": roomy(2 * size, 0)}]}})
+        assert "up to 1048576 bytes" in codes(server, uris[0])[0]["message"]
+        assert codes(server, uris[3]) == []
+        assert "temperature" in str(hover(server, uris[3], "admitted"))
         assert server.stop() == 0
 
 

@@ -6,6 +6,12 @@ the delay again), with the version they were computed for; closing a document
 clears them. Requests (hover, definition, …) first bring a document whose
 analysis is pending up to date, so their positions always match the text.
 
+What is kept is bounded: at most `MAX_OPEN_BYTES` of open documents are
+analysed at once (`analysed`); a document that would take the total over it
+gets one MPL005 diagnostic and waits (`waiting`) until a close, or a document
+growing past the one-document limit, makes room. A document over that limit
+keeps neither its analysis nor its text, only its size.
+
 Settings: `initializationOptions` `{"ollamaVersion": "0.12", "debounceMs": 50}`
 (as the VS Code client in `editors/vscode` sends them), and
 `workspace/didChangeConfiguration` with `{"mpl": {"ollamaVersion": …}}` or,
@@ -245,9 +251,9 @@ class MplLanguageServer(LanguageServer):
         uri = doc.uri
         self.collector.retire(self.documents.get(uri))
         self.documents[uri] = doc
+        freed = self.analysed.pop(uri, 0)
         if doc.refused is not None:
             self.parsers.pop(uri, None)
-            self.analysed.pop(uri, None)
         else:
             self.analysed[uri] = document_size(doc.text)
         self.text_document_publish_diagnostics(
@@ -257,6 +263,14 @@ class MplLanguageServer(LanguageServer):
                 diagnostics=self.converted.setdefault(uri, features.ConvertedDiagnostics()).convert(doc),
             )
         )
+        if freed and doc.refused is not None:
+            self.admit()
+
+    def admit(self) -> None:
+        """Analyse the documents waiting for room that fit now, in the order they came."""
+        for uri in list(self.waiting):
+            if uri in self.waiting:
+                self.analyze_now(uri)
 
     def text_document(self, uri: str) -> TextDocument | None:
         """The open document's text as the workspace keeps it (by its URI percent-decoded, as pygls keys it)."""
@@ -309,8 +323,7 @@ class MplLanguageServer(LanguageServer):
         freed = self.analysed.pop(uri, None)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
         if freed:
-            for waiting in list(self.waiting):  # in the order they came, each that fits now
-                self.analyze_now(waiting)
+            self.admit()
 
     def reanalyse_all(self) -> None:
         for uri in list(self.documents):  # the URIs as the client wrote them (the workspace's are decoded)
