@@ -241,13 +241,13 @@ class MplLanguageServer(LanguageServer):
                 logger.exception("analysing %s failed", uri)
                 self.parsers.pop(uri, None)
                 return self.documents.get(uri)
-            self.publish(doc)
+            self.publish(doc, size)
             return doc
         finally:
             self.collector.owe()
 
-    def publish(self, doc: Document) -> None:
-        """Keep an analysis as the document's current one and publish its diagnostics."""
+    def publish(self, doc: Document, size: int = 0) -> None:
+        """Keep an analysis (of `size` bytes, none if refused) as the document's current one and publish its diagnostics."""
         uri = doc.uri
         self.collector.retire(self.documents.get(uri))
         self.documents[uri] = doc
@@ -255,7 +255,7 @@ class MplLanguageServer(LanguageServer):
         if doc.refused is not None:
             self.parsers.pop(uri, None)
         else:
-            self.analysed[uri] = document_size(doc.text)
+            self.analysed[uri] = size
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(
                 uri=uri,
