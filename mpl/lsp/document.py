@@ -29,7 +29,7 @@ MAX_DOCUMENT_BYTES = 1024 * 1024
 #: The most the server analyses of all open documents together (UTF-8 bytes). An analysis keeps some 60 bytes a
 #: byte of text (a syntax node, a span, the program's settings for each few characters), so without a bound every
 #: document opened kept its tens of MiB until closed; a document that would take the total over this one gets one
-#: MPL005 diagnostic and waits for a document to close.
+#: MPL005 diagnostic and waits until closing (or the growth past `MAX_DOCUMENT_BYTES` of) another makes room.
 MAX_OPEN_BYTES = 8 * 1024 * 1024
 
 
