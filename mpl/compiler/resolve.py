@@ -41,6 +41,8 @@ from mpl.source import Span
 
 LIST_PARAMETERS = frozenset({"stop"})
 MESSAGE_ROLES = ("system", "user", "assistant", "tool")
+#: One empty set for every profile without `when` tasks (`frozenset()` makes a new 216-byte set each call).
+NO_TASKS: frozenset[str] = frozenset()
 
 
 # A file repeats the same few numbers: each literal is nudged once (keyed by its text
@@ -416,7 +418,7 @@ class _Resolver:
         found: dict[str, frozenset[str]] = {}
         for name in order:
             parent = profiles[name].parent
-            inherited = found[parent] if parent is not None else frozenset()
+            inherited = found[parent] if parent is not None else NO_TASKS
             own = bodies[name].tasks
             found[name] = inherited | own if own else inherited
         return found

@@ -26,6 +26,11 @@ from mpl.source import SourceFile
 #: an analysis takes about a second a MiB (several for a MiB of errors) on every change, and `mpl check` reads up
 #: to `mpl.compiler.MAX_BYTES`.
 MAX_DOCUMENT_BYTES = 1024 * 1024
+#: The most the server analyses of all open documents together (UTF-8 bytes). An analysis keeps some 60 bytes a
+#: byte of text (a syntax node, a span, the program's settings for each few characters), so without a bound every
+#: document opened kept its tens of MiB until closed; a document that would take the total over this one gets one
+#: MPL005 diagnostic and waits until closing (or the growth past `MAX_DOCUMENT_BYTES` of) another makes room.
+MAX_OPEN_BYTES = 8 * 1024 * 1024
 
 
 def uri_to_path(uri: str) -> Path | None:
@@ -148,9 +153,10 @@ def document_size(text: str) -> int:
 
 
 def refused_document(
-    uri: str, size: int, version: int | None, *, text: str = "", encoding: str = UTF16, why: str | None = None
+    uri: str, size: int, version: int | None, *, text: str = "", encoding: str = UTF16, why: str | None = None,
+    help: str | None = None,
 ) -> Document:
-    """A document too large to analyse: one MPL005 diagnostic at its start (`why`, or its size), and nothing else to read.
+    """A document not analysed: one MPL005 diagnostic at its start (`why`, or its size), and nothing else to read.
 
     >>> doc = refused_document("untitled:a", 20_000_000, 3)
     >>> [(d.code, d.span, d.message) for d in doc.diagnostics]  # doctest: +NORMALIZE_WHITESPACE
@@ -162,13 +168,37 @@ def refused_document(
     sink.report(
         "MPL005", None,
         why or f"the document is {size} bytes; the language server analyses documents up to {MAX_DOCUMENT_BYTES} bytes",
-        help=f"`mpl check` reads files up to {MAX_BYTES} bytes",
+        help=help or f"`mpl check` reads files up to {MAX_BYTES} bytes",
     )
     analysis = Analysis(source=source, sink=sink)
     return Document(
         uri=uri, version=version, source=source, analysis=analysis, diagnostics=analysis.diagnostics,
         positions=PositionMap(source, encoding), kind="refused", refused=text,
     )
+
+
+def over_budget(size: int, others: int) -> str | None:
+    """Why a document of `size` bytes is not analysed while `others` bytes of open documents are, or None if it fits.
+
+    >>> over_budget(1_000_000, 7_000_000) is None
+    True
+    >>> over_budget(1_000_000, 8_000_000)  # doctest: +ELLIPSIS
+    'the language server analyses at most 8 MiB of open documents at a time; ...'
+    """
+    if others + size <= MAX_OPEN_BYTES:
+        return None
+    return (
+        f"the language server analyses at most {_amount(MAX_OPEN_BYTES)} of open documents at a time; "
+        f"the others analysed come to {others} bytes and this one is {size} bytes"
+    )
+
+
+#: The help line of a document `over_budget`.
+CLOSE_SOME = "close some documents: this one is analysed as soon as there is room"
+
+
+def _amount(size: int) -> str:
+    return f"{size // (1024 * 1024)} MiB" if size % (1024 * 1024) == 0 else f"{size} bytes"
 
 
 def _analyze_modelfile(

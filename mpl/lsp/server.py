@@ -6,6 +6,12 @@ the delay again), with the version they were computed for; closing a document
 clears them. Requests (hover, definition, …) first bring a document whose
 analysis is pending up to date, so their positions always match the text.
 
+What is kept is bounded: at most `MAX_OPEN_BYTES` of open documents are
+analysed at once (`analysed`); a document that would take the total over it
+gets one MPL005 diagnostic and waits (`waiting`) until a close, or a document
+growing past the one-document limit, makes room. A document over that limit
+keeps neither its analysis nor its text, only its size.
+
 Settings: `initializationOptions` `{"ollamaVersion": "0.12", "debounceMs": 50}`
 (as the VS Code client in `editors/vscode` sends them), and
 `workspace/didChangeConfiguration` with `{"mpl": {"ollamaVersion": …}}` or,
@@ -40,7 +46,8 @@ from mpl.lsp import features, hover
 from mpl.lsp import modelfile as modelfile_feature
 from mpl.compiler.chunks import ChunkParser
 from mpl.lsp.document import (
-    MAX_DOCUMENT_BYTES, Document, analyze_document, document_size, parse_version, refused_document, uri_to_path,
+    CLOSE_SOME, MAX_DOCUMENT_BYTES, Document, analyze_document, document_size, over_budget, parse_version,
+    refused_document, uri_to_path,
 )
 from mpl.lsp.positions import UTF16, PositionMap
 from mpl.lsp.transport import MAX_MESSAGE_BYTES, Frame, Framer, Malformed, Oversized
@@ -64,6 +71,8 @@ class MplLanguageServer(LanguageServer):
         # breaks lines where LSP clients do not (form feed, U+2028, …).
         super().__init__("mpl", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self.documents: dict[str, Document] = {}
+        self.analysed: dict[str, int] = {}  # the size of each document whose analysis is kept (`MAX_OPEN_BYTES`)
+        self.waiting: dict[str, None] = {}  # documents not analysed for want of room, in the order they came
         self.parsers: dict[str, ChunkParser] = {}
         self.converted: dict[str, features.ConvertedDiagnostics] = {}  # diagnostics last published
         self.pending: dict[str, asyncio.TimerHandle] = {}
@@ -196,8 +205,24 @@ class MplLanguageServer(LanguageServer):
         if text_document is None:
             return None
         last = self.documents.get(uri)
-        if last is not None and last.refused is not None and last.received == text_document.source:
+        text = text_document.source
+        if last is not None and last.refused is not None and last.received == text and uri not in self.waiting:
             return last  # refused as too large, and unchanged since
+        size = document_size(text)
+        if size > MAX_DOCUMENT_BYTES:  # not analysed, and its text not kept: only its size is said
+            self.waiting.pop(uri, None)
+            self.blank(uri, text_document.version, text_document.language_id)
+            self.publish(refused_document(uri, size, text_document.version, encoding=self.encoding))
+            return self.documents[uri]
+        why = over_budget(size, sum(n for other, n in self.analysed.items() if other != uri))
+        if why is not None:
+            if last is not None and uri in self.waiting and last.received == text:
+                return last  # still waiting for room
+            self.waiting[uri] = None
+            self.publish(refused_document(uri, size, text_document.version, text=text, encoding=self.encoding,
+                                          why=why, help=CLOSE_SOME))
+            return self.documents[uri]
+        self.waiting.pop(uri, None)
         root = uri_to_path(self.workspace.root_uri) if self.workspace.root_uri else None
         self.collector.pause()
         try:
@@ -216,18 +241,21 @@ class MplLanguageServer(LanguageServer):
                 logger.exception("analysing %s failed", uri)
                 self.parsers.pop(uri, None)
                 return self.documents.get(uri)
-            self.publish(doc)
+            self.publish(doc, size)
             return doc
         finally:
             self.collector.owe()
 
-    def publish(self, doc: Document) -> None:
-        """Keep an analysis as the document's current one and publish its diagnostics."""
+    def publish(self, doc: Document, size: int = 0) -> None:
+        """Keep an analysis (of `size` bytes, none if refused) as the document's current one and publish its diagnostics."""
         uri = doc.uri
         self.collector.retire(self.documents.get(uri))
         self.documents[uri] = doc
+        freed = self.analysed.pop(uri, 0)
         if doc.refused is not None:
             self.parsers.pop(uri, None)
+        else:
+            self.analysed[uri] = size
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(
                 uri=uri,
@@ -235,6 +263,14 @@ class MplLanguageServer(LanguageServer):
                 diagnostics=self.converted.setdefault(uri, features.ConvertedDiagnostics()).convert(doc),
             )
         )
+        if freed and doc.refused is not None:
+            self.admit()
+
+    def admit(self) -> None:
+        """Analyse the documents waiting for room that fit now, in the order they came."""
+        for uri in list(self.waiting):
+            if uri in self.waiting:
+                self.analyze_now(uri)
 
     def text_document(self, uri: str) -> TextDocument | None:
         """The open document's text as the workspace keeps it (by its URI percent-decoded, as pygls keys it)."""
@@ -245,14 +281,19 @@ class MplLanguageServer(LanguageServer):
         handle = self.pending.pop(uri, None)
         if handle is not None:
             handle.cancel()
-        known = self.text_document(uri)
-        language = language_id or (known.language_id if known is not None else None) or ""
-        self.workspace.put_text_document(types.TextDocumentItem(uri=uri, language_id=language, version=version or 0, text=""))
+        self.waiting.pop(uri, None)
+        self.blank(uri, version, language_id)
         why = (
             f"the document came in a message of {size} bytes; the language server reads messages up to "
             f"{MAX_MESSAGE_BYTES} bytes and analyses documents up to {MAX_DOCUMENT_BYTES} bytes"
         )
         self.publish(refused_document(uri, size, version, encoding=self.encoding, why=why))
+
+    def blank(self, uri: str, version: int | None, language_id: str | None) -> None:
+        """Keep a document that is not analysed as empty: its text is not read again until the next change replaces it."""
+        known = self.text_document(uri)
+        language = language_id or (known.language_id if known is not None else None) or ""
+        self.workspace.put_text_document(types.TextDocumentItem(uri=uri, language_id=language, version=version or 0, text=""))
 
     def schedule(self, uri: str) -> None:
         """Analyse after the debounce delay, unless another change comes first."""
@@ -278,7 +319,11 @@ class MplLanguageServer(LanguageServer):
         self.documents.pop(uri, None)
         self.parsers.pop(uri, None)
         self.converted.pop(uri, None)
+        self.waiting.pop(uri, None)
+        freed = self.analysed.pop(uri, None)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+        if freed:
+            self.admit()
 
     def reanalyse_all(self) -> None:
         for uri in list(self.documents):  # the URIs as the client wrote them (the workspace's are decoded)
