@@ -28,7 +28,7 @@ def main() -> None:
         from mpl import cli
 
         command = sys.argv[1] if len(sys.argv) > 1 else ""
-        for module in getattr(cli, "_START_UP_IMPORTS", {}).get(command, ()):  # what cli.main would import next
+        for module in cli._START_UP_IMPORTS.get(command, ()):  # what cli.main would import next
             __import__(module)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         cli.main()

@@ -265,7 +265,9 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, follow_lin
         info = None
     if follow_links and info is not None and not stat.S_ISREG(info.st_mode):
         # `-o /dev/null`, a FIFO, a folder: replacing it would put a file where the system keeps something else
-        raise OSError(errno.EEXIST, f"{_kind(info.st_mode)} is in the way, not a regular file")
+        from mpl.source import file_kind
+
+        raise OSError(errno.EEXIST, f"{file_kind(info.st_mode)} is in the way, not a regular file")
     if mode is None:
         mode = stat.S_IMODE(info.st_mode) if info is not None and stat.S_ISREG(info.st_mode) else _new_file_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
@@ -354,15 +356,6 @@ class folder_lock:
         for fd in reversed(self._fds):
             os.close(fd)  # closing the folder releases its flock
         self._fds.clear()
-
-
-def _kind(mode: int) -> str:
-    """What a file that is not a regular file is, in words."""
-    for test, words in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return words
-    return "a special file"
 
 
 def _new_file_mode() -> int:

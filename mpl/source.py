@@ -31,11 +31,15 @@ _KINDS = (
 )
 
 
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words ("a FIFO (named pipe)")."""
+    return next((name for test, name in _KINDS if test(mode)), "a special file")
+
+
 def _refuse_irregular(mode: int) -> None:
     """Raise `OSError` (its `strerror` says what the file is) unless `mode` is a regular file's."""
     if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _KINDS if test(mode)), "a special file")
-        raise OSError(errno.EINVAL, f"it is {kind}, not a regular file")
+        raise OSError(errno.EINVAL, f"it is {file_kind(mode)}, not a regular file")
 
 
 def read_file(path: str | os.PathLike[str], limit: int = MAX_BYTES, *, whole: bool = False) -> bytes:

@@ -40,10 +40,10 @@ def codes(server: Server, uri: str, timeout: float = 60) -> list[dict]:
     return server.notification("textDocument/publishDiagnostics", timeout=timeout, uri=uri)["params"]["diagnostics"]
 
 
-def test_documents_past_the_budget_wait_for_room_and_every_request_is_answered():
+def test_documents_past_the_budget_wait_for_room_and_every_request_is_answered(tmp_path):
     size = 1_000_000
     count = MAX_OPEN_BYTES // size + 1  # the last one does not fit
-    uris = [f"file:///tmp/budget/d{n}.mprof" for n in range(count)]
+    uris = [f"{tmp_path.as_uri()}/d{n}.mprof" for n in range(count)]
     with Server() as server:
         server.initialize()
         for n, uri in enumerate(uris):
@@ -92,15 +92,15 @@ SMALL_BUDGET = [
 ]
 
 
-def test_the_server_keeps_at_most_the_budget_of_analyses_however_many_documents_are_open():
+def test_the_server_keeps_at_most_the_budget_of_analyses_however_many_documents_are_open(tmp_path):
     """16 dense documents of 256 KiB (each keeps some 15 MiB analysed): the server keeps four of them, not all."""
     text = dense(256 * 1024 - 100)
     count = 16
     with Server(SMALL_BUDGET) as server:
         server.initialize()
         for n in range(count):
-            open_document(server, f"file:///tmp/budget/m{n}.mprof", text)
-        answered = [hover(server, f"file:///tmp/budget/m{n}.mprof", f"m{n}", timeout=300) for n in range(count)]
+            open_document(server, f"{tmp_path.as_uri()}/m{n}.mprof", text)
+        answered = [hover(server, f"{tmp_path.as_uri()}/m{n}.mprof", f"m{n}", timeout=300) for n in range(count)]
         kept = rss_mib(server)
         assert kept < 180, f"the server keeps {kept} MiB"  # 119 MiB measured; 339 MiB with no budget
         assert sum(result is not None for result in answered) == 4
@@ -112,21 +112,21 @@ def rss_mib(server: Server) -> int:
     return int(status["VmRSS"].split()[0]) // 1024
 
 
-def test_the_text_of_a_document_too_large_to_analyse_is_not_kept():
+def test_the_text_of_a_document_too_large_to_analyse_is_not_kept(tmp_path):
     """Ten documents of 15 MB (under the 16 MiB message limit, over the 1 MiB document limit): their size is said, their text dropped."""
     text = "profile p < top_kk 1 >\n" * (15_000_000 // 23)
     with Server() as server:
         server.initialize()
         for n in range(10):
-            open_document(server, f"file:///tmp/budget/big{n}.mprof", text)
-            assert [d["code"] for d in codes(server, f"file:///tmp/budget/big{n}.mprof")] == ["MPL005"]
-        assert hover(server, "file:///tmp/budget/big9.mprof", "big") is None
+            open_document(server, f"{tmp_path.as_uri()}/big{n}.mprof", text)
+            assert [d["code"] for d in codes(server, f"{tmp_path.as_uri()}/big{n}.mprof")] == ["MPL005"]
+        assert hover(server, f"{tmp_path.as_uri()}/big9.mprof", "big") is None
         kept = rss_mib(server)
         assert kept < 130, f"the server keeps {kept} MiB"  # 50 MiB measured; 194 MiB when it kept their text
         # a change that brings one under the limit is analysed as usual
         server.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
-            "textDocument": {"uri": "file:///tmp/budget/big0.mprof", "version": 2}, "contentChanges": [{"text": text[:23]}]}})
-        assert [d["code"] for d in codes(server, "file:///tmp/budget/big0.mprof")] == ["MPL301"]
+            "textDocument": {"uri": f"{tmp_path.as_uri()}/big0.mprof", "version": 2}, "contentChanges": [{"text": text[:23]}]}})
+        assert [d["code"] for d in codes(server, f"{tmp_path.as_uri()}/big0.mprof")] == ["MPL301"]
         assert server.stop() == 0
 
 
