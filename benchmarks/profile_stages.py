@@ -62,11 +62,11 @@ def main() -> None:
 
     program = run("lint", passes)
     for name in targets:
-        run(f"check-{name}", lambda: get_target(name).check(program, sink))
+        run(f"check-{name}", lambda name=name: get_target(name).check(program, sink))
     run("policy", lambda: apply_policy(sink, program))
     out = Path(tempfile.mkdtemp(prefix="mpl-stages-"))  # emit builds files in memory; nothing is written
     for name in targets:
-        run(f"emit-{name}", lambda: get_target(name).emit(program, out))
+        run(f"emit-{name}", lambda name=name: get_target(name).emit(program, out))
     out.rmdir()
     print(f"{len(sink.diagnostics)} diagnostics")
 

@@ -239,10 +239,10 @@ def _has_tool_mpl(path: Path) -> bool:
     import tomllib
 
     try:
-        data = tomllib.loads(text)
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return "[tool.mpl]" in text  # report its syntax error rather than pass over it
-    tool = data.get("tool")
+    tool = table.get("tool")
     return isinstance(tool, dict) and "mpl" in tool
 
 
@@ -355,7 +355,7 @@ def _validate(path: Path, text: str) -> dict[str, t.Any]:
     try:
         settings = model.model_validate(data)
     except ValidationError as exc:
-        for error in _union_errors(data, exc.errors()):
+        for error in _union_errors(data, [dict(e) for e in exc.errors()]):
             _report(sink, text, prefix, error)
         raise ConfigError(source, sink.sorted()) from None
     return settings.model_dump(exclude_none=False)

@@ -275,8 +275,8 @@ class _Printer:
             case nodes.When(tasks=tasks, block=block):
                 open_at = self.text.index("[", stmt.span.start)
                 close_at = self.text.rindex("]", open_at, block.span.start)
-                names = self.seq(tasks, open_at, close_at, indent, col + len("when task in "), lambda n, _i, _c: n.value)
-                return self.block(block, "when task in " + names, indent)
+                listed = self.seq(tasks, open_at, close_at, indent, col + len("when task in "), lambda n, _i, _c: n.value)
+                return self.block(block, "when task in " + listed, indent)
             case nodes.AdapterStmt(path=path):
                 return f"adapter {self.string(path)}"
             case nodes.UseStmt(profile=profile, task=task):

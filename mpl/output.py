@@ -49,7 +49,7 @@ def temporary_name(final: Path, kind: t.Literal["new", "old"]) -> Path:
 
 def remove_stale(folder: Path) -> list[Path]:
     """Remove temporaries of this module's naming left in `folder` by a killed run."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -155,11 +155,14 @@ _THREADS = 16
 
 def _write_temporaries(steps: list[_Step], files: t.Sequence[OutputFile], mode: int) -> tuple[_Step, OSError] | None:
     """Write (and fsync) every step's temporary; the first failure, once every write has ended."""
-    jobs = [(step.new, item.content.encode("utf-8")) for step, item in zip(steps, files)]
+    jobs: list[tuple[Path, bytes]] = []
+    for step, item in zip(steps, files):
+        assert step.new is not None  # named before any is written
+        jobs.append((step.new, item.content.encode("utf-8")))
     if len(jobs) < _THREADS_FROM:
         for step, (path, data) in zip(steps, jobs):
             try:
-                _write_new(path, data, mode)  # type: ignore[arg-type]
+                _write_new(path, data, mode)
             except OSError as exc:
                 return step, exc
         return None

@@ -287,16 +287,16 @@ def instructions(program: Program, subject: Subject) -> list[Instruction]:
         if owner.adapter is not None:
             out.append(at("ADAPTER", owner.adapter.value, owner.adapter.span, owner, note=str(owner.adapter.path)))
     for keyword in ("SYSTEM", "TEMPLATE"):
-        owner = next((m for m in chain if getattr(m, keyword.lower()) is not None and getattr(m, keyword.lower()).value), None)
-        if owner is not None:
-            text = getattr(owner, keyword.lower())
-            out.append(at(keyword, text.value, text.span, owner))
-    owner = next((m for m in chain if m.messages), None)
-    if owner is not None:
-        out.extend(at("MESSAGE", m.content, m.span, owner, role=m.role) for m in owner.messages)
+        holder = next((m for m in chain if getattr(m, keyword.lower()) is not None and getattr(m, keyword.lower()).value), None)
+        if holder is not None:
+            text = getattr(holder, keyword.lower())
+            out.append(at(keyword, text.value, text.span, holder))
+    holder = next((m for m in chain if m.messages), None)
+    if holder is not None:
+        out.extend(at("MESSAGE", m.content, m.span, holder, role=m.role) for m in holder.messages)
     for owner in reversed(chain):
         out.extend(at("LICENSE", text.value, text.span, owner) for text in owner.licenses)
-    owner = next((m for m in chain if m.requires is not None), None)
-    if owner is not None and owner.requires is not None:
-        out.append(at("REQUIRES", owner.requires.value, owner.requires.span, owner))
+    holder = next((m for m in chain if m.requires is not None), None)
+    if holder is not None and holder.requires is not None:
+        out.append(at("REQUIRES", holder.requires.value, holder.requires.span, holder))
     return out

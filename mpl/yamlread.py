@@ -145,11 +145,12 @@ class _Loader(yaml.SafeLoader):
 
     # -- composing: the bounds ------------------------------------------------
 
-    def compose_node(self, parent: Node | None, index: t.Any) -> Node:
+    def compose_node(self, parent: Node | None, index: t.Any) -> Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             node = super().compose_node(parent, index)  # an undefined alias raises here
-            at = event.start_mark.index
+            assert node is not None
+            at = event.start_mark.index if event.start_mark else 0
             if event.anchor in self.open_anchors:
                 raise Refused("MPL011", f"the alias `*{event.anchor}` lies inside the node it names: its value never ends",
                               "write the value out instead of aliasing the node that holds the alias", at)
@@ -170,8 +171,9 @@ class _Loader(yaml.SafeLoader):
         if anchor is not None:
             self.open_anchors.add(anchor)
         node = super().compose_node(parent, index)
-        self.open_anchors.discard(anchor)  # type: ignore[arg-type]
+        self.open_anchors.discard(anchor)
         self.level -= 1
+        assert node is not None  # only an alias composes to nothing
         children: list[Node] = []
         if isinstance(node, SequenceNode):
             children = node.value
@@ -201,7 +203,7 @@ class _Loader(yaml.SafeLoader):
 
     def construct_mapping(self, node: Node, deep: bool = False) -> dict[t.Any, t.Any]:
         if not isinstance(node, MappingNode):
-            return super().construct_mapping(node, deep=deep)  # raises: not a mapping
+            return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]  # raises: not a mapping
         self.flatten_mapping(node)
         own = self.own.get(id(node), set())
         mapping: dict[t.Any, t.Any] = {}

@@ -1601,7 +1601,7 @@ class FakeOllama:
             raise OllamaError("pull model manifest: file does not exist")
         existed_before = set(self.blobs)
         layers = self._materialize(spec)  # the "registry" copy; stands in for the download
-        for media_type, digest, size in layers:
+        for _media_type, digest, size in layers:
             short = digest[7:19]
             if digest not in existed_before:
                 yield {"status": f"pulling {short}", "digest": digest, "total": size}

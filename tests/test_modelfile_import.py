@@ -238,9 +238,11 @@ def test_import_meton_with_factor(tmp_path: Path) -> None:
     [(_, sink)] = imported.reports
     assert [(d.code, sink.source.line_col(d.span.start)[0]) for d in sink.diagnostics] == [("MPL540", 23)]
     a, b = analyze(plain, targets=[]), analyze(factored, targets=[])
+    def values(an, name):
+        return {k: s.value for k, s in an.program.resolve(name).items()}
+
     for name in ("default", "precise", "creative", "debugging"):
-        values = lambda an: {k: s.value for k, s in an.program.resolve(name).items()}  # noqa: E731
-        assert values(a) == values(b), name
+        assert values(a, name) == values(b, name), name
     inherited = b.program.resolve("default")
     for name in ("precise", "creative", "debugging"):
         own = [s for s in b.program.resolve(name).values() if s.profile == name]

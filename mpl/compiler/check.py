@@ -80,7 +80,7 @@ class _Statements:
         The verdict is the catalog's `validate`, the same the API gives an override.
         """
         name = stmt.name.value
-        entry = self.specs.get(name, False)
+        entry: t.Any = self.specs.get(name, False)
         if entry is False:
             spec = catalog().option(name)
             entry = self.specs[name] = (spec, spec.known_in(self.target)) if spec is not None else None

@@ -131,10 +131,11 @@ def _subject(program: Program, opts: Options, kind: t.Literal["profile", "model"
     return Subject(opts, program.target, kind, info, comment_after)
 
 
-class _Reads(dict):  # type: ignore[type-arg]
+class _Reads(dict[str, t.Any]):
     """Options that record which names a rule looked up (the rule's inputs)."""
 
     __slots__ = ("reads",)
+    reads: set[t.Any]
 
     def get(self, key: str, default: t.Any = None) -> t.Any:
         self.reads.add(key)

@@ -20,7 +20,8 @@ class Node(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     A `msgspec.Struct` rather than a `@dataclass`: the same frozen, slotted,
     keyword-only class with value equality and hashing, but created in
     microseconds where a dataclass execs its generated methods (about 0.5 ms a
-    class, and `mpl check` imports some fifty). Subclasses inherit the options.
+    class, and `mpl check` imports some fifty). Subclasses inherit the options
+    (they repeat `frozen=True` for type checkers, which do not see it inherited).
 
     `gc=False`: a frozen node holds only strings, numbers, spans and tuples of
     nodes, so it is never part of a reference cycle, and the cyclic garbage
@@ -34,33 +35,33 @@ class Node(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 # -- values -----------------------------------------------------------------
 
 
-class Name(Node):
+class Name(Node, frozen=True):
     """An identifier: a profile, model, task or parameter name."""
 
     value: str
 
 
-class Number(Node):
+class Number(Node, frozen=True):
     """A number literal; `text` is how it was written."""
 
     value: int | float
     text: str
 
 
-class String(Node):
+class String(Node, frozen=True):
     """A string literal with its escapes decoded; `triple` when written between three quotes."""
 
     value: str
     triple: bool = False
 
 
-class Bool(Node):
+class Bool(Node, frozen=True):
     """`true` or `false`."""
 
     value: bool
 
 
-class List(Node):
+class List(Node, frozen=True):
     """`[ … ]`: a list of values."""
 
     items: tuple[Value, ...]
@@ -72,13 +73,13 @@ Value = t.Union[Number, String, Bool, List]
 # -- statements inside blocks -----------------------------------------------
 
 
-class Description(Node):
+class Description(Node, frozen=True):
     """A bare string in a block: the profile's or model's description."""
 
     text: String
 
 
-class Param(Node):
+class Param(Node, frozen=True):
     """`name value`, or `name += value` when `append`."""
 
     name: Name
@@ -86,13 +87,13 @@ class Param(Node):
     append: bool = False  # `name += value`
 
 
-class UnsetStmt(Node):
+class UnsetStmt(Node, frozen=True):
     """`unset a, b`."""
 
     names: tuple[Name, ...]
 
 
-class When(Node):
+class When(Node, frozen=True):
     """`when task is T < … >` or `when task in [T, U] < … >`."""
 
     tasks: tuple[Name, ...]
@@ -100,27 +101,27 @@ class When(Node):
     block: Block
 
 
-class AdapterStmt(Node):
+class AdapterStmt(Node, frozen=True):
     """`adapter "path"`."""
 
     path: String
 
 
-class UseStmt(Node):
+class UseStmt(Node, frozen=True):
     """`use PROFILE` or `use PROFILE for TASK`."""
 
     profile: Name
     task: Name | None
 
 
-class TextStmt(Node):
+class TextStmt(Node, frozen=True):
     """`system`, `template`, `license` or `requires` followed by a string."""
 
     keyword: t.Literal["system", "template", "license", "requires"]
     text: String
 
 
-class MessageStmt(Node):
+class MessageStmt(Node, frozen=True):
     """`message ROLE "text"`."""
 
     role: Name
@@ -130,7 +131,7 @@ class MessageStmt(Node):
 Stmt = t.Union[Description, Param, UnsetStmt, When, AdapterStmt, UseStmt, TextStmt, MessageStmt]
 
 
-class Block(Node):
+class Block(Node, frozen=True):
     """`< … >`: the span covers both brackets."""
 
     stmts: tuple[Stmt, ...]
@@ -139,25 +140,25 @@ class Block(Node):
 # -- declarations -----------------------------------------------------------
 
 
-class OllamaDecl(Node):
+class OllamaDecl(Node, frozen=True):
     """`ollama "X.Y"`: the Ollama version the file targets."""
 
     version: String
 
 
-class TasksDecl(Node):
+class TasksDecl(Node, frozen=True):
     """`tasks a, b`."""
 
     names: tuple[Name, ...]
 
 
-class DefaultDecl(Node):
+class DefaultDecl(Node, frozen=True):
     """`default PROFILE`."""
 
     name: Name
 
 
-class ProfileDecl(Node):
+class ProfileDecl(Node, frozen=True):
     """`profile NAME extends PARENT for TASKS < … >`."""
 
     name: Name
@@ -166,7 +167,7 @@ class ProfileDecl(Node):
     block: Block
 
 
-class ModelDecl(Node):
+class ModelDecl(Node, frozen=True):
     """`model NAME from SOURCE < … >`."""
 
     name: Name | String
@@ -177,13 +178,13 @@ class ModelDecl(Node):
 Decl = t.Union[OllamaDecl, TasksDecl, DefaultDecl, ProfileDecl, ModelDecl]
 
 
-class Comment(Node):
+class Comment(Node, frozen=True):
     """A `#` comment, kept for `mpl fmt`."""
 
     text: str  # including the leading '#'
 
 
-class File(Node):
+class File(Node, frozen=True):
     """A parsed source: its declarations and comments."""
 
     source: SourceFile

@@ -222,7 +222,7 @@ class Program(msgspec.Struct, frozen=True):
         return self.line_comments.get(line, "")
 
 
-def plain(options: Options) -> dict[str, PyValue]:
+def plain(options: Options) -> dict[str, t.Any]:
     """Options as plain values: lists become Python lists.
 
     >>> plain({})

@@ -321,9 +321,9 @@ class _Resolver:
 
     def _break_cycles(self, profiles: dict[str, _Draft]) -> None:
         for path, stop, cycle in walk_chains(profiles, lambda n: profiles[n].parent):
-            if not cycle:
+            if not cycle or stop is None:
                 continue
-            ring = path[path.index(stop) :]  # type: ignore[arg-type]
+            ring = path[path.index(stop) :]
             first = profiles[ring[0]]
             assert first.decl.parent is not None
             self.sink.report(
@@ -680,10 +680,10 @@ class _Resolver:
             return dep if dep in models else None
 
         for path, stop, cycle in walk_chains(models, step):
-            if cycle:
-                ring = path[path.index(stop) :] + [stop]  # type: ignore[arg-type, operator]
+            if cycle and stop is not None:
+                ring = path[path.index(stop) :] + [stop]
                 self.sink.report(
-                    "MPL215", models[stop].source.span,  # type: ignore[index]
+                    "MPL215", models[stop].source.span,
                     "models are built from each other in a cycle: " + " → ".join(models[k].name for k in ring),
                 )
             order.extend(models[member] for member in reversed(path))
@@ -779,12 +779,11 @@ def _compact(ops: list[Op]) -> Ops:
 
 
 def _ops(stmt: nodes.Stmt, origin: Origin, out: list[Op]) -> None:
-    kind = type(stmt)
-    if kind is nodes.Param:
-        name = stmt.name.value  # type: ignore[attr-defined]
-        value = stmt.value  # type: ignore[attr-defined]
+    if isinstance(stmt, nodes.Param):
+        name = stmt.name.value
+        value = stmt.value
         if name in LIST_PARAMETERS:
-            if stmt.append:  # type: ignore[attr-defined]
+            if stmt.append:
                 out.append(("append", (name, value, stmt.span, origin)))
                 return
             pv = py_value(value)
@@ -792,8 +791,8 @@ def _ops(stmt: nodes.Stmt, origin: Origin, out: list[Op]) -> None:
             out.append(("set", Setting(name, items, stmt.span, value.span, origin, _element_spans(value))))
         else:
             out.append(("set", Setting(name, py_value(value), stmt.span, value.span, origin)))
-    elif kind is nodes.UnsetStmt:
-        out.append(("unset", tuple(n.value for n in stmt.names)))  # type: ignore[attr-defined]
+    elif isinstance(stmt, nodes.UnsetStmt):
+        out.append(("unset", tuple(n.value for n in stmt.names)))
 
 
 def _same(a: Options, b: Options) -> bool:
@@ -802,7 +801,7 @@ def _same(a: Options, b: Options) -> bool:
 
 
 def _run(options: Options, ops: Ops) -> None:
-    if type(ops) is dict:
+    if isinstance(ops, dict):
         options.update(ops)
         return
     for kind, arg in ops:

@@ -28,6 +28,7 @@ import threading
 import time
 import typing as t
 
+import httpcore
 import httpx
 
 #: The most bytes a whole answer may hold (a `show` answer is well under 1 MiB).
@@ -84,8 +85,6 @@ class BoundedTransport(httpx.BaseTransport):
     """
 
     def __init__(self, timeout: float, *, lines: bool = False, max_answer: int = MAX_ANSWER, max_line: int = MAX_LINE) -> None:
-        import httpcore
-
         self.timeout = timeout
         self.lines = lines
         self.max_answer = max_answer
@@ -110,7 +109,7 @@ class BoundedTransport(httpx.BaseTransport):
             response.close()
             raise Redirected(response.status_code, response.headers["location"], request)
         by_line = self.lines and response.status_code < 400
-        response.stream = _BoundedStream(response.stream, self.timeout, self.max_line if by_line else self.max_answer, by_line, request)  # type: ignore[arg-type]
+        response.stream = _BoundedStream(response.stream, self.timeout, self.max_line if by_line else self.max_answer, by_line, request)
         return response
 
     def close(self) -> None:
@@ -173,7 +172,7 @@ def _reads_within(seconds: float, *, from_first_read: bool = False) -> t.Iterato
         _clock.deadline, _clock.start_in = saved
 
 
-class _DeadlineStream:
+class _DeadlineStream(httpcore.NetworkStream):
     """A network stream whose reads get no more time than the thread's deadline leaves."""
 
     def __init__(self, inner: t.Any) -> None:
@@ -206,7 +205,7 @@ class _DeadlineStream:
         return self.inner.get_extra_info(info)
 
 
-class _DeadlineBackend:
+class _DeadlineBackend(httpcore.NetworkBackend):
     """httpcore's network backend, its streams wrapped in `_DeadlineStream`."""
 
     def __init__(self, inner: t.Any) -> None:

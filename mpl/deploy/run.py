@@ -203,7 +203,7 @@ class _Build:
         return 0
 
     def _dry_run(self, plan: Plan, url: str, *, offline: bool = False) -> None:
-        document = {
+        document: dict[str, t.Any] = {
             "host": url,
             "offline": offline,  # True: the server was not contacted, so what it has is unknown (null)
             "server_version": None if offline else plan.server_version,

@@ -252,18 +252,20 @@ _SHOW_FIELDS: dict[str, type] = {
     "system": str, "license": str, "modelfile": str, "requires": str,
 }
 _DETAILS_FIELDS = ("parent_model", "format", "family", "parameter_size", "quantization_level")
-_KINDS = {dict: "an object", list: "a list of objects", str: "a string"}
+_KINDS: dict[type, str] = {dict: "an object", list: "a list of objects", str: "a string"}
 
 
 def _check_show(name: str, show: dict[str, t.Any]) -> None:
     """Raise ServerError when a field mpl reads has another JSON type than Ollama sends."""
-    details = show.get("details") if isinstance(show.get("details"), dict) else {}
-    fields = [(key, show.get(key), kind) for key, kind in _SHOW_FIELDS.items()]
+    details = show.get("details")
+    if not isinstance(details, dict):
+        details = {}
+    fields: list[tuple[str, t.Any, type]] = [(key, show.get(key), kind) for key, kind in _SHOW_FIELDS.items()]
     fields += [(f"details.{key}", details.get(key), str) for key in _DETAILS_FIELDS]
     for key, value, kind in fields:
         if value is None:
             continue
-        if not isinstance(value, kind) or (key == "messages" and not all(isinstance(m, dict) for m in value)):
+        if not isinstance(value, kind) or (key == "messages" and not all(isinstance(m, dict) for m in t.cast(list[t.Any], value))):
             raise ServerError(f"reading model `{name}`: the server's answer has a `{key}` that is not {_KINDS[kind]} "
                               f"(`{visible(json.dumps(value, ensure_ascii=False), 80)}`)")
 

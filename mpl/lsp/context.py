@@ -174,6 +174,7 @@ def _top_level(ctx: CompletionContext, words: list[str]) -> CompletionContext:
 
 def _in_block(ctx: CompletionContext, words: list[str], outer: Block) -> CompletionContext:
     if not words:
+        keywords: tuple[str, ...]
         if outer == "model":
             keywords = MODEL_KEYWORDS
         elif ctx.block == "when":

@@ -58,7 +58,7 @@ class ConvertedDiagnostics:
 
     def convert(self, doc: Document, docs_url: str | None = None) -> list[types.Diagnostic]:
         """What `lsp_diagnostics` returns, re-using the forms of the previous call's equal diagnostics."""
-        last, now = self._last, {}
+        last, now = self._last, dict[tuple, types.Diagnostic]()
         out = []
         where = doc.positions.line_character
         for diag in doc.diagnostics:
@@ -225,18 +225,18 @@ def _block_symbols(doc: Document, block: nodes.Block) -> list[types.DocumentSymb
     for stmt in block.stmts:
         match stmt:
             case nodes.Param(name=name, value=value):
-                text = doc.source.slice(value.span)
-                text = text if len(text) <= 40 else text[:39] + "…"
-                out.append(_symbol(doc, name.value, types.SymbolKind.Property, stmt, name, text.replace("\n", " ")))
+                shown = doc.source.slice(value.span)
+                shown = shown if len(shown) <= 40 else shown[:39] + "…"
+                out.append(_symbol(doc, name.value, types.SymbolKind.Property, stmt, name, shown.replace("\n", " ")))
             case nodes.When(tasks=tasks, form=form, block=inner):
-                names = tasks[0].value if form == "is" else "[" + ", ".join(n.value for n in tasks) + "]"
-                label = f"when task {form} {names}"
+                listed = tasks[0].value if form == "is" else "[" + ", ".join(n.value for n in tasks) + "]"
+                label = f"when task {form} {listed}"
                 out.append(_symbol(doc, label, types.SymbolKind.Namespace, stmt, stmt, None, _block_symbols(doc, inner)))
             case nodes.UseStmt(profile=profile, task=task):
                 label = f"use {profile.value}" + (f" for {task.value}" if task else "")
                 out.append(_symbol(doc, label, types.SymbolKind.Interface, stmt, profile))
-            case nodes.AdapterStmt(path=path):
-                out.append(_symbol(doc, "adapter", types.SymbolKind.File, stmt, path, path.value))
+            case nodes.AdapterStmt(path=adapter):
+                out.append(_symbol(doc, "adapter", types.SymbolKind.File, stmt, adapter, adapter.value))
             case nodes.TextStmt(keyword=keyword, text=text):
                 first = text.value.strip().splitlines()[0] if text.value.strip() else ""
                 out.append(_symbol(doc, keyword, types.SymbolKind.String, stmt, stmt, first[:40]))

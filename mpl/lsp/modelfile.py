@@ -46,7 +46,7 @@ def instruction_markdown(keyword: str, doc: Document) -> str:
     if spec is not None:
         since = f"Since Ollama {spec.first}"
         if spec.last is not None:
-            since += f"; refused since {spec.removed_in}" + (" (reported)" if spec.last_reported else "")
+            since += f"; refused since {spec.removed_in}"
         works = spec.works_in(doc.target) if doc.analysis.program is not None else True
         text += f"\n\n{since}." + ("" if works else f" **Not in Ollama {doc.target}.**")
     return text

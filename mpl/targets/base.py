@@ -118,7 +118,7 @@ def _type_of(name: str) -> ValueType | None:
 def _float32(value: int | float) -> float:
     """The float32 Ollama stores for a number, as its shortest decimal; out of range (an error already): unchanged."""
     if isinstance(value, int) and abs(value) > 2**129:
-        return value  # type: ignore[return-value]  # far outside float32: already MPL306
+        return value  # far outside float32: already MPL306
     return shortest_float32(float(value))
 
 
@@ -161,7 +161,7 @@ def task_variants(program: Program) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for profile in program.profiles:
         own = program.resolve(profile)
-        for task in program.variants(profile)[1:]:
+        for task in program.profiles[profile].varied_tasks:
             if _differs(own, program.resolve(profile, task)):
                 pairs.append((profile, task))
     return pairs
