@@ -10,3 +10,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 os.environ["NO_COLOR"] = "1"
 os.environ.pop("FORCE_COLOR", None)
 os.environ["COLUMNS"] = "100"
+
+# The fake Ollama server's fixtures (`server`, `fake_ollama`), for every test.
+from fake_ollama import fake_ollama, server  # noqa: E402, F401

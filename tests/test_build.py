@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fake_ollama import QWEN_CODER_7B, FakeOllama, server  # noqa: F401 - the `server` fixture
+from fake_ollama import QWEN_CODER_7B, FakeOllama
 from gguf_files import write_adapter, write_model, write_not_gguf
 from helpers import EXAMPLES, ROOT
 from mpl.cli import app

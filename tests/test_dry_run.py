@@ -6,7 +6,6 @@ import json
 import socket
 import time
 
-from fake_ollama import server  # noqa: F401 - the `server` fixture
 from gguf_files import write_adapter
 from test_build import build, source
 

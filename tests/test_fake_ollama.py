@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import ollama
 import pytest
-from fake_ollama import QWEN_CODER_7B, fake_ollama, server, go_float, parse_show_parameters  # noqa: F401
+from fake_ollama import QWEN_CODER_7B, go_float, parse_show_parameters
 from gguf_files import write_adapter, write_large_adapter, write_model, write_not_gguf
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fake_ollama import QWEN_CODER_7B, FakeOllama, server  # noqa: F401 - the `server` fixture
+from fake_ollama import QWEN_CODER_7B, FakeOllama
 from gguf_files import write_adapter, write_large_adapter
 from helpers import ROOT
 from mpl.cli import app

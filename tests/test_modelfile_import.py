@@ -17,7 +17,6 @@ import pytest
 from typer.testing import CliRunner
 
 import modelfile_reader as ref
-from fake_ollama import fake_ollama  # noqa: F401
 from gguf_files import write_adapter
 from helpers import FIXTURES
 from mpl.cli import app
