@@ -27,10 +27,8 @@ if t.TYPE_CHECKING:
     from mpl.diagnostics import Diagnostic
     from mpl.source import SourceFile
 
-CONFIG_NAMES = ("mpl.toml", "pyproject.toml")
 from mpl.targets import DEFAULT_TARGETS, FILE_TARGETS as KNOWN_TARGETS  # noqa: E402  (the registry's lists)
 DEFAULT_OUTPUT = "mpl-out"
-FORMATS = ("text", "json", "sarif")
 
 # Could this pyproject.toml hold a [tool.mpl] table? (Only then is it parsed.)
 _TOOL_MPL = re.compile(r'^\s*\[\s*"?tool"?\s*\.\s*"?mpl"?\s*[\].]|^\s*\[\s*"?tool"?\s*\]|^\s*tool\s*\.\s*mpl\b', re.M)

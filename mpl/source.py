@@ -153,16 +153,12 @@ class Span(msgspec.Struct, frozen=True, gc=False):
     A frozen `msgspec.Struct`, like the syntax nodes (see `mpl.compiler.nodes`),
     and like them untracked by the cyclic garbage collector (two ints: no cycle).
 
-    >>> Span(3, 7).cover(Span(10, 12))
-    Span(start=3, end=12)
+    >>> 5 in Span(3, 7), 8 in Span(3, 7)
+    (True, False)
     """
 
     start: int
     end: int
-
-    def cover(self, other: Span) -> Span:
-        """Return the smallest span holding both spans."""
-        return Span(min(self.start, other.start), max(self.end, other.end))
 
     def __contains__(self, offset: object) -> bool:
         return isinstance(offset, int) and self.start <= offset <= self.end
@@ -237,7 +233,3 @@ class SourceFile:
 
     def slice(self, span: Span) -> str:
         return self.text[span.start : span.end]
-
-    def iter_lines(self) -> t.Iterator[tuple[int, str]]:
-        for number in range(1, len(self._line_starts) + 1):
-            yield number, self.line_text(number)

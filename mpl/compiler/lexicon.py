@@ -70,6 +70,5 @@ def _first_words(rule: str) -> tuple[str, ...]:
     return tuple(words)
 
 
-# The keywords that start a declaration, and a statement.
+# The keywords that start a declaration.
 DECL_KEYWORDS = _first_words("_decl")
-STMT_KEYWORDS = _first_words("_stmt")

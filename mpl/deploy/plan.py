@@ -32,7 +32,6 @@ from mpl.targets.ollama import (
     UNKNOWN,
     ModelState,
     create_request,
-    dependency,
     expected_state,
     inheritance_limits,
     local_files,
@@ -128,7 +127,7 @@ def select(program: Program, names: t.Sequence[str], everything: bool) -> list[M
             raise UsageError(f"no model `{name}` in {program.source.path}{hint}")
         while model is not None and model.name not in wanted:
             wanted.add(model.name)
-            model = dependency(program, model)
+            model = program.dependency(model)
     return [m for m in program.models if m.name in wanted]
 
 
@@ -176,7 +175,7 @@ def prepare(analysis: Analysis, models: list[Model], server: Server | None, serv
     shows: dict[str, ModelState] = {}
     for item in items:
         model = item.model
-        dep = dependency(program, model)
+        dep = program.dependency(model)
         if dep is not None:
             item.base = states.get(dep.name, UNKNOWN)
         elif model.source.kind == "path":
@@ -221,7 +220,7 @@ def hash_and_compare(plan: Plan, server: Server | None, display: Display, *, for
     existing = server.model_names() if plan.items and server is not None else set()
     for item in plan.items:
         model = item.model
-        dep = dependency(plan.program, model)
+        dep = plan.program.dependency(model)
         if dep is not None:
             item.base = states.get(dep.name, item.base)
         item.request = create_request(plan.program, model, blobs)
@@ -249,7 +248,7 @@ def _matches(item: Item, got: ModelState) -> bool:
 
 
 def _base_name(program: Program, model: Model) -> str:
-    dep = dependency(program, model)
+    dep = program.dependency(model)
     return dep.name if dep is not None else model.source.value
 
 

@@ -36,7 +36,7 @@ from mpl.deploy.server import Server, ServerError
 from mpl.deploy.verify import Difference, compare, state_from_show
 from mpl.diagnostics import Diagnostic
 from mpl.source import Span
-from mpl.targets.ollama import dependency, expected_state
+from mpl.targets.ollama import expected_state
 
 
 @dataclass(slots=True)
@@ -262,7 +262,7 @@ class _Build:
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs))
         try:
             for item in plan.items:
-                dep = dependency(plan.program, item.model)
+                dep = plan.program.dependency(item.model)
                 waits = futures.get(dep.name) if dep is not None else None
                 futures[item.model.name] = pool.submit(self._build_one, plan, item, waits, server, display, locks)
             return [futures[item.model.name].result() for item in plan.items]

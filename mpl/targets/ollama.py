@@ -54,11 +54,6 @@ UNKNOWN = ModelState(exists=False, complete=False)
 GGUF_BASE = ModelState(system="", messages=())
 
 
-def dependency(program: Program, model: Model) -> Model | None:
-    """The model of the same file that `model` is built `from`, if any."""
-    return program.dependency(model)
-
-
 def create_request(program: Program, model: Model, blobs: t.Mapping[Path, Blob] | None = None) -> dict[str, t.Any]:
     """The `/api/create` body for a model (without `stream`).
 
@@ -76,7 +71,7 @@ def create_request(program: Program, model: Model, blobs: t.Mapping[Path, Blob] 
     if source.kind == "path" and source.path is not None:
         request["files"] = dict([digest(source.path)])
     elif source.kind == "model":
-        dep = dependency(program, model)
+        dep = program.dependency(model)
         request["from"] = dep.name if dep is not None else source.value
     else:
         request["from"] = source.value
@@ -169,7 +164,7 @@ def static_states(program: Program, sink: Sink | None = None) -> dict[str, Model
     """Expected states from the file alone (registry bases unknown), reporting limits to `sink`."""
     states: dict[str, ModelState] = {}
     for model in program.models:
-        dep = dependency(program, model)
+        dep = program.dependency(model)
         if dep is not None:
             base = states.get(dep.name, UNKNOWN)
         elif model.source.kind == "path":
