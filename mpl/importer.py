@@ -352,7 +352,7 @@ def import_show(name: str, show: dict[str, t.Any], out: Imported, *, model_name:
     for keyword in ("template", "system"):
         if show.get(keyword):
             model.items.append(Item("stmt", text=f"{keyword} {quote_string(show[keyword])}"))
-    from mpl.compiler.resolve import MESSAGE_ROLES
+    from mpl.catalog import MESSAGE_ROLES
 
     odd_roles = Sink(SourceFile(f"/api/show {name}", ""))
     for message in show.get("messages") or []:

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from mpl.catalog import MODELFILE_ROLES
 from mpl.targets.modelfile_text import (
-    MESSAGE_ROLES,
     Refusal,
     dropped_characters,
     encode_parameter_name,
@@ -285,7 +285,7 @@ def test_parameter_names_read_back_or_refuse(name: str) -> None:
 @PROPERTY
 @given(role=st.text(st.sampled_from("asytemuriAS"), min_size=1, max_size=10))
 def test_message_roles(role: str) -> None:
-    if role in MESSAGE_ROLES:
+    if role in MODELFILE_ROLES:
         assert after_from(f"MESSAGE {role} hi\n") == [Command("message", f"{role}: hi")]
     else:
         error = parse_error(f"FROM base\nMESSAGE {role} hi\n")
@@ -465,7 +465,7 @@ def test_go_quote_round_trips(original: str, written: str, read: str) -> None:
 
 
 def test_message_role_tool_is_rejected() -> None:
-    assert "tool" not in MESSAGE_ROLES
+    assert "tool" not in MODELFILE_ROLES
     assert parse_error("FROM a\nMESSAGE tool hi\n").message == ERR_INVALID_ROLE
 
 

@@ -36,6 +36,8 @@ __all__ = [
     "DefaultChange",
     "Domain",
     "InstructionSpec",
+    "MESSAGE_ROLES",
+    "MODELFILE_ROLES",
     "ModelfileBehaviour",
     "OptionSpec",
     "Problem",
@@ -49,6 +51,17 @@ __all__ = [
     "validate",
     "validate_catalog",
 ]
+
+#: The roles a message can have, with what each stands for. A Modelfile's MESSAGE takes only
+#: `MODELFILE_ROLES`, lower case (`parser/parser.go`); a `tool` message reaches a model only
+#: through the create API's `messages`, whose roles the server does not check.
+MESSAGE_ROLES: dict[str, str] = {
+    "system": "A system message",
+    "user": "A message from the user",
+    "assistant": "A reply of the model",
+    "tool": "The result of a tool call",
+}
+MODELFILE_ROLES: tuple[str, ...] = ("system", "user", "assistant")
 
 # pydantic's configuration for these dataclasses (a plain dict: read only by
 # `validate_catalog`, so pydantic need not be imported to define them).

@@ -21,6 +21,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mpl.catalog import MODELFILE_ROLES
 from mpl.compiler import nodes
 from mpl.diagnostics import Related, Sink
 from mpl.source import MAX_BYTES, SourceFile, Span, read_file
@@ -33,7 +34,6 @@ KEYWORDS = (
     "FROM", "LICENSE", "TEMPLATE", "SYSTEM", "ADAPTER", "DRAFT",
     "RENDERER", "PARSER", "PARAMETER", "MESSAGE", "REQUIRES",
 )
-ROLES = ("system", "user", "assistant")
 OLLAMA_INVALID_COMMAND = (
     'command must be one of "from", "license", "template", "system", "adapter", '
     '"draft", "renderer", "parser", "parameter", "message", or "requires"'
@@ -253,7 +253,7 @@ class _Reader:
                     pass
                 elif ch in _BLANK:
                     name, name_span = text[word_start:i], Span(word_start, i)
-                    if state == _MESSAGE and name not in ROLES:
+                    if state == _MESSAGE and name not in MODELFILE_ROLES:
                         self.error(
                             "MPL122", name_span, f"`{name}` is not a MESSAGE role",
                             help=f"use `system`, `user` or `assistant` (lower case); ollama create says "

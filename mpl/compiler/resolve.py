@@ -11,7 +11,7 @@ import functools
 import typing as t
 from pathlib import Path
 
-from mpl.catalog import NEWEST, OLDEST, Version
+from mpl.catalog import MESSAGE_ROLES, NEWEST, OLDEST, Version
 from mpl.catalog.values import float32_faithful
 from mpl.compiler import nodes
 from mpl.compiler.names import (
@@ -40,7 +40,6 @@ from mpl.diagnostics import Related, Sink
 from mpl.source import Span
 
 LIST_PARAMETERS = frozenset({"stop"})
-MESSAGE_ROLES = ("system", "user", "assistant", "tool")
 #: One empty set for every profile without `when` tasks (`frozenset()` makes a new 216-byte set each call).
 NO_TASKS: frozenset[str] = frozenset()
 
@@ -619,7 +618,7 @@ class _Resolver:
                     if role.value not in MESSAGE_ROLES:
                         self.sink.report(
                             "MPL218", role.span, f"`{role.value}` is not a message role",
-                            help=did_you_mean(role.value, MESSAGE_ROLES) or "roles are system, user, assistant and tool",
+                            help=did_you_mean(role.value, tuple(MESSAGE_ROLES)) or "roles are system, user, assistant and tool",
                         )
                         continue
                     messages.append(Message(role.value, text.value, stmt.span, role.span, text.span))

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from mpl.catalog import ValueType, Version, catalog
-from mpl.compiler.resolve import MESSAGE_ROLES
+from mpl.catalog import MESSAGE_ROLES, ValueType, Version, catalog
 from mpl.lsp.context import CompletionContext, completion_context
 from mpl.lsp.document import Document
 from mpl.lsp.hover import parameter_markdown, versions_line
@@ -39,12 +38,6 @@ _KEYWORD_DOCS = {
     "license": "License text of the model",
     "requires": 'The minimum Ollama version the model needs: `requires "0.6.0"`',
 }
-_ROLE_DOCS = {
-    "system": "A system message",
-    "user": "A message from the user",
-    "assistant": "A reply of the model",
-    "tool": "The result of a tool call",
-}
 
 
 def completion(doc: Document, offset: int, current: PositionMap | None = None) -> types.CompletionList:
@@ -63,7 +56,7 @@ def completion(doc: Document, offset: int, current: PositionMap | None = None) -
         if category == "parameter":
             items.extend(_parameters(target))
         elif category == "role":
-            items.extend(_simple(role, types.CompletionItemKind.EnumMember, _ROLE_DOCS[role]) for role in MESSAGE_ROLES)
+            items.extend(_simple(role, types.CompletionItemKind.EnumMember, doc) for role, doc in MESSAGE_ROLES.items())
         else:
             items.extend(_names(doc, ctx, category))
     items.extend(_simple(word, types.CompletionItemKind.Keyword, _KEYWORD_DOCS.get(word, "")) for word in ctx.keywords)

@@ -12,8 +12,8 @@ import re
 
 from lsprotocol import types
 
-from mpl.catalog import catalog
-from mpl.compiler.modelfile import KEYWORDS, ROLES
+from mpl.catalog import MESSAGE_ROLES, MODELFILE_ROLES, catalog
+from mpl.compiler.modelfile import KEYWORDS
 from mpl.lsp import hover as mprof_hover
 from mpl.lsp.completion import _parameters, _simple, _values
 from mpl.lsp.document import Document
@@ -37,7 +37,6 @@ _LINE_START = re.compile(r"[ \t]*([A-Za-z]*)$")
 _PARAMETER_NAME = re.compile(r"[ \t]*parameter[ \t]+([A-Za-z0-9_]*)$", re.I)
 _PARAMETER_VALUE = re.compile(r"[ \t]*parameter[ \t]+([A-Za-z0-9_]+)[ \t]+(\S*)$", re.I)
 _MESSAGE_ROLE = re.compile(r"[ \t]*message[ \t]+([A-Za-z]*)$", re.I)
-_ROLE_DOCS = {"system": "A system message", "user": "A message from the user", "assistant": "A reply of the model"}
 
 
 def instruction_markdown(keyword: str, doc: Document) -> str:
@@ -68,7 +67,7 @@ def completion(doc: Document, offset: int, current: PositionMap | None = None) -
         items = _parameters(target)
         start = offset - len(match.group(1))
     elif match := _MESSAGE_ROLE.match(prefix):
-        items = [_simple(role, types.CompletionItemKind.EnumMember, _ROLE_DOCS[role]) for role in ROLES]
+        items = [_simple(role, types.CompletionItemKind.EnumMember, MESSAGE_ROLES[role]) for role in MODELFILE_ROLES]
         start = offset - len(match.group(1))
     elif (match := _LINE_START.match(prefix)) and not prefix.lstrip(" \t").startswith("#"):
         for keyword in KEYWORDS:

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 
 from mpl.targets._printable import BOUNDARIES, UNICODE_VERSION
 
-MESSAGE_ROLES = ("system", "user", "assistant")
-"""The only MESSAGE roles the parser accepts, matched case-sensitively."""
-
 _BLANK = " \t"
 _NEWLINE = "\r\n"
 _GRAMMAR_SPACE = _BLANK + _NEWLINE
