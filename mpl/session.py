@@ -22,7 +22,7 @@ from pathlib import Path
 from mpl.api import MplError, ProfileSet, known_profile, known_task, load, validate_overrides
 from mpl.compiler import lexicon
 from mpl.diagnostics import Diagnostic, Severity
-from mpl.source import SourceFile, Span, read_file
+from mpl.source import SourceFile, Span, line_end, line_start, read_file
 
 if t.TYPE_CHECKING:
     from mpl.compiler import Analysis, nodes
@@ -234,7 +234,7 @@ class Session:
         if decl is None:
             parent = extends or self._profile
             head = f"profile {name} extends {parent} < >"
-            at = _line_end(text, max(d.span.end for d in before.tree.decls if _is_profile(d)))  # type: ignore[union-attr]
+            at = line_end(text, max(d.span.end for d in before.tree.decls if _is_profile(d)))  # type: ignore[union-attr]
             nl = _newline(text)
             text1 = text[:at] + nl + nl + head + text[at:]
             text1 = _edit_head(text1, _profile_decl(_analyze(path, text1), name), None, description)
@@ -276,8 +276,8 @@ class Session:
             uses.append(_at("MPL207", f"cannot delete profile `{name}`: `default` names it", program.default_span))
         if uses:
             raise MplError(uses, before.source)
-        start = text.rfind("\n", 0, decl.span.start) + 1
-        end = _line_end(text, decl.span.end)
+        start = line_start(text, decl.span.start)
+        end = line_end(text, decl.span.end)
         if text[start:decl.span.start].strip() or text[decl.span.end:end].strip().split("#")[0].strip(" \t;"):
             start, end = decl.span.start, decl.span.end  # shares its line with other code: cut the span alone
         else:
@@ -483,12 +483,6 @@ def _newline(text: str) -> str:
     return match.group() if match else "\n"
 
 
-def _line_end(text: str, pos: int) -> int:
-    """The offset of the line break ending the line that holds `pos` (or the end of the text)."""
-    match = re.compile(r"\r\n|\r|\n").search(text, pos)
-    return match.start() if match else len(text)
-
-
 def _after_break(text: str, pos: int) -> int:
     if text.startswith("\r\n", pos):
         return pos + 2
@@ -496,12 +490,12 @@ def _after_break(text: str, pos: int) -> int:
 
 
 def _blank_line_at(text: str, pos: int) -> bool:
-    return pos < len(text) and not text[pos:_line_end(text, pos)].strip()
+    return pos < len(text) and not text[pos:line_end(text, pos)].strip()
 
 
 def _blank_line_before(text: str, start: int) -> bool:
     prev_end = start - 1 - (1 if text[max(0, start - 2):start] == "\r\n" else 0)
-    prev_start = max(text.rfind("\n", 0, prev_end), text.rfind("\r", 0, prev_end)) + 1
+    prev_start = line_start(text, prev_end)
     return not text[prev_start:prev_end].strip()
 
 
@@ -523,9 +517,9 @@ def _insert_stmts(text: str, block: nodes.Block, stmts: list[str], *, first: boo
         return (block.stmts[-1].span.end, block.stmts[-1].span.end, "; " + "; ".join(stmts))
     lines = "".join(nl + "  " + s for s in stmts)
     if first or not block.stmts:
-        at = _line_end(text, block.span.start)
+        at = line_end(text, block.span.start)
         return (at, at, lines)
-    at = _line_end(text, block.stmts[-1].span.end)
+    at = line_end(text, block.stmts[-1].span.end)
     return (at, at, lines)
 
 
@@ -606,8 +600,8 @@ def _reach(path: Path, text: str, name: str, task: str | None, desired: dict[str
 
 def _cut(text: str, span: Span) -> tuple[int, int]:
     """The range to delete for a statement: its whole line when it stands alone on it."""
-    start = max(text.rfind("\n", 0, span.start), text.rfind("\r", 0, span.start)) + 1
-    end = _line_end(text, span.end)
+    start = line_start(text, span.start)
+    end = line_end(text, span.end)
     if text[start:span.start].strip() or text[span.end:end].strip():
         return span.start, span.end
     return start, _after_break(text, end)

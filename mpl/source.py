@@ -147,6 +147,25 @@ def _escape(ch: str) -> str:
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
+def line_start(text: str, pos: int) -> int:
+    """Where the line holding `pos` starts: after the last `\\n`, `\\r` or `\\r\\n` before it.
+
+    >>> line_start("a\\r\\nbc\\rde", 8), line_start("abc", 2)
+    (6, 0)
+    """
+    return max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+
+
+def line_end(text: str, pos: int) -> int:
+    """Where the line holding `pos` ends: the offset of its line break, or the end of the text.
+
+    >>> line_end("ab\\r\\ncd", 1), line_end("ab\\rcd", 4)
+    (2, 5)
+    """
+    match = _LINE_BREAK.search(text, pos)
+    return match.start() if match else len(text)
+
+
 class Span(msgspec.Struct, frozen=True, gc=False):
     """A half-open range ``[start, end)`` of character offsets.
 

@@ -18,6 +18,7 @@ from mpl.lsp import hover as mprof_hover
 from mpl.lsp.completion import _parameters, _simple, _values
 from mpl.lsp.document import Document
 from mpl.lsp.positions import PositionMap
+from mpl.source import line_start
 
 INSTRUCTION_DOCS = {
     "FROM": "The base: a model name (`FROM llama3.2`) or a GGUF file or folder (`FROM ./model.gguf`).",
@@ -55,8 +56,7 @@ def completion(doc: Document, offset: int, current: PositionMap | None = None) -
     """Completion at an offset of a Modelfile's current text."""
     current = current or doc.positions
     text = current.source.text
-    line_start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
-    prefix = text[line_start:offset]
+    prefix = text[line_start(text, offset):offset]
     target = doc.target if doc.analysis.program is not None else None
     items: list[types.CompletionItem] = []
     start = offset
