@@ -605,3 +605,13 @@ def test_a_failed_write_keeps_the_file_and_the_state(meton: Path, monkeypatch):
     assert meton.read_bytes() == before
     assert (s.profile, s.overrides) == ("precise", {"top_k": 12})
     assert sorted(p.name for p in meton.parent.iterdir()) == ["adapters", "meton.mprof"]
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+def test_delete_a_profile_cuts_its_line_whatever_the_line_breaks(tmp_path: Path, newline: bytes):
+    path = tmp_path / "p.mprof"
+    path.write_bytes(b"profile a < top_k 1 >" + newline * 2 + b"profile b < top_k 2 >" + newline)
+    s = mpl.load(path).session(profile="a")
+    s.delete_profile("b")
+    assert path.read_bytes() == b"profile a < top_k 1 >" + newline * 2
+    check_clean(path)
