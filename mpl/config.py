@@ -636,11 +636,11 @@ def _cache_write(path: Path, data: bytes, settings: dict[str, t.Any]) -> None:
     cache = _cache_path(path, data)
     if cache is None:
         return
+    from mpl.output import write_atomic
+
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(msgspec.json.encode(settings))
-        os.replace(tmp, cache)
+        write_atomic(cache, msgspec.json.encode(settings), follow_links=False)
     except OSError:
         pass
 

@@ -257,10 +257,9 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, follow_lin
     whatever it pointed to is left alone, as a dangling link's target is never
     created. `mode` defaults to the file's own, or for a new file what `open()`
     would give. The temporary file is removed on any failure; the file is then as
-    it was.
+    it was. The temporary is named as `write_all`'s are, so `remove_stale` finds
+    one a killed run left.
     """
-    import tempfile
-
     final = Path(os.path.realpath(path)) if follow_links else Path(os.path.abspath(path))
     try:
         info: os.stat_result | None = os.stat(final, follow_symlinks=follow_links)
@@ -273,7 +272,8 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, follow_lin
         raise OSError(errno.EEXIST, f"{file_kind(info.st_mode)} is in the way, not a regular file")
     if mode is None:
         mode = stat.S_IMODE(info.st_mode) if info is not None and stat.S_ISREG(info.st_mode) else _new_file_mode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    tmp = temporary_name(final, "new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -282,7 +282,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, follow_lin
         os.chmod(tmp, mode)
         os.replace(tmp, final)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -78,6 +78,24 @@ def test_the_backup_keeps_one_generation(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if ".bak" in p.name] == ["config.yaml.bak"]
 
 
+def test_a_temporary_that_write_atomic_leaves_behind_is_one_the_next_run_removes(tmp_path, monkeypatch):
+    """A run killed between writing the temporary and renaming it leaves `.NAME.mpl-XXXXXXXX.new`:
+    the same naming as every other output's temporaries, which `remove_stale` clears."""
+    from mpl.output import remove_stale
+
+    target = tmp_path / "config.yaml"
+    target.write_bytes(b"old\n")
+    monkeypatch.setattr(os, "unlink", lambda *a, **k: None)  # the kill: nothing is cleaned up
+    monkeypatch.setattr(Path, "unlink", lambda *a, **k: None)
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, b"new\n")
+    monkeypatch.undo()
+    [left] = [p for p in tmp_path.iterdir() if p != target]
+    assert remove_stale(tmp_path) == [left]
+    assert sorted(tmp_path.iterdir()) == [target] and target.read_bytes() == b"old\n"
+
+
 def test_write_atomic_follows_a_named_link_and_replaces_a_link_it_was_not_given(tmp_path):
     target = tmp_path / "target.txt"
     target.write_text("old\n")
