@@ -147,6 +147,23 @@ def _escape(ch: str) -> str:
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
+#: The encodings an LSP position's column can count in (UTF-16 unless the client offers another).
+UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
+
+
+def code_units(text: str, encoding: str = UTF16) -> int:
+    """The length of `text` in code units of an LSP position encoding.
+
+    >>> [code_units("a😀é", enc) for enc in ("utf-8", "utf-16", "utf-32")]
+    [7, 4, 3]
+    """
+    if text.isascii() or encoding == UTF32:
+        return len(text)
+    if encoding == UTF8:
+        return len(text.encode("utf-8", errors="surrogatepass"))
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
 def line_start(text: str, pos: int) -> int:
     """Where the line holding `pos` starts: after the last `\\n`, `\\r` or `\\r\\n` before it.
 
@@ -227,28 +244,26 @@ class SourceFile:
         line = max(1, min(line, len(self._line_starts)))
         return min(self._line_starts[line - 1] + max(col, 1) - 1, len(self.text))
 
-    def lsp_position(self, offset: int) -> tuple[int, int]:
-        """0-based line and UTF-16 column of an offset, as the LSP counts."""
+    def lsp_position(self, offset: int, encoding: str = UTF16) -> tuple[int, int]:
+        """0-based line and column in code units of `encoding` of an offset, as the LSP and SARIF count."""
         line, col = self.line_col(offset)
         start = self._line_starts[line - 1]
-        prefix = self.text[start : start + col - 1]
-        units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in prefix)
-        return line - 1, units
+        return line - 1, code_units(self.text[start : start + col - 1], encoding)
 
-    def offset_from_lsp(self, line: int, character: int) -> int:
-        """Offset of a 0-based line and UTF-16 column."""
+    def offset_from_lsp(self, line: int, character: int, encoding: str = UTF16) -> int:
+        """Offset of a 0-based line and column in code units; columns past the line's end clamp to it."""
         if line >= len(self._line_starts):
             return len(self.text)
         start = self._line_starts[line]
-        end = self._line_starts[line + 1] if line + 1 < len(self._line_starts) else len(self.text)
+        text = self.line_text(line + 1)
+        if encoding == UTF32 or text.isascii():
+            return start + min(character, len(text))
         units = 0
-        pos = start
-        while pos < end and units < character:
-            if self.text[pos] in "\r\n":
-                break
-            units += 2 if ord(self.text[pos]) > 0xFFFF else 1
-            pos += 1
-        return pos
+        for index, ch in enumerate(text):
+            if units >= character:
+                return start + index
+            units += code_units(ch, encoding)
+        return start + len(text)
 
     def slice(self, span: Span) -> str:
         return self.text[span.start : span.end]

@@ -13,22 +13,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from mpl.source import SourceFile, Span
-
-UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
-
-
-def code_units(text: str, encoding: str = UTF16) -> int:
-    """The length of `text` in code units of an LSP position encoding.
-
-    >>> [code_units("a😀é", enc) for enc in ("utf-8", "utf-16", "utf-32")]
-    [7, 4, 3]
-    """
-    if text.isascii() or encoding == UTF32:
-        return len(text)
-    if encoding == UTF8:
-        return len(text.encode("utf-8", errors="surrogatepass"))
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+from mpl.source import UTF8, UTF16, UTF32, SourceFile, Span
 
 
 class PositionMap:
@@ -49,12 +34,10 @@ class PositionMap:
 
     def line_character(self, offset: int) -> tuple[int, int]:
         """The 0-based line and the column in code units of a character offset (clamped to the text)."""
-        source = self.source
-        line, col = source.line_col(offset)
         if self._in_characters:
+            line, col = self.source.line_col(offset)
             return line - 1, col - 1
-        start = source.line_start(line)
-        return line - 1, code_units(source.text[start : start + col - 1], self.encoding)
+        return self.source.lsp_position(offset, self.encoding)
 
     def position(self, offset: int) -> types.Position:
         """The LSP position of a character offset (clamped to the text)."""
@@ -70,20 +53,7 @@ class PositionMap:
 
     def offset(self, position: types.Position) -> int:
         """The character offset of an LSP position; columns past the line end clamp to it."""
-        source = self.source
-        if position.line >= source.line_count:
-            return len(source.text)
-        start = source.line_start(position.line + 1)
-        end = start + len(source.line_text(position.line + 1))
-        line = source.text[start:end]
-        if self.encoding == UTF32 or line.isascii():
-            return start + min(position.character, len(line))
-        units = 0
-        for index, ch in enumerate(line):
-            if units >= position.character:
-                return start + index
-            units += code_units(ch, self.encoding)
-        return end
+        return self.source.offset_from_lsp(position.line, position.character, self.encoding)
 
     def full_range(self) -> types.Range:
         """The range of the whole document."""
