@@ -25,7 +25,7 @@ def main() -> None:
     gc.disable()  # as `mpl check` and `mpl compile` run
 
     from mpl.compiler import _parse_recovering
-    from mpl.diagnostics.policy import apply_policy
+    from mpl.compiler.policy import apply_policy
     from mpl.compiler.check import check_syntax
     from mpl.compiler.resolve import file_target, resolve
     from mpl.compiler import PASSES

@@ -15,7 +15,7 @@ import msgspec
 from mpl.compiler import nodes
 from mpl.compiler.check import check, check_syntax
 from mpl.compiler.lint import lint
-from mpl.diagnostics.policy import apply_policy
+from mpl.compiler.policy import apply_policy
 from mpl.compiler.parse import parse, report_too_deep
 from mpl.compiler.resolve import file_target, resolve
 from mpl.diagnostics import Diagnostic, Sink

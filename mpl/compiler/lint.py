@@ -1,4 +1,4 @@
-"""Lint: semantic lints over a checked `Program` (the rules of `mpl.compiler.rules`), and `# mpl: allow(...)`.
+"""Lint: semantic lints over a checked `Program` (the rules of `mpl.compiler.rules`).
 
 `lint(program, sink)` runs the rules of `mpl.compiler.rules` on every profile
 (resolved for no task and for each task its `when` blocks name) and on every
@@ -6,29 +6,22 @@ model's baked parameters, then reports each finding once, at the statement that
 makes it true. A finding seen only through inheritance says so ("inherited by
 `debugging` from `precise`"). Rule 23 (default drift) is here: it needs the tree.
 
-`apply_allows(program, sink)` runs last (after the target checks) and moves every
-diagnostic silenced by an allow comment out of the sink; see docs/lints.md:
-
-* a trailing `# mpl: allow(MPL701, …)` silences diagnostics that start on its line;
-* on its own line it applies to the next line that is not a comment, and when
-  that line opens a `profile` or `model`, to the whole declaration (including
-  lints found while resolving it at inherited lines).
-
-Errors are never silenced. An allow that silences nothing is reported (MPL731).
+The pass reads the source's `# mpl: allow(...)` comments once (`mpl.compiler.policy`),
+marks the findings they silence, and leaves them on the program for the policy.
 """
 
 from __future__ import annotations
 
-import re
 import typing as t
 
 import msgspec
 
 from mpl.catalog import NEWEST, Version, catalog
 from mpl.compiler.modelinfo import model_info
+from mpl.compiler.policy import Allows, find_allows
 from mpl.compiler.resolve import chain_order
 from mpl.compiler.rules import RULES, Finding, Subject
-from mpl.diagnostics import CODES, Diagnostic, Related, Severity, Sink
+from mpl.diagnostics import CODES, Related, Sink
 from mpl.source import Span
 
 if t.TYPE_CHECKING:
@@ -36,9 +29,6 @@ if t.TYPE_CHECKING:
 
 # Defaults that moved in a way that changes behaviour (`DefaultOptions()` across releases).
 DRIFTING = ("repeat_penalty", "num_ctx", "num_keep", "repeat_last_n", "num_gpu", "num_thread", "use_mmap")
-
-_ALLOW = re.compile(r"#\s*mpl:\s*allow\(([^)]*)\)", re.I)
-_NAMES = {spec.name: code for code, spec in CODES.items()}
 
 
 class Context(msgspec.Struct, frozen=True):
@@ -70,7 +60,7 @@ def lint(program: Program, sink: Sink) -> Program:
     the rules that read a value the child or the `when` block changed run
     again, so the pass costs the changes, not profiles × variants × rules.
     """
-    allows = find_allows(program, sink=None)
+    allows = find_allows(program, sink)
     groups: dict[tuple[str, int, int, str], _Group] = {}
     known = catalog().names_in(program.target)
     bases: dict[str, _Results] = {}
@@ -91,7 +81,7 @@ def lint(program: Program, sink: Sink) -> Program:
         if len(group.contexts) > 1:
             group.contexts.sort(key=rank)
         _report(program, sink, group, allows)
-    return program
+    return msgspec.structs.replace(program, allows=allows)
 
 
 def _context_rank(program: Program) -> t.Callable[[Context], tuple[int, int, int]]:
@@ -433,111 +423,3 @@ def _drift_group(
     keep = "" if first is None else f" (`{param} {show_default(first)}` keeps Ollama {lo}'s behaviour)"
     finding = Finding("MPL730", None, message, help=f"set `{param}` explicitly{keep}")
     return _Group(finding, _decl_name_span(program, ctx), ctx, [], [ctx], {ctx})
-
-
-# -- allow comments -------------------------------------------------------------------
-
-
-class Allow(msgspec.Struct, frozen=True):
-    """One `# mpl: allow(...)` comment and what it covers."""
-
-    span: Span  # the comment
-    codes: tuple[str, ...]
-    line: int  # the line it silences
-    scope: tuple[str, str] | None = None  # (kind, name) of the declaration it silences
-    decl_span: Span | None = None
-
-
-class Allows(msgspec.Struct, frozen=True):
-    """The allow comments of one source, with lookups by line and declaration."""
-
-    items: tuple[Allow, ...] = ()
-
-    def for_line(self, code: str, line: int) -> tuple[int, str] | None:
-        for allow in self.items:
-            if allow.scope is None and allow.line == line and code in allow.codes:
-                return (allow.span.start, code)
-        return None
-
-    def for_decl(self, code: str, kind: str, name: str) -> tuple[int, str] | None:
-        for allow in self.items:
-            if allow.scope == (kind, name) and code in allow.codes:
-                return (allow.span.start, code)
-        return None
-
-    def for_span(self, code: str, span: Span, line: int) -> tuple[int, str] | None:
-        """An allow covering a diagnostic by its line, or by the declaration holding it."""
-        found = self.for_line(code, line)
-        if found is not None:
-            return found
-        for allow in self.items:
-            if allow.decl_span is not None and code in allow.codes and allow.decl_span.start <= span.start < allow.decl_span.end:
-                return (allow.span.start, code)
-        return None
-
-
-def find_allows(program: Program, sink: Sink | None) -> Allows:
-    """Parse every allow comment; with a sink, report names that are not codes (MPL731)."""
-    source = program.source
-    decl_lines: dict[int, tuple[str, str, Span]] = {}
-    for profile in program.profiles.values():
-        decl_lines.setdefault(source.line_col(profile.span.start)[0], ("profile", profile.name, profile.span))
-    for model in program.models:
-        decl_lines.setdefault(source.line_col(model.span.start)[0], ("model", model.name, model.span))
-    comment_lines = {c.line for c in program.comments if c.own_line}
-    items = []
-    for comment in program.comments:
-        match = _ALLOW.search(comment.text)
-        if match is None:
-            continue
-        line = comment.line
-        codes = []
-        for raw in (part.strip() for part in match.group(1).split(",")):
-            if not raw:
-                continue
-            code = raw.upper() if raw.upper() in CODES else _NAMES.get(raw.lower())
-            if code is None:
-                if sink is not None:
-                    sink.report("MPL731", comment.span, f"`{raw}` in `mpl: allow(...)` is not a diagnostic code",
-                                help="name codes such as `MPL701` or names such as `greedy-ignores-filters`")
-                continue
-            codes.append(code)
-        target = line
-        if comment.own_line:
-            target = line + 1
-            while target in comment_lines and target <= source.line_count:
-                target += 1
-        decl = decl_lines.get(target) if comment.own_line else None
-        items.append(Allow(comment.span, tuple(codes), target, decl[:2] if decl else None, decl[2] if decl else None))
-    return Allows(tuple(items))
-
-
-def apply_allows(program: Program | None, sink: Sink) -> list[Diagnostic]:
-    """Move silenced diagnostics out of the sink and return them; report unused allows."""
-    if program is None:
-        return []
-    allows = find_allows(program, sink)
-    used: set[tuple[int, str]] = set()
-    kept: list[Diagnostic] = []
-    silenced: list[Diagnostic] = []
-    for diag in sink.diagnostics:
-        used.update(diag.arg("allow_used") or ())
-        if diag.arg("allowed"):
-            silenced.append(diag)
-            continue
-        if diag.severity is not Severity.ERROR and diag.span is not None and diag.code != "MPL731":
-            line = program.source.line_col(diag.span.start)[0]
-            hit = allows.for_line(diag.code, line) if diag.arg("contexts") else allows.for_span(diag.code, diag.span, line)
-            if hit is not None:
-                used.add(hit)
-                silenced.append(diag)
-                continue
-        kept.append(diag)
-    sink.diagnostics[:] = kept
-    for allow in allows.items:
-        for code in allow.codes:
-            if (allow.span.start, code) not in used:
-                why = "errors cannot be silenced" if CODES[code].severity == "error" else f"no {code} is reported where it applies"
-                sink.report("MPL731", allow.span, f"`allow({code})` silences nothing: {why}",
-                            help="remove it from the comment", code_named=code)
-    return silenced

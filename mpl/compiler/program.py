@@ -22,6 +22,7 @@ from mpl.source import SourceFile, Span
 
 if t.TYPE_CHECKING:
     from mpl.catalog import Version
+    from mpl.compiler.policy import Allows
 
 Scalar = t.Union[int, float, bool, str]
 PyValue = t.Union[Scalar, tuple[Scalar, ...]]
@@ -190,6 +191,7 @@ class Program(msgspec.Struct, frozen=True):
     models_by_key: dict[str, Model]  # canonical name -> model
     comments: tuple[Comment, ...] = ()
     line_comments: dict[int, str] = msgspec.field(default_factory=dict)  # line -> its comments' text
+    allows: Allows | None = None  # the `# mpl: allow(...)` comments, once the lint pass has read them
 
     def profile_for_task(self, task: str) -> str | None:
         """The profile a task is routed to, else the `default`."""

@@ -26,7 +26,7 @@ from mpl.compiler import Analysis, analyze
 from mpl.compiler.adapters import architecture_mismatch, local_base_architecture
 from mpl.compiler.program import Model, Program
 from mpl.compiler.names import canonical_model_name, suggest
-from mpl.diagnostics.policy import apply_policy
+from mpl.compiler.policy import apply_policy
 from mpl.targets.ollama import (
     GGUF_BASE,
     UNKNOWN,
