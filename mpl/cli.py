@@ -309,9 +309,10 @@ def check(
 
                 sys.stdout.write(render_defaults(analysis.program))
     if fmt is Format.sarif:
+        from mpl import __version__
         from mpl.diagnostics.sarif import render_sarif
 
-        sys.stdout.write(render_sarif(reports, docs_url=docs_url))
+        sys.stdout.write(render_sarif(reports, version=__version__, docs_url=docs_url))
     if fmt is Format.json:
         if len(payloads) == 1:
             sys.stdout.write(payloads[0])

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
+import mpl
 from helpers import EXAMPLES, ROOT
 from mpl.cli import app
 from mpl.diagnostics import CODES, Sink
@@ -92,7 +93,7 @@ def test_diagnostic_without_span_and_related_locations() -> None:
     from mpl.diagnostics import Related
 
     sink.report("MPL203", Span(22, 23), "profile `a` is defined twice", related=[Related(Span(8, 9), "first defined here")])
-    log = sarif_log([(src, sink.diagnostics, [])], root=Path.cwd())
+    log = sarif_log([(src, sink.diagnostics, [])], version=mpl.__version__, root=Path.cwd())
     validate(log)
     first, second = log["runs"][0]["results"]
     assert "region" not in first["locations"][0]["physicalLocation"]

@@ -32,11 +32,14 @@ _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: 
 Report = tuple[SourceFile, t.Sequence[Diagnostic], t.Sequence[Diagnostic]]  # source, reported, silenced
 
 
-def render_sarif(reports: t.Sequence[Report], *, root: Path | None = None, docs_url: str | None = None) -> str:
+def render_sarif(
+    reports: t.Sequence[Report], *, version: str, root: Path | None = None, docs_url: str | None = None,
+) -> str:
     """A SARIF 2.1.0 log (JSON text) for the diagnostics of one or more sources.
 
     Args:
         reports: For each source: the source, its diagnostics and its silenced ones.
+        version: mpl's version, the tool driver's.
         root: The folder `%SRCROOT%` stands for (default: the current directory);
             sources outside it get absolute `file:` URIs.
         docs_url: The configured `docs-url`: each rule's `helpUri` is under it.
@@ -46,17 +49,17 @@ def render_sarif(reports: t.Sequence[Report], *, root: Path | None = None, docs_
     >>> src = SourceFile("p.mprof", "profile p < min_pp 1 >")
     >>> sink = Sink(src)
     >>> _ = sink.report("MPL301", Span(12, 18), "unknown parameter `min_pp`")
-    >>> log = json.loads(render_sarif([(src, sink.diagnostics, [])], root=Path.cwd()))
+    >>> log = json.loads(render_sarif([(src, sink.diagnostics, [])], version="0.1.0", root=Path.cwd()))
     >>> log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]
     {'startLine': 1, 'startColumn': 13, 'endLine': 1, 'endColumn': 19}
     """
-    return json.dumps(sarif_log(reports, root=root, docs_url=docs_url), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(sarif_log(reports, version=version, root=root, docs_url=docs_url), indent=2, ensure_ascii=False) + "\n"
 
 
-def sarif_log(reports: t.Sequence[Report], *, root: Path | None = None, docs_url: str | None = None) -> dict[str, t.Any]:
+def sarif_log(
+    reports: t.Sequence[Report], *, version: str, root: Path | None = None, docs_url: str | None = None,
+) -> dict[str, t.Any]:
     """The SARIF log as a dict (see `render_sarif`)."""
-    from mpl import __version__
-
     root = (root or Path.cwd()).resolve()
     index = {code: i for i, code in enumerate(CODES)}
     results = []
@@ -68,7 +71,7 @@ def sarif_log(reports: t.Sequence[Report], *, root: Path | None = None, docs_url
             result = _result(source, diag, uri, index)
             result["suppressions"] = [{"kind": "inSource", "justification": "`# mpl: allow(...)` comment"}]
             results.append(result)
-    driver: dict[str, t.Any] = {"name": "mpl", "version": __version__, "semanticVersion": __version__}
+    driver: dict[str, t.Any] = {"name": "mpl", "version": version, "semanticVersion": version}
     if docs_url:
         driver["informationUri"] = docs_url.split("#")[0].replace("{code}", "")
     driver["rules"] = [_rule(code, docs_url) for code in CODES]
