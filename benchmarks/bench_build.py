@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fake_ollama import FakeOllama  # noqa: E402
 from gguf_files import write_large_adapter  # noqa: E402
 
-from mpl.deploy.files import hash_file  # noqa: E402
+from mpl.targets.blobs import hash_file  # noqa: E402
 
 RSS_LIMIT_MB = 150
 HASH_RATIO = 0.80

@@ -105,7 +105,7 @@ def build(size_mib: int, runs: int) -> dict:
     from bench_build import adapter_file, best
     from fake_ollama import FakeOllama
 
-    from mpl.deploy.files import hash_file
+    from mpl.targets.blobs import hash_file
 
     adapter = adapter_file(size_mib)
     sha256sum = shutil.which("sha256sum")

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from fake_ollama import FakeOllama, go_float, go_quote
 from gguf_files import write_adapter, write_model, write_not_gguf
 from helpers import EXAMPLES
-from mpl.deploy.files import NotGGUF, hash_file, read_header
+from mpl.compiler.modelinfo import NotGGUF, read_header
+from mpl.targets.blobs import hash_file
 from mpl.deploy.host import HostError, parse_host
 from mpl.deploy.plan import parse_server_version
 from mpl.deploy.verify import compare, go_unquote, parse_parameters, same_value, state_from_show

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpl.deploy.display import Display
-from mpl.deploy.files import Blob, NotGGUF, hash_file, read_header
+from mpl.compiler.modelinfo import NotGGUF, read_header
+from mpl.targets.blobs import Blob, hash_file
 from mpl.deploy.server import Server
 from mpl.deploy.verify import compare, state_from_show
 from mpl.catalog import Version, catalog

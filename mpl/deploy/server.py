@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import typing as t
+from pathlib import Path
 
-from mpl.deploy.files import Blob, read_chunks
 from mpl.deploy.untrusted import visible
+from mpl.targets.blobs import CHUNK, Blob
 
 Progress = t.Callable[[int], None]
 Status = t.Callable[[t.Mapping[str, t.Any]], None]
@@ -289,3 +290,11 @@ def error_text(body: str, status: int) -> str:
         pass
     return f"{visible(text)} (HTTP {status})" if text else f"HTTP {status} with an empty body"
 
+
+def read_chunks(path: Path, progress: t.Callable[[int], None] | None = None) -> t.Iterator[bytes]:
+    """The file's bytes in `CHUNK`-sized pieces, for a streamed upload body."""
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            if progress is not None:
+                progress(len(chunk))
+            yield chunk

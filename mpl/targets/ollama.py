@@ -19,7 +19,7 @@ from mpl.diagnostics import Sink
 from mpl.targets.base import OutputFile, Target, dump_json, typed
 
 if t.TYPE_CHECKING:
-    from mpl.deploy.files import Blob
+    from mpl.targets.blobs import Blob
 
 DEFAULT_TEMPLATE = "{{ .Prompt }}"  # what `/api/show` reports for a model without a template
 
@@ -186,7 +186,7 @@ class OllamaTarget(Target):
         static_states(program, sink)
 
     def emit(self, program: Program, out_dir: Path) -> list[OutputFile]:
-        from mpl.deploy.files import hash_file
+        from mpl.targets.blobs import hash_file
 
         blobs = {}
         for model in program.models:

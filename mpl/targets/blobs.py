@@ -1,10 +1,8 @@
-"""Local GGUF files: their blob digests (hashed in chunks) and their header metadata.
+"""Local files as Ollama stores them: their blob digests, hashed in chunks.
 
 Consumes the paths of a model's `from` GGUF and its adapter; produces `Blob`s
-(`sha256:<lowercase hex>`, as `CreateBlobHandler` in Ollama's `server/routes.go` checks). Headers are read by the one
-GGUF reader, `mpl.compiler.modelinfo.read_header` (re-exported here), which
-memory-maps the file: only the header pages are touched, so a 1 GiB adapter
-costs no more memory than an 8 KiB one.
+(`sha256:<lowercase hex>`, as `CreateBlobHandler` in Ollama's `server/routes.go` checks):
+the create requests of the `ollama` target name them, and `mpl build` uploads them.
 """
 
 from __future__ import annotations
@@ -13,8 +11,6 @@ import hashlib
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
-
-from mpl.compiler.modelinfo import GGUFHeader, NotGGUF, read_header
 
 CHUNK = 4 * 1024 * 1024  # hashing and upload read size
 
@@ -64,15 +60,3 @@ def hash_file(path: Path, progress: t.Callable[[int], None] | None = None) -> Bl
             if progress is not None:
                 progress(n)
     return Blob(path, "sha256:" + sha.hexdigest(), size)
-
-
-def read_chunks(path: Path, progress: t.Callable[[int], None] | None = None) -> t.Iterator[bytes]:
-    """The file's bytes in `CHUNK`-sized pieces, for a streamed upload body."""
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            if progress is not None:
-                progress(len(chunk))
-            yield chunk
-
-
-__all__ = ["CHUNK", "Blob", "GGUFHeader", "NotGGUF", "hash_file", "read_chunks", "read_header"]
