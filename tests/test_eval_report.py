@@ -159,3 +159,19 @@ def test_the_report_opens_in_headless_chromium(tmp_path: Path, browser: t.Any) -
     assert not collapsed.locator("pre").is_visible()
     collapsed.locator("summary").click()
     assert collapsed.locator("pre").is_visible()
+
+
+def _documented_fields(heading: str) -> set[str]:
+    from helpers import ROOT
+
+    text = (ROOT / "docs" / "eval.md").read_text(encoding="utf-8")
+    table = text[text.index(heading):].split("\n\n")[1]
+    names = [re.findall(r"`(\w+)`", row.split("|")[1]) for row in table.splitlines()[2:]]
+    return {name for row in names for name in row}
+
+
+def test_the_json_schema_in_the_docs_names_every_field() -> None:
+    report = eval_sample.report()
+    assert _documented_fields("Each arm:") == set(report["arms"][0])
+    assert _documented_fields("Each comparison") == set(report["comparisons"][0])
+    assert _documented_fields("Each result") == set(report["results"][0])
