@@ -138,3 +138,22 @@ def test_summary_lines(snapshot) -> None:  # type: ignore[no-untyped-def]
 def test_summary_lines_through_rich_name_every_arm() -> None:
     text = "\n".join(summary_lines(eval_sample.report(), rich=True))
     assert "base" in text and "tuned" in text and "no significant difference" in text
+
+
+def test_the_summary_cannot_drive_the_terminal_nor_carry_markup() -> None:
+    report = eval_sample.report()
+    report["server"] = {"host": "http://127.0.0.1:11434", "version": "0.12.3\x1b]0;pwned\x07"}
+    arms = [{"name": "[bold]base\x1b[2J", "model": "m\nmpl: ok", "profile": None}, {"name": "b", "model": "m", "profile": None}]
+    runs = [{"case": "c", "arm": arm["name"], "repeat": 0, "passed": True, "score": 1.0, "error": None} for arm in arms]
+    report |= summarize(arms, runs)
+    plain = "\n".join(summary_lines(report, rich=False))
+    assert "\x1b" not in plain and "\nmpl: ok" not in plain
+    assert "0.12.3\\x1b]0;pwned\\x07" in plain and "[bold]base\\x1b[2J" in plain and "m\\nmpl: ok" in plain
+    drawn = "\n".join(summary_lines(report, rich=True)).split("\n\n")[0]  # the table; rich folds its cells
+    assert "\x1b]" not in drawn and "\x1b[2J" not in drawn and "\nmpl: ok" not in drawn
+    assert "pwned\\x07" in drawn and "[bold]bas" in drawn  # shown, not read as markup
+
+
+def test_the_summary_is_plain_text_off_a_terminal() -> None:
+    report = eval_sample.report()
+    assert summary_lines(report) == summary_lines(report, rich=False)

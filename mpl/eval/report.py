@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mpl.eval.stats import format_p, summary_sentence
 from mpl.output import write_atomic
+from mpl.source import visible
 
 Report = t.Mapping[str, t.Any]
 
@@ -224,6 +225,9 @@ def title(report: Report) -> str:
 def summary_lines(report: Report, *, rich: bool | None = None) -> list[str]:
     """The terminal summary: the arms' table, then one sentence per comparison.
 
+    Names, models and the server's version are shown escaped (`mpl.source.visible`):
+    they cannot drive the terminal, nor carry rich markup.
+
     `rich` draws the table with rich (bold headers, box lines); by default it does so
     when standard output is a terminal that takes colour (rich's own test: `NO_COLOR`,
     `FORCE_COLOR`, `TERM=dumb` are honoured), plain aligned text otherwise.
@@ -235,11 +239,18 @@ def summary_lines(report: Report, *, rich: bool | None = None) -> list[str]:
 
         console = Console()
         rich = console.is_terminal and not console.is_dumb_terminal and not console.no_color
-    arms = list(report.get("arms", []))
-    body = [arm_cells(arm) for arm in arms]
-    lines = table(title(report), HEADERS, body, [False] * len(body), rich).rstrip("\n").split("\n")
+    shown = _shown_in_rich if rich else visible
+    body = [[shown(cell) for cell in arm_cells(arm)] for arm in report.get("arms", [])]
+    lines = table(shown(title(report)), HEADERS, body, [False] * len(body), rich).rstrip("\n").split("\n")
     comparisons = list(report.get("comparisons", []))
     if comparisons:
         lines.append("")
-        lines += [str(comparison.get("summary") or summary_sentence(comparison)) for comparison in comparisons]
+        lines += [visible(comparison.get("summary") or summary_sentence(comparison)) for comparison in comparisons]
     return lines
+
+
+def _shown_in_rich(text: str) -> str:
+    """Text for a rich table: one line with no terminal controls, and no rich markup."""
+    from rich.markup import escape
+
+    return escape(visible(text))
