@@ -175,3 +175,16 @@ def test_the_json_schema_in_the_docs_names_every_field() -> None:
     assert _documented_fields("Each arm:") == set(report["arms"][0])
     assert _documented_fields("Each comparison") == set(report["comparisons"][0])
     assert _documented_fields("Each result") == set(report["results"][0])
+
+
+def test_a_report_of_one_arm_without_assertions_renders() -> None:
+    arms = [{"name": "solo", "model": "m", "profile": None}]
+    runs = [{"case": "free", "arm": "solo", "repeat": 0, "task": None, "options": {}, "output": "hi", "passed": None,
+             "score": None, "similarity": None, "assertions": [], "latency_s": None, "tokens_per_s": None,
+             "eval_count": None, "error": None}]
+    from mpl.eval.stats import summarize
+
+    report = {"server": {"host": "h", "version": "0.12.3"}, **summarize(arms, runs), "cases": [], "results": runs,
+              "options": {"repeat": 1, "seed": None, "concurrency": 1, "timeout": None}}
+    text = "".join(_Page(render_html(report)).text)
+    assert "no assertions" in text and "One arm: nothing to compare." in text and "free" in text
