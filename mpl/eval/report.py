@@ -122,8 +122,10 @@ def is_long(text: str | None) -> bool:
 
 def as_text(value: t.Any) -> str:
     """A prompt or reference as text (a message list as JSON)."""
-    if value is None or isinstance(value, str):
-        return value or ""
+    if not value:  # None, "", or a field the case does not have
+        return ""
+    if isinstance(value, str):
+        return value
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
@@ -142,7 +144,7 @@ def case_rows(report: Report) -> list[dict[str, t.Any]]:
         runs.setdefault(run["case"], {}).setdefault(run["arm"], []).append(run)
     cases = [dict(case) for case in report.get("cases", [])]
     known = {case["id"] for case in cases}
-    cases += [{"id": name} for name in runs if name not in known]
+    cases += [{"id": name, "task": None, "prompt": None, "reference": None} for name in runs if name not in known]
     for case in cases:
         by_arm = runs.get(case["id"], {})
         case["arms"] = [
