@@ -31,6 +31,7 @@ def test_data_files_are_shipped() -> None:
     assert data["mpl.grammar"] == ["*.lark"] and (ROOT / "grammar" / "profile.lark").is_file()
     templates = ROOT / "mpl" / "targets" / "templates"
     assert data["mpl.targets.templates"] == ["*.j2"] and list(templates.glob("*.j2"))
+    assert data["mpl.eval.templates"] == ["*.j2"] and (ROOT / "mpl" / "eval" / "templates" / "report.html.j2").is_file()
     assert CONFIG["package-dir"] == {"mpl.grammar": "grammar"}
     assert (ROOT / "grammar" / "__init__.py").is_file()
 
