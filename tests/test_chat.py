@@ -1,0 +1,172 @@
+"""mpl.chat: chat templates from a GGUF or a named family, rendered as Hugging Face's `apply_chat_template` does."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import typing as t
+from pathlib import Path
+
+import jinja2
+import pytest
+from jinja2.ext import loopcontrols
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from gguf_files import write_model, write_not_gguf
+from mpl.chat import FAMILIES, ChatTemplate, ChatTemplateError, load_template
+
+DAY = dt.datetime(2024, 7, 26)  # the date llama.cpp's goldens were rendered with (Llama 3 prints it)
+
+# llama.cpp's tests/chat/contexts/simple.json: its goldens (tests/chat/goldens/*-simple.txt) are
+# what transformers' apply_chat_template gave for the models' own templates, with these tokens.
+SIMPLE = [
+    {"role": "user", "content": "What's your favourite LLM framework?"},
+    {"role": "assistant", "content": "llama.cpp!"},
+]
+GOLDEN_BOS, GOLDEN_EOS = "<|startoftext|>", "<|endoftext|>"
+GOLDENS = {
+    "chatml": (  # Qwen-Qwen2.5-7B-Instruct-simple.txt
+        "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+        "<|im_start|>user\nWhat's your favourite LLM framework?<|im_end|>\n"
+        "<|im_start|>assistant\nllama.cpp!<|im_end|>\n<|im_start|>assistant\n"
+    ),
+    "llama3": (  # meta-llama-Llama-3.2-3B-Instruct-simple.txt
+        "<|startoftext|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+        "Today Date: 26 Jul 2024\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
+        "What's your favourite LLM framework?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+        "llama.cpp!<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    ),
+    "gemma": (  # google-gemma-2-2b-it-simple.txt
+        "<|startoftext|><start_of_turn>user\nWhat's your favourite LLM framework?<end_of_turn>\n"
+        "<start_of_turn>model\nllama.cpp!<end_of_turn>\n<start_of_turn>model\n"
+    ),
+    "phi3": (  # microsoft-Phi-3-mini-4k-instruct-simple.txt
+        "<|user|>\nWhat's your favourite LLM framework?<|end|>\n<|assistant|>\nllama.cpp!<|end|>\n<|assistant|>\n"
+    ),
+    # Mistral's documented v0.3 instruct format (`<s>[INST] user[/INST] assistant</s>`), with the family's own tokens.
+    "mistral": "<s>[INST] What's your favourite LLM framework?[/INST] llama.cpp!</s>",
+}
+
+CONVERSATION = [
+    {"role": "system", "content": "You are a careful coding assistant."},
+    {"role": "user", "content": "List the files, then say how many — café.py too?"},
+    {"role": "assistant", "content": "", "tool_calls": [
+        {"type": "function", "function": {"name": "file_ops", "arguments": {"action": "list", "path": "."}}}]},
+    {"role": "tool", "content": "café.py\nmain.py", "name": "file_ops"},
+    {"role": "assistant", "content": "Two files: café.py and main.py."},
+    {"role": "user", "content": "Thanks."},
+]
+TOOLS = [{"type": "function", "function": {"name": "file_ops", "description": "Fichiers: lister, lire",
+                                           "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}]
+
+
+def reference_render(text: str, **variables: t.Any) -> str:
+    """jinja2's own rendering of a template text, set up as transformers' `_compile_jinja_template` does."""
+    def tojson(x: t.Any, ensure_ascii: bool = False, indent: t.Any = None, separators: t.Any = None, sort_keys: bool = False) -> str:
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    def raise_exception(message: str) -> t.NoReturn:
+        raise jinja2.exceptions.TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: DAY.strftime(fmt)
+    return env.from_string(text).render(**variables)
+
+
+def base_gguf(tmp_path: Path, family: str, *, template: str | None = None, name: str = "base.gguf") -> Path:
+    """A GGUF carrying a family's real template and a vocabulary with its special tokens."""
+    spec = FAMILIES[family]
+    tokens = ["<unk>", spec.bos_token or "<|endoftext|>", spec.eos_token, *spec.stop, "a", "b"]
+    extra: dict[str, t.Any] = {
+        "tokenizer.ggml.tokens": tokens,
+        "tokenizer.ggml.bos_token_id": 1,
+        "tokenizer.ggml.eos_token_id": 2,
+        "tokenizer.chat_template": spec.text() if template is None else template,
+    }
+    return write_model(tmp_path / name, architecture="llama" if family == "llama3" else "qwen2", extra_kv=extra)
+
+
+@pytest.mark.parametrize("family", sorted(GOLDENS))
+def test_each_family_renders_its_models_known_format(family: str) -> None:
+    spec = FAMILIES[family]
+    if family == "mistral":
+        template = load_template(family=family)
+    else:
+        template = ChatTemplate(spec.text(), bos_token=GOLDEN_BOS, eos_token=GOLDEN_EOS)
+    assert template.render(SIMPLE, add_generation_prompt=family != "mistral", now=DAY) == GOLDENS[family]
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_each_family_names_its_source_tokens_and_stops(family: str) -> None:
+    spec = FAMILIES[family]
+    assert spec.source and spec.model and spec.stop and spec.eos_token
+    assert all(stop in spec.text() or stop in spec.go_template() for stop in spec.stop)
+    template = load_template(family=family)
+    assert (template.bos_token, template.eos_token, template.stop_tokens) == (spec.bos_token, spec.eos_token, spec.stop)
+
+
+@pytest.mark.parametrize("family", ["chatml", "llama3"])
+def test_gguf_template_renders_as_jinja2_renders_its_text(tmp_path: Path, family: str) -> None:
+    path = base_gguf(tmp_path, family)
+    template = load_template(base=path)
+    spec = FAMILIES[family]
+    assert (template.bos_token, template.eos_token) == (spec.bos_token or "<|endoftext|>", spec.eos_token)
+    messages = CONVERSATION
+    for tools in (None, TOOLS):
+        for prompt in (False, True):
+            got = template.render(messages, tools=tools, add_generation_prompt=prompt, now=DAY)
+            expected = reference_render(spec.text(), messages=messages, tools=tools, documents=None,
+                                        add_generation_prompt=prompt, bos_token=template.bos_token,
+                                        eos_token=template.eos_token)
+            assert got == expected
+    assert "café.py" in got and "Fichiers: lister, lire" in got  # tojson keeps non-ASCII as is
+
+
+def test_tool_calls_and_outputs_render_in_qwen_form(tmp_path: Path) -> None:
+    text = load_template(base=base_gguf(tmp_path, "chatml")).render(CONVERSATION)
+    assert '<tool_call>\n{"name": "file_ops", "arguments": {"action": "list", "path": "."}}\n</tool_call>' in text
+    assert "<|im_start|>user\n<tool_response>\ncafé.py\nmain.py\n</tool_response><|im_end|>" in text
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: p / "missing.gguf", "cannot read"),
+    (lambda p: write_not_gguf(p / "x.gguf"), "is not a GGUF file"),
+    (lambda p: p, "is not a GGUF file: it is a folder"),
+    (lambda p: write_model(p / "plain.gguf"), "has no `tokenizer.chat_template`"),
+    (lambda p: base_gguf(p, "chatml", template="{% for %}"), "does not compile"),
+    (lambda p: base_gguf(p, "chatml", template="x" * (1 << 20 + 1)), "more than mpl reads"),
+])
+def test_a_bad_base_is_a_chat_template_error(tmp_path: Path, make: t.Callable[[Path], Path], message: str) -> None:
+    with pytest.raises(ChatTemplateError, match=message):
+        load_template(base=make(tmp_path))
+
+
+def test_unknown_family_and_wrong_arguments_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(ChatTemplateError, match="unknown template family `vicuna`; known: chatml, llama3"):
+        load_template(family="vicuna")
+    with pytest.raises(ChatTemplateError, match="not both or neither"):
+        load_template()
+    with pytest.raises(ChatTemplateError, match="not both or neither"):
+        load_template(base=tmp_path / "x.gguf", family="chatml")
+
+
+def test_raise_exception_and_render_failures_are_errors() -> None:
+    gemma = load_template(family="gemma")
+    with pytest.raises(ChatTemplateError, match="refuses the conversation: System role not supported"):
+        gemma.render([{"role": "system", "content": "x"}, *SIMPLE])
+    with pytest.raises(ChatTemplateError, match="failed to render"):
+        ChatTemplate("{{ messages[0].content + 1 }}").render(SIMPLE)
+    with pytest.raises(ChatTemplateError, match="failed to render: SecurityError"):
+        ChatTemplate("{{ messages.append(1) }}").render(SIMPLE)  # the sandbox is immutable
+
+
+def test_generation_blocks_and_loop_controls_compile() -> None:
+    text = "{% for m in messages %}{% if loop.index > 1 %}{% break %}{% endif %}{% generation %}[{{ m.content }}]{% endgeneration %}{% endfor %}"
+    assert ChatTemplate(text).render(SIMPLE) == "[What's your favourite LLM framework?]"
+
+
+def test_strftime_now_defaults_to_today() -> None:
+    rendered = ChatTemplate("{{ strftime_now('%Y') }}").render([])
+    assert rendered == str(dt.datetime.now().year)
