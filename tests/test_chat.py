@@ -170,3 +170,60 @@ def test_generation_blocks_and_loop_controls_compile() -> None:
 def test_strftime_now_defaults_to_today() -> None:
     rendered = ChatTemplate("{{ strftime_now('%Y') }}").render([])
     assert rendered == str(dt.datetime.now().year)
+
+
+# -- MPL733: chat markers the base's vocabulary lacks --------------------------------------
+
+
+def lint_labels(tmp_path: Path, body: str, *, family: str = "chatml", tokens: list[str] | None = None) -> list[str]:
+    """MPL733 labels of a model over a GGUF base with `family`'s vocabulary (or `tokens`)."""
+    from helpers import labels, run
+
+    spec = FAMILIES[family]
+    vocab = tokens if tokens is not None else ["<unk>", spec.bos_token or "<|endoftext|>", spec.eos_token, *spec.stop]
+    write_model(tmp_path / "base.gguf", extra_kv={"tokenizer.ggml.tokens": vocab})
+    text = f'model tuned from "./base.gguf" <\n{body}\n>\n'
+    return [label for label in labels(run(text, base_dir=tmp_path)) if label.startswith("MPL733")]
+
+
+def test_llama2_markers_on_a_chatml_base_are_named(tmp_path: Path) -> None:
+    from helpers import run
+
+    body = '  template "<s>[INST] {{ .Prompt }} [/INST] {{ .Response }}</s>"\n  stop "[INST]"'
+    assert lint_labels(tmp_path, body) == ["MPL733@2:13", "MPL733@2:16", "MPL733@2:37", "MPL733@2:60", "MPL733@3:9"]
+    messages = [d.message for d in run(f'model tuned from "./base.gguf" <\n{body}\n>\n', base_dir=tmp_path).diagnostics]
+    assert "`[INST]` in stop string \"[INST]\" is not a token of the base `./base.gguf`: the model reads it as plain text" in messages
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_each_familys_own_template_and_stops_are_clean_on_its_vocabulary(tmp_path: Path, family: str) -> None:
+    spec = FAMILIES[family]
+    stops = ", ".join(json.dumps(s) for s in spec.stop)
+    body = f"  template {json.dumps(spec.go_template())}\n  stop [{stops}]"
+    assert lint_labels(tmp_path, body, family=family) == []
+
+
+def test_inst_on_a_vocabulary_without_chat_tokens_is_plain_text_it_learned(tmp_path: Path) -> None:
+    # Llama 2 and Mistral v0.1 have only <unk>, <s>, </s>: their [INST] is text, as trained.
+    body = '  template "<s>[INST] {{ .Prompt }} [/INST]"\n  stop "[INST]"'
+    assert lint_labels(tmp_path, body, tokens=["<unk>", "<s>", "</s>", "a"]) == []
+
+
+def test_a_model_from_a_model_of_the_file_is_checked_against_the_first_base(tmp_path: Path) -> None:
+    from helpers import labels, run
+
+    write_model(tmp_path / "base.gguf", extra_kv={"tokenizer.ggml.tokens": ["<|im_start|>", "<|im_end|>"]})
+    text = 'model a from "./base.gguf" <\n  stop "<|im_end|>"\n>\nmodel b from a <\n  stop "<|eot_id|>"\n>\n'
+    assert labels(run(text, base_dir=tmp_path)) == ["MPL733@5:9"]
+
+
+def test_no_vocabulary_no_warning(tmp_path: Path) -> None:
+    from helpers import labels, run
+
+    write_model(tmp_path / "base.gguf")  # no tokenizer.ggml.tokens
+    text = 'model a from "./base.gguf" <\n  stop "<|im_end|>"\n>\nmodel r from "qwen2.5:7b" <\n  stop "[INST]"\n>\n'
+    assert labels(run(text, base_dir=tmp_path)) == []
+
+
+def test_allow_comment_silences_the_marker_lint(tmp_path: Path) -> None:
+    assert lint_labels(tmp_path, '  stop "</s>"  # mpl: allow(MPL733)') == []

@@ -25,7 +25,7 @@ import typing as t
 import msgspec
 
 from mpl.catalog import NEWEST, Version, catalog
-from mpl.compiler.modelinfo import model_info
+from mpl.compiler.modelinfo import local_gguf_base, model_info
 from mpl.compiler.resolve import chain_order
 from mpl.compiler.rules import RULES, Finding, Subject
 from mpl.diagnostics import CODES, Diagnostic, Related, Severity, Sink
@@ -91,6 +91,11 @@ def lint(program: Program, sink: Sink) -> Program:
         if len(group.contexts) > 1:
             group.contexts.sort(key=rank)
         _report(program, sink, group, allows)
+    for model in program.models:
+        if (model.template is not None or "stop" in model.params) and local_gguf_base(program, model) is not None:
+            from mpl.compiler.markers import check_markers  # reads the base's vocabulary: only for local GGUF bases
+
+            check_markers(program, model, sink)
     return program
 
 

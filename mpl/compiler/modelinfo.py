@@ -25,7 +25,7 @@ from pathlib import Path
 import msgspec
 
 if t.TYPE_CHECKING:
-    from mpl.compiler.program import Model, Program
+    from mpl.compiler.program import Model, ModelSource, Program
 
 
 class ModelInfo(msgspec.Struct, frozen=True):
@@ -80,22 +80,31 @@ def registry_architecture(name: str) -> str | None:
 
 def model_info(program: Program, model: Model) -> ModelInfo | None:
     """What is known about a model's weights, following `from` another model in the file."""
+    source = base_source(program, model)
+    if source is None:
+        return None
+    if source.kind == "path":
+        return gguf_info(str(source.path)) if source.path is not None else None
+    arch = registry_architecture(source.value)
+    return ModelInfo(arch) if arch else None
+
+
+def base_source(program: Program, model: Model) -> ModelSource | None:
+    """Where the weights come from (a path or a registry name), following `from` another model in the file."""
     seen: set[str] = set()
     current: Model | None = model
     while current is not None and current.name not in seen:
         seen.add(current.name)
-        source = current.source
-        match source.kind:
-            case "path":
-                if source.path is None:
-                    return None
-                return gguf_info(str(source.path))
-            case "registry":
-                arch = registry_architecture(source.value)
-                return ModelInfo(arch) if arch else None
-            case "model":
-                current = _find(program, source.value)
+        if current.source.kind != "model":
+            return current.source
+        current = _find(program, current.source.value)
     return None
+
+
+def local_gguf_base(program: Program, model: Model) -> Path | None:
+    """The local file the model is built on (through `from` models of the file), if any."""
+    source = base_source(program, model)
+    return source.path if source is not None and source.kind == "path" else None
 
 
 def _find(program: Program, name: str) -> Model | None:
