@@ -14,6 +14,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gguf_files import write_model, write_not_gguf
 from mpl.chat import FAMILIES, ChatTemplate, ChatTemplateError, load_template
+from mpl.chat.starter import LIBRARY_BASES
 
 DAY = dt.datetime(2024, 7, 26)  # the date llama.cpp's goldens were rendered with (Llama 3 prints it)
 
@@ -227,3 +228,69 @@ def test_no_vocabulary_no_warning(tmp_path: Path) -> None:
 
 def test_allow_comment_silences_the_marker_lint(tmp_path: Path) -> None:
     assert lint_labels(tmp_path, '  stop "</s>"  # mpl: allow(MPL733)') == []
+
+
+# -- mpl init --template fine-tuned ---------------------------------------------------------
+
+
+def invoke(*args: str) -> t.Any:
+    from typer.testing import CliRunner
+
+    from mpl.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_fine_tuned_starter_for_each_family_checks_clean_and_compiles(tmp_path: Path, family: str) -> None:
+    result = invoke("init", str(tmp_path / "new"), "--template", "fine-tuned", "--family", family)
+    assert result.exit_code == 0, result.output
+    source = tmp_path / "new" / "profiles.mprof"
+    checked = invoke("check", str(source))
+    assert checked.exit_code == 0 and "MPL" not in checked.output, checked.output  # not even a note
+    assert invoke("compile", str(source), "-o", str(tmp_path / "out")).exit_code == 0
+    modelfile = (tmp_path / "out" / "tuned.Modelfile").read_text(encoding="utf-8")
+    spec = FAMILIES[family]
+    assert f'TEMPLATE """{spec.go_template()}"""' in modelfile
+    assert all(f"PARAMETER stop {stop}\n" in modelfile for stop in spec.stop)
+    assert f"FROM {LIBRARY_BASES[family]}\n" in modelfile
+
+
+def test_fine_tuned_starter_over_a_local_base_and_adapter(tmp_path: Path) -> None:
+    from gguf_files import write_adapter
+
+    base = base_gguf(tmp_path, "chatml", name="models/qwen.gguf")
+    adapter = write_adapter(tmp_path / "lora" / "tuned-lora.gguf", architecture="qwen2")
+    result = invoke("init", str(tmp_path / "proj"), "--template", "fine-tuned", "--base", str(base), "--adapter", str(adapter))
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "proj" / "profiles.mprof").read_text(encoding="utf-8")
+    assert 'model tuned from "../models/qwen.gguf" <' in text and '  adapter "../lora/tuned-lora.gguf"\n' in text
+    assert 'stop ["<|im_start|>", "<|im_end|>"]' in text and "(the template of Qwen/Qwen2.5-7B-Instruct)" in text
+    checked = invoke("check", str(tmp_path / "proj" / "profiles.mprof"))
+    assert checked.exit_code == 0 and "MPL" not in checked.output, checked.output  # MPL605-607 and MPL733 quiet
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--template", "fine-tuned"], "name the base's chat format with --family"),
+    (["--family", "chatml"], "--family, --base and --adapter go with --template fine-tuned"),
+    (["--template", "fine-tuned", "--family", "vicuna"], "unknown template family `vicuna`"),
+    (["--template", "fine-tuned", "--base", "missing.gguf"], "base `missing.gguf` is not a file"),
+    (["--template", "fine-tuned", "--family", "chatml", "--adapter", "missing.gguf"], "adapter `missing.gguf` is not a file"),
+])
+def test_fine_tuned_starter_usage_errors_write_nothing(tmp_path: Path, args: list[str], message: str) -> None:
+    result = invoke("init", str(tmp_path / "new"), *args)
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "new").exists()
+
+
+def test_fine_tuned_starter_reads_the_family_from_the_base_or_asks(tmp_path: Path) -> None:
+    plain = write_model(tmp_path / "plain.gguf", extra_kv={"tokenizer.ggml.tokens": ["<unk>", "<s>", "</s>"]})
+    result = invoke("init", str(tmp_path / "a"), "--template", "fine-tuned", "--base", str(plain))
+    assert result.exit_code == 2 and "cannot tell the chat format of" in result.output and "pass --family" in result.output
+    gemma = base_gguf(tmp_path, "gemma", name="gemma.gguf")
+    result = invoke("init", str(tmp_path / "b"), "--template", "fine-tuned", "--base", str(gemma), "--family", "chatml")
+    assert result.exit_code == 2 and "has gemma chat tokens, not chatml's" in result.output
+    result = invoke("init", str(tmp_path / "c"), "--template", "fine-tuned", "--base", str(write_not_gguf(tmp_path / "x.gguf")))
+    assert result.exit_code == 2 and "is not a GGUF file" in result.output
+    assert invoke("init", str(tmp_path / "d"), "--template", "fine-tuned", "--base", str(gemma)).exit_code == 0
+    assert "Chat format: gemma" in (tmp_path / "d" / "profiles.mprof").read_text(encoding="utf-8")
