@@ -294,3 +294,10 @@ def test_fine_tuned_starter_reads_the_family_from_the_base_or_asks(tmp_path: Pat
     assert result.exit_code == 2 and "is not a GGUF file" in result.output
     assert invoke("init", str(tmp_path / "d"), "--template", "fine-tuned", "--base", str(gemma)).exit_code == 0
     assert "Chat format: gemma" in (tmp_path / "d" / "profiles.mprof").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("text", ["{{ 'a' * 10**10 }}", "{{ [1] * 100000000 }}", "{{ 7 ** 100000000 }}"])
+def test_a_hostile_template_cannot_ask_for_gigabytes(text: str) -> None:
+    with pytest.raises(ChatTemplateError, match="failed to render: SecurityError"):
+        ChatTemplate(text).render([])
+    assert ChatTemplate("{{ '  ' * 3 }}{{ 2 ** 10 }}").render([]) == "      1024"

@@ -166,12 +166,35 @@ def _environment() -> jinja2.Environment:
         from jinja2.ext import loopcontrols
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                            extensions=[_generation_extension(), loopcontrols])
+        class Environment(ImmutableSandboxedEnvironment):
+            """transformers' environment, with `*` and `**` bounded (a template from a file cannot ask for gigabytes)."""
+
+            intercepted_binops = frozenset({"*", "**"})
+
+            def call_binop(self, context: t.Any, operator: str, left: t.Any, right: t.Any) -> t.Any:
+                _check_binop(operator, left, right)
+                return super().call_binop(context, operator, left, right)
+
+        env = Environment(trim_blocks=True, lstrip_blocks=True, extensions=[_generation_extension(), loopcontrols])
         env.filters["tojson"] = _tojson
         env.globals["raise_exception"] = _raise_exception
         _ENV.append(env)
     return _ENV[0]
+
+
+MAX_PRODUCT = 1 << 24  # items or characters a `*` may make; real templates repeat a few spaces
+
+
+def _check_binop(operator: str, left: t.Any, right: t.Any) -> None:
+    from jinja2.exceptions import SecurityError
+
+    if operator == "**":
+        if isinstance(right, int) and abs(right) > 1024 and isinstance(left, int) and abs(left) > 1:
+            raise SecurityError(f"the power {right} is larger than a template needs")
+        return
+    for seq, times in ((left, right), (right, left)):
+        if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > MAX_PRODUCT:
+            raise SecurityError(f"repeating a sequence {times} times makes more than {MAX_PRODUCT} items")
 
 
 def _generation_extension() -> type:
