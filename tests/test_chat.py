@@ -9,10 +9,10 @@ from pathlib import Path
 
 import jinja2
 import pytest
+from gguf_files import write_model, write_not_gguf
 from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from gguf_files import write_model, write_not_gguf
 from mpl.chat import FAMILIES, ChatTemplate, ChatTemplateError, load_template
 from mpl.chat.starter import LIBRARY_BASES
 

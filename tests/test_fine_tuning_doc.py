@@ -8,11 +8,11 @@ import shlex
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from fake_ollama import server  # noqa: F401 - the `server` fixture
 from gguf_files import write_adapter, write_model
 from helpers import ROOT
+from typer.testing import CliRunner
+
 from mpl.chat import FAMILIES
 from mpl.cli import app
 
@@ -29,7 +29,7 @@ def doc_commands() -> list[list[str]]:
     """The `mpl …` command lines of the page's ```sh blocks, continuation lines joined, without `mpl`."""
     text = DOC.read_text(encoding="utf-8")
     commands = []
-    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+    for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
         for line in block.replace("\\\n", " ").splitlines():
             if line.startswith("mpl "):
                 commands.append(shlex.split(line)[1:])

@@ -203,7 +203,7 @@ def _generation_extension() -> type:
     from jinja2.ext import Extension
 
     class Generation(Extension):
-        tags = {"generation"}
+        tags = {"generation"}  # noqa: RUF012 - jinja2 declares it so
 
         def parse(self, parser: t.Any) -> nodes.Node:
             lineno = next(parser.stream).lineno

@@ -93,7 +93,8 @@ def lint(program: Program, sink: Sink) -> Program:
         _report(program, sink, group, allows)
     for model in program.models:
         if (model.template is not None or "stop" in model.params) and local_gguf_base(program, model) is not None:
-            from mpl.compiler.markers import check_markers  # reads the base's vocabulary: only for local GGUF bases
+            # The marker lint reads the base's vocabulary: imported only for local GGUF bases.
+            from mpl.compiler.markers import check_markers
 
             check_markers(program, model, sink)
     return program

@@ -56,6 +56,8 @@ def check_markers(program: Program, model: Model, sink: Sink) -> None:
     stop = model.params.get("stop")
     if stop is not None and isinstance(stop.value, (list, tuple)):
         for index, value in enumerate(stop.value):
+            if not isinstance(value, str):
+                continue
             span = stop.elements[index] if index < len(stop.elements) else stop.value_span
             for marker in dict.fromkeys(_markers(value, vocabulary, brackets)):
                 _report(sink, _find(text, span, marker), marker, f"stop string {_show(value)}", label, model.name)
