@@ -301,3 +301,21 @@ def test_a_hostile_template_cannot_ask_for_gigabytes(text: str) -> None:
     with pytest.raises(ChatTemplateError, match="failed to render: SecurityError"):
         ChatTemplate(text).render([])
     assert ChatTemplate("{{ '  ' * 3 }}{{ 2 ** 10 }}").render([]) == "      1024"
+
+
+def test_a_truncated_or_odd_vocabulary_is_an_error_or_silence_never_a_traceback(tmp_path: Path) -> None:
+    from helpers import labels, run
+
+    from mpl.compiler.modelinfo import gguf_vocabulary
+
+    whole = base_gguf(tmp_path, "chatml").read_bytes()
+    cut = whole.index(b"<|im_start|>") + 4  # inside the vocabulary
+    (tmp_path / "cut.gguf").write_bytes(whole[:cut])
+    with pytest.raises(ChatTemplateError, match="is not a GGUF file: its header cannot be read"):
+        load_template(base=tmp_path / "cut.gguf")
+    assert gguf_vocabulary(tmp_path / "cut.gguf") is None
+    write_model(tmp_path / "ints.gguf", extra_kv={"tokenizer.ggml.tokens": [1, 2, 3], "tokenizer.chat_template": "{{ bos_token }}x"})
+    assert gguf_vocabulary(tmp_path / "ints.gguf") is None
+    assert load_template(base=tmp_path / "ints.gguf").render([]) == "x"  # no vocabulary: no bos_token
+    text = 'model a from "./cut.gguf" <\n  stop "</s>"\n>\nmodel b from "./ints.gguf" <\n  stop "</s>"\n>\n'
+    assert "MPL733" not in " ".join(labels(run(text, base_dir=tmp_path)))

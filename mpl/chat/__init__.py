@@ -72,7 +72,8 @@ FAMILIES: dict[str, Family] = {
     ),
     "mistral": Family(
         "mistral", "mistralai/Mistral-7B-Instruct-v0.3",
-        "tokenizer_config.json `chat_template` (with [AVAILABLE_TOOLS], [TOOL_CALLS] and [TOOL_RESULTS])",
+        "tokenizer_config.json `chat_template` (with [AVAILABLE_TOOLS], [TOOL_CALLS] and [TOOL_RESULTS]), as reproduced "
+        "in public code that renders it; its plain conversation gives Mistral's documented v0.3 format",
         "<s>", "</s>", ("[INST]", "[/INST]"), "mistral.gotmpl",
     ),
     "gemma": Family(
