@@ -705,11 +705,20 @@ def diff(
                                   out=sys.stdout, err=sys.stderr, rich=rich, exit_code=exit_code))
 
 
+class InitTemplate(str, enum.Enum):
+    profile = "profile"
+    fine_tuned = "fine-tuned"
+
+
 @app.command()
 def init(
     folder: t.Annotated[Path, typer.Argument(help="Where to write the files.", show_default="the current folder")] = Path("."),
+    template: t.Annotated[InitTemplate, typer.Option("--template", help="What to start from: profiles, or a model over a fine-tuned LoRA adapter.")] = InitTemplate.profile,
+    family: t.Annotated[str | None, typer.Option("--family", help="fine-tuned: the base's chat format (chatml, llama3, mistral, gemma, phi3); read from a GGUF --base when not given.")] = None,
+    base: t.Annotated[str | None, typer.Option("--base", help="fine-tuned: the base the adapter was trained on, a GGUF file or an Ollama model name.")] = None,
+    adapter: t.Annotated[Path | None, typer.Option("--adapter", help="fine-tuned: the LoRA adapter GGUF (convert_lora_to_gguf.py's output).")] = None,
 ) -> None:
-    """Write a commented starter profile (profiles.mprof) and its configuration (mpl.toml); never overwrites."""
+    """Write a commented starter (profiles.mprof) and its configuration (mpl.toml); never overwrites."""
     from mpl.config import STARTER_CONFIG, STARTER_PROFILE, config_table_in
     from mpl.output import OutputError, write_all
     from mpl.targets.base import OutputFile
@@ -719,8 +728,19 @@ def init(
         _usage_error(f"`{folder / taken[0]}` exists; mpl init writes nothing over existing files")
     if config_table_in(folder / "pyproject.toml"):
         _usage_error(f"`{folder / 'pyproject.toml'}` already has a [tool.mpl] table; mpl init writes nothing")
+    starter = STARTER_PROFILE
+    if template is InitTemplate.fine_tuned:
+        from mpl.chat import ChatTemplateError
+        from mpl.chat.starter import fine_tuned_starter
+
+        try:
+            starter = fine_tuned_starter(folder, family=family, base=base, adapter=adapter)
+        except ChatTemplateError as exc:
+            _usage_error(str(exc))
+    elif family is not None or base is not None or adapter is not None:
+        _usage_error("--family, --base and --adapter go with --template fine-tuned")
     try:
-        written = write_all(folder, [OutputFile("profiles.mprof", STARTER_PROFILE), OutputFile("mpl.toml", STARTER_CONFIG)])
+        written = write_all(folder, [OutputFile("profiles.mprof", starter), OutputFile("mpl.toml", STARTER_CONFIG)])
     except OutputError as exc:
         _usage_error(str(exc))
     for path in written:

@@ -17,7 +17,7 @@ import typing as t
 import msgspec
 
 from mpl.catalog import NEWEST, Version, catalog
-from mpl.compiler.modelinfo import model_info
+from mpl.compiler.modelinfo import local_gguf_base, model_info
 from mpl.compiler.policy import Allows, find_allows
 from mpl.compiler.resolve import chain_order
 from mpl.compiler.rules import RULES, Finding, Subject
@@ -81,6 +81,12 @@ def lint(program: Program, sink: Sink) -> Program:
         if len(group.contexts) > 1:
             group.contexts.sort(key=rank)
         _report(program, sink, group, allows)
+    for model in program.models:
+        if (model.template is not None or "stop" in model.params) and local_gguf_base(program, model) is not None:
+            # The marker lint reads the base's vocabulary: imported only for local GGUF bases.
+            from mpl.compiler.markers import check_markers
+
+            check_markers(program, model, sink)
     return msgspec.structs.replace(program, allows=allows)
 
 

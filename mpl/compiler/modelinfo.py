@@ -25,7 +25,7 @@ from pathlib import Path
 import msgspec
 
 if t.TYPE_CHECKING:
-    from mpl.compiler.program import Model, Program
+    from mpl.compiler.program import Model, ModelSource, Program
 
 
 class ModelInfo(msgspec.Struct, frozen=True):
@@ -80,22 +80,31 @@ def registry_architecture(name: str) -> str | None:
 
 def model_info(program: Program, model: Model) -> ModelInfo | None:
     """What is known about a model's weights, following `from` another model in the file."""
+    source = base_source(program, model)
+    if source is None:
+        return None
+    if source.kind == "path":
+        return gguf_info(str(source.path)) if source.path is not None else None
+    arch = registry_architecture(source.value)
+    return ModelInfo(arch) if arch else None
+
+
+def base_source(program: Program, model: Model) -> ModelSource | None:
+    """Where the weights come from (a path or a registry name), following `from` another model in the file."""
     seen: set[str] = set()
     current: Model | None = model
     while current is not None and current.name not in seen:
         seen.add(current.name)
-        source = current.source
-        match source.kind:
-            case "path":
-                if source.path is None:
-                    return None
-                return gguf_info(str(source.path))
-            case "registry":
-                arch = registry_architecture(source.value)
-                return ModelInfo(arch) if arch else None
-            case "model":
-                current = _find(program, source.value)
+        if current.source.kind != "model":
+            return current.source
+        current = _find(program, current.source.value)
     return None
+
+
+def local_gguf_base(program: Program, model: Model) -> Path | None:
+    """The local file the model is built on (through `from` models of the file), if any."""
+    source = base_source(program, model)
+    return source.path if source is not None and source.kind == "path" else None
 
 
 def _find(program: Program, name: str) -> Model | None:
@@ -166,17 +175,47 @@ def gguf_info(path: str) -> ModelInfo | None:
     )
 
 
-def read_gguf_metadata(path: Path) -> dict[str, t.Any]:
-    """The scalar and string key/values of a GGUF header (arrays are skipped).
+TOKENS = "tokenizer.ggml.tokens"  # the vocabulary: the text of each token id
 
-    Only a regular file is opened (a FIFO would block, a device never ends), and
-    only through a read-only memory map, so the cost is the header's pages.
+
+def read_gguf_metadata(path: Path, arrays: tuple[str, ...] = ()) -> dict[str, t.Any]:
+    """The scalar and string key/values of a GGUF header.
+
+    Arrays are skipped, except the string arrays whose keys `arrays` names, read
+    as tuples of str (`("tokenizer.ggml.tokens",)` gives the vocabulary). Only a
+    regular file is opened (a FIFO would block, a device never ends), and only
+    through a read-only memory map, so the cost is the header's pages; an array's
+    strings are bounded by the file's size (each takes at least its 8-byte length).
 
     Raises:
         OSError: The file cannot be opened.
         NotGGUF: Anything that is not a well-formed GGUF header in a regular file.
     """
-    return _read_cached(str(path), *_identity(path))
+    identity = _identity(path)
+    if arrays:  # large (a vocabulary): not kept in the header cache
+        return _read(str(path), identity[0], arrays)
+    return _read_cached(str(path), *identity)
+
+
+def gguf_vocabulary(path: Path) -> frozenset[str] | None:
+    """The token texts of a GGUF's `tokenizer.ggml.tokens`, or None when the file has none or cannot be read.
+
+    Cached by the file's identity (size, mtime, inode) like the header itself.
+    """
+    try:
+        identity = _identity(path)
+    except (OSError, ValueError):
+        return None
+    return _vocabulary_cached(str(path), *identity)
+
+
+@functools.lru_cache(maxsize=16)
+def _vocabulary_cached(path: str, size: int, mtime: int, inode: int) -> frozenset[str] | None:
+    try:
+        tokens = _read(path, size, (TOKENS,)).get(TOKENS)
+    except (OSError, ValueError):
+        return None
+    return frozenset(tokens) if isinstance(tokens, tuple) else None
 
 
 def _identity(path: Path) -> tuple[int, int, int]:
@@ -190,6 +229,10 @@ def _identity(path: Path) -> tuple[int, int, int]:
 
 @functools.lru_cache(maxsize=64)
 def _read_cached(path: str, size: int, _mtime: int, _inode: int) -> dict[str, t.Any]:
+    return _read(path, size, ())
+
+
+def _read(path: str, size: int, arrays: tuple[str, ...]) -> dict[str, t.Any]:
     if size == 0:
         raise NotGGUF("it does not start with the GGUF magic (found an empty file)")
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -201,7 +244,7 @@ def _read_cached(path: str, size: int, _mtime: int, _inode: int) -> dict[str, t.
             if magic not in GGUF_MAGIC:
                 raise NotGGUF(f"it does not start with the GGUF magic (found {magic.hex()})")
             try:
-                return _parse(data, GGUF_MAGIC[magic])
+                return _parse(data, GGUF_MAGIC[magic], arrays)
             except (struct.error, IndexError, UnicodeDecodeError, OverflowError, _Malformed) as exc:
                 raise NotGGUF(f"its header cannot be read ({exc})") from None
     finally:
@@ -212,7 +255,7 @@ class _Malformed(Exception):
     """The header is not a GGUF header mpl can read (never leaves this module)."""
 
 
-def _parse(data: t.Any, order: str) -> dict[str, t.Any]:
+def _parse(data: t.Any, order: str, arrays: tuple[str, ...] = ()) -> dict[str, t.Any]:
     (version,) = struct.unpack_from(order + "I", data, 4)
     if version not in (2, 3):
         raise _Malformed(f"GGUF version {version}")
@@ -227,7 +270,12 @@ def _parse(data: t.Any, order: str) -> dict[str, t.Any]:
         (kind,) = struct.unpack_from(order + "I", data, pos)
         pos += 4
         if kind == _ARRAY:
-            pos = _skip_array(data, pos, size, order)
+            if key in arrays:
+                strings, pos = _string_array(data, pos, size, order)
+                if strings is not None:
+                    meta[key] = strings
+            else:
+                pos = _skip_array(data, pos, size, order)
             continue
         value, pos = _value(data, pos, size, kind, order)
         meta[key] = value
@@ -250,6 +298,25 @@ def _value(data: t.Any, pos: int, size: int, kind: int, order: str) -> tuple[t.A
         raise _Malformed(f"unknown value type {kind}")
     (value,) = struct.unpack_from(order + fmt, data, pos)
     return value, pos + struct.calcsize(fmt)
+
+
+def _string_array(data: t.Any, pos: int, size: int, order: str) -> tuple[tuple[str, ...] | None, int]:
+    """An array's strings (None, and the array skipped, when its items are not strings)."""
+    item, count = struct.unpack_from(order + "IQ", data, pos)
+    if item != _STRING:
+        return None, _skip_array(data, pos, size, order)
+    pos += 12
+    if count * 8 > size - pos:
+        raise _Malformed("an array runs past the end of the file")
+    strings = []
+    for _ in range(count):  # a token that is not UTF-8 (a few converters write some) is kept, replaced
+        (length,) = struct.unpack_from(order + "Q", data, pos)
+        pos += 8
+        if pos + length > size:
+            raise _Malformed("a string runs past the end of the file")
+        strings.append(bytes(data[pos : pos + length]).decode("utf-8", "replace"))
+        pos += length
+    return tuple(strings), pos
 
 
 def _skip_array(data: t.Any, pos: int, size: int, order: str) -> int:

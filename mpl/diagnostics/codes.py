@@ -477,4 +477,10 @@ CODES: dict[str, Code] = _codes(
          "`temperature` is below 0.",
          "Every engine treats a negative temperature as 0, greedy decoding (rule 3); the value says something it does not do.",
          "Write `temperature 0`."),
+    Code("MPL733", "marker-not-in-vocabulary", "warning",
+         "A chat marker (`<|im_start|>`, `<start_of_turn>`, `[INST]`, `</s>`, …) in a model's `template` or in a `stop` string is not a token of its local GGUF base's vocabulary (`tokenizer.ggml.tokens`).",
+         "The model reads the marker as plain text: a template built on it frames every turn in a format the model never learned "
+         "(Llama-2 `[INST]` on a ChatML model, as Meton's fine-tuning Modelfiles do), and a stop string made of it rarely fires. "
+         "`[UPPER]` markers count only when the vocabulary has chat tokens of another kind: Llama 2 and Mistral v0.1 learned `[INST]` as text.",
+         "Use the base's own chat markers: `mpl init --template fine-tuned --base BASE.gguf` writes its template and stop strings."),
 )
