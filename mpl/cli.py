@@ -225,19 +225,18 @@ def _analyze_as(path: str | Path, version: str | None, targets: t.Sequence[str],
     return _analyze(path, version, targets, config)
 
 
-def _print_text(analysis, stream: t.TextIO, *, notes: bool = True, docs_url: str | None = None) -> None:
-    """Render an analysis's diagnostics; without `notes`, notes are only counted."""
+def _print_text(analysis, stream: t.TextIO, *, notes: bool = True, docs_url: str | None = None, sum_notes: bool = True) -> None:
+    """Render an analysis's diagnostics; without `notes`, notes are summed up in one line by code
+    (unless not `sum_notes`: the caller's summary line counts them)."""
     from mpl.diagnostics import Severity
-    from mpl.diagnostics.render import render_text
+    from mpl.diagnostics.render import notes_summary, render_text
 
     diags = analysis.diagnostics
     shown = diags if notes else [d for d in diags if d.severity is not Severity.INFO]
     if shown:
         stream.write(render_text(analysis.source, shown, colour=_use_colour(stream), docs_url=docs_url))
-    hidden = len(diags) - len(shown)
-    if hidden:
-        plural = "s" if hidden > 1 else ""
-        stream.write(f"{analysis.source.path}: {hidden} note{plural} not shown; `mpl check` shows them\n")
+    if sum_notes and len(shown) < len(diags):
+        stream.write(f"{analysis.source.path}: {notes_summary(diags, '`mpl check --notes` lists them')}\n")
 
 
 @app.command()
@@ -263,8 +262,16 @@ def check(
     lang: t.Annotated[
         Lang, typer.Option("--lang", help="Read the files as `.mprof` sources or Modelfiles (auto: `Modelfile`, `*.Modelfile` and `*.modelfile` are Modelfiles).")
     ] = Lang.auto,
+    notes: t.Annotated[
+        bool, typer.Option("--notes", help="List every note too (text output; by default notes are counted by code in the summary line).")
+    ] = False,
 ) -> None:
-    """Check profile sources and Modelfiles and report diagnostics; nothing is written."""
+    """Check profile sources and Modelfiles; nothing is written.
+
+    Text output lists errors and warnings, then a summary line per file that
+    counts the notes by code (`--notes` lists them); JSON and SARIF hold every
+    diagnostic.
+    """
     from mpl.diagnostics import Severity
     from mpl.diagnostics.render import render_json, summary_line
 
@@ -301,9 +308,9 @@ def check(
         elif fmt is Format.sarif:
             reports.append((analysis.source, diags, analysis.suppressed))
         else:
-            _print_text(analysis, sys.stdout, docs_url=docs_url)
+            _print_text(analysis, sys.stdout, notes=notes, docs_url=docs_url, sum_notes=False)
             if diags:
-                typer.echo(f"{analysis.source.path}: {summary_line(diags)}")
+                typer.echo(f"{analysis.source.path}: {summary_line(diags, notes_hint=None if notes else '`--notes` lists them')}")
             if explain_defaults and analysis.program is not None:
                 from mpl.show import render_defaults
 
