@@ -311,3 +311,41 @@ def test_check_lists_errors_and_warnings_and_sums_up_notes_in_one_line(tmp_path:
     assert sum(d["severity"] == "note" for d in payload["diagnostics"]) == len(notes)
     sarif = json.loads(invoke("check", "--format", "sarif", str(src)).output)
     assert sum(r["level"] == "note" for r in sarif["runs"][0]["results"]) == len(notes)
+
+
+def test_short_f_means_file_wherever_it_is_accepted() -> None:
+    """`-f` is `--file` (as in `ollama create -f`); `--format` has no short form."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    seen = {}
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        for param in command.params:
+            if "-f" in getattr(param, "opts", ()):
+                seen[name] = param.opts
+    assert seen == {"build": ["--file", "-f"]}
+    assert invoke("check", "-f", "json", str(EXAMPLES / "meton.mprof")).exit_code == 2
+
+
+def test_lsp_accepts_stdio(monkeypatch) -> None:
+    """`mpl lsp --stdio`, as editor clients start it, runs the server on standard input and output."""
+    import mpl.lsp
+
+    started = []
+    monkeypatch.setattr(mpl.lsp, "serve", lambda: started.append(True))
+    assert invoke("lsp", "--stdio").exit_code == 0 and invoke("lsp").exit_code == 0
+    assert started == [True, True]
+
+
+def test_help_summaries_are_whole_sentences() -> None:
+    """`mpl --help` shows each command's first docstring line whole: a short sentence, never cut with `...`."""
+    import inspect
+
+    for info in app.registered_commands:
+        first, _, rest = inspect.getdoc(info.callback).partition("\n")
+        assert first.endswith(".") and len(first) <= 56 and first.count(". ") == 0, first
+        assert not rest or rest.startswith("\n"), f"{first!r} goes on without a blank line"
+    listing = runner.invoke(app, ["--help"], terminal_width=80).output.split("Commands:")[1]
+    summaries = [line.split(None, 1)[1] for line in listing.strip().splitlines()]
+    assert len(summaries) == len(app.registered_commands)
+    assert all(s.endswith(".") and not s.endswith("...") for s in summaries), summaries

@@ -316,7 +316,7 @@ def test_no_output_holds_an_address_the_project_does_not_configure(tmp_path: Pat
     monkeypatch.chdir(tmp_path)
     bad = write(tmp_path / "bad.mprof", 'profile p < min_pp 1; temperature 0.0; top_k 3 >\nmodel m from "x" < use q >\n')
     runs = [
-        ["check", str(bad)], ["check", "-f", "json", str(bad)], ["check", "-f", "sarif", str(bad)],
+        ["check", str(bad)], ["check", "--format", "json", str(bad)], ["check", "--format", "sarif", str(bad)],
         ["check", "--show-config"], ["compile", str(bad)], ["explain", "MPL301"], ["explain", "--list"],
         ["compile", str(EXAMPLES / "meton.mprof"), "-o", str(tmp_path / "out")], ["--help"], ["--version"],
         ["show", str(EXAMPLES / "meton.mprof"), "precise"], ["diff", str(EXAMPLES / "meton.mprof"), "precise", "creative"],
@@ -331,7 +331,7 @@ def test_no_output_holds_an_address_the_project_does_not_configure(tmp_path: Pat
     write(tmp_path / "mpl.toml", 'docs-url = "https://docs.example.org/mpl/diagnostics.html"\n')
     prefix = "https://docs.example.org/mpl/diagnostics.html#mpl"
     for fmt in ("text", "json", "sarif"):
-        urls = _urls(invoke("check", "-f", fmt, str(bad)).output)
+        urls = _urls(invoke("check", "--format", fmt, str(bad)).output)
         assert prefix + "301" in urls and all(u in ALLOWED or u.startswith(prefix[:-4]) for u in urls), urls
 
 

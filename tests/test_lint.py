@@ -202,7 +202,7 @@ def test_suppressed_diagnostics_are_in_the_json(tmp_path: Path) -> None:
 
     src = tmp_path / "p.mprof"
     src.write_text("profile p <\n  temperature 0\n  top_k 40  # mpl: allow(MPL701)\n>\n")
-    payload = json.loads(CliRunner().invoke(app, ["check", "-f", "json", "-t", "options", str(src)]).output)
+    payload = json.loads(CliRunner().invoke(app, ["check", "--format", "json", "-t", "options", str(src)]).output)
     assert payload["diagnostics"] == []
     assert [d["code"] for d in payload["suppressed"]] == ["MPL701"]
 

@@ -123,10 +123,10 @@ def test_done_when_check_of_a_modelfile(tmp_path: Path) -> None:
     assert f"{path}:2:17: error[MPL303]" in result.output
     assert f"{path}:3:11: warning[MPL403]" in result.output and "Ollama 0.7.0" in result.output
     assert f"{path}:4:11: error[MPL301]" in result.output and "did you mean `num_ctx`?" in result.output
-    as_json = CliRunner().invoke(app, ["check", "-f", "json", str(path)])
+    as_json = CliRunner().invoke(app, ["check", "--format", "json", str(path)])
     payload = json.loads(as_json.stdout)
     assert {d["code"] for d in payload["diagnostics"]} >= {"MPL303", "MPL403", "MPL301"}
-    sarif = CliRunner().invoke(app, ["check", "-f", "sarif", str(path)])
+    sarif = CliRunner().invoke(app, ["check", "--format", "sarif", str(path)])
     assert sarif.exit_code == 1 and "MPL301" in sarif.stdout
 
 
