@@ -92,7 +92,8 @@ def _render_one(
     r = _RESET if colour else ""
     uri = help_uri(diag.code, docs_url) if links else None
     code = _hyperlink(uri, diag.code) if colour and uri else diag.code
-    lines = [f"{b}{visible(location(source, diag))}{r}: {c}{sev}[{code}]{r}: {b}{visible(diag.message)}{r}"]
+    where = location(source, diag)  # a source without a path (no file at all): no location
+    lines = [f"{b}{visible(where)}{r}: " * bool(where) + f"{c}{sev}[{code}]{r}: {b}{visible(diag.message)}{r}"]
     if diag.span is not None and source.text:
         line, col = source.line_col(diag.span.start)
         end_line, end_col = source.line_col(diag.span.end)
@@ -171,8 +172,8 @@ def summary_line(diags: t.Sequence[Diagnostic], *, notes_hint: str | None = None
 
     >>> from mpl.diagnostics import Sink
     >>> sink = Sink(SourceFile("a.mprof", ""))
-    >>> for code in ("MPL301", "MPL730", "MPL701", "MPL730"):
-    ...     _ = sink.report(code, None, "x")
+    >>> for i, code in enumerate(("MPL301", "MPL730", "MPL701", "MPL730")):
+    ...     _ = sink.report(code, None, f"finding {i}")
     >>> summary_line(sink.diagnostics)
     '1 error, 0 warnings, 3 notes'
     >>> summary_line(sink.diagnostics, notes_hint="`--notes` lists them")
