@@ -35,7 +35,7 @@ def test_the_readme_check_sample_is_what_mpl_check_prints(monkeypatch) -> None:
     from mpl.cli import app
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    sample = re.search(r"```\n\$ mpl check examples/meton\.mprof\n(.*?)```", readme, re.S)
+    sample = re.search(r"```\n\$ mpl check examples/meton\.mprof\n(.*?)```", readme, re.DOTALL)
     assert sample, "no `$ mpl check examples/meton.mprof` sample in README.md"
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(app, ["check", "examples/meton.mprof"])

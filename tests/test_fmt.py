@@ -560,9 +560,9 @@ def test_fmt_reports_the_syntax_errors_check_reports(text: str, tmp_path: Path) 
 def test_pre_commit_examples_pin_no_tag_that_does_not_exist() -> None:
     """mpl has no release tag: every `rev:` the docs show is a commit the user fills in, never a made-up tag."""
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
-    released = set(re.findall(r"^## \[?v?(\d+\.\d+\.\d+)\]?(?! *\(| *Unreleased)", changelog, re.M))
+    released = set(re.findall(r"^## \[?v?(\d+\.\d+\.\d+)\]?(?! *\(| *Unreleased)", changelog, re.MULTILINE))
     texts = [(ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"), (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")]
-    revs = [rev for text in texts for rev in re.findall(r"^[#\s]*rev:\s*(\S+)", text, re.M)]
+    revs = [rev for text in texts for rev in re.findall(r"^[#\s]*rev:\s*(\S+)", text, re.MULTILINE)]
     assert revs, "no rev: in the pre-commit examples"
     for rev in revs:
         tag = re.fullmatch(r"v?(\d+(?:\.\d+)*)", rev)

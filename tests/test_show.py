@@ -180,7 +180,10 @@ def test_show_and_diff_take_the_configuration_options_and_name_where_the_version
     src.write_text("profile p < temperature 0.5; mirostat 2 >\nprofile q < temperature 0.7 >\n")
     (tmp_path / "mpl.toml").write_text('ollama = "0.6"\n')
     (tmp_path / "other.toml").write_text('ollama = "0.5"\n')
-    first = lambda *args: invoke("show", str(src), "p", *args).output.splitlines()[0]  # noqa: E731
+
+    def first(*args: str) -> str:
+        return invoke("show", str(src), "p", *args).output.splitlines()[0]
+
     assert first().startswith("profile p at Ollama 0.6.0 (`ollama` in ") and first().endswith("mpl.toml:1)")
     assert first("--config", str(tmp_path / "other.toml")).startswith("profile p at Ollama 0.5.0 (`ollama` in ")
     assert first("--isolated").endswith("(newest known)")

@@ -16,7 +16,7 @@ from mpl.compiler import nodes
 from mpl.compiler.check import check, check_syntax
 from mpl.compiler.lint import lint
 from mpl.diagnostics.policy import apply_policy
-from mpl.compiler.parse import parse, parse_recovering, report_too_deep
+from mpl.compiler.parse import parse_recovering, report_too_deep
 from mpl.compiler.resolve import file_target, resolve
 from mpl.diagnostics import Diagnostic, Sink
 from mpl.source import MAX_BYTES, SourceFile, Span, read_binary, read_file  # noqa: F401 (MAX_BYTES re-exported)
