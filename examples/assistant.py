@@ -15,7 +15,9 @@ Reads lines from standard input. A line starting with `/` is a command:
     /quit
 
 Any other line is a chat message: sent with `ollama.chat(..., options=...)`,
-or, with `--dry-run`, printed as the options it would send.
+or, with `--dry-run`, printed as the options it would send. When the server
+cannot be reached or refuses the chat, one line says so and the loop ends
+with exit status 2.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
                     messages.append(chat(args.model, messages, session.options(), args.dry_run))
             except mpl.MplError as exc:
                 print(exc, file=sys.stderr)
+            except ChatError as exc:
+                print(f"assistant: {exc}", file=sys.stderr)
+                return 2
         for warning in caught:
             print(f"warning: {warning.message}", file=sys.stderr)
 
@@ -99,14 +104,30 @@ def command(session: mpl.session.Session, line: str) -> str:
            "/task NAME, /profile save NAME, /profile delete NAME, /quit"
 
 
+class ChatError(Exception):
+    """The server could not be reached or refused the chat: one line says why."""
+
+
 def chat(model: str, messages: list[dict[str, str]], options: dict, dry_run: bool) -> dict[str, str]:
-    """Send the conversation; returns the assistant's message."""
+    """Send the conversation; returns the assistant's message. Raises `ChatError` when the server fails."""
     if dry_run:
         print("options: " + json.dumps(options))
         return {"role": "assistant", "content": ""}
-    import ollama  # imported only when talking to a server
+    import os
 
-    response = ollama.chat(model=model, messages=messages, options=options)
+    host = os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+    try:
+        import httpx
+        import ollama  # imported only when talking to a server
+    except ImportError as exc:
+        raise ChatError(f"the `{exc.name}` package is needed to chat (`pip install ollama`), or use --dry-run") from None
+    try:
+        response = ollama.chat(model=model, messages=messages, options=options)
+    except (ConnectionError, httpx.HTTPError) as exc:
+        raise ChatError(f"cannot reach the Ollama server at {host} ({type(exc).__name__}); "
+                        "is `ollama serve` running? (--dry-run prints the options instead)") from None
+    except ollama.ResponseError as exc:
+        raise ChatError(f"the Ollama server at {host} refused the chat with {model}: {exc.error}") from None
     print(response["message"]["content"])
     return {"role": "assistant", "content": response["message"]["content"]}
 

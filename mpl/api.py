@@ -30,7 +30,7 @@ class MplError(Exception):
 
     def __init__(self, diagnostics: t.Sequence[Diagnostic], source: SourceFile | None = None) -> None:
         self.diagnostics = list(diagnostics)
-        self.source = source or SourceFile("<overrides>", "")
+        self.source = source or SourceFile("", "")  # no file: rendered without a location
         super().__init__(self._text())
 
     def _text(self) -> str:
@@ -179,26 +179,29 @@ def load(source: str | os.PathLike[str] | t.BinaryIO, *, ollama: str | None = No
     `mpl.loads`. Anything wrong with the input (a missing or unreadable file,
     a folder, binary or non-UTF-8 content, errors in the source) raises
     `MplError`; warnings are kept in `ProfileSet.diagnostics`.
-
-    A string of source text is still accepted, with a `DeprecationWarning`: a
-    string holding a line break or `<`, or naming no existing file and not
-    ending in `.mprof`, is read as text.
     """
     target = _target(ollama)
-    if isinstance(source, str) and not _names_a_file(source):
-        import warnings
-
-        warnings.warn(
-            "mpl.load(text) is deprecated: call mpl.loads(text) for source text, mpl.load(path) for a file",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return _checked(analyze(source, target=target, targets=("options",)))
     if isinstance(source, (str, os.PathLike)):
-        return _checked(analyze(Path(source), target=target, targets=("options",)))
+        analysis = analyze(Path(source), target=target, targets=("options",))
+        if analysis.io_error and isinstance(source, str) and not os.path.lexists(source):
+            analysis.sink.diagnostics[:] = [_no_such_file(d, source) for d in analysis.sink.diagnostics]
+        return _checked(analysis)
     if hasattr(source, "read"):
         return _load_file_object(source, target)
     raise TypeError(f"mpl.load() takes a path or a binary file object, not {type(source).__name__}; for text call mpl.loads()")
+
+
+def _no_such_file(diag: Diagnostic, path: str) -> Diagnostic:
+    """MPL001 for a path that names nothing, saying so, and where source text goes."""
+    import msgspec.structs
+
+    if diag.code != "MPL001":
+        return diag
+    from mpl.source import visible
+
+    shown = visible(path, 80)
+    return msgspec.structs.replace(diag, message=f"no file `{shown}`",
+                                   help="mpl.load reads a file (a path or a binary file object); for source text call mpl.loads(text)")
 
 
 def loads(text: str | bytes, *, name: str = "<string>", ollama: str | None = None) -> ProfileSet:
@@ -229,17 +232,6 @@ def _target(ollama: str | None) -> Version | None:
         return Version.parse(ollama)
     except ValueError as exc:
         raise MplError([_error("MPL304", str(exc), None)]) from None
-
-
-def _names_a_file(source: str) -> bool:
-    """Whether the deprecated `load(str)` reads a path: never raises, whatever the string.
-
-    A string naming anything that exists (`/dev/null`, a folder, a FIFO too) is
-    a path, and `read_file` refuses what is not a regular file.
-    """
-    if "\n" in source or "<" in source or "\0" in source:
-        return False
-    return source.endswith(".mprof") or os.path.lexists(source)
 
 
 def _load_file_object(fp: t.Any, target: Version | None) -> ProfileSet:
@@ -299,14 +291,29 @@ def _known(name: object, names: t.Collection[str], code: str, what: str, missing
     if not isinstance(name, str):  # None, a number, a list: not a name at all
         raise MplError([_error(code, f"a {what} name is a string, not {type(name).__name__}: `{name!r}`"[:200], None)])
     if name not in names:
-        raise MplError([_error(code, f"{what} `{name}` {missing}", _near(name, names))])
+        raise MplError([_error(code, f"{what} `{name}` {missing}", name_hint(name, names, what))])
     return name
 
 
-def _near(name: str, candidates: t.Iterable[str]) -> str | None:
+def name_hint(name: str, candidates: t.Iterable[str], what: str = "profile") -> str:
+    """A did-you-mean for a misspelt name; without a near one, the names there are.
+
+    >>> name_hint("precize", ["precise", "creative"]), name_hint("x", ["precise", "creative"]), name_hint("x", [], "task")
+    ('did you mean `precise`?', 'the profiles are `precise` and `creative`', 'there are no tasks')
+    """
     from mpl.compiler.names import did_you_mean
 
-    return did_you_mean(name, candidates)
+    pool = list(candidates)
+    near = did_you_mean(name, pool)
+    if near is not None:
+        return near
+    if not pool:
+        return f"there are no {what}s"
+    shown = [f"`{c}`" for c in pool[:8]]
+    if len(pool) > 8:
+        shown[-1] = f"{len(pool) - 7} more"
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    return f"the {what} is {listed}" if len(pool) == 1 else f"the {what}s are {listed}"
 
 
 def validate_overrides(overrides: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -225,19 +225,18 @@ def _analyze_as(path: str | Path, version: str | None, targets: t.Sequence[str],
     return _analyze(path, version, targets, config)
 
 
-def _print_text(analysis, stream: t.TextIO, *, notes: bool = True, docs_url: str | None = None) -> None:
-    """Render an analysis's diagnostics; without `notes`, notes are only counted."""
+def _print_text(analysis, stream: t.TextIO, *, notes: bool = True, docs_url: str | None = None, sum_notes: bool = True) -> None:
+    """Render an analysis's diagnostics; without `notes`, notes are summed up in one line by code
+    (unless not `sum_notes`: the caller's summary line counts them)."""
     from mpl.diagnostics import Severity
-    from mpl.diagnostics.render import render_text
+    from mpl.diagnostics.render import notes_summary, render_text
 
     diags = analysis.diagnostics
     shown = diags if notes else [d for d in diags if d.severity is not Severity.INFO]
     if shown:
         stream.write(render_text(analysis.source, shown, colour=_use_colour(stream), docs_url=docs_url))
-    hidden = len(diags) - len(shown)
-    if hidden:
-        plural = "s" if hidden > 1 else ""
-        stream.write(f"{analysis.source.path}: {hidden} note{plural} not shown; `mpl check` shows them\n")
+    if sum_notes and len(shown) < len(diags):
+        stream.write(f"{analysis.source.path}: {notes_summary(diags, '`mpl check --notes` lists them')}\n")
 
 
 @app.command()
@@ -251,7 +250,7 @@ def check(
     strict: t.Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")] = False,
     format: t.Annotated[
         t.Optional[Format],
-        typer.Option("--format", "-f", help="Output format (sarif: SARIF 2.1.0 for code scanning). Default: the configuration's `format`, else text.", show_default=False),
+        typer.Option("--format", help="Output format (sarif: SARIF 2.1.0 for code scanning). Default: the configuration's `format`, else text.", show_default=False),
     ] = None,
     target: TargetOpt = None,
     explain_defaults: t.Annotated[
@@ -263,8 +262,16 @@ def check(
     lang: t.Annotated[
         Lang, typer.Option("--lang", help="Read the files as `.mprof` sources or Modelfiles (auto: `Modelfile`, `*.Modelfile` and `*.modelfile` are Modelfiles).")
     ] = Lang.auto,
+    notes: t.Annotated[
+        bool, typer.Option("--notes", help="List every note too (text output; by default notes are counted by code in the summary line).")
+    ] = False,
 ) -> None:
-    """Check profile sources and Modelfiles and report diagnostics; nothing is written."""
+    """Check sources and Modelfiles; write nothing.
+
+    Text output lists errors and warnings, then a summary line per file that
+    counts the notes by code (`--notes` lists them); JSON and SARIF hold every
+    diagnostic.
+    """
     from mpl.diagnostics import Severity
     from mpl.diagnostics.render import render_json, summary_line
 
@@ -301,9 +308,9 @@ def check(
         elif fmt is Format.sarif:
             reports.append((analysis.source, diags, analysis.suppressed))
         else:
-            _print_text(analysis, sys.stdout, docs_url=docs_url)
+            _print_text(analysis, sys.stdout, notes=notes, docs_url=docs_url, sum_notes=False)
             if diags:
-                typer.echo(f"{analysis.source.path}: {summary_line(diags)}")
+                typer.echo(f"{analysis.source.path}: {summary_line(diags, notes_hint=None if notes else '`--notes` lists them')}")
             if explain_defaults and analysis.program is not None:
                 from mpl.show import render_defaults
 
@@ -369,7 +376,10 @@ def compile_(
                      help="Write this model of the file as Meton's models.primary."),
     ] = None,
 ) -> None:
-    """Check sources, then write their targets (all or nothing) into the output folder."""
+    """Check sources, then write their targets.
+
+    All or nothing: when a source has an error, no file is written.
+    """
     from mpl.diagnostics.render import summary_line
     from mpl.output import OutputError, write_all
     from mpl.targets import get_target
@@ -525,7 +535,10 @@ def fmt(
     config_file: ConfigOpt = None,
     isolated: IsolatedOpt = False,
 ) -> None:
-    """Rewrite sources in the canonical layout; files with syntax errors are reported and left as they are."""
+    """Rewrite sources in the canonical layout.
+
+    Files with syntax errors are reported and left as they are.
+    """
     from mpl.fmt import run
 
     if not files:
@@ -560,7 +573,10 @@ def build(
     config_file: ConfigOpt = None,
     isolated: IsolatedOpt = False,
 ) -> None:
-    """Create models on an Ollama server: check, upload GGUF blobs, create, then verify."""
+    """Create models on an Ollama server.
+
+    Check, upload the GGUF blobs the server lacks, create, then verify.
+    """
     from mpl.deploy.run import BuildOptions, run_build
 
     config = _load_config([file] if file else (), config_file, isolated)
@@ -604,7 +620,11 @@ def import_(
     ] = None,
     host: t.Annotated[t.Optional[str], typer.Option("--host", envvar="OLLAMA_HOST", help="Ollama server URL for --from-server.", show_default=False)] = None,
 ) -> None:
-    """Import Modelfiles, `ollama show` output, live models or Meton's config.yaml into one formatted .mprof."""
+    """Import Modelfiles, live models or a Meton config.
+
+    Modelfiles, `ollama show --modelfile` output, models of a server
+    (`--from-server`) or Meton's config.yaml, into one formatted .mprof.
+    """
     from mpl.deploy.host import HostError
     from mpl.diagnostics.render import render_text, summary_line
     from mpl.importer import ImportError_, run_import, write_output
@@ -646,7 +666,10 @@ def explain(
     ] = None,
     list_: t.Annotated[bool, typer.Option("--list", help="List every code with its name, severity and summary.")] = False,
 ) -> None:
-    """Explain a diagnostic code: what triggers it, why it matters, how to fix it."""
+    """Explain a diagnostic code and how to fix it.
+
+    What triggers it, why it matters, how to fix it.
+    """
     from mpl.diagnostics import CODES
 
     if list_:
@@ -676,15 +699,20 @@ def show(
     name: SubjectArg,
     task: t.Annotated[t.Optional[str], typer.Option("--task", help="Resolve the profile for this task.")] = None,
     ollama: OllamaOpt = None,
-    format: t.Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.text,
+    format: t.Annotated[ShowFormat, typer.Option("--format", help="Output format.")] = ShowFormat.text,
+    config_file: ConfigOpt = None,
+    isolated: IsolatedOpt = False,
 ) -> None:
-    """Show the resolved parameters of a profile, task or model, and where each value comes from."""
+    """Show resolved parameters and where each comes from.
+
+    Of a profile, a task's profile or a model.
+    """
     from mpl.show import show_command
 
     rich = format is ShowFormat.text and _use_colour(sys.stdout)
-    version = ollama or _load_config([file]).ollama
+    version, origin = _version_and_origin(ollama, _load_config([file], config_file, isolated))
     raise typer.Exit(show_command(file, name, task=task, ollama=_parse_version(version), fmt=format.value,
-                                  out=sys.stdout, err=sys.stderr, rich=rich))
+                                  out=sys.stdout, err=sys.stderr, rich=rich, origin=origin))
 
 
 @app.command()
@@ -693,16 +721,30 @@ def diff(
     a: SubjectArg,
     b: SubjectArg,
     ollama: OllamaOpt = None,
-    format: t.Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.text,
+    format: t.Annotated[ShowFormat, typer.Option("--format", help="Output format.")] = ShowFormat.text,
     exit_code: t.Annotated[bool, typer.Option("--exit-code", help="Exit with 1 when the two differ, 0 when they do not (as `git diff --exit-code`).")] = False,
+    config_file: ConfigOpt = None,
+    isolated: IsolatedOpt = False,
 ) -> None:
-    """Show the parameters that differ between two profiles, tasks or models, with provenance."""
+    """Show what differs between two profiles or models.
+
+    Profiles, tasks or models, with where each value comes from on both sides.
+    """
     from mpl.show import diff_command
 
     rich = format is ShowFormat.text and _use_colour(sys.stdout)
-    version = ollama or _load_config([file]).ollama
+    version, _ = _version_and_origin(ollama, _load_config([file], config_file, isolated))
     raise typer.Exit(diff_command(file, a, b, ollama=_parse_version(version), fmt=format.value,
                                   out=sys.stdout, err=sys.stderr, rich=rich, exit_code=exit_code))
+
+
+def _version_and_origin(ollama: str | None, config) -> tuple[str | None, str | None]:
+    """The Ollama version to check against, from `--ollama` or the configuration, and where it came from."""
+    if ollama is not None:
+        return ollama, "--ollama"
+    if config.ollama is not None:
+        return config.ollama, f"`{config.key_name('ollama')}` in {config.origin('ollama') or config.path}"
+    return None, None
 
 
 class InitTemplate(str, enum.Enum):
@@ -718,7 +760,11 @@ def init(
     base: t.Annotated[str | None, typer.Option("--base", help="fine-tuned: the base the adapter was trained on, a GGUF file or an Ollama model name.")] = None,
     adapter: t.Annotated[Path | None, typer.Option("--adapter", help="fine-tuned: the LoRA adapter GGUF (convert_lora_to_gguf.py's output).")] = None,
 ) -> None:
-    """Write a commented starter (profiles.mprof) and its configuration (mpl.toml); never overwrites."""
+    """Write a starter profile and its mpl.toml.
+
+    A commented profiles.mprof and its configuration, or with `--template fine-tuned`
+    a model over a LoRA adapter in its base's chat format; never overwrites a file.
+    """
     from mpl.config import STARTER_CONFIG, STARTER_PROFILE, config_table_in
     from mpl.output import OutputError, write_all
     from mpl.targets.base import OutputFile
@@ -749,8 +795,16 @@ def init(
 
 
 @app.command()
-def lsp() -> None:
-    """Run the language server for editors (LSP over standard input and output)."""
+def lsp(
+    stdio: t.Annotated[
+        bool, typer.Option("--stdio", help="Talk LSP over standard input and output: the default and only transport "
+                                           "(accepted because editor clients pass it).")
+    ] = False,
+) -> None:
+    """Run the language server for editors.
+
+    LSP over standard input and output.
+    """
     from mpl.lsp import serve
 
     serve()

@@ -699,6 +699,7 @@ def run_import(
     for model in from_server:
         show = fetch_show(model, host)
         import_show(model, show, out, model_name=name, profile=profile)
+    _not_from_itself(out, name)
     names = [m.name for m in out.models]
     for n in names:
         if names.count(n) > 1:
@@ -715,6 +716,38 @@ def run_import(
     if not out.profiles and not out.models:  # never replace an output with nothing
         raise ImportError_("the sources hold nothing to import; nothing written")
     return render(out), out, False
+
+
+def _not_from_itself(out: Imported, chosen: str | None) -> None:
+    """Give a model named as the model it is built from a name of its own, saying why.
+
+    A base model of a server (`--from-server qwen2.5-coder:7b`, no parent) or a
+    Modelfile named after its FROM would become `model X from "X"`: built from
+    itself, which `mpl check` refuses (MPL215). The imported model is named
+    `X-custom` (before the tag: `qwen2.5-coder-custom:7b`) with a comment; a
+    `--name` equal to its base is refused.
+    """
+    from mpl.compiler.names import canonical_model_name, valid_model_name
+
+    taken = {canonical_model_name(m.name) for m in out.models}
+    for model in out.models:
+        if looks_like_path(model.source) or canonical_model_name(model.source) != canonical_model_name(model.name):
+            continue
+        if chosen is not None:
+            raise ImportError_(f"--name `{chosen}` is the model it is built from: a model built from itself is a cycle "
+                               f"(MPL215); choose another name")
+        repo, colon, tag = model.name.rpartition(":") if model.name.rfind(":") > model.name.rfind("/") else (model.name, "", "")
+        new, number = f"{repo}-custom{colon}{tag}", 1
+        while canonical_model_name(new) in taken:
+            number += 1
+            new = f"{repo}-custom{number}{colon}{tag}"
+        if not valid_model_name(new):
+            raise ImportError_(f"`{model.name}` is built from itself once imported (MPL215); pass --name to name the model")
+        model.comments_before.append(
+            f"# `{model.name}` has no base model of its own: a model of that name would be built from itself (MPL215), "
+            f"so it is `{new}` here (`mpl import --name` chooses another name)")
+        taken.add(canonical_model_name(new))
+        model.name = new
 
 
 def write_output(path: Path, text: str) -> None:

@@ -19,7 +19,7 @@ import typing as t
 import warnings
 from pathlib import Path
 
-from mpl.api import MplError, ProfileSet, known_profile, known_task, load, validate_overrides
+from mpl.api import MplError, ProfileSet, known_profile, known_task, load, name_hint, validate_overrides
 from mpl.compiler import lexicon
 from mpl.diagnostics import Diagnostic, Severity
 from mpl.source import SourceFile, Span, line_end, line_start, read_file
@@ -55,7 +55,8 @@ class Session:
     Not thread-safe; the `ProfileSet` it starts from is never changed (after
     `save` the session works on a reloaded one).
 
-    >>> s = load('tasks a\\ndefault p\\nprofile p < temperature 0.2 >').session(task="a")
+    >>> from mpl.api import loads
+    >>> s = loads('tasks a\\ndefault p\\nprofile p < temperature 0.2 >').session(task="a")
     >>> s.set("temperature", "0.7"); s.set("stop", "</s>")
     >>> s.options()
     {'temperature': 0.7, 'stop': ['</s>']}
@@ -228,7 +229,7 @@ class Session:
             raise MplError([_error("MPL203", f"`{name}` is the name of a model; a profile of that name would be ambiguous",
                                    "pick another name")])
         if extends is not None and extends not in program.profiles:
-            raise MplError([_error("MPL201", f"cannot extend `{extends}`: no profile has that name", _near(extends, program.profiles))])
+            raise MplError([_error("MPL201", f"cannot extend `{extends}`: no profile has that name", name_hint(extends, program.profiles))])
         desired = self.options()
         decl = _profile_decl(before, name)
         if decl is None:
@@ -263,7 +264,7 @@ class Session:
         assert program is not None
         decl = _profile_decl(before, name)
         if decl is None:
-            raise MplError([_error("MPL207", f"profile `{name}` does not exist", _near(name, program.profiles))])
+            raise MplError([_error("MPL207", f"profile `{name}` does not exist", name_hint(name, program.profiles))])
         uses = []
         for other in program.profiles.values():
             if other.parent == name:
@@ -444,12 +445,6 @@ def _error(code: str, message: str, help: str | None) -> Diagnostic:
 def _at(code: str, message: str, span: Span | None) -> Diagnostic:
     return Diagnostic(code=code, severity=Severity.ERROR, message=message, span=span,
                       help="change or remove that reference first")
-
-
-def _near(name: str, candidates: t.Iterable[str]) -> str | None:
-    from mpl.compiler.names import did_you_mean
-
-    return did_you_mean(name, candidates)
 
 
 def _checked_targets(path: Path) -> tuple[str, ...]:

@@ -83,9 +83,15 @@ def _subject_dict(program: Program, subject: Subject) -> dict[str, t.Any]:
     return {"kind": subject.kind, "name": subject.name, "task": subject.task}
 
 
-def _header(program: Program, subject: Subject) -> str:
-    origin = {"file": "the file's `ollama` line", "option": "--ollama", "server": "the server", "default": "newest known"}
-    return f"{subject.label} at Ollama {program.target} ({origin.get(program.target_origin, program.target_origin)})"
+def _header(program: Program, subject: Subject, origin: str | None = None) -> str:
+    """The table's title: the subject and the Ollama version, with where the version came from.
+
+    A version the caller chose (`target_origin` "option") is named by `origin`: `--ollama`,
+    or the configuration key that set it.
+    """
+    origins = {"file": "the file's `ollama` line", "option": origin or "--ollama", "server": "the server",
+               "default": "newest known"}
+    return f"{subject.label} at Ollama {program.target} ({origins.get(program.target_origin, program.target_origin)})"
 
 
 # -- tables -------------------------------------------------------------------------
@@ -134,8 +140,10 @@ def table(title: str, headers: t.Sequence[str], body: list[list[str]], dim: list
 # -- mpl show -----------------------------------------------------------------------
 
 
-def render_show(program: Program, subject: Subject, fmt: str = "text", *, rich: bool = False) -> str:
-    """The provenance of one subject as a table or JSON."""
+def render_show(
+    program: Program, subject: Subject, fmt: str = "text", *, rich: bool = False, origin: str | None = None
+) -> str:
+    """The provenance of one subject as a table or JSON; `origin` names where a version the caller chose came from."""
     found = rows(program, subject)
     if fmt == "json":
         payload = {
@@ -155,7 +163,7 @@ def render_show(program: Program, subject: Subject, fmt: str = "text", *, rich: 
             note = "INERT: " + note
         body.append([row.name, _dv(row.name, row.value), where(program, row), note])
         dim.append(row.source == "default")
-    text = table(_header(program, subject), HEADERS, body, dim, rich)
+    text = table(_header(program, subject, origin), HEADERS, body, dim, rich)
     if subject.kind == "model":
         text += "\n" + render_instructions(program, subject, rich=rich)
     return text
@@ -298,7 +306,8 @@ def _subject(program: Program, spec: str, task: str | None, err: t.TextIO) -> Su
 
 
 def show_command(
-    file: Path, spec: str, *, task: str | None, ollama: Version | None, fmt: str, out: t.TextIO, err: t.TextIO, rich: bool
+    file: Path, spec: str, *, task: str | None, ollama: Version | None, fmt: str, out: t.TextIO, err: t.TextIO, rich: bool,
+    origin: str | None = None,
 ) -> int:
     """`mpl show FILE NAME [--task T]`; returns the exit code."""
     analysis, code = _load(file, ollama, err)
@@ -308,7 +317,7 @@ def show_command(
     subject = _subject(analysis.program, spec, task, err)
     if subject is None:
         return 2
-    out.write(render_show(analysis.program, subject, fmt, rich=rich))
+    out.write(render_show(analysis.program, subject, fmt, rich=rich, origin=origin))
     return 0
 
 

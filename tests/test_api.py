@@ -116,3 +116,28 @@ def test_an_override_a_strict_old_server_rejects_raises() -> None:
     with pytest.raises(mpl.MplError, match="min_p` was added in Ollama 0.3.1; Ollama 0.1.20 rejects") as err:
         old.options("p", min_p=0.1)
     assert [d.code for d in err.value.diagnostics] == ["MPL401"]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_assistant_example_says_in_one_line_that_no_server_runs(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    env = {**os.environ, "OLLAMA_HOST": f"http://127.0.0.1:{_closed_port()}", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "assistant.py"), str(EXAMPLES / "meton.mprof")],
+        input="hello\n", capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("assistant: cannot reach the Ollama server at http://127.0.0.1:")

@@ -206,13 +206,13 @@ def test_truncated_adapter_is_not_gguf(local, tmp_path):
 
 
 def test_server_reported_to_refuse_adapters_is_warned_about_and_still_built(tmp_path):
-    # The v0.34.1 refusal is a third-party report that the cited pull request does not
-    # bear out for GGUF adapters: a warning that says so, and the build goes on.
+    # The v0.34.1 refusal is said of `ollama create`, unknown for /api/create: a warning
+    # that says what is known and what to do, and the build goes on.
     path = source(tmp_path, f'model m from "{BASE}" <\n  adapter "./lora.gguf"\n>\n', adapter={})
     with FakeOllama(version="0.34.1", registry={BASE: QWEN}) as fake:
         result = build("m", "-f", str(path), "--host", fake.url, expect=0)
         assert f"{path}:2:3: warning[MPL608]" in result.stderr and "error[" not in result.stderr
-        assert "mellea#1651" in result.stderr and "still accepts GGUF" in result.stderr
+        assert "may refuse" in result.stderr and "llama-export-lora" in result.stderr and "#1651" not in result.stderr
         assert "MPL405" not in result.stderr
         assert "POST /api/blobs" in paths(fake) and "POST /api/create" in paths(fake)
 

@@ -641,7 +641,7 @@ def test_a_server_on_0_34_1_is_warned_about_and_still_takes_a_gguf_adapter():
     with Contract(version="0.34.1", registry={"qwen2.5-coder:7b": QWEN}) as server:
         server.add_local("qwen2.5-coder:7b", **QWEN)
         result = build("meton-custom", "-f", str(EXAMPLES / "meton.mprof"), "--host", server.url, code=0)
-        assert "warning[MPL608]" in result.stderr and "not confirmed" in result.stderr
+        assert "warning[MPL608]" in result.stderr and "is not known" in result.stderr
         assert server.of("POST", "/api/blobs/") and creates(server)
 
 

@@ -138,7 +138,8 @@ def test_compile_shows_warnings_and_counts_notes(tmp_path: Path) -> None:
     result = invoke("compile", str(EXAMPLES / "meton.mprof"), "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert "warning[MPL401]" in result.output and "note[" not in result.output
-    assert re.search(r"meton\.mprof: \d+ notes not shown; `mpl check` shows them", result.output)
+    (line,) = [line for line in result.output.splitlines() if "notes" in line]
+    assert re.fullmatch(r".*meton\.mprof: 5 notes \(MPL701 ×3, MPL729, MPL730; `mpl check --notes` lists them\)", line)
 
 
 def test_compile_one_target(tmp_path: Path) -> None:
@@ -280,3 +281,71 @@ def test_main_freezes_what_is_left_for_a_quick_exit() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.startswith("mpl ") and out.stdout.splitlines()[-1] == "True", out.stdout + out.stderr
+
+
+NOTED = (
+    'ollama "0.12"\n'
+    "profile a < temperature 0 ; top_k 40 ; min_p 0.1 >\n"
+    "profile b < temperature 2.5 ; mirostat 2 >\n"
+    "profile c < top_p 7 >\n"
+)
+
+
+def test_check_lists_errors_and_warnings_and_sums_up_notes_in_one_line(tmp_path: Path) -> None:
+    from mpl.compiler import analyze
+
+    src = tmp_path / "n.mprof"
+    src.write_text(NOTED)
+    notes = [d for d in analyze(src).diagnostics if d.severity.value == "note"]
+    assert len(notes) >= 3
+    result = invoke("check", str(src))
+    assert result.exit_code == 1 and "note[" not in result.output
+    assert "error[MPL303]" in result.output and "warning[MPL401]" in result.output
+    assert [line for line in result.output.splitlines() if "note" in line] == [result.output.splitlines()[-1]]
+    codes = {d.code: sum(1 for n in notes if n.code == d.code) for d in notes}
+    listed = ", ".join(c if n == 1 else f"{c} ×{n}" for c, n in sorted(codes.items(), key=lambda kv: (-kv[1], kv[0])))
+    assert result.output.splitlines()[-1].endswith(f"{len(notes)} notes ({listed}; `--notes` lists them)")
+    every = invoke("check", "--notes", str(src))
+    assert every.output.count("note[") == len(notes) and every.output.splitlines()[-1].endswith(f"{len(notes)} notes")
+    payload = json.loads(invoke("check", "--format", "json", str(src)).output)
+    assert sum(d["severity"] == "note" for d in payload["diagnostics"]) == len(notes)
+    sarif = json.loads(invoke("check", "--format", "sarif", str(src)).output)
+    assert sum(r["level"] == "note" for r in sarif["runs"][0]["results"]) == len(notes)
+
+
+def test_short_f_means_file_wherever_it_is_accepted() -> None:
+    """`-f` is `--file` (as in `ollama create -f`); `--format` has no short form."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    seen = {}
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        for param in command.params:
+            if "-f" in getattr(param, "opts", ()):
+                seen[name] = param.opts
+    assert seen == {"build": ["--file", "-f"]}
+    assert invoke("check", "-f", "json", str(EXAMPLES / "meton.mprof")).exit_code == 2
+
+
+def test_lsp_accepts_stdio(monkeypatch) -> None:
+    """`mpl lsp --stdio`, as editor clients start it, runs the server on standard input and output."""
+    import mpl.lsp
+
+    started = []
+    monkeypatch.setattr(mpl.lsp, "serve", lambda: started.append(True))
+    assert invoke("lsp", "--stdio").exit_code == 0 and invoke("lsp").exit_code == 0
+    assert started == [True, True]
+
+
+def test_help_summaries_are_whole_sentences() -> None:
+    """`mpl --help` shows each command's first docstring line whole: a short sentence, never cut with `...`."""
+    import inspect
+
+    for info in app.registered_commands:
+        first, _, rest = inspect.getdoc(info.callback).partition("\n")
+        assert first.endswith(".") and len(first) <= 56 and first.count(". ") == 0, first
+        assert not rest or rest.startswith("\n"), f"{first!r} goes on without a blank line"
+    listing = runner.invoke(app, ["--help"], terminal_width=80).output.split("Commands:")[1]
+    summaries = [line.split(None, 1)[1] for line in listing.strip().splitlines()]
+    assert len(summaries) == len(app.registered_commands)
+    assert all(s.endswith(".") and not s.endswith("...") for s in summaries), summaries

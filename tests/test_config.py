@@ -282,25 +282,25 @@ def test_the_readme_command_writes_all_three_files(tmp_path: Path) -> None:
 
 def test_ignore_select_and_per_file_ignores_apply_to_non_errors(tmp_path: Path) -> None:
     src = write(tmp_path / "legacy" / "old.mprof", 'ollama "0.12"\nprofile p < mirostat 2; min_pp 1; temperature 0.0; top_k 40 >\n')
-    base = invoke("check", str(src)).output
+    base = invoke("check", "--notes", str(src)).output
     assert "warning[MPL401]" in base and "note[MPL701]" in base and "error[MPL301]" in base
     write(tmp_path / "mpl.toml", '[lint]\nignore = ["MPL401", "MPL301"]\n')
-    out = invoke("check", str(src)).output
+    out = invoke("check", "--notes", str(src)).output
     assert "MPL401" not in out and "note[MPL701]" in out and "error[MPL301]" in out  # errors stay
     write(tmp_path / "mpl.toml", '[lint]\nselect = ["MPL4"]\n')
-    out = invoke("check", str(src)).output
+    out = invoke("check", "--notes", str(src)).output
     assert "warning[MPL401]" in out and "MPL701" not in out and "error[MPL301]" in out
     write(tmp_path / "mpl.toml", '[lint]\nselect = ["MPL7"]\nignore = ["MPL7"]\n[lint.per-file-ignores]\n"legacy/*.mprof" = ["greedy-ignores-filters"]\n')
-    out = invoke("check", str(src)).output
+    out = invoke("check", "--notes", str(src)).output
     assert "MPL701" not in out and "MPL401" not in out
     write(tmp_path / "mpl.toml", '[lint]\nselect = ["MPL7"]\nignore = ["MPL7"]\n[lint.per-file-ignores]\n"other/*.mprof" = ["MPL401"]\n')
-    assert "MPL701" not in invoke("check", str(src)).output  # the same specificity: ignore wins
+    assert "MPL701" not in invoke("check", "--notes", str(src)).output  # the same specificity: ignore wins
 
 
 def test_a_more_specific_select_beats_a_broader_ignore(tmp_path: Path) -> None:
     src = write(tmp_path / "p.mprof", 'ollama "0.12"\nprofile p < mirostat 2; temperature 0.0; top_k 40 >\n')
     write(tmp_path / "mpl.toml", '[lint]\nignore = ["MPL7"]\nselect = ["ALL", "MPL701"]\n')
-    assert "note[MPL701]" in invoke("check", str(src)).output
+    assert "note[MPL701]" in invoke("check", "--notes", str(src)).output
 
 
 # -- links: only what is configured ------------------------------------------------------------
@@ -316,7 +316,7 @@ def test_no_output_holds_an_address_the_project_does_not_configure(tmp_path: Pat
     monkeypatch.chdir(tmp_path)
     bad = write(tmp_path / "bad.mprof", 'profile p < min_pp 1; temperature 0.0; top_k 3 >\nmodel m from "x" < use q >\n')
     runs = [
-        ["check", str(bad)], ["check", "-f", "json", str(bad)], ["check", "-f", "sarif", str(bad)],
+        ["check", str(bad)], ["check", "--format", "json", str(bad)], ["check", "--format", "sarif", str(bad)],
         ["check", "--show-config"], ["compile", str(bad)], ["explain", "MPL301"], ["explain", "--list"],
         ["compile", str(EXAMPLES / "meton.mprof"), "-o", str(tmp_path / "out")], ["--help"], ["--version"],
         ["show", str(EXAMPLES / "meton.mprof"), "precise"], ["diff", str(EXAMPLES / "meton.mprof"), "precise", "creative"],
@@ -331,7 +331,7 @@ def test_no_output_holds_an_address_the_project_does_not_configure(tmp_path: Pat
     write(tmp_path / "mpl.toml", 'docs-url = "https://docs.example.org/mpl/diagnostics.html"\n')
     prefix = "https://docs.example.org/mpl/diagnostics.html#mpl"
     for fmt in ("text", "json", "sarif"):
-        urls = _urls(invoke("check", "-f", fmt, str(bad)).output)
+        urls = _urls(invoke("check", "--format", fmt, str(bad)).output)
         assert prefix + "301" in urls and all(u in ALLOWED or u.startswith(prefix[:-4]) for u in urls), urls
 
 

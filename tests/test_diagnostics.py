@@ -34,7 +34,7 @@ def test_fixture_reports_its_code_at_its_position(path: Path) -> None:
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
 def test_fixture_through_the_cli(path: Path) -> None:
     code = path.stem.split("-")[0]
-    result = CliRunner().invoke(app, ["check", str(path)])
+    result = CliRunner().invoke(app, ["check", "--notes", str(path)])
     assert "Traceback" not in result.output
     assert f"[{code}]" in result.output
     is_error = CODES[code].severity == "error"

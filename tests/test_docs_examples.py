@@ -27,3 +27,17 @@ def test_the_silencing_example_needs_its_version_pin() -> None:
     unpinned = _block_after("lints.md", "## Silencing").replace('ollama "0.6"\n', "")
     codes = [d.code for d in run(unpinned).diagnostics]
     assert "MPL401" in codes and codes.count("MPL731") == 2
+
+
+def test_the_readme_check_sample_is_what_mpl_check_prints(monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from mpl.cli import app
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sample = re.search(r"```\n\$ mpl check examples/meton\.mprof\n(.*?)```", readme, re.DOTALL)
+    assert sample, "no `$ mpl check examples/meton.mprof` sample in README.md"
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(app, ["check", "examples/meton.mprof"])
+    assert result.exit_code == 0
+    assert result.stdout == sample.group(1)

@@ -529,3 +529,42 @@ def test_formatting_random_programs_is_idempotent_and_keeps_outputs(text: str) -
     assert format_text(once) == once
     assert [c.text.rstrip() for c in parse(once).comments] == [c.text.rstrip() for c in parse(text).comments]
     assert outputs(once) == outputs(text)
+
+
+# -- one syntax verdict with `mpl check` ------------------------------------------------------
+
+BROKEN = [
+    "profile a < temperature 0.5\n\nprofile b < top_k 4 >\n",  # a profile missing its `>`, then another
+    "profile a < temperature 0.5\n",  # missing its `>` at the end of the file
+    "tasks x\nprofile a for x < top_k 4\nmodel m from \"q\" < use a >\nprofile c < top_p 0.5 >\n",
+    "profile a < temperature ) >\nprofile b < >\n",
+]
+
+
+@pytest.mark.parametrize("text", BROKEN)
+def test_fmt_reports_the_syntax_errors_check_reports(text: str, tmp_path: Path) -> None:
+    from mpl.fmt import format_source
+
+    source = SourceFile("a.mprof", text)
+    formatted = format_source(source)
+    checked = [d for d in analyze(source).diagnostics if d.code.startswith("MPL1") and d.is_error]
+    assert formatted.text is None and checked
+    assert [(d.code, d.span, d.message) for d in formatted.diagnostics] == [(d.code, d.span, d.message) for d in checked]
+    path = tmp_path / "a.mprof"
+    path.write_text(text)
+    check_codes = re.findall(r"error\[(MPL\d+)\]", runner.invoke(app, ["check", str(path)]).output)
+    fmt_codes = re.findall(r"error\[(MPL\d+)\]", runner.invoke(app, ["fmt", str(path)]).output)
+    assert fmt_codes == [c for c in check_codes if c.startswith("MPL1")]
+
+
+def test_pre_commit_examples_pin_no_tag_that_does_not_exist() -> None:
+    """mpl has no release tag: every `rev:` the docs show is a commit the user fills in, never a made-up tag."""
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    released = set(re.findall(r"^## \[?v?(\d+\.\d+\.\d+)\]?(?! *\(| *Unreleased)", changelog, re.MULTILINE))
+    texts = [(ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"), (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")]
+    revs = [rev for text in texts for rev in re.findall(r"^[#\s]*rev:\s*(\S+)", text, re.MULTILINE)]
+    assert revs, "no rev: in the pre-commit examples"
+    for rev in revs:
+        tag = re.fullmatch(r"v?(\d+(?:\.\d+)*)", rev)
+        assert tag is None or tag.group(1) in released, f"rev: {rev} names a tag mpl has not released"
+        assert tag is not None or rev == "COMMIT"

@@ -202,6 +202,21 @@ def test_suppressed_diagnostics_are_in_the_json(tmp_path: Path) -> None:
 
     src = tmp_path / "p.mprof"
     src.write_text("profile p <\n  temperature 0\n  top_k 40  # mpl: allow(MPL701)\n>\n")
-    payload = json.loads(CliRunner().invoke(app, ["check", "-f", "json", "-t", "options", str(src)]).output)
+    payload = json.loads(CliRunner().invoke(app, ["check", "--format", "json", "-t", "options", str(src)]).output)
     assert payload["diagnostics"] == []
     assert [d["code"] for d in payload["suppressed"]] == ["MPL701"]
+
+
+def test_default_drift_is_not_reported_on_a_declaration_in_error() -> None:
+    """MPL730 adds nothing to a profile or model that already has an error: only the clean ones get it."""
+    text = (
+        'ollama "0.12"\n'
+        "profile broken < temperature \"hot\" >\n"
+        "profile fine < temperature 0.5 >\n"
+        'model bad from "qwen2.5-coder:7b" < top_p 7 >\n'
+        'model good from "qwen2.5-coder:7b" < top_p 0.5 >\n'
+    )
+    analysis = run(text)
+    assert {d.code for d in analysis.diagnostics if d.is_error} == {"MPL302", "MPL303"}
+    drift = [d for d in analysis.diagnostics if d.code == "MPL730"]
+    assert drift and {d.message.split("`")[1] for d in drift} == {"fine", "good"}

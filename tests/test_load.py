@@ -38,15 +38,30 @@ def test_loads_takes_utf8_bytes_and_refuses_others() -> None:
     assert "MPL002" in _codes(info)
 
 
-def test_load_of_long_text_warns_and_parses_instead_of_raising_oserror() -> None:
-    with pytest.warns(DeprecationWarning, match=r"mpl\.loads"):
-        assert mpl.load(LONG_LINE).options("p") == {"temperature": 0.5}
+@pytest.mark.parametrize("text", [LONG_LINE, "profiles/x", "x" * 5000, "a/" * 300 + "b", "nul\0byte"])
+def test_load_of_a_string_is_a_path_and_a_missing_one_says_so(text: str) -> None:
+    """`load` never reads its argument as source text: a path that names nothing is MPL001 saying so."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(mpl.MplError) as info:
+            mpl.load(text)
+    (diag,) = info.value.diagnostics
+    assert diag.code == "MPL001" and diag.message.startswith("no file `") and "mpl.loads(text)" in (diag.help or "")
+    assert "MPL101" not in str(info.value)
 
 
-@pytest.mark.parametrize("text", ["x" * 5000, "a/" * 300 + "b", "nul\0byte"])
-def test_load_of_a_string_never_raises_oserror(text: str) -> None:
-    with pytest.warns(DeprecationWarning), pytest.raises(mpl.MplError):
-        mpl.load(text)
+def test_errors_about_names_have_no_made_up_location_and_always_a_hint() -> None:
+    profiles = mpl.load(EXAMPLES / "meton.mprof")
+    for call, hint in (
+        (lambda: profiles.options("precse"), "did you mean `precise`?"),
+        (lambda: profiles.options("zzz"), "the profiles are `base`, `precise`"),
+        (lambda: profiles.for_task("zzz"), "the tasks are `general`"),
+        (lambda: profiles.options("precise", top_kk=1), "did you mean `top_k`?"),
+    ):
+        with pytest.raises(mpl.MplError) as info:
+            call()
+        text = str(info.value)
+        assert text.startswith("error[MPL") and "<overrides>" not in text and hint in text, text
 
 
 def test_load_of_a_path_string_does_not_warn() -> None:

@@ -179,6 +179,16 @@ def test_completion_context_names_the_word_typed_and_the_list_written():
 METON = (EXAMPLES / "meton.mprof").read_text(encoding="utf-8")
 
 
+def test_notes_are_published_as_hints_every_one_of_them():
+    """`mpl check` sums notes up in one line; the editor keeps each, as a hint beside its code."""
+    doc = doc_of(METON)
+    notes = [d for d in doc.diagnostics if d.severity.value == "note"]
+    published = features.lsp_diagnostics(doc)
+    hints = [d for d in published if d.severity == types.DiagnosticSeverity.Hint]
+    assert len(notes) >= 3 and [d.code for d in hints] == [d.code for d in notes]
+    assert not [d for d in published if d.severity == types.DiagnosticSeverity.Information]
+
+
 def test_diagnostic_is_rendered_for_the_editor():
     text = 'tasks a\nprofile p for a < min_pp 0.1 >\nprofile p < >\n'
     doc = doc_of(text)

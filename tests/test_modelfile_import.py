@@ -122,10 +122,10 @@ def test_done_when_check_of_a_modelfile(tmp_path: Path) -> None:
     assert f"{path}:2:17: error[MPL303]" in result.output
     assert f"{path}:3:11: warning[MPL403]" in result.output and "Ollama 0.7.0" in result.output
     assert f"{path}:4:11: error[MPL301]" in result.output and "did you mean `num_ctx`?" in result.output
-    as_json = CliRunner().invoke(app, ["check", "-f", "json", str(path)])
+    as_json = CliRunner().invoke(app, ["check", "--format", "json", str(path)])
     payload = json.loads(as_json.stdout)
     assert {d["code"] for d in payload["diagnostics"]} >= {"MPL303", "MPL403", "MPL301"}
-    sarif = CliRunner().invoke(app, ["check", "-f", "sarif", str(path)])
+    sarif = CliRunner().invoke(app, ["check", "--format", "sarif", str(path)])
     assert sarif.exit_code == 1 and "MPL301" in sarif.stdout
 
 
@@ -187,7 +187,8 @@ def test_import_from_server(fake_ollama) -> None:
     result = CliRunner().invoke(app, ["import", "--from-server", "coder", "--host", fake_ollama.url])
     assert result.exit_code == 0, result.output
     analysis = analyze(result.stdout, targets=["modelfile"])
-    model = analysis.program.model("coder")
+    assert not analysis.has_errors, analysis.diagnostics
+    model = analysis.program.model("coder-custom")
     assert {k: s.value for k, s in model.params.items()} == {
         "num_ctx": 1000000, "stop": ("<|im_end|>", "<|x|>"), "temperature": 0.2,
     }
@@ -196,6 +197,36 @@ def test_import_from_server(fake_ollama) -> None:
     missing = CliRunner().invoke(app, ["import", "--from-server", "nope", "--host", fake_ollama.url])
     assert missing.exit_code == 2 and "not found" in missing.output
 
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("qwen2.5-coder:7b", "qwen2.5-coder-custom:7b"), ("llama3", "llama3-custom"), ("user/model:q4", "user/model-custom:q4"),
+])
+def test_a_base_model_imported_from_the_server_checks_clean(fake_ollama, tmp_path: Path, name: str, expected: str) -> None:
+    """A model with no parent is not written as built from itself (MPL215): it gets a name of its own, said in a comment."""
+    fake_ollama.add_model(name, parameters={"temperature": 0.3})
+    out = tmp_path / "m.mprof"
+    result = CliRunner().invoke(app, ["import", "--from-server", name, "--host", fake_ollama.url, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert f'from "{name}"' in text and f"is `{expected}` here" in text
+    check = CliRunner().invoke(app, ["check", str(out)])
+    assert check.exit_code == 0 and "MPL215" not in check.output, check.output
+    program = analyze(out).program
+    assert [(m.name, m.source.value) for m in program.models] == [(expected, name)]
+    named = CliRunner().invoke(app, ["import", "--from-server", name, "--host", fake_ollama.url, "--name", "mine"])
+    assert named.exit_code == 0 and 'model mine from' in named.stdout
+    itself = CliRunner().invoke(app, ["import", "--from-server", name, "--host", fake_ollama.url, "--name", name])
+    assert itself.exit_code == 2 and "built from itself" in itself.output
+
+
+def test_a_modelfile_named_after_its_from_imports_as_a_model_of_its_own_name(tmp_path: Path) -> None:
+    src = tmp_path / "llama3.Modelfile"
+    src.write_text("FROM llama3\nPARAMETER temperature 0.3\n")
+    out = tmp_path / "m.mprof"
+    assert CliRunner().invoke(app, ["import", str(src), "-o", str(out)]).exit_code == 0
+    program = analyze(out).program
+    assert not analyze(out).has_errors and [(m.name, m.source.value) for m in program.models] == [("llama3-custom", "llama3")]
 
 METON = """\
 project:

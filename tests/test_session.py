@@ -73,7 +73,7 @@ def test_unknown_profile_and_task():
 
 
 def test_no_default_and_no_route():
-    ps = mpl.load("tasks a\nprofile p < temperature 0.2 >")
+    ps = mpl.loads("tasks a\nprofile p < temperature 0.2 >")
     with pytest.raises(mpl.MplError) as exc:
         ps.session()
     assert codes(exc) == ["MPL217"]
@@ -121,7 +121,7 @@ def test_task_reroutes():
 
 
 def test_task_without_a_route_or_default_keeps_the_state():
-    s = mpl.load("tasks a, b\nprofile p for a < temperature 0.2 >").session(task="a")
+    s = mpl.loads("tasks a, b\nprofile p for a < temperature 0.2 >").session(task="a")
     with pytest.raises(mpl.MplError) as exc:
         s.task("b")
     assert codes(exc) == ["MPL217"]
@@ -188,7 +188,7 @@ def test_set_warns_for_an_option_the_version_ignores():
 
 
 def test_set_refuses_an_option_the_version_rejects():
-    s = mpl.load('ollama "0.1.30"\ndefault p\nprofile p < temperature 0.2 >').session()
+    s = mpl.loads('ollama "0.1.30"\ndefault p\nprofile p < temperature 0.2 >').session()
     with pytest.raises(mpl.MplError) as exc:
         s.set("min_p", "0.1")
     assert codes(exc) == ["MPL401"]
@@ -470,7 +470,7 @@ def test_a_task_name_may_be_a_profile_name(meton: Path):
 
 
 def test_save_needs_a_file():
-    s = mpl.load("default p\nprofile p < temperature 0.2 >").session()
+    s = mpl.loads("default p\nprofile p < temperature 0.2 >").session()
     with pytest.raises(mpl.MplError) as exc:
         s.save("q")
     assert codes(exc) == ["MPL001"]

@@ -96,7 +96,7 @@ def test_explain_defaults_says_what_the_target_uses() -> None:
     assert "Defaults Ollama 0.12.0 uses" in text
     (line,) = [l for l in text.splitlines() if l.strip().startswith("repeat_penalty") and "base" not in l][:1]
     assert "1.1" in line and "0.32.10" in line and "MPL730" in line
-    payload = json.loads(invoke("check", METON, "-f", "json", "--explain-defaults").output)
+    payload = json.loads(invoke("check", METON, "--format", "json", "--explain-defaults").output)
     base = {r["parameter"]: r for r in payload["defaults"]["profiles"]["base"]}
     assert base["repeat_penalty"]["default"] == 1.1 and base["repeat_penalty"]["drifts"]
     assert "repeat_penalty" not in {r["parameter"] for r in payload["defaults"]["profiles"]["precise"]}
@@ -173,3 +173,22 @@ def test_show_and_diff_read_an_unset_value_the_same_way(tmp_path) -> None:
         name: shown[name] for name in ("stop", "main_gpu", "use_mmap")
     }
     assert diffed["stop"] == "none" and "automatic" not in (diffed["stop"], diffed["use_mmap"])
+
+
+def test_show_and_diff_take_the_configuration_options_and_name_where_the_version_came_from(tmp_path) -> None:
+    src = tmp_path / "p.mprof"
+    src.write_text("profile p < temperature 0.5; mirostat 2 >\nprofile q < temperature 0.7 >\n")
+    (tmp_path / "mpl.toml").write_text('ollama = "0.6"\n')
+    (tmp_path / "other.toml").write_text('ollama = "0.5"\n')
+
+    def first(*args: str) -> str:
+        return invoke("show", str(src), "p", *args).output.splitlines()[0]
+
+    assert first().startswith("profile p at Ollama 0.6.0 (`ollama` in ") and first().endswith("mpl.toml:1)")
+    assert first("--config", str(tmp_path / "other.toml")).startswith("profile p at Ollama 0.5.0 (`ollama` in ")
+    assert first("--isolated").endswith("(newest known)")
+    assert first("--ollama", "0.12") == "profile p at Ollama 0.12.0 (--ollama)"
+    for args in (["--isolated"], ["--config", str(tmp_path / "other.toml")]):
+        result = invoke("diff", str(src), "p", "q", *args)
+        assert result.exit_code == 0, result.output
+    assert "at Ollama 0.5.0" in invoke("diff", str(src), "p", "q", "--config", str(tmp_path / "other.toml")).output

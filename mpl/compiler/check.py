@@ -287,12 +287,11 @@ def _missing_instruction(sink: Sink, span: t.Any, keyword: str, target: Version)
 
 
 def adapter_report(version: Version) -> str:
-    """What is reported about ADAPTER from Ollama 0.34.1, and where: unconfirmed."""
+    """What is known of ADAPTER from Ollama 0.34.1: said to be refused by `ollama create`, unknown for the API."""
     spec = catalog().instructions["ADAPTER"]
     return (
-        f"ADAPTER at Ollama {version}: a third-party report (generative-computing/mellea#1651) says "
-        f"`ollama create` refuses adapters from {spec.reported_from}, citing ollama/ollama#14969, which "
-        "rejects safetensors adapters and still accepts GGUF ones; not confirmed from a release's source"
+        f"Ollama {version} may refuse to create this model with its adapter: from {spec.reported_from}, `ollama create` "
+        "is said to refuse an ADAPTER line; whether the server's /api/create (`mpl build`) does is not known"
     )
 
 
@@ -329,8 +328,8 @@ def _check_model(program: Program, model: Model, sink: Sink) -> None:
         elif spec.reported_from is not None and target >= spec.reported_from:
             sink.report(
                 "MPL405", model.adapter.span, adapter_report(target),
-                help="if `ollama create` refuses it, merge the adapter into the base offline "
-                     "(llama.cpp's `llama-export-lora`) and build `from` the merged GGUF",
+                help="build as usual; if the create refuses the adapter, merge it into the base with llama.cpp's "
+                     "`llama-export-lora` and build `from` the merged GGUF",
             )
         if not exists(model.adapter.path):
             sink.report(

@@ -74,7 +74,7 @@ def lint(program: Program, sink: Sink) -> Program:
     for model in program.models:
         _lint_subject(program, groups, Context("model", model.name), model.params, known, None,
                       info=model_info(program, model))
-    for group in _drift(program):
+    for group in _drift(program, _declarations_in_error(sink)):
         groups.setdefault((group.finding.code or "", group.span.start, group.span.end, group.finding.message), group)
     rank = _context_rank(program)
     for group in groups.values():
@@ -355,13 +355,27 @@ def show_default(value: t.Any) -> str:
     return "automatic" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _drift(program: Program) -> t.Iterator[_Group]:
+def _declarations_in_error(sink: Sink) -> t.Callable[[Span], bool]:
+    """Whether a declaration (its span) holds an error already reported: a rule-23 note there would be noise."""
+    import bisect
+
+    starts = sorted(d.span.start for d in sink.diagnostics if d.is_error and d.span is not None)
+
+    def in_error(span: Span) -> bool:
+        index = bisect.bisect_left(starts, span.start)
+        return index < len(starts) and starts[index] < span.end
+
+    return in_error
+
+
+def _drift(program: Program, in_error: t.Callable[[Span], bool]) -> t.Iterator[_Group]:
+    """Rule 23 (default drift) for profiles and models, except declarations `in_error`."""
     span_range = drift_range(program)
     if span_range is not None:
-        yield from _profile_drift(program, span_range)
+        yield from _profile_drift(program, span_range, in_error)
     for model in program.models:
         model_range = drift_range(program, model)
-        if model_range is None:
+        if model_range is None or in_error(model.span):
             continue
         for param in DRIFTING:
             if param in model.params:
@@ -373,7 +387,9 @@ def _drift(program: Program) -> t.Iterator[_Group]:
                 yield group
 
 
-def _profile_drift(program: Program, span_range: tuple[Version, Version]) -> t.Iterator[_Group]:
+def _profile_drift(
+    program: Program, span_range: tuple[Version, Version], in_error: t.Callable[[Span], bool]
+) -> t.Iterator[_Group]:
     """Rule 23 for profiles: reported at the topmost profile of a chain that leaves a drifting default unset.
 
     The heirs named in the message (profiles that extend it and leave the
@@ -386,6 +402,8 @@ def _profile_drift(program: Program, span_range: tuple[Version, Version]) -> t.I
         return
     position = {name: index for index, name in enumerate(program.profiles)}
     for name, profile in program.profiles.items():
+        if in_error(profile.span):
+            continue
         opts = program.resolve(name)
         parent = program.resolve(profile.parent) if profile.parent else None
         for param in drifting:

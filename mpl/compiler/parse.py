@@ -845,6 +845,34 @@ def parse(source: SourceFile | str, sink: Sink | None = None, *, fast: bool | No
 MAX_NESTING = 64
 
 
+
+def parse_recovering(source: SourceFile, sink: Sink) -> nodes.File:
+    """Parse a source; after a syntax error, parse each top-level declaration on its own.
+
+    The one syntax verdict of a file, shared by `mpl check`, `mpl fmt` and the
+    API. The whole-file parse reads the declarations after an unclosed `<` into
+    the open block, which hides their own diagnostics behind false syntax
+    errors. Parsed one declaration at a time (`mpl.compiler.chunks`, as the
+    language server does), a syntax error costs only its own declaration. A
+    clean file gives the same tree either way.
+
+    >>> src = SourceFile("a.mprof", "profile a < top_k 1\\n\\nprofile b < top_k 2 >\\n")
+    >>> sink = Sink(src)
+    >>> file = parse_recovering(src, sink)
+    >>> [d.code for d in sink.diagnostics], [d.name.value for d in file.decls]
+    (['MPL101'], ['a', 'b'])
+    """
+    trial = Sink(source)
+    file = parse(source, trial)
+    if file.syntax_ok:
+        sink.extend(trial.diagnostics)
+        return file
+    from mpl.compiler.chunks import ChunkParser  # only after a syntax error
+
+    file, diagnostics = ChunkParser().parse(source)
+    sink.extend(diagnostics)
+    return file
+
 def report_too_deep(sink: Sink) -> None:
     """MPL007 at the bracket where the nesting grows too deep to read."""
     text = sink.source.text

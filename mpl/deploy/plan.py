@@ -277,7 +277,7 @@ def _check_adapter(program: Program, model: Model, item: Item, reported: Version
         from mpl.compiler.check import adapter_report
 
         sink.report(
-            "MPL608", adapter.span, f"the server runs Ollama {reported}; {adapter_report(reported)}",
+            "MPL608", adapter.span, f"the server runs Ollama {reported}: {adapter_report(reported)}",
             help="if the create fails, merge the adapter into the base offline (llama.cpp's "
                  "`llama-export-lora -m BASE.gguf --lora ADAPTER.gguf -o merged.gguf`) "
                  "and build `from \"./merged.gguf\"` without `adapter`",

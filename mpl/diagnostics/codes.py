@@ -249,12 +249,13 @@ CODES: dict[str, Code] = _codes(
          "warned and skipped the instruction, and mpl then reports a warning).",
          "Remove the statement, or target a newer Ollama."),
     Code("MPL405", "adapter-creation-removed", "warning",
-         "Creating models with an ADAPTER is reported, not confirmed, to be refused from Ollama v0.34.1.",
-         "A third-party report (generative-computing/mellea#1651) says the CLI refuses ADAPTER lines from v0.34.1, "
-         "citing ollama/ollama#14969; that pull request rejects safetensors adapters and still accepts GGUF ones. "
-         "No release's source read for mpl shows a refusal, so mpl treats it as unknown and keeps the adapter.",
-         "Nothing to do while the create works; if it refuses the adapter, merge it into the base offline "
-         "(llama.cpp's `llama-export-lora`) and build `from` the merged GGUF."),
+         "The target Ollama version (v0.34.1 or later) may refuse to create a model with an ADAPTER.",
+         "Ollama v0.34.1 is said to refuse Modelfiles with an ADAPTER line in `ollama create`; it is not known "
+         "whether the server's `/api/create`, which `mpl build` uses, refuses adapters too. Models created "
+         "earlier with an adapter keep working.",
+         "Keep the adapter and build as usual. If the create refuses it, merge the adapter into the base "
+         "(`llama-export-lora -m BASE.gguf --lora ADAPTER.gguf -o merged.gguf`, from llama.cpp) and build "
+         "`from \"./merged.gguf\"` without `adapter`."),
     Code("MPL406", "version-outside-catalog", "warning",
          "The target version is outside the range of releases mpl knows.",
          "Checks use the nearest release mpl knows, which may not match.",
@@ -334,10 +335,9 @@ CODES: dict[str, Code] = _codes(
          "Ollama accepts the create and the model then fails at load with `model arch and LoRA arch mismatch`.",
          "Use an adapter trained for the base's architecture, or build from the base it was trained on."),
     Code("MPL608", "server-refuses-adapters", "warning",
-         "The server's Ollama version is one that a third-party report says refuses adapters (v0.34.1 and later).",
-         "The report (generative-computing/mellea#1651, citing ollama/ollama#14969, which rejects safetensors "
-         "adapters and still accepts GGUF ones) is not confirmed from source, so the build goes on; if the "
-         "server does refuse, the create fails with its error.",
+         "The server runs an Ollama version (v0.34.1 or later) that may refuse to create a model with an adapter.",
+         "Ollama v0.34.1 is said to refuse an ADAPTER line in `ollama create`; whether `/api/create` refuses "
+         "adapters too is not known, so the build goes on; if the server refuses, the create fails with its error.",
          "If the create fails, merge the adapter into the base offline (llama.cpp's `llama-export-lora`) and build `from` the merged GGUF."),
     Code("MPL609", "verify-mismatch", "error",
          "The model on the server differs from what was compiled.",

@@ -67,7 +67,11 @@ line is wrong.
 the location, the coloured severity and code, the source line with the exact span
 underlined, notes, a help line and a link to the code's section below (an OSC-8
 hyperlink on a terminal, a `= see:` line otherwise). Colour is used only on a
-terminal and never when `NO_COLOR` is set (`FORCE_COLOR` forces it).
+terminal and never when `NO_COLOR` is set (`FORCE_COLOR` forces it). Errors and
+warnings are listed; notes are counted by code in each file's summary line
+(`a.mprof: 1 error, 0 warnings, 12 notes (MPL730 ×10, MPL729 ×2; `--notes` lists them)`),
+and `--notes` lists them as well. JSON and SARIF always hold every diagnostic, and
+the language server publishes notes as hints.
 
 `mpl check --format json` prints one object per file (an array of them for several
 files). Schema version 1:

@@ -92,7 +92,8 @@ def _render_one(
     r = _RESET if colour else ""
     uri = help_uri(diag.code, docs_url) if links else None
     code = _hyperlink(uri, diag.code) if colour and uri else diag.code
-    lines = [f"{b}{visible(location(source, diag))}{r}: {c}{sev}[{code}]{r}: {b}{visible(diag.message)}{r}"]
+    where = location(source, diag)  # a source without a path (no file at all): no location
+    lines = [f"{b}{visible(where)}{r}: " * bool(where) + f"{c}{sev}[{code}]{r}: {b}{visible(diag.message)}{r}"]
     if diag.span is not None and source.text:
         line, col = source.line_col(diag.span.start)
         end_line, end_col = source.line_col(diag.span.end)
@@ -162,18 +163,39 @@ def _visible(text: str) -> str:
     return "".join(" " if ch == "\t" else ("?" if ord(ch) < 32 or ord(ch) == 127 else ch) for ch in text)
 
 
-def summary_line(diags: t.Sequence[Diagnostic]) -> str:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def summary_line(diags: t.Sequence[Diagnostic], *, notes_hint: str | None = None) -> str:
+    """The counts of a report; with `notes_hint` (the notes were not listed), their codes too.
+
+    >>> from mpl.diagnostics import Sink
+    >>> sink = Sink(SourceFile("a.mprof", ""))
+    >>> for i, code in enumerate(("MPL301", "MPL730", "MPL701", "MPL730")):
+    ...     _ = sink.report(code, None, f"finding {i}")
+    >>> summary_line(sink.diagnostics)
+    '1 error, 0 warnings, 3 notes'
+    >>> summary_line(sink.diagnostics, notes_hint="`--notes` lists them")
+    '1 error, 0 warnings, 3 notes (MPL730 ×2, MPL701; `--notes` lists them)'
+    """
     errors = sum(1 for d in diags if d.severity is Severity.ERROR)
     warnings = sum(1 for d in diags if d.severity is Severity.WARNING)
-    notes = sum(1 for d in diags if d.severity is Severity.INFO)
-
-    def plural(n: int, word: str) -> str:
-        return f"{n} {word}{'' if n == 1 else 's'}"
-
-    parts = [plural(errors, "error"), plural(warnings, "warning")]
-    if notes:
-        parts.append(plural(notes, "note"))
+    parts = [_plural(errors, "error"), _plural(warnings, "warning")]
+    if any(d.severity is Severity.INFO for d in diags):
+        parts.append(notes_summary(diags, notes_hint) if notes_hint is not None else
+                     _plural(sum(1 for d in diags if d.severity is Severity.INFO), "note"))
     return ", ".join(parts)
+
+
+def notes_summary(diags: t.Sequence[Diagnostic], hint: str) -> str:
+    """The notes among `diags` in one phrase, by code (most frequent first): `5 notes (MPL701 ×3, MPL730 ×2; HINT)`."""
+    counts: dict[str, int] = {}
+    for d in diags:
+        if d.severity is Severity.INFO:
+            counts[d.code] = counts.get(d.code, 0) + 1
+    codes = ", ".join(code if n == 1 else f"{code} ×{n}" for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"{_plural(sum(counts.values()), 'note')} ({codes}; {hint})"
 
 
 def diagnostic_dict(source: SourceFile, diag: Diagnostic, *, docs_url: str | None = None) -> dict[str, t.Any]:

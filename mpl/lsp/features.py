@@ -22,7 +22,7 @@ SOURCE = "mpl"
 _SEVERITIES = {
     Severity.ERROR: types.DiagnosticSeverity.Error,
     Severity.WARNING: types.DiagnosticSeverity.Warning,
-    Severity.INFO: types.DiagnosticSeverity.Information,
+    Severity.INFO: types.DiagnosticSeverity.Hint,  # notes: shown in the editor, kept out of the problems list
 }
 # Codes whose span marks something without effect (shown faded) or removed from Ollama (struck through).
 _UNNECESSARY = frozenset({"MPL211"})
