@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mpl.compiler import Analysis, analyze
-from mpl.diagnostics import Diagnostic, Severity
-from mpl.diagnostics.render import render_text
+from mpl.checks import MplError, MplWarning, error, known_profile, known_task, validate_overrides
+from mpl.diagnostics import Diagnostic
 from mpl.source import SourceFile, read_stream
 from mpl.targets.base import typed_options
 
@@ -23,32 +23,6 @@ if t.TYPE_CHECKING:
     from mpl.catalog import Version
     from mpl.compiler.program import Program
     from mpl.session import Session
-
-
-class MplError(Exception):
-    """Errors found in a source or in runtime overrides; `diagnostics` has them all."""
-
-    def __init__(self, diagnostics: t.Sequence[Diagnostic], source: SourceFile | None = None) -> None:
-        self.diagnostics = list(diagnostics)
-        self.source = source or SourceFile("", "")  # no file: rendered without a location
-        super().__init__(self._text())
-
-    def _text(self) -> str:
-        errors = [d for d in self.diagnostics if d.severity is Severity.ERROR] or self.diagnostics
-        return render_text(self.source, errors).rstrip("\n")
-
-
-class MplWarning(UserWarning):
-    """A runtime override the target Ollama version ignores; `diagnostic` says why.
-
-    Emitted with `warnings.warn`, so an assistant can show it (or turn it into an
-    error with a warnings filter); the value is still returned, as Ollama would
-    receive it.
-    """
-
-    def __init__(self, diagnostic: Diagnostic) -> None:
-        self.diagnostic = diagnostic
-        super().__init__(f"{diagnostic.code}: {diagnostic.message}" + (f" ({diagnostic.help})" if diagnostic.help else ""))
 
 
 class ResolvedProfile(Mapping[str, t.Any]):
@@ -134,7 +108,7 @@ class ProfileSet:
         known_task(task, self.program.tasks)
         chosen = self.program.profile_for_task(task)
         if chosen is None:
-            raise MplError([_error("MPL217", f"task `{task}` is routed to no profile and there is no `default`", None)])
+            raise MplError([error("MPL217", f"task `{task}` is routed to no profile and there is no `default`", None)])
         return ResolvedProfile(chosen, task, self.program.profiles[chosen].description, self.options(chosen, task, **overrides))
 
     def session(self, profile: str | None = None, task: str | None = None) -> Session:
@@ -166,6 +140,11 @@ class ProfileSet:
         rejected = [d for d in sink.diagnostics if d.is_error]
         if rejected:
             raise MplError(rejected)
+
+    def reload(self, path: str | os.PathLike[str]) -> ProfileSet:
+        """This set's file (at `path`), loaded again after it changed, against the same Ollama version."""
+        program = self.program
+        return load(path, ollama=str(program.target) if program.target_origin == "option" else None)
 
     def _profile(self, name: str):
         return self.program.profiles[known_profile(name, self.program.profiles)]
@@ -227,11 +206,11 @@ def _target(ollama: str | None) -> Version | None:
     from mpl.catalog import Version
 
     if not isinstance(ollama, str):
-        raise MplError([_error("MPL304", f"an Ollama version is a string such as \"0.12\", not {type(ollama).__name__}", None)])
+        raise MplError([error("MPL304", f"an Ollama version is a string such as \"0.12\", not {type(ollama).__name__}", None)])
     try:
         return Version.parse(ollama)
     except ValueError as exc:
-        raise MplError([_error("MPL304", str(exc), None)]) from None
+        raise MplError([error("MPL304", str(exc), None)]) from None
 
 
 def _load_file_object(fp: t.Any, target: Version | None) -> ProfileSet:
@@ -240,10 +219,10 @@ def _load_file_object(fp: t.Any, target: Version | None) -> ProfileSet:
     try:
         data = read_stream(fp)  # at most 16 MiB and a byte: more is MPL005
     except UnicodeDecodeError as exc:  # a text-mode file in another encoding
-        raise MplError([_error("MPL002", f"`{shown}` is not valid UTF-8: {exc.reason}", "save the file as UTF-8")]) from None
+        raise MplError([error("MPL002", f"`{shown}` is not valid UTF-8: {exc.reason}", "save the file as UTF-8")]) from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise MplError([_error("MPL001", f"cannot read `{shown}`: {reason}", None)]) from None
+        raise MplError([error("MPL001", f"cannot read `{shown}`: {reason}", None)]) from None
     base_dir = None
     if shown != "<file>":
         try:
@@ -270,96 +249,4 @@ def _checked(analysis: Analysis) -> ProfileSet:
     return ProfileSet(analysis)
 
 
-# -- overrides -------------------------------------------------------------------
-
-
-def _error(code: str, message: str, help: str | None) -> Diagnostic:
-    return Diagnostic(code=code, severity=Severity.ERROR, message=message, span=None, help=help)
-
-
-def known_profile(name: object, profiles: t.Collection[str]) -> str:
-    """`name` when it is one of `profiles`; else `MplError` (MPL207), with a did-you-mean."""
-    return _known(name, profiles, "MPL207", "profile", "does not exist")
-
-
-def known_task(name: object, tasks: t.Collection[str]) -> str:
-    """`name` when it is one of `tasks`; else `MplError` (MPL205), with a did-you-mean."""
-    return _known(name, tasks, "MPL205", "task", "is not declared")
-
-
-def _known(name: object, names: t.Collection[str], code: str, what: str, missing: str) -> str:
-    if not isinstance(name, str):  # None, a number, a list: not a name at all
-        raise MplError([_error(code, f"a {what} name is a string, not {type(name).__name__}: `{name!r}`"[:200], None)])
-    if name not in names:
-        raise MplError([_error(code, f"{what} `{name}` {missing}", name_hint(name, names, what))])
-    return name
-
-
-def name_hint(name: str, candidates: t.Iterable[str], what: str = "profile") -> str:
-    """A did-you-mean for a misspelt name; without a near one, the names there are.
-
-    >>> name_hint("precize", ["precise", "creative"]), name_hint("x", ["precise", "creative"]), name_hint("x", [], "task")
-    ('did you mean `precise`?', 'the profiles are `precise` and `creative`', 'there are no tasks')
-    """
-    from mpl.compiler.names import did_you_mean
-
-    pool = list(candidates)
-    near = did_you_mean(name, pool)
-    if near is not None:
-        return near
-    if not pool:
-        return f"there are no {what}s"
-    shown = [f"`{c}`" for c in pool[:8]]
-    if len(pool) > 8:
-        shown[-1] = f"{len(pool) - 7} more"
-    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
-    return f"the {what} is {listed}" if len(pool) == 1 else f"the {what}s are {listed}"
-
-
-def validate_overrides(overrides: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Check runtime overrides against the catalog; returns them in Ollama's types.
-
-    Each value gets the verdict the checker gives the same value in a profile
-    (`mpl.catalog.validate`); a string typed at a prompt is read as the profile
-    syntax reads it (``"0.7"`` is a number, ``"true"`` a boolean; for `stop` it is
-    the string). `None` is kept: it removes the option. A warning (a float that
-    underflows to 0) is an `MplWarning`.
-
-    >>> validate_overrides({"top_k": "20", "stop": "###"})
-    {'top_k': 20, 'stop': ['###']}
-    """
-    if not overrides:
-        return {}
-    import warnings
-
-    from mpl.catalog import catalog, validate
-    from mpl.catalog.values import read_prompt
-
-    diags: list[Diagnostic] = []
-    for name in overrides:
-        if not isinstance(name, str):
-            diags.append(_error("MPL301", f"a parameter name is a string, not {type(name).__name__}", None))
-        elif catalog().option(name) is None:
-            near = catalog().suggest(name)
-            diags.append(_error("MPL301", f"unknown parameter `{name}`", f"did you mean `{near}`?" if near else None))
-    if diags:
-        raise MplError(diags)
-    result: dict[str, t.Any] = {}
-    for name, value in overrides.items():
-        if value is None:
-            result[name] = None
-            continue
-        spec = catalog().option(name)
-        assert spec is not None
-        verdict = validate(spec, read_prompt(spec, value))
-        for problem in verdict.problems:
-            if problem.severity == "error":
-                diags.append(_error(problem.code, problem.message, problem.help))
-            else:
-                diag = Diagnostic(code=problem.code, severity=Severity.WARNING, message=problem.message, span=None, help=problem.help)
-                warnings.warn(MplWarning(diag), stacklevel=3)
-        if verdict.ok:
-            result[name] = verdict.value
-    if diags:
-        raise MplError(diags)
-    return result
+__all__ = ["MplError", "MplWarning", "ProfileSet", "ResolvedProfile", "known_profile", "known_task", "load", "loads", "validate_overrides"]

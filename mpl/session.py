@@ -19,13 +19,24 @@ import typing as t
 import warnings
 from pathlib import Path
 
-from mpl.api import MplError, ProfileSet, known_profile, known_task, load, name_hint, validate_overrides
+from mpl.checks import MplError, error, known_profile, known_task, name_hint, validate_overrides
 from mpl.compiler import lexicon
 from mpl.diagnostics import Diagnostic, Severity
 from mpl.source import SourceFile, Span, line_end, line_start, read_file
 
 if t.TYPE_CHECKING:
     from mpl.compiler import Analysis, nodes
+    from mpl.compiler.program import Program
+
+class ProfileSet(t.Protocol):
+    """What a session needs of the `mpl.api.ProfileSet` it works on (the API makes sessions, not the reverse)."""
+
+    program: Program
+
+    def options(self, profile: str, task: str | None = None, **overrides: t.Any) -> dict[str, t.Any]: ...
+
+    def reload(self, path: str | os.PathLike[str]) -> ProfileSet: ...
+
 
 _NAME = re.compile(lexicon.NAME + r"\Z")
 _KEYWORDS = lexicon.KEYWORDS
@@ -223,13 +234,13 @@ class Session:
         program = before.program
         assert program is not None
         if not _NAME.match(name) or name in _KEYWORDS:
-            raise MplError([_error("MPL101", f"`{name}` cannot be a profile name",
+            raise MplError([error("MPL101", f"`{name}` cannot be a profile name",
                                    "a name starts with a letter or `_` and holds letters, digits, `_` and `-`")])
         if program.model(name) is not None:
-            raise MplError([_error("MPL203", f"`{name}` is the name of a model; a profile of that name would be ambiguous",
+            raise MplError([error("MPL203", f"`{name}` is the name of a model; a profile of that name would be ambiguous",
                                    "pick another name")])
         if extends is not None and extends not in program.profiles:
-            raise MplError([_error("MPL201", f"cannot extend `{extends}`: no profile has that name", name_hint(extends, program.profiles))])
+            raise MplError([error("MPL201", f"cannot extend `{extends}`: no profile has that name", name_hint(extends, program.profiles))])
         desired = self.options()
         decl = _profile_decl(before, name)
         if decl is None:
@@ -264,7 +275,7 @@ class Session:
         assert program is not None
         decl = _profile_decl(before, name)
         if decl is None:
-            raise MplError([_error("MPL207", f"profile `{name}` does not exist", name_hint(name, program.profiles))])
+            raise MplError([error("MPL207", f"profile `{name}` does not exist", name_hint(name, program.profiles))])
         uses = []
         for other in program.profiles.values():
             if other.parent == name:
@@ -292,7 +303,7 @@ class Session:
             assert after.program is not None
             chosen = after.program.profile_for_task(self._task) if self._task else after.program.default
             if chosen is None:
-                raise MplError([_error("MPL217", f"cannot delete profile `{name}`: the session is on it and "
+                raise MplError([error("MPL217", f"cannot delete profile `{name}`: the session is on it and "
                                        "there is no `default` (or routed profile) to go back to", None)])
         self._commit(path, text, result, bom)
         if switch:
@@ -304,7 +315,7 @@ class Session:
         program = self._set.program
         shown = Path(program.source.path)
         if program.source.path.startswith("<"):
-            raise MplError([_error("MPL001", "the profiles were loaded from text, not from a file: there is nothing to save to",
+            raise MplError([error("MPL001", "the profiles were loaded from text, not from a file: there is nothing to save to",
                                    "load a path: `mpl.load(\"profiles.mprof\")`")])
         return shown if shown.is_absolute() else program.base_dir / shown.name
 
@@ -321,7 +332,7 @@ class Session:
         try:
             lock.__enter__()
         except FolderBusy as exc:
-            raise MplError([_error("MPL001", str(exc), "another program is saving into this file; try again")]) from None
+            raise MplError([error("MPL001", str(exc), "another program is saving into this file; try again")]) from None
         try:
             yield
         finally:
@@ -332,12 +343,12 @@ class Session:
         try:
             data = read_file(path, whole=True)
         except OSError as exc:
-            raise MplError([_error("MPL001", f"cannot read `{path}`: {exc.strerror or exc}", None)]) from None
+            raise MplError([error("MPL001", f"cannot read `{path}`: {exc.strerror or exc}", None)]) from None
         bom = data.startswith(b"\xef\xbb\xbf")
         try:
             text = data[3 if bom else 0:].decode("utf-8")
         except UnicodeDecodeError:
-            raise MplError([_error("MPL002", f"`{path}` is not valid UTF-8", None)]) from None
+            raise MplError([error("MPL002", f"`{path}` is not valid UTF-8", None)]) from None
         return path, text, bom
 
     def _commit(self, path: Path, old: str, new: str, bom: bool) -> None:
@@ -355,9 +366,8 @@ class Session:
             try:
                 write_atomic(path, (b"\xef\xbb\xbf" if bom else b"") + new.encode("utf-8"))
             except OSError as exc:
-                raise MplError([_error("MPL001", f"cannot write `{path}`: {exc.strerror or exc}", None)]) from None
-        program = self._set.program
-        self._set = load(path, ollama=str(program.target) if program.target_origin == "option" else None)
+                raise MplError([error("MPL001", f"cannot write `{path}`: {exc.strerror or exc}", None)]) from None
+        self._set = self._set.reload(path)
 
     # -- names
 
@@ -372,7 +382,7 @@ class Session:
         chosen = program.profile_for_task(self._task) if self._task is not None else program.default
         if chosen is None:
             what = f"task `{self._task}` is routed to no profile and" if self._task else "no profile was named and"
-            raise MplError([_error("MPL217", f"{what} there is no `default`", "name a profile: `session(profile=...)`")])
+            raise MplError([error("MPL217", f"{what} there is no `default`", "name a profile: `session(profile=...)`")])
         return chosen
 
 
@@ -436,10 +446,6 @@ def _source_literal(value: t.Any) -> str:
 
 
 # -- text edits -------------------------------------------------------------------------
-
-
-def _error(code: str, message: str, help: str | None) -> Diagnostic:
-    return Diagnostic(code=code, severity=Severity.ERROR, message=message, span=None, help=help)
 
 
 def _at(code: str, message: str, span: Span | None) -> Diagnostic:
