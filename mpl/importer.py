@@ -29,7 +29,7 @@ from mpl.compiler.modelfile import (
 from mpl.compiler.names import looks_like_path
 from mpl.compiler.parse import quote_string, value_literal
 from mpl.diagnostics import Sink
-from mpl.source import SourceFile, Span, read_file
+from mpl.source import SourceFile, Span, read_file, source_language
 
 PyValue = t.Union[int, float, bool, str, list]
 
@@ -146,7 +146,7 @@ def import_modelfile(
     elif looks_like_path(source):
         source = _rebase(source, modelfile_dir, out_dir)
 
-    model_name = name or model_name_for(mf.source.path)
+    model_name = name or model_name_for(mf.source.path, source)
     model = Model(model_name, source)
     params_profile: Profile | None = None
     if profile is not None:
@@ -663,6 +663,18 @@ def is_meton_config(path: Path) -> bool:
     return path.suffix.lower() in (".yaml", ".yml")
 
 
+def _not_a_modelfile(path: Path, text: str) -> str:
+    """Why `mpl.source.source_language` reads a source given to `mpl import` as a `.mprof`."""
+    from mpl.source import first_instruction
+
+    if path.suffix.lower() == ".mprof":
+        return f"`{path}` is a .mprof source already; import takes Modelfiles and Meton's config.yaml"
+    word = first_instruction(text)
+    starts = f"starts with `{word}`" if word else "holds no instruction"
+    return (f"`{path}` is not a Modelfile: its name does not say Modelfile and it {starts}, not with a Modelfile "
+            "instruction (FROM, PARAMETER, SYSTEM, …); rename it `NAME.Modelfile` if it is one")
+
+
 def run_import(
     sources: t.Sequence[Path], *, output: Path | None, profile: str | None, name: str | None,
     do_factor: bool, from_server: t.Sequence[str] = (), host: str | None = None,
@@ -692,6 +704,8 @@ def run_import(
         if is_meton_config(path):
             import_meton(source, sink, out)
             continue
+        if source_language(path, source.text) == "mprof":
+            raise ImportError_(_not_a_modelfile(path, source.text))
         mf = read_modelfile(source, sink)
         if not mf.ok:
             continue

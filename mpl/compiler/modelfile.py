@@ -46,16 +46,6 @@ _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_]")
 
 
-def is_modelfile_path(path: str | Path) -> bool:
-    """Whether a file name is a Modelfile's: `Modelfile`, `*.Modelfile` or `*.modelfile`.
-
-    >>> [is_modelfile_path(p) for p in ("Modelfile", "x/llama.Modelfile", "a.modelfile", "a.mprof")]
-    [True, True, True, False]
-    """
-    name = Path(path).name
-    return name == "Modelfile" or name.endswith((".Modelfile", ".modelfile"))
-
-
 @dataclass(frozen=True, slots=True)
 class Command:
     """One instruction as Ollama's parser reads it.
@@ -427,23 +417,30 @@ def parameter_value(name: str, text: str, span: Span, *, lenient_ints: bool = Fa
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
-def model_name_for(path: str) -> str:
-    """The model name a Modelfile gets from its file name.
+def model_name_for(path: str, source: str | None = None) -> str:
+    """The model name a Modelfile gets from its file name: the name without its "modelfile" part.
 
-    >>> model_name_for("dir/llama3.Modelfile"), model_name_for("/x/coder/Modelfile"), model_name_for("Modelfile")
-    ('llama3', 'coder', 'model')
+    A name that would be the FROM `source` itself (`Modelfile_llama3` with `FROM llama3`)
+    gets `-custom`, so the model is not read as built from itself.
+
+    >>> [model_name_for(p) for p in ("dir/llama3.Modelfile", "/x/coder/Modelfile", "Modelfile", "Modelfile.qwen")]
+    ['llama3', 'coder', 'model', 'qwen']
+    >>> [model_name_for(p) for p in ("Qwen3_4B_ModelFile", "llama_Modelfile", "/x/coder/Modelfile.txt", "/x/c/Modelfile2")]
+    ['Qwen3_4B', 'llama', 'coder', 'c2']
     """
     p = Path(path)
-    stem = p.name
-    for suffix in (".Modelfile", ".modelfile"):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    else:
-        if stem == "Modelfile":
-            stem = p.resolve().parent.name if str(p.parent) not in ("", ".") else ""
-    name = _UNSAFE_NAME.sub("-", stem).strip("-.")
-    return name or "model"
+    stem = re.sub(r"\.(txt|md)$", "", p.name, flags=re.I)
+    stem = re.sub(r"[._\- ]*modelfile[._\- ]*", "", stem, count=1, flags=re.I)
+    if not stem or stem.isdigit():
+        folder = p.resolve().parent.name if str(p.parent) not in ("", ".") else ""
+        stem = f"{folder}{stem}" if folder else stem
+    name = _UNSAFE_NAME.sub("-", stem).strip("-.") or "model"
+    if source is not None:
+        from mpl.compiler.names import canonical_model_name
+
+        if canonical_model_name(name) == canonical_model_name(source):
+            name += "-custom"
+    return name
 
 
 REPLACED = ("FROM", "ADAPTER", "SYSTEM", "TEMPLATE", "REQUIRES", "RENDERER", "PARSER", "DRAFT")
@@ -521,7 +518,7 @@ def to_file(mf: Modelfile, sink: Sink, *, name: str | None = None, target: Versi
     source = kept.get("FROM")
     if source is not None:
         span = Span(0, len(mf.source.text))
-        model_name = nodes.String(span=source.keyword_span, value=name or model_name_for(mf.source.path))
+        model_name = nodes.String(span=source.keyword_span, value=name or model_name_for(mf.source.path, source.value))
         from_value = nodes.String(span=source.value_span, value=source.value)
         block = nodes.Block(span=span, stmts=tuple(stmts))
         decls.append(nodes.ModelDecl(span=span, name=model_name, source=from_value, block=block))

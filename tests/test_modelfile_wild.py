@@ -1,0 +1,120 @@
+"""Modelfiles as they are named and written in the wild: detection, PARAMETER aliases, paths, folders, lints.
+
+Each test uses small files of its own that show what real Modelfiles do; Ollama's own behaviour
+(parser/parser.go, server/create.go) is the judge, as the comments say.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from helpers import ROOT
+from mpl.cli import app
+from mpl.source import CHECKED_NAMES, source_language
+
+WILD_NAMES = (
+    "modelfile", "Modelfile.txt", "ModelFile", "Modelfile.qwen", "Modelfile.mistral", "Modelfile2",
+    "Modelfile_llama3", "Qwen3_4B_ModelFile", "llama_Modelfile", "fakenews.modelfile",
+)
+# Read as a `.mprof`, every line of this is MPL101 (`unexpected FROM`); as a Modelfile it is clean.
+MODELFILE = "# a model\nFROM llama3\nPARAMETER temperature 0.5\nSYSTEM You are terse.\n"
+
+
+def _check_json(*args: str) -> tuple[int, list[dict]]:
+    result = CliRunner().invoke(app, ["check", "--format", "json", *args])
+    assert "Traceback" not in result.output, result.output
+    payload = json.loads(result.output)
+    return result.exit_code, payload if isinstance(payload, list) else [payload]
+
+
+def _codes(report: dict) -> list[str]:
+    return [d["code"] for d in report["diagnostics"]]
+
+
+# -- A.1: one rule decides what a file is -----------------------------------------------
+
+
+def test_a_folder_of_modelfiles_named_as_in_the_wild_is_checked_without_lang(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in WILD_NAMES:
+        (folder / name).write_text(MODELFILE)
+    (folder / "notes.txt").write_text("not a model\n")  # a folder's other files are not taken
+    code, reports = _check_json(str(folder))
+    assert sorted(Path(r["file"]).name for r in reports) == sorted(WILD_NAMES)
+    for report in reports:
+        assert not [c for c in _codes(report) if c.startswith("MPL1") or c == "MPL215"], report
+    assert code == 0
+
+
+def test_a_file_whose_name_says_nothing_is_a_modelfile_when_its_first_instruction_is_one(tmp_path: Path) -> None:
+    sniffed = tmp_path / "llama.txt"
+    sniffed.write_text("\n# comments first\n\nfrom llama3\nparameter top_k 20\n")  # any case, as Ollama reads it
+    profile = tmp_path / "profile.txt"
+    profile.write_text("profile p < temperature 0.5 >\n")
+    code, reports = _check_json(str(sniffed), str(profile))
+    assert code == 0 and [_codes(r) for r in reports] == [[], []]
+    code, [report] = _check_json("--lang", "mprof", str(sniffed))  # --lang still overrides
+    assert code == 1 and "MPL101" in _codes(report)
+
+
+@pytest.mark.parametrize("name", [*WILD_NAMES, "dir/Modelfile", "llama3.Modelfile"])
+def test_names_holding_modelfile_are_modelfiles_and_mprof_names_are_sources(name: str) -> None:
+    assert source_language(name, "profile p < >") == "modelfile"
+    assert source_language(name + ".mprof", "FROM x") == "mprof"
+
+
+def test_pre_commit_checks_the_files_the_rule_names(tmp_path: Path) -> None:
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert hooks["mpl-check"]["files"] == CHECKED_NAMES
+    pattern = re.compile(hooks["mpl-check"]["files"])  # pre-commit matches with re.search on the staged path
+    for name in (*WILD_NAMES, "sub/dir/a.mprof", "b.MPROF"):
+        assert pattern.search(name), name
+    for name in ("README.md", "modelfiles/README.md", "a.mprof.bak"):
+        assert not pattern.search(name), name
+    assert all(hooks[h]["files"] == r"\.mprof$" for h in ("mpl-fmt", "mpl-fmt-check"))  # fmt formats sources only
+
+
+def test_fmt_leaves_a_modelfile_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "Modelfile.txt"
+    path.write_text(MODELFILE)
+    result = CliRunner().invoke(app, ["fmt", str(path)])
+    assert result.exit_code == 0 and "is a Modelfile, left as it is" in result.output
+    assert path.read_text() == MODELFILE
+
+
+def test_import_reads_modelfiles_by_the_same_rule(tmp_path: Path) -> None:
+    from mpl.importer import ImportError_, run_import
+
+    wild = tmp_path / "Qwen3_4B_ModelFile"
+    wild.write_text(MODELFILE)
+    text, _, _ = run_import([wild], output=None, profile=None, name=None, do_factor=False)
+    assert text is not None and text.startswith("# a model\nmodel Qwen3_4B from \"llama3\" <")
+    named_as_base = tmp_path / "Modelfile_llama3"  # its name is its base's: not a model built from itself
+    named_as_base.write_text(MODELFILE)
+    text, _, _ = run_import([named_as_base], output=None, profile=None, name=None, do_factor=False)
+    assert text is not None and 'model llama3-custom from "llama3"' in text
+    source = tmp_path / "p.mprof"
+    source.write_text("profile p < >\n")
+    with pytest.raises(ImportError_, match="is a .mprof source already"):
+        run_import([source], output=None, profile=None, name=None, do_factor=False)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("profile p < >\n")
+    with pytest.raises(ImportError_, match="starts with `profile`, not with a Modelfile instruction"):
+        run_import([notes], output=None, profile=None, name=None, do_factor=False)
+
+
+def test_the_language_server_reads_a_document_by_the_same_rule() -> None:
+    from mpl.lsp.document import analyze_document
+
+    assert analyze_document("file:///w/Modelfile.txt", MODELFILE, language="plaintext").kind == "modelfile"
+    assert analyze_document("untitled:Untitled-1", MODELFILE).kind == "modelfile"
+    assert analyze_document("file:///w/Qwen3_4B_ModelFile", MODELFILE).kind == "modelfile"
+    assert analyze_document("file:///w/Modelfile.txt", MODELFILE, language="mprof").kind == "mprof"  # the editor's word wins
+    assert analyze_document("file:///w/a.mprof", "profile p < >").kind == "mprof"
