@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mpl.compiler import lexicon, nodes
 from mpl.compiler.modelfile import (
+    ROLES,
     Command,
     Modelfile,
     decode_modelfile,
@@ -236,6 +237,9 @@ def import_modelfile(
             model.items.append(Item("stmt", text=f"adapter {quote_string(path)}"))
         elif kw in ("SYSTEM", "TEMPLATE", "LICENSE", "REQUIRES"):
             model.items.append(Item("stmt", text=f"{kw.lower()} {quote_string(command.value)}"))
+        elif kw == "MESSAGE" and command.name not in ROLES:  # `PARAMETER message hello`: Ollama sends role "hello"
+            sink.report("MPL540", command.name_span, f"a message of role `{command.name}` cannot be a `.mprof` message; it is not imported",
+                        help="write `PARAMETER message user: TEXT` (or MESSAGE user TEXT): the role, `: `, then the text")
         elif kw == "MESSAGE":
             model.items.append(Item("stmt", text=f"message {command.name} {quote_string(command.value)}"))
         elif kw in _NOT_REPRESENTABLE:

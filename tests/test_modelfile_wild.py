@@ -33,6 +33,10 @@ def _check_json(*args: str) -> tuple[int, list[dict]]:
     return result.exit_code, payload if isinstance(payload, list) else [payload]
 
 
+def _errors(report: dict) -> list[tuple[str, int]]:
+    return sorted((d["code"], d["range"]["start"]["line"]) for d in report["diagnostics"] if d["severity"] == "error")
+
+
 def _codes(report: dict) -> list[str]:
     return [d["code"] for d in report["diagnostics"]]
 
@@ -118,3 +122,39 @@ def test_the_language_server_reads_a_document_by_the_same_rule() -> None:
     assert analyze_document("file:///w/Qwen3_4B_ModelFile", MODELFILE).kind == "modelfile"
     assert analyze_document("file:///w/Modelfile.txt", MODELFILE, language="mprof").kind == "mprof"  # the editor's word wins
     assert analyze_document("file:///w/a.mprof", "profile p < >").kind == "mprof"
+
+
+# -- A.2: `PARAMETER system …` is the SYSTEM instruction to Ollama ----------------------
+
+ALIASES = (
+    "PARAMETER model llama3\n"  # the parser stores FROM under `model`: this is a FROM (and counts as one)
+    "PARAMETER system You are terse.\n"
+    'PARAMETER template "{{ .System }} {{ .Prompt }}"\n'
+    "PARAMETER license MIT\n"
+    "PARAMETER message user: hello\n"
+    "PARAMETER temperature 0.5\n"
+)
+
+
+def test_a_parameter_named_after_an_instruction_is_read_as_that_instruction_by_check_and_import(tmp_path: Path) -> None:
+    import modelfile_reader as ref
+    from mpl.importer import run_import
+
+    path = tmp_path / "Modelfile"
+    path.write_text(ALIASES)
+    code, [report] = _check_json(str(path))
+    assert code == 0 and not [c for c in _codes(report) if c in ("MPL301", "MPL125")], report
+    text, _, _ = run_import([path], output=None, profile=None, name=None, do_factor=False)
+    assert text is not None
+    for line in ('system "You are terse."', 'template "{{ .System }} {{ .Prompt }}"', 'license "MIT"', 'message user "hello"'):
+        assert line in text, text
+    expected = ref.create_request(ref.parse_modelfile(ALIASES), tmp_path)  # Ollama's CreateRequest, ported
+    assert (expected["from"], expected["system"], expected["license"], expected["messages"]) == (
+        "llama3", "You are terse.", ["MIT"], [{"role": "user", "content": "hello"}])
+
+
+def test_only_the_exact_lower_case_names_are_instructions(tmp_path: Path) -> None:
+    path = tmp_path / "Modelfile"
+    path.write_text("FROM llama3\nPARAMETER System x\nPARAMETER from y\nPARAMETER message hello\n")
+    _, [report] = _check_json(str(path))
+    assert _errors(report) == [("MPL218", 4), ("MPL301", 2), ("MPL301", 3)]

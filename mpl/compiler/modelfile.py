@@ -65,6 +65,16 @@ class Command:
     keyword_span: Span
     name_span: Span | None
     value_span: Span
+    via_parameter: bool = False  # written `PARAMETER system …`: Ollama reads it as the instruction
+
+
+# `PARAMETER <name> …` whose name (exactly, lower case) Ollama's CLI takes as an instruction:
+# the parser stores a PARAMETER under its name, as it stores FROM under `model`, and
+# `Modelfile.CreateRequest` switches on that name (parser/parser.go).
+PARAMETER_INSTRUCTIONS = {
+    "model": "FROM", "adapter": "ADAPTER", "template": "TEMPLATE", "system": "SYSTEM", "license": "LICENSE",
+    "message": "MESSAGE", "renderer": "RENDERER", "parser": "PARSER", "requires": "REQUIRES", "draft": "DRAFT",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +338,8 @@ class _Reader:
             hi -= 1
         value_span = Span(lo, hi)
         command = Command(keyword, name, value, quoting, Span(start, hi), kw_span, name_span, value_span)  # type: ignore[arg-type]
+        if keyword == "PARAMETER" and name in PARAMETER_INSTRUCTIONS:
+            command = as_instruction(command)
         self.mf.commands.append(command)
         self.lint_value(command)
 
@@ -372,6 +384,26 @@ class _Reader:
             related=[Related(Span(line_at, line_at + len(swallowed.group(1))), "read as value text, not as an instruction")],
             help="a quoted value must end with its quote at the end of a line; move the text inside the quotes",
         )
+
+
+def as_instruction(command: Command) -> Command:
+    """`PARAMETER system …` as the SYSTEM it is to Ollama (`PARAMETER message user: hi` as a MESSAGE).
+
+    The instruction's word is the parameter name (`keyword_span`); a message's role is the
+    value up to its first `": "`, as `CreateRequest` splits it.
+    """
+    assert command.name_span is not None
+    keyword = PARAMETER_INSTRUCTIONS[command.name]
+    if keyword != "MESSAGE":
+        return Command(keyword, "", command.value, command.quoting, command.span, command.name_span, None,
+                       command.value_span, via_parameter=True)
+    role, found, content = command.value.partition(": ")
+    opened = {"bare": 0, "quoted": 1, "triple": 3}[command.quoting]
+    role_start = command.value_span.start + opened
+    role_span = Span(role_start, min(role_start + len(role), command.value_span.end))
+    value_span = Span(role_span.end + (2 if found else 0), command.value_span.end) if command.quoting == "bare" else command.value_span
+    return Command("MESSAGE", role, content, command.quoting, command.span, command.name_span, role_span, value_span,
+                   via_parameter=True)
 
 
 # -- typed values -------------------------------------------------------------
