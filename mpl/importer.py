@@ -27,7 +27,7 @@ from mpl.compiler.modelfile import (
     parameter_value,
     read_modelfile,
 )
-from mpl.compiler.names import looks_like_path
+from mpl.compiler.names import looks_like_path, windows_absolute
 from mpl.compiler.parse import quote_string, value_literal
 from mpl.diagnostics import Sink
 from mpl.source import SourceFile, Span, read_file, source_language
@@ -142,7 +142,13 @@ def import_modelfile(
     if kept_from is None:
         return
     source = kept_from.value
-    if replacement is not None and (show or _BLOB.search(source)):
+    if replacement is not None and _BLOB.search(source):
+        sink.report(
+            "MPL540", kept_from.value_span,
+            f"FROM names a blob of the server's model store; it is imported as `{replacement}`, "
+            "the name the `ollama show` header says to use",
+            help="check that the server still has that model; or FROM the GGUF file itself",
+        )
         source = replacement
     elif looks_like_path(source):
         source = _rebase(source, modelfile_dir, out_dir)
@@ -258,7 +264,7 @@ def import_modelfile(
 
 def _rebase(path: str, modelfile_dir: Path, out_dir: Path) -> str:
     """A relative path of the Modelfile, relative to the folder of the written `.mprof`."""
-    if path.startswith(("/", "\\", "~")):
+    if path.startswith(("/", "\\", "~")) or windows_absolute(path):
         return path
     absolute = Path(os.path.normpath(modelfile_dir / path))
     try:
