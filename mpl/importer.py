@@ -134,10 +134,10 @@ def import_modelfile(
                 "a second FROM (a vision projector, in `ollama show` output) cannot be written in a `.mprof`",
                 help="`from` the model's name brings its projector along; build from the GGUFs with a Modelfile otherwise",
             )
-        replaced = {k: v for k, v in last_wins(mf, sink).items() if k != "FROM"}
+        replaced = {k: v for k, v in last_wins(mf, sink, modelfile_dir).items() if k != "FROM"}
         replaced["FROM"] = kept_from
     else:
-        replaced = last_wins(mf, sink)
+        replaced = last_wins(mf, sink, modelfile_dir)
         kept_from = replaced.get("FROM")
     if kept_from is None:
         return

@@ -214,3 +214,35 @@ def test_an_address_in_from_is_imported_as_written_and_checked_as_the_name_ollam
     named.write_text("FROM https://hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M\n")  # a name to Ollama (scheme, host, namespace, model)
     code, [report] = _check_json(str(named))
     assert code == 0 and not _errors(report)
+
+
+# -- A.6: which FROM Ollama builds from -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("froms", "kept", "said"),
+    [
+        (["llama3", "./base.gguf"], "llama3", "this FROM file is not used: the FROM on line 1 names a model"),
+        (["./base.gguf", "llama3"], "llama3", "this FROM file is not used: the FROM on line 2 names a model"),
+        (["llama3", "qwen3"], "qwen3", "this FROM is replaced by the one on line 2: of several model names, Ollama sends the last"),
+        (["./base.gguf", "./proj.gguf"], "./base.gguf", "this FROM file is added to the one on line 1"),
+    ],
+    ids=["name-then-file", "file-then-name", "name-then-name", "file-then-file"],
+)
+def test_mpl128_says_which_from_ollama_builds_from(tmp_path: Path, froms: list[str], kept: str, said: str) -> None:
+    from gguf_files import write_model
+
+    from mpl.compiler.modelfile import analyze_modelfile
+    from mpl.importer import run_import
+
+    for name in ("base.gguf", "proj.gguf"):
+        write_model(tmp_path / name)
+    path = tmp_path / "Modelfile"
+    path.write_text("".join(f"FROM {value}\n" for value in froms))
+    analysis = analyze_modelfile(path)
+    [model] = analysis.program.models
+    assert model.source.value == kept
+    [replaced] = [d for d in analysis.diagnostics if d.code == "MPL128"]
+    assert said in replaced.message, replaced.message
+    text, _, _ = run_import([path], output=tmp_path / "out.mprof", profile=None, name=None, do_factor=False)
+    assert text is not None and f'from "{kept}"' in text  # import keeps the same FROM

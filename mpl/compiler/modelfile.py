@@ -478,12 +478,19 @@ def model_name_for(path: str, source: str | None = None) -> str:
 REPLACED = ("FROM", "ADAPTER", "SYSTEM", "TEMPLATE", "REQUIRES", "RENDERER", "PARSER", "DRAFT")
 
 
-def last_wins(mf: Modelfile, sink: Sink | None) -> dict[str, Command]:
-    """The instructions of which Ollama keeps the last one; earlier ones are reported (MPL128)."""
+def last_wins(mf: Modelfile, sink: Sink | None, base_dir: Path | None = None) -> dict[str, Command]:
+    """The instructions of which Ollama keeps one; the others are reported (MPL128).
+
+    The last one wins, except for FROM (`kept_from`): there the FROM Ollama builds from
+    depends on which values are files next to the Modelfile (in `base_dir`).
+    """
     kept: dict[str, Command] = {}
     for keyword in REPLACED:
         commands = mf.get(keyword)
         if not commands:
+            continue
+        if keyword == "FROM":
+            kept[keyword] = kept_from(mf, commands, sink, base_dir or Path.cwd())
             continue
         kept[keyword] = commands[-1]
         if sink is not None:
@@ -498,7 +505,43 @@ def last_wins(mf: Modelfile, sink: Sink | None) -> dict[str, Command]:
     return kept
 
 
-def to_file(mf: Modelfile, sink: Sink, *, name: str | None = None, target: Version | None = None) -> nodes.File:
+def kept_from(mf: Modelfile, froms: list[Command], sink: Sink | None, base_dir: Path) -> Command:
+    """The FROM a model is built from, as Ollama decides it; the others are reported (MPL128).
+
+    The CLI sends a FROM whose path exists (joined to the Modelfile's folder) as files, and
+    any other as the model name `from` (the last name wins); the server builds from `from`
+    whenever it is set and ignores `files` (server/create.go). So a name wins over every
+    file, before or after it; files alone are merged into one model (the first is checked).
+    """
+    from mpl.compiler.names import exists, expand_path
+
+    if len(froms) == 1:
+        return froms[0]
+    names = [c for c in froms if not exists(expand_path(c.value, base_dir))]
+    kept = names[-1] if names else froms[0]
+    line = mf.source.line_col(kept.span.start)[0]
+    for other in froms:
+        if other is kept or sink is None:
+            continue
+        if other in names:
+            message = f"this FROM is replaced by the one on line {line}: of several model names, Ollama sends the last"
+        elif names:
+            message = (f"this FROM file is not used: the FROM on line {line} names a model, and Ollama builds from a "
+                       "model name whenever one is given, before or after a file (the file is still uploaded)")
+        else:
+            message = (f"this FROM file is added to the one on line {line}: Ollama sends the files of every FROM, and "
+                       "the server makes one model of them all (a model and its vision projector); mpl checks the first only")
+        sink.report(
+            "MPL128", other.keyword_span, message,
+            related=[Related(kept.keyword_span, "the FROM Ollama builds from")],
+            help="keep one FROM" + ("" if names else ", unless the other file is the model's projector"),
+        )
+    return kept
+
+
+def to_file(
+    mf: Modelfile, sink: Sink, *, name: str | None = None, target: Version | None = None, base_dir: Path | None = None,
+) -> nodes.File:
     """The syntax tree a `.mprof` holding this Modelfile's model would give, spans in the Modelfile.
 
     FROM, ADAPTER, SYSTEM, TEMPLATE and REQUIRES keep the last one (earlier ones are
@@ -510,7 +553,7 @@ def to_file(mf: Modelfile, sink: Sink, *, name: str | None = None, target: Versi
     from mpl.catalog import NEWEST, Version, catalog
     from mpl.compiler.check import _missing_instruction, valid_requires
 
-    kept = last_wins(mf, sink)
+    kept = last_wins(mf, sink, base_dir)
     decls: list[nodes.Decl] = []
     requires = kept.get("REQUIRES")
     version = target
@@ -579,7 +622,7 @@ def analyze_modelfile(
         src = source if isinstance(source, SourceFile) else SourceFile("<string>", source)
         sink = Sink(src)
         mf = read_modelfile(src, sink)
-    file = to_file(mf, sink, name=name, target=target)
+    file = to_file(mf, sink, name=name, target=target, base_dir=base_dir)
     if not file.decls:
         return Analysis(source=mf.source, sink=sink, tree=file)
     analysis = analyze(file, target=target, base_dir=base_dir, targets=targets)

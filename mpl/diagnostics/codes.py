@@ -117,8 +117,10 @@ CODES: dict[str, Code] = _codes(
          "End the quoted value with its closing quote at the end of the line."),
     Code("MPL128", "modelfile-instruction-replaced", "warning",
          "An instruction Ollama keeps only once (FROM, ADAPTER, SYSTEM, TEMPLATE, REQUIRES, RENDERER, PARSER, DRAFT) is given again.",
-         "Only the last one reaches the model; the earlier one is ignored without a word.",
-         "Remove the earlier line, or merge the two."),
+         "Only one reaches the model and the other is ignored without a word: the last one, except for FROM. "
+         "A FROM that names a model wins over every FROM file, before or after it (the server ignores files when "
+         "a model name is given); of several names the last wins; several files are merged into one model.",
+         "Remove the line Ollama does not use, or merge the two."),
     # -- 2xx: names and structure -----------------------------------------
     Code("MPL201", "unknown-parent", "error",
          "`extends` names a profile that does not exist.",
