@@ -246,3 +246,17 @@ def test_mpl128_says_which_from_ollama_builds_from(tmp_path: Path, froms: list[s
     assert said in replaced.message, replaced.message
     text, _, _ = run_import([path], output=tmp_path / "out.mprof", profile=None, name=None, do_factor=False)
     assert text is not None and f'from "{kept}"' in text  # import keeps the same FROM
+
+
+# -- A.7: a template that drops the prompt, a blank system prompt ------------------------
+
+
+def test_a_template_without_actions_and_a_blank_system_are_warned_in_a_modelfile(tmp_path: Path) -> None:
+    path = tmp_path / "Modelfile"
+    path.write_text('FROM llama3\nTEMPLATE """You are a pirate."""\nPARAMETER system "  \t "\n')
+    code, [report] = _check_json(str(path))
+    found = sorted((d["code"], d["range"]["start"]["line"]) for d in report["diagnostics"] if d["code"] in ("MPL734", "MPL735"))
+    assert code == 0 and found == [("MPL734", 2), ("MPL735", 3)]
+    path.write_text('FROM llama3\nTEMPLATE "{{ .Prompt }}"\nSYSTEM ""\nSYSTEM "Be brief."\n')  # empty: MPL505's, not MPL735's
+    _, [report] = _check_json(str(path))
+    assert not {"MPL734", "MPL735"} & set(_codes(report))

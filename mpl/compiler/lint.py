@@ -91,7 +91,28 @@ def lint(program: Program, sink: Sink) -> Program:
         if len(group.contexts) > 1:
             group.contexts.sort(key=rank)
         _report(program, sink, group, allows)
+    for model in program.models:
+        lint_texts(model, sink)
     return program
+
+
+def lint_texts(model: Model, sink: Sink) -> None:
+    """A template with no `{{ … }}` (MPL734) and a system prompt of whitespace only (MPL735)."""
+    template, system = model.template, model.system
+    if template is not None and template.value and "{{" not in template.value:
+        sink.report(
+            "MPL734", template.value_span,
+            "this template holds no `{{ … }}`: every prompt becomes this fixed text, and the user's message never reaches the model",
+            help="put `{{ .Prompt }}` where the user's text goes (or range over `.Messages`); remove the template to keep the base model's",
+            model=model.name,
+        )
+    if system is not None and system.value and not system.value.strip():
+        sink.report(
+            "MPL735", system.value_span,
+            "this system prompt is only whitespace: it replaces the base model's system prompt with blank text",
+            help="remove it to keep the base model's system prompt, or write the prompt",
+            model=model.name,
+        )
 
 
 def _context_rank(program: Program) -> t.Callable[[Context], tuple[int, int, int]]:

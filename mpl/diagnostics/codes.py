@@ -479,4 +479,14 @@ CODES: dict[str, Code] = _codes(
          "`temperature` is below 0.",
          "Every engine treats a negative temperature as 0, greedy decoding (rule 3); the value says something it does not do.",
          "Write `temperature 0`."),
+    Code("MPL734", "template-without-actions", "warning",
+         "A model's `template` (TEMPLATE in a Modelfile) holds no `{{ … }}` action at all.",
+         "Ollama renders every request through the template: without `{{ .Prompt }}` or `{{ .Messages }}` each prompt "
+         "becomes the same fixed text, so the user's message never reaches the model.",
+         "Put `{{ .Prompt }}` where the user's text goes (or range over `.Messages`), or remove the template to keep the base model's."),
+    Code("MPL735", "system-only-whitespace", "warning",
+         "A model's `system` (SYSTEM in a Modelfile) holds only spaces, tabs or line breaks.",
+         "Ollama treats only an empty system prompt as absent: a blank one silently replaces the base model's system prompt "
+         "with nothing a reader can see.",
+         "Remove the statement to keep the base model's system prompt, or write the prompt."),
 )
