@@ -260,3 +260,71 @@ def test_a_template_without_actions_and_a_blank_system_are_warned_in_a_modelfile
     path.write_text('FROM llama3\nTEMPLATE "{{ .Prompt }}"\nSYSTEM ""\nSYSTEM "Be brief."\n')  # empty: MPL505's, not MPL735's
     _, [report] = _check_json(str(path))
     assert not {"MPL734", "MPL735"} & set(_codes(report))
+
+
+# -- A.5: an adapter folder is judged as Ollama judges it --------------------------------
+
+
+def _adapter_check(tmp_path: Path, architecture: str = "qwen2") -> list[tuple[str, str]]:
+    from gguf_files import write_model
+
+    from mpl.compiler.modelfile import analyze_modelfile
+
+    write_model(tmp_path / f"{architecture}.gguf", architecture=architecture)  # one name per architecture: headers are cached by path
+    path = tmp_path / "Modelfile"
+    path.write_text(f"FROM ./{architecture}.gguf\nADAPTER ./lora/\n")
+    return [(d.code, d.message) for d in analyze_modelfile(path).diagnostics if d.code in ("MPL605", "MPL606", "MPL607")]
+
+
+def test_an_adapter_folder_holding_one_gguf_is_that_adapter(tmp_path: Path) -> None:
+    from gguf_files import write_adapter
+
+    write_adapter(tmp_path / "lora" / "adapter.gguf", architecture="qwen2")
+    assert _adapter_check(tmp_path) == []
+    write_adapter(tmp_path / "lora" / "adapter.gguf", architecture="llama")  # the GGUF inside is checked as a file is
+    [(code, message)] = _adapter_check(tmp_path)
+    assert code == "MPL607" and "`./lora/` is for architecture \"llama\"" in message
+
+
+def test_an_adapter_folder_ollama_refuses_gets_the_reason_ollama_gives(tmp_path: Path) -> None:
+    from gguf_files import write_adapter
+
+    lora = tmp_path / "lora"
+    lora.mkdir()
+    (lora / "adapter_model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")  # a PEFT adapter
+    (lora / "adapter_config.json").write_text("{}")
+    [(code, message)] = _adapter_check(tmp_path)
+    assert code == "MPL605" and "`no Modelfile or safetensors files found`" in message
+    (lora / "adapter_model.safetensors").unlink()
+    write_adapter(lora / "adapter.gguf")  # a GGUF and a .json: the CLI sends both, the server takes one adapter file
+    [(code, message)] = _adapter_check(tmp_path)
+    assert code == "MPL605" and "`only one adapter is currently supported`" in message and "adapter.gguf" in message
+
+
+def test_a_safetensors_adapter_folder_needs_a_base_ollama_converts_for(tmp_path: Path) -> None:
+    lora = tmp_path / "lora"
+    lora.mkdir()
+    (lora / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    [(code, message)] = _adapter_check(tmp_path, architecture="llama")
+    assert code == "MPL605" and "`open adapter_config.json: no such file or directory`" in message
+    (lora / "adapter_config.json").write_text('{"r": 8, "lora_alpha": 16}')
+    assert _adapter_check(tmp_path, architecture="llama") == []  # converted by the server
+    [(code, message)] = _adapter_check(tmp_path, architecture="qwen2")
+    assert code == "MPL605" and "`unsupported architecture`" in message
+
+
+def test_build_sends_the_gguf_an_adapter_folder_holds(tmp_path: Path) -> None:
+    from gguf_files import write_adapter, write_model
+
+    from mpl.compiler import analyze
+    from mpl.targets.ollama import create_request, local_files
+
+    write_model(tmp_path / "base.gguf")
+    write_adapter(tmp_path / "lora" / "adapter.gguf")
+    source = tmp_path / "m.mprof"
+    source.write_text('model m from "./base.gguf" < adapter "./lora" >\n')
+    analysis = analyze(source)
+    assert not analysis.has_errors
+    [model] = analysis.program.models
+    assert local_files(model)[-1] == tmp_path / "lora" / "adapter.gguf"
+    assert create_request(analysis.program, model)["adapters"] == {"adapter.gguf": "sha256:<adapter.gguf>"}

@@ -324,8 +324,10 @@ CODES: dict[str, Code] = _codes(
          "Ollama keeps the base's adapters and appends the new one, giving a model with two adapters.",
          "Build from the base's own `from` model, or merge the adapters offline into one."),
     Code("MPL605", "not-gguf", "error",
-         "A model or adapter file is not a readable GGUF file.",
-         "Ollama fails the create (`supplied file was not in GGUF format`) after the upload.",
+         "A model or adapter file is not a readable GGUF file, or a `from` or `adapter` folder does not hold what "
+         "Ollama takes from a folder (for an adapter: one GGUF file, or safetensors it converts over a llama or gemma2 base).",
+         "Ollama fails the create (`supplied file was not in GGUF format` after the upload; for a folder, the reason the "
+         "message quotes, such as `no Modelfile or safetensors files found` or `only one adapter is currently supported`).",
          "Point `from` or `adapter` at a GGUF file; convert safetensors with llama.cpp's converters first."),
     Code("MPL606", "adapter-not-lora", "error",
          "The adapter GGUF does not say `general.type = adapter` and `adapter.type = lora`.",
