@@ -255,7 +255,7 @@ def _print_text(analysis, stream: t.TextIO, *, notes: bool = True, docs_url: str
 def check(
     files: t.Annotated[
         t.Optional[list[str]],
-        typer.Argument(help="The .mprof files or folders; `-` reads standard input. Default: the configuration's `sources`.",
+        typer.Argument(help="The .mprof files, Modelfiles or folders (of both); `-` reads standard input. Default: the configuration's `sources`.",
                        show_default=False, metavar="FILE..."),
     ] = None,
     ollama: OllamaOpt = None,
