@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT
 from typer.testing import CliRunner
 
-from helpers import ROOT
 from mpl.cli import app
 from mpl.source import CHECKED_NAMES, source_language
 
@@ -138,6 +138,7 @@ ALIASES = (
 
 def test_a_parameter_named_after_an_instruction_is_read_as_that_instruction_by_check_and_import(tmp_path: Path) -> None:
     import modelfile_reader as ref
+
     from mpl.importer import run_import
 
     path = tmp_path / "Modelfile"

@@ -47,7 +47,7 @@ def check_model_files(program: Program, model: Model, sink: Sink) -> None:
         found = _adapter_folder(program, model, sink)
         if found is None:
             return
-        path = found
+        path = Path(found)
     try:
         header = read_header(path)
     except (NotGGUF, OSError) as exc:
@@ -67,7 +67,7 @@ _FOLDER_HELP = ("Ollama takes from a folder `model*.safetensors` or `consolidate
                 "`convert_lora_to_gguf.py` and give the GGUF file's path")
 # Base architectures whose safetensors adapters Ollama converts (convert/convert.go `ConvertAdapter`).
 SAFETENSORS_ADAPTER_ARCHITECTURES = ("llama", "gemma2")
-_BINARY = frozenset([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
+_BINARY = frozenset([*range(0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
 
 
 class FolderRefused(Exception):

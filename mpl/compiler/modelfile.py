@@ -461,8 +461,8 @@ def model_name_for(path: str, source: str | None = None) -> str:
     ['Qwen3_4B', 'llama', 'coder', 'c2']
     """
     p = Path(path)
-    stem = re.sub(r"\.(txt|md)$", "", p.name, flags=re.I)
-    stem = re.sub(r"[._\- ]*modelfile[._\- ]*", "", stem, count=1, flags=re.I)
+    stem = re.sub(r"\.(txt|md)$", "", p.name, flags=re.IGNORECASE)
+    stem = re.sub(r"[._\- ]*modelfile[._\- ]*", "", stem, count=1, flags=re.IGNORECASE)
     if not stem or stem.isdigit():
         folder = p.resolve().parent.name if str(p.parent) not in ("", ".") else ""
         stem = f"{folder}{stem}" if folder else stem
