@@ -118,7 +118,7 @@ def looks_like_path(text: str) -> bool:
     A Windows path (`C:\\models\\x.gguf`, `c:/Users/me/model`) is a path; an address
     (`https://…/model.gguf`) is not: Ollama sends it as a model name.
 
-    >>> [looks_like_path(p) for p in ("./m", "x.gguf", "C:\\Backup\\m.gguf", "c:/Users/me/model", "https://h/m.gguf", "llama3")]
+    >>> [looks_like_path(p) for p in ("./m", "x.gguf", "C:\\\\Backup\\\\m.gguf", "c:/Users/me/model", "https://h/m.gguf", "llama3")]
     [True, True, True, True, False, False]
     """
     if _WINDOWS_ABSOLUTE.match(text):
