@@ -171,13 +171,24 @@ def _inputs(files: t.Sequence[str] | None, config, *, command: str) -> list[str]
     out: list[str] = []
     for name in files:
         if name != STDIN and os.path.isdir(name):
-            inside = sorted(p for p in Path(name).rglob("*.mprof") if p.is_file())
+            inside = _folder_sources(Path(name), modelfiles=command == "check")
             if not inside:
-                _usage_error(f"`{name}` is a folder without .mprof files")
+                _usage_error(f"`{name}` is a folder without .mprof files" + (" or Modelfiles" if command == "check" else ""))
             out.extend(str(p) for p in inside)
         else:
             out.append(name)
     return out
+
+
+def _folder_sources(folder: Path, *, modelfiles: bool) -> list[Path]:
+    """The `.mprof` files under a folder, and with `modelfiles` the files whose name says Modelfile
+    (`mpl.source.source_language` by name only: a folder's other files are not opened)."""
+    import re
+
+    from mpl.source import CHECKED_NAMES, SOURCE_NAME
+
+    pattern = re.compile(CHECKED_NAMES if modelfiles else SOURCE_NAME, re.IGNORECASE)
+    return sorted(p for p in folder.rglob("*") if pattern.search(p.as_posix()) and p.is_file())
 
 
 def _targets(target: t.Sequence[TargetName] | None, config) -> list[str]:
@@ -215,10 +226,10 @@ class Lang(str, enum.Enum):
 
 
 def _analyze_as(path: str | Path, version: str | None, targets: t.Sequence[str], lang: Lang, config=None):
-    """Analyse a `.mprof` source, or a Modelfile (by its name, or `--lang modelfile`)."""
-    from mpl.compiler.modelfile import is_modelfile_path
+    """Analyse a `.mprof` source, or a Modelfile (`--lang modelfile`, else `mpl.source.source_language`)."""
+    from mpl.source import source_language
 
-    if str(path) != STDIN and (lang is Lang.modelfile or (lang is Lang.auto and is_modelfile_path(path))):
+    if str(path) != STDIN and (lang is Lang.modelfile or (lang is Lang.auto and source_language(path) == "modelfile")):
         from mpl.compiler.modelfile import analyze_modelfile
 
         return analyze_modelfile(Path(path), target=_parse_version(version), targets=[x for x in targets if x != "meton"])
@@ -243,7 +254,7 @@ def _print_text(analysis, stream: t.TextIO, *, notes: bool = True, docs_url: str
 def check(
     files: t.Annotated[
         t.Optional[list[str]],
-        typer.Argument(help="The .mprof files or folders; `-` reads standard input. Default: the configuration's `sources`.",
+        typer.Argument(help="The .mprof files, Modelfiles or folders (of both); `-` reads standard input. Default: the configuration's `sources`.",
                        show_default=False, metavar="FILE..."),
     ] = None,
     ollama: OllamaOpt = None,
@@ -260,7 +271,7 @@ def check(
     isolated: IsolatedOpt = False,
     show_config: t.Annotated[bool, typer.Option("--show-config", help="Print the settings in force and where each comes from; check nothing.")] = False,
     lang: t.Annotated[
-        Lang, typer.Option("--lang", help="Read the files as `.mprof` sources or Modelfiles (auto: `Modelfile`, `*.Modelfile` and `*.modelfile` are Modelfiles).")
+        Lang, typer.Option("--lang", help="Read the files as `.mprof` sources or Modelfiles (auto: a `.mprof` name is a source; a name holding `modelfile` in any case, or a first instruction such as FROM, is a Modelfile).")
     ] = Lang.auto,
     notes: t.Annotated[
         bool, typer.Option("--notes", help="List every note too (text output; by default notes are counted by code in the summary line).")

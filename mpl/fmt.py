@@ -438,6 +438,11 @@ def _format_one(path: str, *, check: bool, diff: bool, colour: bool, counts: dic
         sys.stderr.write(f"mpl: error: cannot read `{shown}`: {exc.strerror or exc}\n")
         counts["failed"] += 1
         return 2
+    if path != STDIN and _is_modelfile(path, data):
+        sys.stderr.write(f"mpl: `{shown}` is a Modelfile, left as it is: mpl fmt formats .mprof sources "
+                         "(`mpl import` turns a Modelfile into one)\n")
+        counts["unchanged"] += 1
+        return 0
     result, bom = _format_bytes(data, shown)
     if result is None:
         sys.stderr.write(f"mpl: error: cannot format `{shown}`: internal error in the formatter; the file is left as it is\n")
@@ -468,6 +473,13 @@ def _format_one(path: str, *, check: bool, diff: bool, colour: bool, counts: dic
             return 2
         sys.stderr.write(f"reformatted {shown}\n")
     return 0
+
+
+def _is_modelfile(path: str, data: bytes) -> bool:
+    """Whether `mpl.source.source_language` says the file is a Modelfile (judged on its first bytes)."""
+    from mpl.source import source_language
+
+    return source_language(path, data[:8192].decode("utf-8", errors="replace")) == "modelfile"
 
 
 def _format_bytes(data: bytes, shown: str) -> tuple[Formatted | None, bool]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mpl.compiler import lexicon, nodes
 from mpl.compiler.modelfile import (
+    ROLES,
     Command,
     Modelfile,
     decode_modelfile,
@@ -26,10 +27,10 @@ from mpl.compiler.modelfile import (
     parameter_value,
     read_modelfile,
 )
-from mpl.compiler.names import looks_like_path
+from mpl.compiler.names import looks_like_path, windows_absolute
 from mpl.compiler.parse import quote_string, value_literal
 from mpl.diagnostics import Sink
-from mpl.source import SourceFile, Span, read_file
+from mpl.source import SourceFile, Span, read_file, source_language
 
 PyValue = t.Union[int, float, bool, str, list]
 
@@ -133,20 +134,26 @@ def import_modelfile(
                 "a second FROM (a vision projector, in `ollama show` output) cannot be written in a `.mprof`",
                 help="`from` the model's name brings its projector along; build from the GGUFs with a Modelfile otherwise",
             )
-        replaced = {k: v for k, v in last_wins(mf, sink).items() if k != "FROM"}
+        replaced = {k: v for k, v in last_wins(mf, sink, modelfile_dir).items() if k != "FROM"}
         replaced["FROM"] = kept_from
     else:
-        replaced = last_wins(mf, sink)
+        replaced = last_wins(mf, sink, modelfile_dir)
         kept_from = replaced.get("FROM")
     if kept_from is None:
         return
     source = kept_from.value
-    if replacement is not None and (show or _BLOB.search(source)):
+    if replacement is not None and _BLOB.search(source):
+        sink.report(
+            "MPL540", kept_from.value_span,
+            f"FROM names a blob of the server's model store; it is imported as `{replacement}`, "
+            "the name the `ollama show` header says to use",
+            help="check that the server still has that model; or FROM the GGUF file itself",
+        )
         source = replacement
     elif looks_like_path(source):
         source = _rebase(source, modelfile_dir, out_dir)
 
-    model_name = name or model_name_for(mf.source.path)
+    model_name = name or model_name_for(mf.source.path, source)
     model = Model(model_name, source)
     params_profile: Profile | None = None
     if profile is not None:
@@ -236,6 +243,9 @@ def import_modelfile(
             model.items.append(Item("stmt", text=f"adapter {quote_string(path)}"))
         elif kw in ("SYSTEM", "TEMPLATE", "LICENSE", "REQUIRES"):
             model.items.append(Item("stmt", text=f"{kw.lower()} {quote_string(command.value)}"))
+        elif kw == "MESSAGE" and command.name not in ROLES:  # `PARAMETER message hello`: Ollama sends role "hello"
+            sink.report("MPL540", command.name_span, f"a message of role `{command.name}` cannot be a `.mprof` message; it is not imported",
+                        help="write `PARAMETER message user: TEXT` (or MESSAGE user TEXT): the role, `: `, then the text")
         elif kw == "MESSAGE":
             model.items.append(Item("stmt", text=f"message {command.name} {quote_string(command.value)}"))
         elif kw in _NOT_REPRESENTABLE:
@@ -254,7 +264,7 @@ def import_modelfile(
 
 def _rebase(path: str, modelfile_dir: Path, out_dir: Path) -> str:
     """A relative path of the Modelfile, relative to the folder of the written `.mprof`."""
-    if path.startswith(("/", "\\", "~")):
+    if path.startswith(("/", "\\", "~")) or windows_absolute(path):
         return path
     absolute = Path(os.path.normpath(modelfile_dir / path))
     try:
@@ -663,6 +673,18 @@ def is_meton_config(path: Path) -> bool:
     return path.suffix.lower() in (".yaml", ".yml")
 
 
+def _not_a_modelfile(path: Path, text: str) -> str:
+    """Why `mpl.source.source_language` reads a source given to `mpl import` as a `.mprof`."""
+    from mpl.source import first_instruction
+
+    if path.suffix.lower() == ".mprof":
+        return f"`{path}` is a .mprof source already; import takes Modelfiles and Meton's config.yaml"
+    word = first_instruction(text)
+    starts = f"starts with `{word}`" if word else "holds no instruction"
+    return (f"`{path}` is not a Modelfile: its name does not say Modelfile and it {starts}, not with a Modelfile "
+            "instruction (FROM, PARAMETER, SYSTEM, …); rename it `NAME.Modelfile` if it is one")
+
+
 def run_import(
     sources: t.Sequence[Path], *, output: Path | None, profile: str | None, name: str | None,
     do_factor: bool, from_server: t.Sequence[str] = (), host: str | None = None,
@@ -692,6 +714,8 @@ def run_import(
         if is_meton_config(path):
             import_meton(source, sink, out)
             continue
+        if source_language(path, source.text) == "mprof":
+            raise ImportError_(_not_a_modelfile(path, source.text))
         mf = read_modelfile(source, sink)
         if not mf.ok:
             continue

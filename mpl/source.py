@@ -79,6 +79,67 @@ def read_file(path: str | os.PathLike[str], limit: int = MAX_BYTES, *, whole: bo
     return data
 
 
+# -- which language a file is written in ---------------------------------------------
+
+# A file name that holds "modelfile" in any case (`Modelfile.txt`, `ModelFile`, `Qwen3_4B_ModelFile`,
+# `llama_Modelfile`, `x.modelfile`), and a `.mprof` name: regular expressions over a path with `/`
+# separators. CHECKED_NAMES, the files `mpl check` takes by their name, is the `files:` pattern of
+# the pre-commit hook `mpl-check` (.pre-commit-hooks.yaml), word for word.
+MODELFILE_NAME = r"(^|/)[^/]*modelfile[^/]*$"
+SOURCE_NAME = r"\.mprof$"
+CHECKED_NAMES = rf"(?i){SOURCE_NAME}|{MODELFILE_NAME}"
+# The instructions that make a file whose name says nothing a Modelfile when one comes first
+# (after blank lines and `#` comments), in any case, as Ollama's parser reads them.
+MODELFILE_FIRST_WORDS = ("FROM", "PARAMETER", "TEMPLATE", "SYSTEM", "ADAPTER", "LICENSE", "MESSAGE", "REQUIRES")
+_FIRST_WORD = re.compile(r"([A-Za-z]+)(?:[ \t]|$)")
+_FIRST_LINE = re.compile(r"(?:\A|(?<=[\r\n]))[ \t]*([^ \t\r\n#][^\r\n]*)")  # the first line neither blank nor a comment
+_SNIFF_BYTES = 8192
+
+Language = t.Literal["mprof", "modelfile"]
+
+
+def source_language(path: str | os.PathLike[str], text: str | None = None) -> Language:
+    """Whether a file is a `.mprof` source or a Modelfile: the one rule of every command.
+
+    A `.mprof` name is the profile language; any other name holding "modelfile" (any case)
+    is a Modelfile; otherwise the file is a Modelfile when its first instruction line (after
+    blank lines and `#` comments) starts with a Modelfile instruction (`FROM`, `PARAMETER`, …,
+    any case). `text` is the file's text when the caller has it; else its start is read
+    (an unreadable file is left to the caller's reader to report).
+
+    >>> [source_language(p, "") for p in ("a.mprof", "Modelfile.txt", "x/Qwen3_4B_ModelFile", "fakenews.modelfile")]
+    ['mprof', 'modelfile', 'modelfile', 'modelfile']
+    >>> source_language("notes", "# base\\n\\nfrom llama3\\n"), source_language("p.txt", "profile p < >")
+    ('modelfile', 'mprof')
+    """
+    name = os.fspath(path).replace("\\", "/")
+    if re.search(SOURCE_NAME, name, re.IGNORECASE):
+        return "mprof"
+    if re.search(MODELFILE_NAME, name, re.IGNORECASE):
+        return "modelfile"
+    if text is None:
+        try:
+            head = read_file(path, _SNIFF_BYTES)[:_SNIFF_BYTES]
+        except OSError:
+            return "mprof"
+        codec = "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+        text = head.decode(codec, errors="replace")
+    return "modelfile" if first_instruction(text).upper() in MODELFILE_FIRST_WORDS else "mprof"
+
+
+def first_instruction(text: str) -> str:
+    """The word that starts the first line that is neither blank nor a `#` comment ("" if none).
+
+    >>> first_instruction("\\ufeff  # c\\n\\n  FROM x"), first_instruction("profile p < >")
+    ('FROM', 'profile')
+    """
+    match = _FIRST_LINE.search(text.removeprefix("\ufeff"))
+    if match is None:
+        return ""
+    word = _FIRST_WORD.match(match.group(1))
+    return word.group(1) if word else ""
+
+
 def read_stream(stream: t.Any, limit: int = MAX_BYTES) -> t.Any:
     """Read an open file to its end, but at most `limit` + 1 bytes (characters, in text mode).
 

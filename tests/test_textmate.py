@@ -123,6 +123,8 @@ def test_modelfile_language_is_registered() -> None:
     manifest = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
     (language,) = [lang for lang in manifest["contributes"]["languages"] if lang["id"] == "modelfile"]
     assert language["filenames"] == ["Modelfile"] and set(language["extensions"]) == {".Modelfile", ".modelfile"}
+    # every name holding "modelfile" in any case, as mpl.source.source_language reads names
+    assert language["filenamePatterns"] == ["*[mM][oO][dD][eE][lL][fF][iI][lL][eE]*"]
     config = json.loads((EXTENSION / language["configuration"]).read_text(encoding="utf-8"))
     assert config["comments"] == {"lineComment": "#"}
     assert "onLanguage:modelfile" in manifest["activationEvents"]

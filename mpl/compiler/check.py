@@ -334,12 +334,13 @@ def _check_model(program: Program, model: Model, sink: Sink) -> None:
         if not exists(model.adapter.path):
             sink.report(
                 "MPL307", model.adapter.value_span, f"adapter file `{model.adapter.value}` does not exist",
-                help=f"looked for {model.adapter.path}; relative paths start at the .mprof file's folder",
+                help=f"looked for {model.adapter.path}{_windows_note(model.adapter.value)}; relative paths start at the .mprof file's folder",
             )
     if model.source.kind == "path" and model.source.path is not None and not exists(model.source.path):
         sink.report(
             "MPL307", model.source.span, f"model file `{model.source.value}` does not exist",
-            help=f"looked for {model.source.path}; Ollama would send a missing path as a model name and try to pull it",
+            help=f"looked for {model.source.path}{_windows_note(model.source.value)}; "
+                 "Ollama would send a missing path as a model name and try to pull it",
         )
     check_model_files(program, model, sink)  # GGUF headers: MPL605-MPL607
     for text in (model.system, model.template):
@@ -355,3 +356,12 @@ def _check_model(program: Program, model: Model, sink: Sink) -> None:
             "MPL505", stop.span, "an empty `stop` list writes no PARAMETER line: the base model's stop strings stay",
             help="a Modelfile cannot clear inherited stop strings; list the ones you want, or remove the statement",
         )
+
+
+def _windows_note(value: str) -> str:
+    """Why a Windows path is missing here: on another system Ollama joins it to the file's folder too."""
+    import os
+
+    from mpl.compiler.names import windows_absolute
+
+    return " (a Windows path: it names a file only on Windows)" if windows_absolute(value) and os.name != "nt" else ""

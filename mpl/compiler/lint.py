@@ -82,12 +82,32 @@ def lint(program: Program, sink: Sink) -> Program:
             group.contexts.sort(key=rank)
         _report(program, sink, group, allows)
     for model in program.models:
+        lint_texts(model, sink)
         if (model.template is not None or "stop" in model.params) and local_gguf_base(program, model) is not None:
             # The marker lint reads the base's vocabulary: imported only for local GGUF bases.
             from mpl.compiler.markers import check_markers
 
             check_markers(program, model, sink)
     return msgspec.structs.replace(program, allows=allows)
+
+
+def lint_texts(model: Model, sink: Sink) -> None:
+    """A template with no `{{ … }}` (MPL734) and a system prompt of whitespace only (MPL735)."""
+    template, system = model.template, model.system
+    if template is not None and template.value and "{{" not in template.value:
+        sink.report(
+            "MPL734", template.value_span,
+            "this template holds no `{{ … }}`: every prompt becomes this fixed text, and the user's message never reaches the model",
+            help="put `{{ .Prompt }}` where the user's text goes (or range over `.Messages`); remove the template to keep the base model's",
+            model=model.name,
+        )
+    if system is not None and system.value and not system.value.strip():
+        sink.report(
+            "MPL735", system.value_span,
+            "this system prompt is only whitespace: it replaces the base model's system prompt with blank text",
+            help="remove it to keep the base model's system prompt, or write the prompt",
+            model=model.name,
+        )
 
 
 def _context_rank(program: Program) -> t.Callable[[Context], tuple[int, int, int]]:

@@ -46,16 +46,6 @@ _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_]")
 
 
-def is_modelfile_path(path: str | Path) -> bool:
-    """Whether a file name is a Modelfile's: `Modelfile`, `*.Modelfile` or `*.modelfile`.
-
-    >>> [is_modelfile_path(p) for p in ("Modelfile", "x/llama.Modelfile", "a.modelfile", "a.mprof")]
-    [True, True, True, False]
-    """
-    name = Path(path).name
-    return name == "Modelfile" or name.endswith((".Modelfile", ".modelfile"))
-
-
 @dataclass(frozen=True, slots=True)
 class Command:
     """One instruction as Ollama's parser reads it.
@@ -75,6 +65,16 @@ class Command:
     keyword_span: Span
     name_span: Span | None
     value_span: Span
+    via_parameter: bool = False  # written `PARAMETER system …`: Ollama reads it as the instruction
+
+
+# `PARAMETER <name> …` whose name (exactly, lower case) Ollama's CLI takes as an instruction:
+# the parser stores a PARAMETER under its name, as it stores FROM under `model`, and
+# `Modelfile.CreateRequest` switches on that name (parser/parser.go).
+PARAMETER_INSTRUCTIONS = {
+    "model": "FROM", "adapter": "ADAPTER", "template": "TEMPLATE", "system": "SYSTEM", "license": "LICENSE",
+    "message": "MESSAGE", "renderer": "RENDERER", "parser": "PARSER", "requires": "REQUIRES", "draft": "DRAFT",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +338,8 @@ class _Reader:
             hi -= 1
         value_span = Span(lo, hi)
         command = Command(keyword, name, value, quoting, Span(start, hi), kw_span, name_span, value_span)  # type: ignore[arg-type]
+        if keyword == "PARAMETER" and name in PARAMETER_INSTRUCTIONS:
+            command = as_instruction(command)
         self.mf.commands.append(command)
         self.lint_value(command)
 
@@ -384,6 +386,26 @@ class _Reader:
         )
 
 
+def as_instruction(command: Command) -> Command:
+    """`PARAMETER system …` as the SYSTEM it is to Ollama (`PARAMETER message user: hi` as a MESSAGE).
+
+    The instruction's word is the parameter name (`keyword_span`); a message's role is the
+    value up to its first `": "`, as `CreateRequest` splits it.
+    """
+    assert command.name_span is not None
+    keyword = PARAMETER_INSTRUCTIONS[command.name]
+    if keyword != "MESSAGE":
+        return Command(keyword, "", command.value, command.quoting, command.span, command.name_span, None,
+                       command.value_span, via_parameter=True)
+    role, found, content = command.value.partition(": ")
+    opened = {"bare": 0, "quoted": 1, "triple": 3}[command.quoting]
+    role_start = command.value_span.start + opened
+    role_span = Span(role_start, min(role_start + len(role), command.value_span.end))
+    value_span = Span(role_span.end + (2 if found else 0), command.value_span.end) if command.quoting == "bare" else command.value_span
+    return Command("MESSAGE", role, content, command.quoting, command.span, command.name_span, role_span, value_span,
+                   via_parameter=True)
+
+
 # -- typed values -------------------------------------------------------------
 
 _GO_INT = re.compile(r"[+-]?[0-9]+")
@@ -427,34 +449,48 @@ def parameter_value(name: str, text: str, span: Span, *, lenient_ints: bool = Fa
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
-def model_name_for(path: str) -> str:
-    """The model name a Modelfile gets from its file name.
+def model_name_for(path: str, source: str | None = None) -> str:
+    """The model name a Modelfile gets from its file name: the name without its "modelfile" part.
 
-    >>> model_name_for("dir/llama3.Modelfile"), model_name_for("/x/coder/Modelfile"), model_name_for("Modelfile")
-    ('llama3', 'coder', 'model')
+    A name that would be the FROM `source` itself (`Modelfile_llama3` with `FROM llama3`)
+    gets `-custom`, so the model is not read as built from itself.
+
+    >>> [model_name_for(p) for p in ("dir/llama3.Modelfile", "/x/coder/Modelfile", "Modelfile", "Modelfile.qwen")]
+    ['llama3', 'coder', 'model', 'qwen']
+    >>> [model_name_for(p) for p in ("Qwen3_4B_ModelFile", "llama_Modelfile", "/x/coder/Modelfile.txt", "/x/c/Modelfile2")]
+    ['Qwen3_4B', 'llama', 'coder', 'c2']
     """
     p = Path(path)
-    stem = p.name
-    for suffix in (".Modelfile", ".modelfile"):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    else:
-        if stem == "Modelfile":
-            stem = p.resolve().parent.name if str(p.parent) not in ("", ".") else ""
-    name = _UNSAFE_NAME.sub("-", stem).strip("-.")
-    return name or "model"
+    stem = re.sub(r"\.(txt|md)$", "", p.name, flags=re.IGNORECASE)
+    stem = re.sub(r"[._\- ]*modelfile[._\- ]*", "", stem, count=1, flags=re.IGNORECASE)
+    if not stem or stem.isdigit():
+        folder = p.resolve().parent.name if str(p.parent) not in ("", ".") else ""
+        stem = f"{folder}{stem}" if folder else stem
+    name = _UNSAFE_NAME.sub("-", stem).strip("-.") or "model"
+    if source is not None:
+        from mpl.compiler.names import canonical_model_name
+
+        if canonical_model_name(name) == canonical_model_name(source):
+            name += "-custom"
+    return name
 
 
 REPLACED = ("FROM", "ADAPTER", "SYSTEM", "TEMPLATE", "REQUIRES", "RENDERER", "PARSER", "DRAFT")
 
 
-def last_wins(mf: Modelfile, sink: Sink | None) -> dict[str, Command]:
-    """The instructions of which Ollama keeps the last one; earlier ones are reported (MPL128)."""
+def last_wins(mf: Modelfile, sink: Sink | None, base_dir: Path | None = None) -> dict[str, Command]:
+    """The instructions of which Ollama keeps one; the others are reported (MPL128).
+
+    The last one wins, except for FROM (`kept_from`): there the FROM Ollama builds from
+    depends on which values are files next to the Modelfile (in `base_dir`).
+    """
     kept: dict[str, Command] = {}
     for keyword in REPLACED:
         commands = mf.get(keyword)
         if not commands:
+            continue
+        if keyword == "FROM":
+            kept[keyword] = kept_from(mf, commands, sink, base_dir or Path.cwd())
             continue
         kept[keyword] = commands[-1]
         if sink is not None:
@@ -469,7 +505,43 @@ def last_wins(mf: Modelfile, sink: Sink | None) -> dict[str, Command]:
     return kept
 
 
-def to_file(mf: Modelfile, sink: Sink, *, name: str | None = None, target: Version | None = None) -> nodes.File:
+def kept_from(mf: Modelfile, froms: list[Command], sink: Sink | None, base_dir: Path) -> Command:
+    """The FROM a model is built from, as Ollama decides it; the others are reported (MPL128).
+
+    The CLI sends a FROM whose path exists (joined to the Modelfile's folder) as files, and
+    any other as the model name `from` (the last name wins); the server builds from `from`
+    whenever it is set and ignores `files` (server/create.go). So a name wins over every
+    file, before or after it; files alone are merged into one model (the first is checked).
+    """
+    from mpl.compiler.names import exists, expand_path
+
+    if len(froms) == 1:
+        return froms[0]
+    names = [c for c in froms if not exists(expand_path(c.value, base_dir))]
+    kept = names[-1] if names else froms[0]
+    line = mf.source.line_col(kept.span.start)[0]
+    for other in froms:
+        if other is kept or sink is None:
+            continue
+        if other in names:
+            message = f"this FROM is replaced by the one on line {line}: of several model names, Ollama sends the last"
+        elif names:
+            message = (f"this FROM file is not used: the FROM on line {line} names a model, and Ollama builds from a "
+                       "model name whenever one is given, before or after a file (the file is still uploaded)")
+        else:
+            message = (f"this FROM file is added to the one on line {line}: Ollama sends the files of every FROM, and "
+                       "the server makes one model of them all (a model and its vision projector); mpl checks the first only")
+        sink.report(
+            "MPL128", other.keyword_span, message,
+            related=[Related(kept.keyword_span, "the FROM Ollama builds from")],
+            help="keep one FROM" + ("" if names else ", unless the other file is the model's projector"),
+        )
+    return kept
+
+
+def to_file(
+    mf: Modelfile, sink: Sink, *, name: str | None = None, target: Version | None = None, base_dir: Path | None = None,
+) -> nodes.File:
     """The syntax tree a `.mprof` holding this Modelfile's model would give, spans in the Modelfile.
 
     FROM, ADAPTER, SYSTEM, TEMPLATE and REQUIRES keep the last one (earlier ones are
@@ -481,7 +553,7 @@ def to_file(mf: Modelfile, sink: Sink, *, name: str | None = None, target: Versi
     from mpl.catalog import NEWEST, Version, catalog
     from mpl.compiler.check import _missing_instruction, valid_requires
 
-    kept = last_wins(mf, sink)
+    kept = last_wins(mf, sink, base_dir)
     decls: list[nodes.Decl] = []
     requires = kept.get("REQUIRES")
     version = target
@@ -521,7 +593,7 @@ def to_file(mf: Modelfile, sink: Sink, *, name: str | None = None, target: Versi
     source = kept.get("FROM")
     if source is not None:
         span = Span(0, len(mf.source.text))
-        model_name = nodes.String(span=source.keyword_span, value=name or model_name_for(mf.source.path))
+        model_name = nodes.String(span=source.keyword_span, value=name or model_name_for(mf.source.path, source.value))
         from_value = nodes.String(span=source.value_span, value=source.value)
         block = nodes.Block(span=span, stmts=tuple(stmts))
         decls.append(nodes.ModelDecl(span=span, name=model_name, source=from_value, block=block))
@@ -550,7 +622,7 @@ def analyze_modelfile(
         src = source if isinstance(source, SourceFile) else SourceFile("<string>", source)
         sink = Sink(src)
         mf = read_modelfile(src, sink)
-    file = to_file(mf, sink, name=name, target=target)
+    file = to_file(mf, sink, name=name, target=target, base_dir=base_dir)
     if not file.decls:
         return Analysis(source=mf.source, sink=sink, tree=file)
     analysis = analyze(file, target=target, base_dir=base_dir, targets=targets)

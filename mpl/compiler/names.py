@@ -17,6 +17,7 @@ __all__ = [
     "looks_like_path",
     "suggest",
     "valid_model_name",
+    "windows_absolute",
 ]
 
 
@@ -54,6 +55,11 @@ def valid_model_name(name: str) -> bool:
 
     >>> [valid_model_name(n) for n in ("meton-custom", "qwen2.5-coder:7b", "user/m:tag", "-x", "a b")]
     [True, True, True, False, False]
+
+    A scheme before the host is Ollama's too (`ParseNameBare` cuts it off); an address with more parts is not a name:
+
+    >>> valid_model_name("https://hf.co/bartowski/Llama-GGUF:Q4_K_M"), valid_model_name("https://h.co/a/b/resolve/main/m.gguf")
+    (True, False)
     """
     rest, tag = name, None
     slash = name.rfind("/")
@@ -62,6 +68,9 @@ def valid_model_name(name: str) -> bool:
         rest, tag = name[:colon], name[colon + 1 :]
         if not _TAG.fullmatch(tag):
             return False
+    host_first = rest.rsplit("/", 2)
+    if len(host_first) == 3 and "://" in host_first[0]:
+        rest = "/".join([host_first[0].split("://", 1)[1], *host_first[1:]])
     parts = rest.split("/")
     if len(parts) > 3 or not parts[-1]:
         return False
@@ -99,13 +108,33 @@ def canonical_model_name(name: str) -> str:
     return "/".join(parts)
 
 
+_WINDOWS_ABSOLUTE = re.compile(r"[A-Za-z]:[\\/]")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
 def looks_like_path(text: str) -> bool:
-    """A `from` source that names a file rather than a registry model."""
+    """A `from` source that names a file rather than a registry model.
+
+    A Windows path (`C:\\models\\x.gguf`, `c:/Users/me/model`) is a path; an address
+    (`https://…/model.gguf`) is not: Ollama sends it as a model name.
+
+    >>> [looks_like_path(p) for p in ("./m", "x.gguf", "C:\\\\Backup\\\\m.gguf", "c:/Users/me/model", "https://h/m.gguf", "llama3")]
+    [True, True, True, True, False, False]
+    """
+    if _WINDOWS_ABSOLUTE.match(text):
+        return True
+    if _URL.match(text):
+        return False
     return (
         text.lower().endswith(".gguf")
         or text.startswith(("/", "./", "../", "~", "\\"))
         or text in (".", "..")
     )
+
+
+def windows_absolute(text: str) -> bool:
+    """Whether a path is absolute only on Windows (`C:\\…`, `c:/…`): elsewhere Ollama joins it to the Modelfile's folder."""
+    return bool(_WINDOWS_ABSOLUTE.match(text))
 
 
 def expand_path(text: str, base_dir: Path) -> Path:

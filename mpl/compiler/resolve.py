@@ -550,9 +550,12 @@ class _Resolver:
         if looks_like_path(text):
             return ModelSource("path", text, span, expand_path(text, self.base_dir))
         if not valid_model_name(text):
+            address = "://" in text
             self.sink.report(
                 "MPL214", span, f"`{text}` is neither a valid Ollama model name nor a GGUF path",
-                help="a local file must end in `.gguf` or start with `./`, `../`, `/` or `~`",
+                help="Ollama downloads no address: it sends it as a model name and the server answers `invalid model name`; "
+                     "download the file and give its path, or name a registry model (`hf.co/USER/REPO:QUANT`)" if address else
+                     "a local file must end in `.gguf` or start with `./`, `../`, `/` or `~`",
             )
         return ModelSource("registry", text, span)
 

@@ -117,8 +117,10 @@ CODES: dict[str, Code] = _codes(
          "End the quoted value with its closing quote at the end of the line."),
     Code("MPL128", "modelfile-instruction-replaced", "warning",
          "An instruction Ollama keeps only once (FROM, ADAPTER, SYSTEM, TEMPLATE, REQUIRES, RENDERER, PARSER, DRAFT) is given again.",
-         "Only the last one reaches the model; the earlier one is ignored without a word.",
-         "Remove the earlier line, or merge the two."),
+         "Only one reaches the model and the other is ignored without a word: the last one, except for FROM. "
+         "A FROM that names a model wins over every FROM file, before or after it (the server ignores files when "
+         "a model name is given); of several names the last wins; several files are merged into one model.",
+         "Remove the line Ollama does not use, or merge the two."),
     # -- 2xx: names and structure -----------------------------------------
     Code("MPL201", "unknown-parent", "error",
          "`extends` names a profile that does not exist.",
@@ -323,8 +325,10 @@ CODES: dict[str, Code] = _codes(
          "Ollama keeps the base's adapters and appends the new one, giving a model with two adapters.",
          "Build from the base's own `from` model, or merge the adapters offline into one."),
     Code("MPL605", "not-gguf", "error",
-         "A model or adapter file is not a readable GGUF file.",
-         "Ollama fails the create (`supplied file was not in GGUF format`) after the upload.",
+         "A model or adapter file is not a readable GGUF file, or a `from` or `adapter` folder does not hold what "
+         "Ollama takes from a folder (for an adapter: one GGUF file, or safetensors it converts over a llama or gemma2 base).",
+         "Ollama fails the create (`supplied file was not in GGUF format` after the upload; for a folder, the reason the "
+         "message quotes, such as `no Modelfile or safetensors files found` or `only one adapter is currently supported`).",
          "Point `from` or `adapter` at a GGUF file; convert safetensors with llama.cpp's converters first."),
     Code("MPL606", "adapter-not-lora", "error",
          "The adapter GGUF does not say `general.type = adapter` and `adapter.type = lora`.",
@@ -483,4 +487,14 @@ CODES: dict[str, Code] = _codes(
          "(Llama-2 `[INST]` on a ChatML model, as Meton's fine-tuning Modelfiles do), and a stop string made of it rarely fires. "
          "`[UPPER]` markers count only when the vocabulary has chat tokens of another kind: Llama 2 and Mistral v0.1 learned `[INST]` as text.",
          "Use the base's own chat markers: `mpl init --template fine-tuned --base BASE.gguf` writes its template and stop strings."),
+    Code("MPL734", "template-without-actions", "warning",
+         "A model's `template` (TEMPLATE in a Modelfile) holds no `{{ … }}` action at all.",
+         "Ollama renders every request through the template: without `{{ .Prompt }}` or `{{ .Messages }}` each prompt "
+         "becomes the same fixed text, so the user's message never reaches the model.",
+         "Put `{{ .Prompt }}` where the user's text goes (or range over `.Messages`), or remove the template to keep the base model's."),
+    Code("MPL735", "system-only-whitespace", "warning",
+         "A model's `system` (SYSTEM in a Modelfile) holds only spaces, tabs or line breaks.",
+         "Ollama treats only an empty system prompt as absent: a blank one silently replaces the base model's system prompt "
+         "with nothing a reader can see.",
+         "Remove the statement to keep the base model's system prompt, or write the prompt."),
 )

@@ -20,7 +20,7 @@ from mpl.diagnostics import Diagnostic, Sink
 from mpl.compiler.chunks import ChunkParser
 from mpl.lsp.positions import UTF16, PositionMap
 from mpl.lsp.symbols import Index
-from mpl.source import SourceFile
+from mpl.source import SourceFile, source_language
 
 #: The largest document the server analyses (UTF-8 bytes). Larger ones get one MPL005 diagnostic and no analysis:
 #: an analysis takes about a second a MiB (several for a MiB of errors) on every change, and `mpl check` reads up
@@ -115,9 +115,7 @@ def analyze_document(
     if size > MAX_DOCUMENT_BYTES:
         return refused_document(uri, size, version, text=text, encoding=encoding)
     source = SourceFile(str(path) if path else uri, text)
-    from mpl.compiler.modelfile import is_modelfile_path
-
-    if language == "modelfile" or (language in (None, "") and is_modelfile_path(path or urlparse(uri).path)):
+    if language == "modelfile" or (language != "mprof" and source_language(path or urlparse(uri).path, text) == "modelfile"):
         return _analyze_modelfile(uri, source, version, ollama=ollama, encoding=encoding,
                                   base_dir=path.parent if path is not None else (root or Path.cwd()))
     file, syntax = (parser or ChunkParser()).parse(source)

@@ -14,6 +14,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mpl.compiler.adapters import sent_files
 from mpl.compiler.program import Model, Program
 from mpl.diagnostics import Sink
 from mpl.targets.base import OutputFile, Target, dump_json, typed
@@ -75,8 +76,8 @@ def create_request(program: Program, model: Model, blobs: t.Mapping[Path, Blob] 
         request["from"] = dep.name if dep is not None else source.value
     else:
         request["from"] = source.value
-    if model.adapter is not None:
-        request["adapters"] = dict([digest(model.adapter.path)])
+    if model.adapter is not None:  # a folder: the files Ollama's CLI takes from it
+        request["adapters"] = dict(digest(path) for path in sent_files(model.adapter.path))
     if model.template is not None and model.template.value:
         request["template"] = model.template.value
     if model.system is not None and model.system.value:
@@ -208,5 +209,5 @@ def local_files(model: Model) -> list[Path]:
     if model.source.kind == "path" and model.source.path is not None:
         paths.append(model.source.path)
     if model.adapter is not None:
-        paths.append(model.adapter.path)
+        paths.extend(sent_files(model.adapter.path))
     return paths
