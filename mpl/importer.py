@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpl.compiler import lexicon, nodes
+from mpl.catalog import MODELFILE_ROLES
 from mpl.compiler.modelfile import (
-    ROLES,
     Command,
     Modelfile,
     decode_modelfile,
@@ -243,7 +243,7 @@ def import_modelfile(
             model.items.append(Item("stmt", text=f"adapter {quote_string(path)}"))
         elif kw in ("SYSTEM", "TEMPLATE", "LICENSE", "REQUIRES"):
             model.items.append(Item("stmt", text=f"{kw.lower()} {quote_string(command.value)}"))
-        elif kw == "MESSAGE" and command.name not in ROLES:  # `PARAMETER message hello`: Ollama sends role "hello"
+        elif kw == "MESSAGE" and command.name not in MODELFILE_ROLES:  # `PARAMETER message hello`: Ollama sends role "hello"
             sink.report("MPL540", command.name_span, f"a message of role `{command.name}` cannot be a `.mprof` message; it is not imported",
                         help="write `PARAMETER message user: TEXT` (or MESSAGE user TEXT): the role, `: `, then the text")
         elif kw == "MESSAGE":
