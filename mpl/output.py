@@ -415,6 +415,9 @@ class StreamedOutputs:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: object) -> None:
         if kind is not None:
             self._abandon()
+            if isinstance(value, OSError) and self.steps:  # a write to a temporary failed (a full disk)
+                raise OutputError(f"cannot write {self.steps[0].final}: {value.strerror or value}; "
+                                  "no output was changed") from None
             return
         current = self.steps[0].final if self.steps else Path(".")
         try:
