@@ -35,25 +35,35 @@ class Redactor:
         from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
         from detect_secrets.plugins.base import RegexBasedDetector
 
-        self.patterns: list[tuple[str, re.Pattern[str]]] = []
+        self.patterns: list[tuple[str, re.Pattern[str], int, str]] = []
         for secret_type, cls in sorted(get_mapping_from_secret_type_to_class().items()):
             if secret_type in _LEFT_OUT or not issubclass(cls, RegexBasedDetector):
                 continue
             plugin = cls()
             label = _slug(secret_type)
             if label == "private-key":
-                self.patterns.append((label, _PRIVATE_KEY))
+                self.patterns.append((label, _PRIVATE_KEY, 0, "PRIVATE KEY"))
                 continue
             for pattern in plugin.denylist:
-                self.patterns.append((label, pattern))
-        # A string in which no plugin pattern can match is passed over at once: every
-        # secret the plugins know holds one of these (checked by a test over their patterns).
+                self.patterns.append((label, pattern, *needs(pattern)))
         self.counts: Counter[str] = Counter()
 
     def redact(self, text: str) -> str:
         """`text` with every secret replaced by its marker."""
         spans: list[tuple[int, int, str]] = []
-        for label, pattern in self.patterns:
+        # A run of token characters lies within a word between white space: the longest word bounds it.
+        longest = max(map(len, text.split()), default=0)
+        lower: str | None = None
+        for label, pattern, needed, literal in self.patterns:
+            if needed > longest:
+                continue  # the pattern needs a longer run of token characters than the text has
+            if literal:
+                if pattern.flags & re.IGNORECASE:
+                    lower = text.lower() if lower is None else lower
+                    if literal.lower() not in lower:
+                        continue
+                elif literal not in text:
+                    continue  # nor can it match without its literal part
             for match in pattern.finditer(text):
                 start, end = _secret_span(match)
                 if end > start:
@@ -72,6 +82,88 @@ class Redactor:
             pos = end
         out.append(text[pos:])
         return "".join(out)
+
+
+#: Characters of the tokens secrets are made of (keys, tokens, base64); `\\d` and `\\w` count too
+#: (none of these is white space, so a run of them lies within one word of the text).
+TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+
+
+def needs(pattern: re.Pattern[str]) -> tuple[int, str]:
+    """How long a run of `TOKEN_CHARS` every match of `pattern` holds (0: no such bound found),
+    and a literal every match holds (`""`: none found).
+
+    Most secrets are a long run of token characters (`AKIA[0-9A-Z]{16}`,
+    `[0-9a-f]{64}`); a text without a run that long cannot match, and running
+    some forty patterns over every message is most of `mpl data`'s time. The
+    bound is read from the pattern itself: a repeat `CLASS{n,}` on its main path
+    (not in an alternative) whose class holds only token characters. The
+    patterns are detect-secrets', so the bounds follow them when they change.
+
+    >>> needs(re.compile(r"AKIA[0-9A-Z]{16}")), needs(re.compile(r"(a|b{30})")), needs(re.compile(r"(?:\\s|^)AKC\\d{40}"))
+    ((16, 'AKIA'), (0, ''), (40, 'AKC'))
+    """
+    try:
+        import re._constants as sre_constants
+        import re._parser as sre_parse
+    except ImportError:  # pragma: no cover  (Python before 3.11)
+        import sre_constants  # type: ignore[no-redef]
+        import sre_parse  # type: ignore[no-redef]
+    c: t.Any = sre_constants
+
+    def chars(items: t.Any) -> set[str] | None:
+        out: set[str] = set()
+        for op, av in items:
+            if op is c.LITERAL:
+                out.add(chr(av))
+            elif op is c.CATEGORY and av in (c.CATEGORY_DIGIT, c.CATEGORY_WORD):
+                out.add("_")
+            elif op is c.IN:
+                for op2, av2 in av:
+                    if op2 is c.LITERAL:
+                        out.add(chr(av2))
+                    elif op2 is c.RANGE:
+                        out.update(chr(code) for code in range(av2[0], av2[1] + 1))
+                    elif op2 is c.CATEGORY and av2 in (c.CATEGORY_DIGIT, c.CATEGORY_WORD):
+                        out.add("_")  # \\d and \\w: word characters, which a run counts (any script)
+                    else:
+                        return None  # a category (Unicode digits and letters) or a negation: no bound
+            else:
+                return None
+        if pattern.flags & re.IGNORECASE:
+            out |= {ch.swapcase() for ch in out}
+        return out
+
+    def literal(sequence: t.Any) -> str:
+        best, run = "", ""
+        for op, av in sequence:
+            if op is c.LITERAL:
+                run += chr(av)
+                best = max(best, run, key=len)
+                continue
+            run = ""
+            if op is c.SUBPATTERN and not av[1] and not av[2]:  # not under scoped flags (`(?i:...)`)
+                best = max(best, literal(av[-1]), key=len)
+        return best
+
+    def bound(sequence: t.Any) -> int:
+        best = 0
+        for op, av in sequence:
+            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+                low, _high, sub = av
+                found = chars(sub)
+                if found is not None and found <= TOKEN_CHARS:
+                    best = max(best, low)
+            elif op is c.SUBPATTERN:
+                best = max(best, bound(av[-1]))
+        return best
+
+    try:
+        parsed = sre_parse.parse(pattern.pattern, pattern.flags)
+        found = literal(parsed)
+        return bound(parsed), found if len(found) >= 2 else ""
+    except Exception:  # a pattern the parser of this Python reads otherwise: no bound, always run
+        return 0, ""
 
 
 def _secret_span(match: re.Match[str]) -> tuple[int, int]:
