@@ -35,17 +35,17 @@ class Redactor:
         from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
         from detect_secrets.plugins.base import RegexBasedDetector
 
-        self.patterns: list[tuple[str, re.Pattern[str], int, str]] = []
+        self.patterns: list[tuple[str, re.Pattern[str], int, str, bool]] = []
         for secret_type, cls in sorted(get_mapping_from_secret_type_to_class().items()):
             if secret_type in _LEFT_OUT or not issubclass(cls, RegexBasedDetector):
                 continue
             plugin = cls()
             label = _slug(secret_type)
             if label == "private-key":
-                self.patterns.append((label, _PRIVATE_KEY, 0, "PRIVATE KEY"))
+                self.patterns.append((label, _PRIVATE_KEY, 0, "PRIVATE KEY", False))
                 continue
             for pattern in plugin.denylist:
-                self.patterns.append((label, pattern, *needs(pattern)))
+                self.patterns.append((label, pattern, *needs(pattern), bool(pattern.flags & re.IGNORECASE)))
         self.counts: Counter[str] = Counter()
 
     def redact(self, text: str) -> str:
@@ -54,11 +54,11 @@ class Redactor:
         # A run of token characters lies within a word between white space: the longest word bounds it.
         longest = max(map(len, text.split()), default=0)
         lower: str | None = None
-        for label, pattern, needed, literal in self.patterns:
+        for label, pattern, needed, literal, anycase in self.patterns:
             if needed > longest:
                 continue  # the pattern needs a longer run of token characters than the text has
             if literal:
-                if pattern.flags & re.IGNORECASE:
+                if anycase:
                     lower = text.lower() if lower is None else lower
                     if literal.lower() not in lower:
                         continue
