@@ -108,6 +108,7 @@ def test_the_example_history_gives_three_files_split_by_session(history: Path) -
     counts = manifest["counts"]
     assert (counts["sessions"], counts["examples"], counts["train"], counts["holdout"]) == (4, 4, 3, 1)
     assert counts["dropped"] == {"failed-turn": 1}
+    assert counts["prefix_files"] == 3  # two earlier saves of one session, one of the other
     assert counts["redacted"] == 4
     train, holdout = manifest["sessions"]["train"], manifest["sessions"]["holdout"]
     assert not set(train) & set(holdout) and len(set(train + holdout)) == 4
@@ -300,6 +301,14 @@ def test_the_split_depends_on_the_seed_and_never_splits_a_session(tmp_path: Path
     assert sides["1"] != sides["2"]
 
 
+def test_the_same_record_twice_in_jsonl_is_a_counted_duplicate(tmp_path: Path) -> None:
+    row = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]})
+    (tmp_path / "in.jsonl").write_text(f"{row}\n{row}\n")
+    assert mpl_data(tmp_path, "in.jsonl", "-o", "t.jsonl").exit_code == 0
+    counts = json.loads((tmp_path / "t.manifest.json").read_text())["counts"]
+    assert counts["examples"] == 1 and counts["dropped"] == {"duplicate": 1} and counts["prefix_files"] == 0
+
+
 def test_exact_duplicates_are_removed_and_counted(tmp_path: Path) -> None:
     for n in range(3):
         write(tmp_path / "c" / f"s{n}.json", conversation(f"session-{n}", [("user", "same", {}), ("assistant", "same", {})]))
@@ -384,3 +393,12 @@ def test_data_fixture_reports_its_code(tmp_path: Path, fixture: Path, chat_stand
         assert result.exit_code == 1 and not (tmp_path / "f" / "out").exists()
     else:
         assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("fmt", ["openai", "sharegpt", "alpaca"])
+def test_each_format_of_the_example_history(history: Path, fmt: str, snapshot: t.Any) -> None:
+    """The example history in each JSON format, one record a line (the snapshot shows them indented)."""
+    result = mpl_data(history, "conversations", "web_sessions", "export.json", "-o", "t.jsonl", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    records = lines(history / "t.jsonl")
+    assert "\n".join(json.dumps(r, indent=2, ensure_ascii=False) for r in records) == snapshot

@@ -61,7 +61,7 @@ class _Bar:
 def summary(result: Result) -> str:
     """The counts as a small table (plain text: it goes to standard error, maybe a log)."""
     counts = result.counts
-    rows = [("sessions", counts["sessions"]), ("examples", counts["examples"]), ("  train", counts["train"]),
+    rows = [("sessions", counts["sessions"]), ("earlier saves merged", counts["prefix_files"]), ("examples", counts["examples"]), ("  train", counts["train"]),
             ("  held out", counts["holdout"]), ("tool outputs folded", counts["folded"]),
             ("secrets redacted", counts["redacted"])]
     rows += [(f"dropped: {reason}", number) for reason, number in counts["dropped"].items()]

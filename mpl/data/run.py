@@ -128,12 +128,19 @@ def scan(inputs: list[Input], progress: t.Callable[[], None] | None = None) -> d
     return sessions
 
 
-def not_prefixes(sessions: dict[str, _Session]) -> t.Iterator[tuple[str, str, str]]:
-    """(session, file, longest file) for each file that is not the beginning of its session's longest."""
+def compare(sessions: dict[str, _Session]) -> t.Iterator[tuple[str, str, str, str]]:
+    """(verdict, session, file, longest file) for each shorter (or equal) file of a session.
+
+    The verdict is `prefix` (a save of the session's beginning: the longest holds it),
+    `duplicate` (the same conversation again) or `not-a-prefix`.
+    """
     for session, state in sessions.items():
         for length, final, where in state.others:
             if length and state.hashes[length - 1] != final:
-                yield session, where, state.where
+                verdict = "not-a-prefix"
+            else:
+                verdict = "duplicate" if length == len(state.hashes) else "prefix"
+            yield verdict, session, where, state.where
 
 
 def _keep_session(record: Record, messages: list[Message], options: Options, dropped: Counter[str]) -> bool:
@@ -187,8 +194,14 @@ def run(options: Options, *, progress: t.Any = None, template: t.Any = None) -> 
         raise DataError(Problem("MPL022", str(options.sources[0]), f"no conversation in {names}"))
     dropped: Counter[str] = Counter()
     warnings = []
-    for session, where, longest in not_prefixes(sessions):
-        dropped["not-a-prefix"] += 1
+    prefixes = 0
+    for verdict, session, where, longest in compare(sessions):
+        if verdict == "prefix":
+            prefixes += 1
+            continue
+        dropped[verdict] += 1
+        if verdict == "duplicate":
+            continue
         warnings.append(Problem("MPL023", where.split("#")[0],
                                 f"`{where}` has the session id {session} of `{longest}` but is not its beginning; left out",
                                 help=f"`{longest}` is the session's longest file; give this file on its own if it should be trained on"))
@@ -241,6 +254,7 @@ def run(options: Options, *, progress: t.Any = None, template: t.Any = None) -> 
         result_counts: dict[str, t.Any] = {
             "inputs": len(inputs),
             "sessions": len(sessions),
+            "prefix_files": prefixes,
             "examples": counts["train"] + counts["holdout"],
             "train": counts["train"],
             "holdout": counts["holdout"],
