@@ -10,9 +10,9 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from helpers import EXAMPLES, FIXTURES
 from typer.testing import CliRunner
 
-from helpers import EXAMPLES, FIXTURES
 from mpl.cli import app
 
 TRAINING = EXAMPLES / "training"
@@ -70,14 +70,18 @@ class ChatStandIn:
         return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
 
 
-@pytest.fixture
-def chat_standin(monkeypatch: pytest.MonkeyPatch) -> ChatStandIn:
-    """`mpl.chat` replaced by `ChatStandIn` for the test."""
+def install_chat_standin(monkeypatch: pytest.MonkeyPatch) -> ChatStandIn:
+    """`mpl.chat` replaced by a `ChatStandIn` for the test."""
     import sys
 
     stand_in = ChatStandIn()
     monkeypatch.setitem(sys.modules, "mpl.chat", stand_in.module)
     return stand_in
+
+
+@pytest.fixture
+def chat_standin(monkeypatch: pytest.MonkeyPatch) -> ChatStandIn:
+    return install_chat_standin(monkeypatch)
 
 
 @pytest.fixture

@@ -10,7 +10,13 @@ import shutil
 import typing as t
 from pathlib import Path
 
-from test_data import TRAINING, chat_standin, mpl_data  # noqa: F401  (a fixture)
+import pytest
+from test_data import TRAINING, ChatStandIn, install_chat_standin, mpl_data
+
+
+@pytest.fixture
+def chat_standin(monkeypatch: pytest.MonkeyPatch) -> ChatStandIn:
+    return install_chat_standin(monkeypatch)
 
 
 def test_text_is_each_conversation_rendered_with_nothing_between(tmp_path: Path, chat_standin: t.Any) -> None:

@@ -21,7 +21,7 @@ from collections import Counter
 
 _LEFT_OUT = frozenset({"Base64 High Entropy String", "Hex High Entropy String", "Secret Keyword", "Public IP (ipv4)"})
 _PRIVATE_KEY = re.compile(
-    r"-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S)
+    r"-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.DOTALL)
 
 
 def _slug(secret_type: str) -> str:
@@ -32,7 +32,9 @@ class Redactor:
     """Replaces secrets in strings; `counts` says how many of each type were replaced."""
 
     def __init__(self) -> None:
-        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.core.plugins.util import (
+            get_mapping_from_secret_type_to_class,
+        )
         from detect_secrets.plugins.base import RegexBasedDetector
 
         self.patterns: list[tuple[str, re.Pattern[str], int, str, bool]] = []
@@ -162,7 +164,7 @@ def needs(pattern: re.Pattern[str]) -> tuple[int, str]:
         parsed = sre_parse.parse(pattern.pattern, pattern.flags)
         found = literal(parsed)
         return bound(parsed), found if len(found) >= 2 else ""
-    except Exception:  # a pattern the parser of this Python reads otherwise: no bound, always run
+    except (re.error, ValueError, TypeError, AttributeError, IndexError):  # read otherwise by this Python: always run
         return 0, ""
 
 

@@ -21,7 +21,15 @@ from pathlib import Path
 import msgspec
 
 from mpl.data.convert import convert, prepare
-from mpl.data.read import Input, Message, Problem, ReadError, Record, find_inputs, read_records
+from mpl.data.read import (
+    Input,
+    Message,
+    Problem,
+    ReadError,
+    Record,
+    find_inputs,
+    read_records,
+)
 
 MANIFEST_VERSION = 1
 
@@ -223,9 +231,10 @@ def run(options: Options, *, progress: t.Any = None, template: t.Any = None) -> 
             first = item.sha256
             try:
                 for record in read_records(item):
-                    session = chosen.get((number, record.index))
-                    if session is None or session != record.session:
+                    owner = chosen.get((number, record.index))
+                    if owner is None or owner != record.session:
                         continue
+                    session = owner
                     messages = prepare(record.messages, options.tools, dropped)
                     if not _keep_session(record, messages, options, dropped):
                         continue
@@ -277,9 +286,11 @@ def run(options: Options, *, progress: t.Any = None, template: t.Any = None) -> 
 
 def _render(template: t.Any, messages: list[dict[str, t.Any]], record: Record, options: Options) -> bytes:
     """One conversation as the chat template renders it, with nothing added between conversations."""
+    from mpl.chat import ChatTemplateError
+
     try:
         text = template.render(messages, tools=record.tools, add_generation_prompt=False)
-    except Exception as exc:  # the template's own error, whatever its type
+    except ChatTemplateError as exc:
         where = options.base or options.template
         raise DataError(Problem("MPL024", str(where), f"the chat template failed on `{record.where}`: {exc}")) from None
     return str(text).encode("utf-8")
