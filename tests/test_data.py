@@ -406,3 +406,22 @@ def test_each_format_of_the_example_history(history: Path, fmt: str, snapshot: t
     assert result.exit_code == 0, result.output
     records = lines(history / "t.jsonl")
     assert "\n".join(json.dumps(r, indent=2, ensure_ascii=False) for r in records) == snapshot
+
+
+def test_a_long_run_on_a_terminal_shows_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    from mpl.data import cli as data_cli
+
+    stream = io.StringIO()
+    stream.isatty = lambda: True  # type: ignore[method-assign]
+    monkeypatch.setattr(sys, "stderr", stream)
+    bar = data_cli._Bar()
+    bar.start(2 * data_cli.PROGRESS_FROM - 2)  # a short run: no bar
+    assert bar.progress is None
+    bar.start(2 * data_cli.PROGRESS_FROM)
+    assert bar.progress is not None
+    bar.advance()
+    bar.stop()
+    assert bar.progress is None

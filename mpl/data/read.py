@@ -320,7 +320,8 @@ def _example(value: t.Any, where: str, index: int, path: str) -> Record | None:
             messages.append(Message("system", system))
         for number, msg in enumerate(value["conversations"]):
             here = f"{where} `conversations[{number}]`"
-            role = _SHAREGPT_ROLES.get(msg.get("from")) if isinstance(msg, dict) else None
+            said = msg.get("from") if isinstance(msg, dict) else None
+            role = _SHAREGPT_ROLES.get(said) if isinstance(said, str) else None
             if role is None:
                 raise ReadError(_shape(path, f"a ShareGPT turn of unknown `from` at {here}"))
             content = _text(msg.get("value"), path, here)

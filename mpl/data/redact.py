@@ -38,7 +38,8 @@ class Redactor:
         from detect_secrets.plugins.base import RegexBasedDetector
 
         self.patterns: list[tuple[str, re.Pattern[str], int, str, bool]] = []
-        for secret_type, cls in sorted(get_mapping_from_secret_type_to_class().items()):
+        mapping: dict[str, t.Any] = dict(get_mapping_from_secret_type_to_class())
+        for secret_type, cls in sorted(mapping.items()):
             if secret_type in _LEFT_OUT or not issubclass(cls, RegexBasedDetector):
                 continue
             plugin = cls()
@@ -105,13 +106,10 @@ def needs(pattern: re.Pattern[str]) -> tuple[int, str]:
     >>> needs(re.compile(r"AKIA[0-9A-Z]{16}")), needs(re.compile(r"(a|b{30})")), needs(re.compile(r"(?:\\s|^)AKC\\d{40}"))
     ((16, 'AKIA'), (0, ''), (40, 'AKC'))
     """
-    try:
-        import re._constants as sre_constants
-        import re._parser as sre_parse
-    except ImportError:  # pragma: no cover  (Python before 3.11)
-        import sre_constants  # type: ignore[no-redef]
-        import sre_parse  # type: ignore[no-redef]
-    c: t.Any = sre_constants
+    import importlib
+
+    c: t.Any = importlib.import_module("re._constants")  # the standard library's own pattern parser
+    sre_parse: t.Any = importlib.import_module("re._parser")
 
     def chars(items: t.Any) -> set[str] | None:
         out: set[str] = set()
