@@ -138,17 +138,7 @@ def _merged(messages: list[Message]) -> tuple[str, list[Message]]:
 
 
 def to_openai(messages: list[Message], record_tools: list[t.Any] | None) -> dict[str, t.Any]:
-    rows: list[dict[str, t.Any]] = []
-    for msg in messages:
-        row: dict[str, t.Any] = {"role": msg.role, "content": msg.content}
-        if msg.calls:
-            row["tool_calls"] = msg.calls
-        if msg.role == "tool":
-            row["tool_call_id"] = msg.call_id
-            if msg.name:
-                row["name"] = msg.name
-        rows.append(row)
-    out: dict[str, t.Any] = {"messages": rows}
+    out: dict[str, t.Any] = {"messages": to_chat(messages)}
     if record_tools:
         out["tools"] = record_tools
     return out
@@ -198,7 +188,11 @@ def to_alpaca(messages: list[Message]) -> dict[str, t.Any]:
 
 
 def to_chat(messages: list[Message]) -> list[dict[str, t.Any]]:
-    """Messages in the OpenAI chat shape a chat template renders."""
+    """Messages in the OpenAI chat shape (as the `openai` format writes them and a chat template renders them).
+
+    A tool message has its `tool_call_id` where the input gave one (the `openai` format
+    writes tool messages only then; otherwise they are folded) and the tool's `name`.
+    """
     rows: list[dict[str, t.Any]] = []
     for msg in messages:
         row: dict[str, t.Any] = {"role": msg.role, "content": msg.content}
