@@ -425,3 +425,15 @@ def test_a_long_run_on_a_terminal_shows_a_progress_bar(monkeypatch: pytest.Monke
     bar.advance()
     bar.stop()
     assert bar.progress is None
+
+
+def test_an_exports_prefix_files_merge_with_the_conversation_files(tmp_path: Path) -> None:
+    """Meton's export holds every file of conversations/, prefixes too: one session, wherever its files are."""
+    short = conversation("s-1", [("user", "q", {}), ("assistant", "a", {})])
+    full = conversation("s-1", [("user", "q", {}), ("assistant", "a", {}), ("user", "q2", {}), ("assistant", "a2", {})])
+    write(tmp_path / "export.json", {"export_metadata": {"export_type": "complete"}, "conversations": [full, short]})
+    write(tmp_path / "conversations" / "session_20261101_090000_s-1.json", short)
+    assert mpl_data(tmp_path, "conversations", "export.json", "-o", "t.jsonl").exit_code == 0
+    counts = json.loads((tmp_path / "t.manifest.json").read_text())["counts"]
+    assert (counts["sessions"], counts["examples"], counts["prefix_files"]) == (1, 1, 2)
+    assert [m["content"] for m in lines(tmp_path / "t.jsonl")[0]["messages"]] == ["q", "a", "q2", "a2"]

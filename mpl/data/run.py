@@ -108,8 +108,20 @@ def _chain(previous: bytes, msg: Message) -> bytes:
 class _Session:
     best: tuple[int, int]  # (input number, record index) of the longest conversation
     where: str
-    hashes: list[bytes]  # running hash after each of its messages
+    length: int  # its number of messages
+    hashes: list[bytes]  # the running hash after each of its messages (only the last, for a record named by its content)
     others: list[tuple[int, bytes, str]]  # (length, final hash, where) of the session's other files
+
+    def hash_at(self, length: int) -> bytes | None:
+        """The running hash after `length` messages of the longest conversation, where it is kept."""
+        if len(self.hashes) == self.length:
+            return self.hashes[length - 1]
+        return self.hashes[-1] if length == self.length else None
+
+
+#: Records with no session id of their own (OpenAI, ShareGPT): named by their content, so
+#: only the same content shares their name, and one hash tells it.
+_NAMED_BY_CONTENT = ("openai", "sharegpt")
 
 
 def scan(inputs: list[Input], progress: t.Callable[[], None] | None = None) -> dict[str, _Session]:
@@ -123,14 +135,17 @@ def scan(inputs: list[Input], progress: t.Callable[[], None] | None = None) -> d
             for msg in record.messages:
                 running = _chain(running, msg)
                 hashes.append(running)
+            length = len(hashes)
+            if record.kind in _NAMED_BY_CONTENT:
+                hashes = hashes[-1:]
             state = sessions.get(record.session)
             if state is None:
-                sessions[record.session] = _Session((number, record.index), record.where, hashes, [])
-            elif len(hashes) > len(state.hashes):
-                state.others.append((len(state.hashes), state.hashes[-1] if state.hashes else b"", state.where))
-                state.best, state.where, state.hashes = (number, record.index), record.where, hashes
+                sessions[record.session] = _Session((number, record.index), record.where, length, hashes, [])
+            elif length > state.length:
+                state.others.append((state.length, state.hashes[-1] if state.hashes else b"", state.where))
+                state.best, state.where, state.length, state.hashes = (number, record.index), record.where, length, hashes
             else:
-                state.others.append((len(hashes), running, record.where))
+                state.others.append((length, running, record.where))
         if progress is not None:
             progress()
     return sessions
@@ -144,10 +159,10 @@ def compare(sessions: dict[str, _Session]) -> t.Iterator[tuple[str, str, str, st
     """
     for session, state in sessions.items():
         for length, final, where in state.others:
-            if length and state.hashes[length - 1] != final:
+            if length and state.hash_at(length) != final:
                 verdict = "not-a-prefix"
             else:
-                verdict = "duplicate" if length == len(state.hashes) else "prefix"
+                verdict = "duplicate" if length == state.length else "prefix"
             yield verdict, session, where, state.where
 
 
