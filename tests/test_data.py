@@ -437,3 +437,11 @@ def test_an_exports_prefix_files_merge_with_the_conversation_files(tmp_path: Pat
     counts = json.loads((tmp_path / "t.manifest.json").read_text())["counts"]
     assert (counts["sessions"], counts["examples"], counts["prefix_files"]) == (1, 1, 2)
     assert [m["content"] for m in lines(tmp_path / "t.jsonl")[0]["messages"]] == ["q", "a", "q2", "a2"]
+
+
+def test_outputs_written_into_the_folder_read_are_not_read_again(history: Path) -> None:
+    for _ in range(2):
+        result = mpl_data(history, "conversations", "-o", "conversations/train.jsonl", "--holdout", "0.5")
+        assert result.exit_code == 0, result.output
+    manifest = json.loads((history / "conversations" / "train.manifest.json").read_text())
+    assert manifest["counts"]["inputs"] == 5 and manifest["counts"]["sessions"] == 2

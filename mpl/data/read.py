@@ -97,8 +97,13 @@ class Input:
     meta: dict[str, t.Any] = field(default_factory=dict)
 
 
-def find_inputs(sources: t.Sequence[Path]) -> list[Input]:
-    """The files named, with a folder standing for its `.json` and `.jsonl` files (sorted, recursively)."""
+def find_inputs(sources: t.Sequence[Path], outputs: t.Sequence[Path] = ()) -> list[Input]:
+    """The files named, with a folder standing for its `.json` and `.jsonl` files (sorted, recursively).
+
+    A folder's files that are this run's `outputs` (an earlier run's training file and
+    manifest, written into the folder read) are not inputs.
+    """
+    skip = {os.path.realpath(p) for p in outputs}
     found: list[Input] = []
     for source in sources:
         try:
@@ -110,7 +115,7 @@ def find_inputs(sources: t.Sequence[Path]) -> list[Input]:
             if not inside:
                 raise ReadError(Problem("MPL022", str(source), f"the folder `{source}` holds no .json or .jsonl file",
                                         help="name Meton's `conversations/` or `web_sessions/` folder, or the files themselves"))
-            found.extend(Input(p) for p in inside)
+            found.extend(Input(p) for p in inside if os.path.realpath(p) not in skip)
         else:
             found.append(Input(source))
     return found

@@ -206,7 +206,7 @@ def run(options: Options, *, progress: t.Any = None, template: t.Any = None) -> 
     from mpl.output import StreamedOutputs
 
     try:
-        inputs = find_inputs(options.sources)
+        inputs = find_inputs(options.sources, output_paths(options.output, True))
         if progress is not None:
             progress.start(2 * len(inputs))
         sessions = scan(inputs, progress.advance if progress is not None else None)
