@@ -10,7 +10,9 @@ Run: python benchmarks/run.py [--quick] [--json benchmarks/results.json]
 * LSP: didChange -> publishDiagnostics through a real client, default debounce,
   on 2,000 and 20,000 lines: median and p95;
 * build: peak RSS of `mpl build` with a large adapter against the fake server, and
-  hashing speed against `sha256sum`.
+  hashing speed against `sha256sum`;
+* data: `mpl data` over 10,000 Meton conversation files of 20 messages each
+  (`benchmarks/bench_data.py`): wall time and peak RSS.
 
 `--quick` shrinks every size (for trying the script, not for figures). The targets
 checked are the ones `docs/performance.md` states; the exit code is 1 if one is missed.
@@ -124,6 +126,12 @@ def build(size_mib: int, runs: int) -> dict:
     }
 
 
+def data(files: int) -> dict:
+    from bench_data import bench
+
+    return bench(files, 20)
+
+
 # (label, path into the results, limit, comparison)
 TARGETS_STATED = [
     ("start-up / python -c pass", ("startup", "ratio"), 10, "<"),
@@ -135,6 +143,8 @@ TARGETS_STATED = [
     ("LSP median at 20,000 lines (ms)", ("lsp", "20000", "median_ms"), 300, "<"),
     ("build peak RSS (MB)", ("build", "build", "peak_rss_mb"), 150, "<"),
     ("hashing speed vs sha256sum", ("build", "hash_speed_vs_sha256sum"), 0.8, ">="),
+    ("data 10,000 conversation files (s)", ("data", "seconds"), 10, "<"),
+    ("data 10,000 files peak RSS (MB)", ("data", "peak_rss_mb"), 200, "<"),
 ]
 
 
@@ -150,10 +160,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each")
     parser.add_argument("--json", type=Path, default=HERE / "results.json")
-    parser.add_argument("--only", choices=["startup", "scale", "lsp", "build"], action="append")
+    parser.add_argument("--only", choices=["startup", "scale", "lsp", "build", "data"], action="append")
     args = parser.parse_args()
     quick = args.quick
-    chosen = args.only or ["startup", "scale", "lsp", "build"]
+    chosen = args.only or ["startup", "scale", "lsp", "build", "data"]
     results: dict = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
                                  "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}}
     if "startup" in chosen:
@@ -164,6 +174,8 @@ def main() -> None:
         results["lsp"] = lsp([200, 2000] if quick else [2000, 20000], 20 if quick else 100)
     if "build" in chosen:
         results["build"] = build(64 if quick else 1024, 1 if quick else 3)
+    if "data" in chosen:
+        results["data"] = data(1000 if quick else 10_000)
 
     print(f"machine: {results['machine']['platform']}, {results['machine']['cpus']} CPUs, Python {results['machine']['python']}")
     if "scale" in results:

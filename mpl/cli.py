@@ -670,6 +670,64 @@ def import_(
     raise typer.Exit(0)
 
 
+class DataFormat(str, enum.Enum):
+    openai = "openai"
+    sharegpt = "sharegpt"
+    alpaca = "alpaca"
+    text = "text"
+
+
+class ToolsMode(str, enum.Enum):
+    keep = "keep"
+    fold = "fold"
+    drop = "drop"
+
+
+@app.command()
+def data(
+    sources: t.Annotated[list[Path], typer.Argument(
+        help="Meton conversation files or folders (conversations/, web_sessions/), exports, OpenAI or ShareGPT JSON/JSONL.",
+        show_default=False, metavar="SOURCE...")],
+    output: t.Annotated[Path, typer.Option("--output", "-o", help="The training file; beside it FILE.holdout.EXT and FILE.manifest.json.",
+                                           show_default=False, metavar="FILE")],
+    format: t.Annotated[DataFormat, typer.Option("--format", "-f", help="openai, sharegpt or alpaca JSONL, or text rendered with a chat template.")] = DataFormat.openai,
+    base: t.Annotated[t.Optional[Path], typer.Option("--base", metavar="BASE.gguf", help="--format text: render with this GGUF's own chat template.", show_default=False)] = None,
+    template: t.Annotated[t.Optional[str], typer.Option("--template", metavar="FAMILY", help="--format text: render with a family's template (chatml, llama3, mistral, gemma, phi3).", show_default=False)] = None,
+    holdout: t.Annotated[float, typer.Option("--holdout", metavar="FRACTION", help="Put this share of sessions (0 to 1) into FILE.holdout.EXT.")] = 0.0,
+    seed: t.Annotated[int, typer.Option("--seed", help="Seed of the split: the same seed puts each session on the same side.")] = 0,
+    tools: t.Annotated[ToolsMode, typer.Option("--tools", help="Tool turns: keep (the format's own, else folded), fold into the user message, or drop.")] = ToolsMode.keep,
+    no_redact: t.Annotated[bool, typer.Option("--no-redact", help="Keep secrets as they are (redaction is on by default).")] = False,
+    since: t.Annotated[t.Optional[str], typer.Option("--since", metavar="DATE", help="Only sessions started on or after this ISO date (YYYY-MM-DD).", show_default=False)] = None,
+    until: t.Annotated[t.Optional[str], typer.Option("--until", metavar="DATE", help="Only sessions started on or before this ISO date (YYYY-MM-DD).", show_default=False)] = None,
+    min_turns: t.Annotated[int, typer.Option("--min-turns", metavar="N", help="Only conversations with at least N assistant replies.")] = 1,
+    model: t.Annotated[t.Optional[str], typer.Option("--model", metavar="NAME", help="Only sessions in which this model replied (Meton records it).", show_default=False)] = None,
+) -> None:
+    """Turn saved conversations into split, redacted fine-tuning data (docs/data.md)."""
+    import datetime
+    import math
+
+    from mpl.data.cli import data_command
+    from mpl.data.run import Options
+
+    if format is DataFormat.text and (base is None) == (template is None):
+        _usage_error("--format text needs exactly one of --base BASE.gguf or --template FAMILY")
+    if format is not DataFormat.text and (base is not None or template is not None):
+        _usage_error("--base and --template are for --format text")
+    if not (math.isfinite(holdout) and 0 <= holdout < 1):
+        _usage_error(f"--holdout: {holdout} is not a fraction from 0 up to (not including) 1")
+    if min_turns < 0:
+        _usage_error("--min-turns: give 0 or more")
+    for name, value in (("--since", since), ("--until", until)):
+        if value is not None:
+            try:
+                datetime.date.fromisoformat(value)
+            except ValueError:
+                _usage_error(f"{name}: `{value}` is not a date of the form YYYY-MM-DD")
+    options = Options(list(sources), output, format.value, base, template, holdout, seed, tools.value,
+                      not no_redact, since, until, min_turns, model)
+    raise typer.Exit(data_command(options, colour=_use_colour(sys.stderr)))
+
+
 @app.command()
 def explain(
     code: t.Annotated[

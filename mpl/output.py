@@ -366,3 +366,104 @@ def _new_file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+class StreamedOutputs:
+    """Files written a piece at a time, then put in place together, all or nothing (a context manager).
+
+    For outputs too large to hold in memory (`mpl data`): each file is written
+    to a temporary beside its final name as the pieces come, then, when the
+    `with` block ends without an exception, every temporary is renamed over its
+    output as `write_all` does (the previous files kept until all renames are
+    done, and put back if one fails). An exception in the block removes every
+    temporary, and no output changes. The folders are locked for the whole run.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with StreamedOutputs([d / "a.txt", d / "b.txt"]) as (a, b):
+    ...     _ = a.write(b"one\\n"); _ = b.write(b"two\\n")
+    >>> sorted(p.name for p in d.iterdir())
+    ['a.txt', 'b.txt']
+    """
+
+    def __init__(self, paths: t.Sequence[Path]) -> None:
+        self.steps = [_Step(Path(p)) for p in paths]
+        self._lock: folder_lock | None = None
+        self._handles: list[t.BinaryIO] = []
+
+    def __enter__(self) -> list[t.BinaryIO]:
+        folders = list(dict.fromkeys(step.final.parent for step in self.steps))
+        current = self.steps[0].final if self.steps else Path(".")
+        try:
+            for folder in folders:
+                current = folder
+                folder.mkdir(parents=True, exist_ok=True)
+            self._lock = folder_lock(*folders)
+            self._lock.__enter__()
+            for folder in folders:
+                remove_stale(folder)
+            for step in self.steps:
+                current = step.final
+                _check_in_the_way(step.final)
+                step.new = temporary_name(step.final, "new")
+                fd = os.open(step.new, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+                self._handles.append(os.fdopen(fd, "wb"))
+        except (OSError, OutputError) as exc:
+            self._abandon()
+            if isinstance(exc, OutputError):
+                raise
+            raise OutputError(f"cannot write {current}: {exc.strerror or exc}; no output was changed") from None
+        return list(self._handles)
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: object) -> None:
+        if kind is not None:
+            self._abandon()
+            if isinstance(value, OSError) and self.steps:  # a write to a temporary failed (a full disk)
+                raise OutputError(f"cannot write {self.steps[0].final}: {value.strerror or value}; "
+                                  "no output was changed") from None
+            return
+        current = self.steps[0].final if self.steps else Path(".")
+        try:
+            mode = _new_file_mode()
+            for step, handle in zip(self.steps, self._handles):
+                current = step.final
+                handle.flush()
+                os.fsync(handle.fileno())
+                handle.close()
+                assert step.new is not None
+                os.chmod(step.new, mode)
+            for step in self.steps:
+                current = step.final
+                step.existed = os.path.lexists(step.final)
+                if step.existed:
+                    step.old = temporary_name(step.final, "old")
+                    _keep(step.final, step.old)
+            for step in self.steps:
+                current = step.final
+                assert step.new is not None
+                os.replace(step.new, step.final)
+                step.done = True
+            _sync_folders({step.final.parent for step in self.steps})
+        except BaseException as exc:
+            self._abandon()
+            if isinstance(exc, OSError):
+                raise OutputError(f"cannot write {current}: {exc.strerror or exc}; no output was changed") from None
+            raise
+        for step in self.steps:
+            if step.old is not None:
+                _unlink(step.old)
+        self._release()
+
+    def _abandon(self) -> None:
+        for handle in self._handles:
+            try:
+                handle.close()
+            except OSError:
+                pass
+        _roll_back(self.steps)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
