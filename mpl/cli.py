@@ -690,7 +690,7 @@ def data(
         show_default=False, metavar="SOURCE...")],
     output: t.Annotated[Path, typer.Option("--output", "-o", help="The training file; beside it FILE.holdout.EXT and FILE.manifest.json.",
                                            show_default=False, metavar="FILE")],
-    format: t.Annotated[DataFormat, typer.Option("--format", "-f", help="openai, sharegpt or alpaca JSONL, or text rendered with a chat template.")] = DataFormat.openai,
+    format: t.Annotated[DataFormat, typer.Option("--format", help="openai, sharegpt or alpaca JSONL, or text rendered with a chat template.")] = DataFormat.openai,
     base: t.Annotated[t.Optional[Path], typer.Option("--base", metavar="BASE.gguf", help="--format text: render with this GGUF's own chat template.", show_default=False)] = None,
     template: t.Annotated[t.Optional[str], typer.Option("--template", metavar="FAMILY", help="--format text: render with a family's template (chatml, llama3, mistral, gemma, phi3).", show_default=False)] = None,
     holdout: t.Annotated[float, typer.Option("--holdout", metavar="FRACTION", help="Put this share of sessions (0 to 1) into FILE.holdout.EXT.")] = 0.0,
@@ -702,7 +702,11 @@ def data(
     min_turns: t.Annotated[int, typer.Option("--min-turns", metavar="N", help="Only conversations with at least N assistant replies.")] = 1,
     model: t.Annotated[t.Optional[str], typer.Option("--model", metavar="NAME", help="Only sessions in which this model replied (Meton records it).", show_default=False)] = None,
 ) -> None:
-    """Turn saved conversations into split, redacted fine-tuning data (docs/data.md)."""
+    """Turn saved conversations into fine-tuning data.
+
+    One conversation per session, tool turns kept, failed turns left out, secrets
+    redacted, split by session, with a manifest (docs/data.md).
+    """
     import datetime
     import math
 

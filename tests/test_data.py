@@ -40,14 +40,17 @@ class ChatStandIn:
         self.calls: list[tuple[list[dict[str, t.Any]], t.Any, bool]] = []
         self.loaded: list[tuple[Path | None, str | None]] = []
         self.fail_on: str | None = None
+        self.times: list[t.Any] = []
         stand_in = self
 
         class ChatTemplateError(Exception):
             pass
 
         class Template:
-            def render(self, messages: list[dict[str, t.Any]], tools: t.Any = None, add_generation_prompt: bool = False) -> str:
+            def render(self, messages: list[dict[str, t.Any]], tools: t.Any = None, add_generation_prompt: bool = False,
+                       *, now: t.Any = None) -> str:
                 stand_in.calls.append((messages, tools, add_generation_prompt))
+                stand_in.times.append(now)
                 if stand_in.fail_on and any(stand_in.fail_on in m["content"] for m in messages):
                     raise ChatTemplateError("raise_exception: roles must alternate")
                 return stand_in.render_one(messages)

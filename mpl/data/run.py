@@ -12,6 +12,7 @@ by session) to temporary files that become the outputs together at the end.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import typing as t
 from collections import Counter
@@ -299,12 +300,31 @@ def run(options: Options, *, progress: t.Any = None, template: t.Any = None) -> 
     return Result(result_counts, paths, warnings)
 
 
+#: The date a template that writes today's (Llama 3's `strftime_now`) gets for a conversation
+#: whose input gives no time: the date such templates print when they have no clock.
+UNDATED = datetime.datetime(2024, 7, 26)
+
+
+def _conversation_time(record: Record) -> datetime.datetime:
+    """When the conversation started, as its input says; else `UNDATED` (the output never depends on the day it is made)."""
+    if record.start:
+        try:
+            return datetime.datetime.fromisoformat(record.start)
+        except ValueError:
+            pass
+    return UNDATED
+
+
 def _render(template: t.Any, messages: list[dict[str, t.Any]], record: Record, options: Options) -> bytes:
-    """One conversation as the chat template renders it, with nothing added between conversations."""
+    """One conversation as the chat template renders it, with nothing added between conversations.
+
+    A template that prints the date (Llama 3's) gets the day the conversation started, so the
+    same inputs give the same bytes on any day.
+    """
     from mpl.chat import ChatTemplateError
 
     try:
-        text = template.render(messages, tools=record.tools, add_generation_prompt=False)
+        text = template.render(messages, tools=record.tools, add_generation_prompt=False, now=_conversation_time(record))
     except ChatTemplateError as exc:
         where = options.base or options.template
         raise DataError(Problem("MPL024", str(where), f"the chat template failed on `{record.where}`: {exc}")) from None
