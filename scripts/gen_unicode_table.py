@@ -1,4 +1,4 @@
-"""Generate `mpl/targets/_printable.py`: Go's `strconv.IsPrint` set for Unicode 15.0.0.
+"""Generate `mpl/catalog/_printable.py`: Go's `strconv.IsPrint` set for Unicode 15.0.0.
 
 Ollama's Modelfile parser keeps a character only if Go's `strconv.IsPrint` accepts it
 (Unicode categories L, M, N, P and S, plus U+0020; ollama-facts.md §1.5). Go builds of
@@ -20,7 +20,7 @@ from pathlib import Path
 
 VERSION = "15.0.0"
 KEPT = frozenset("LMNPS")
-OUT = Path(__file__).resolve().parent.parent / "mpl" / "targets" / "_printable.py"
+OUT = Path(__file__).resolve().parent.parent / "mpl" / "catalog" / "_printable.py"
 
 
 def boundaries(category) -> list[int]:  # noqa: ANN001 - unicodedata2.category

@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from mpl.targets.modelfile_text import printable
+from mpl.catalog.characters import printable
 
 __all__ = [
     "FakeOllama",

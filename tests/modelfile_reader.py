@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from mpl.targets.modelfile_text import printable as _printable
+from mpl.catalog.characters import printable as _printable
 
 # ---------------------------------------------------------------------------------------
 # Errors and commands

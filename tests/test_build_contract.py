@@ -41,7 +41,7 @@ from typer.testing import CliRunner
 
 from helpers import EXAMPLES
 from mpl.cli import app
-from mpl.targets.modelfile_text import printable
+from mpl.catalog.characters import printable
 
 ADAPTER = EXAMPLES / "adapters" / "meton-lora.gguf"
 DIGEST_FORMAT = re.compile(r"^sha256[:-][0-9a-fA-F]{64}$")

@@ -16,9 +16,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mpl.catalog import MODELFILE_ROLES
+from mpl.catalog.characters import dropped_characters
 from mpl.targets.modelfile_text import (
     Refusal,
-    dropped_characters,
     encode_parameter_name,
     encode_value,
 )

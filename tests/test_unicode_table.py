@@ -11,8 +11,9 @@ import pytest
 
 from helpers import labels, run
 from mpl.compiler.modelfile import read_modelfile
-from mpl.targets import _printable
-from mpl.targets.modelfile_text import Refusal, dropped_characters, encode_value, printable
+from mpl.catalog import _printable
+from mpl.catalog.characters import dropped_characters, printable
+from mpl.targets.modelfile_text import Refusal, encode_value
 from tests.modelfile_reader import go_is_print, parse_modelfile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,7 @@ NEW_IN_15_1 = ["\U0002ebf0", "\u2ffc", "\u31ef"]
 
 
 def test_header_names_the_unicode_version() -> None:
-    head = (ROOT / "mpl" / "targets" / "_printable.py").read_text(encoding="utf-8")[:400]
+    head = (ROOT / "mpl" / "catalog" / "_printable.py").read_text(encoding="utf-8")[:400]
     assert "Unicode 15.0.0" in head
     assert "scripts/gen_unicode_table.py" in head
     assert _printable.UNICODE_VERSION == "15.0.0"

@@ -25,7 +25,7 @@ from mpl.catalog import MODELFILE_ROLES
 from mpl.compiler import nodes
 from mpl.diagnostics import Related, Sink
 from mpl.source import MAX_BYTES, SourceFile, Span, read_file
-from mpl.targets.modelfile_text import dropped_characters
+from mpl.catalog.characters import dropped_characters
 
 if t.TYPE_CHECKING:
     from mpl.catalog import Version
@@ -347,13 +347,13 @@ class _Reader:
         span = command.value_span
         dropped = [i for i in range(span.start, span.end) if i in self.dropped]
         if dropped:
-            from mpl.targets.modelfile_text import _describe
+            from mpl.catalog.characters import describe
 
             first = dropped[0]
             more = f" and {len(dropped) - 1} more" if len(dropped) > 1 else ""
             self.sink.report(
                 "MPL126", Span(first, first + 1),
-                f"Ollama drops {_describe(self.text[first])}{more} from this {command.keyword} value without a word",
+                f"Ollama drops {describe(self.text[first])}{more} from this {command.keyword} value without a word",
                 help="remove the character, or replace it by one Ollama keeps (a plain space for a Unicode space)",
             )
         if command.quoting != "bare" or "\n" in self.text[span.start : span.end] or "\r" in self.text[span.start : span.end]:
