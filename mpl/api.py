@@ -13,7 +13,8 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from mpl.compiler import Analysis, analyze
+from mpl.compiler import Analysis
+from mpl.pipeline import analyze
 from mpl.checks import MplError, MplWarning, error, known_profile, known_task, validate_overrides
 from mpl.diagnostics import Diagnostic
 from mpl.source import SourceFile, read_stream
@@ -238,7 +239,8 @@ def _load_file_object(fp: t.Any, target: Version | None) -> ProfileSet:
 
 
 def _load_bytes(data: bytes, name: str, base_dir: Path | None, target: Version | None) -> ProfileSet:
-    from mpl.compiler import analyze_read, decode_source
+    from mpl.compiler import decode_source
+    from mpl.pipeline import analyze_read
 
     return _checked(analyze_read(*decode_source(data, name), target=target, base_dir=base_dir, targets=("options",)))
 

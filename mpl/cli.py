@@ -203,11 +203,12 @@ def _targets(target: t.Sequence[TargetName] | None, config) -> list[str]:
 
 def _analyze(path: str | Path, version: str | None, targets: t.Sequence[str], config=None):
     """Analyse a file (`-`: standard input), then apply the configuration's lint selection."""
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
 
     ollama = _parse_version(version)
     if str(path) == STDIN:
-        from mpl.compiler import analyze_read, read_input
+        from mpl.compiler import read_input
+        from mpl.pipeline import analyze_read
 
         analysis = analyze_read(*read_input(sys.stdin, "<stdin>"), target=ollama, targets=targets, base_dir=Path.cwd())
     else:
@@ -230,7 +231,7 @@ def _analyze_as(path: str | Path, version: str | None, targets: t.Sequence[str],
     from mpl.source import source_language
 
     if str(path) != STDIN and (lang is Lang.modelfile or (lang is Lang.auto and source_language(path) == "modelfile")):
-        from mpl.compiler.modelfile import analyze_modelfile
+        from mpl.pipeline import analyze_modelfile
 
         return analyze_modelfile(Path(path), target=_parse_version(version), targets=[x for x in targets if x != "meton"])
     return _analyze(path, version, targets, config)

@@ -81,7 +81,7 @@ class DefaultRow:
 def find_subject(program: Program, spec: str, task: str | None = None) -> Subject:
     """Resolve a subject name; raises `UnknownSubject` with a did-you-mean.
 
-    >>> from mpl.compiler import analyze
+    >>> from mpl.pipeline import analyze
     >>> p = analyze("tasks a\\nprofile x for a < temperature 0.5 >").program
     >>> find_subject(p, "task:a").label, find_subject(p, "x").options["temperature"].value
     ('profile x for task a', 0.5)
@@ -194,7 +194,7 @@ def default_history(name: str) -> tuple[tuple[str, t.Any, str], ...]:
 def unset_defaults(program: Program, options: Options, *, model: t.Any = None) -> list[DefaultRow]:
     """The parameters left unset whose default moved across releases, at the target version.
 
-    >>> from mpl.compiler import analyze
+    >>> from mpl.pipeline import analyze
     >>> p = analyze('ollama "0.12"\\nprofile x < temperature 0.5 >').program
     >>> [(r.name, r.default, r.drifts) for r in unset_defaults(p, p.resolve("x"))][:2]
     [('num_keep', 4, False), ('num_predict', -1, False)]
@@ -255,7 +255,7 @@ def instructions(program: Program, subject: Subject) -> list[Instruction]:
     TEMPLATE, MESSAGEs and REQUIRES where the model has none, and its ADAPTERs
     and LICENSEs come before the model's own. A profile has none.
 
-    >>> from mpl.compiler import analyze
+    >>> from mpl.pipeline import analyze
     >>> p = analyze('model a from "llama3" < system "hi" >\\nmodel b from a < license "MIT" >').program
     >>> [(i.keyword, i.value, i.origin) for i in instructions(p, find_subject(p, "b"))]
     [('FROM', 'a', 'model b'), ('SYSTEM', 'hi', 'model a'), ('LICENSE', 'MIT', 'model b')]

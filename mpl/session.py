@@ -462,7 +462,7 @@ def _checked_targets(path: Path) -> tuple[str, ...]:
 
 def _analyze(path: Path, text: str, targets: t.Sequence[str] = ("options",)) -> Analysis:
     """Analyse a text as the file at `path` (`options` target checks only, as `mpl.load` does)."""
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
 
     return analyze(SourceFile(str(path), text), base_dir=path.parent, targets=targets)
 

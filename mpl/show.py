@@ -285,7 +285,7 @@ def _dv(name: str, value: t.Any) -> str:
 
 
 def _load(file: Path, ollama: Version | None, err: t.TextIO) -> tuple[Analysis | None, int]:
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
     from mpl.diagnostics.render import render_text, summary_line
 
     analysis = analyze(file, target=ollama, targets=())

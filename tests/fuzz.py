@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from mpl.compiler import analyze  # noqa: E402
+from mpl.pipeline import analyze  # noqa: E402
 from mpl.compiler.parse import quote_string  # noqa: E402
 from mpl.fmt import format_text  # noqa: E402
 

@@ -6,7 +6,9 @@ import typing as t
 from pathlib import Path
 
 from mpl.catalog import Version
-from mpl.compiler import DEFAULT_TARGETS, Analysis, analyze
+from mpl.compiler import Analysis
+from mpl.pipeline import analyze
+from mpl.targets import DEFAULT_TARGETS
 from mpl.source import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -230,7 +230,7 @@ def test_empty_system_over_a_base_with_one(local, tmp_path):
 
 
 def test_limits_over_a_model_of_the_same_file_without_a_server(tmp_path):
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
     from helpers import labels
 
     write_adapter(tmp_path / "lora.gguf")

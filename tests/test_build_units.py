@@ -19,7 +19,7 @@ from mpl.targets.blobs import hash_file
 from mpl.deploy.host import HostError, parse_host
 from mpl.deploy.plan import parse_server_version
 from mpl.deploy.verify import compare, go_unquote, parse_parameters, same_value, state_from_show
-from mpl.compiler import analyze
+from mpl.pipeline import analyze
 from mpl.targets.ollama import GGUF_BASE, create_request, expected_state
 
 

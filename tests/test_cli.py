@@ -292,7 +292,7 @@ NOTED = (
 
 
 def test_check_lists_errors_and_warnings_and_sums_up_notes_in_one_line(tmp_path: Path) -> None:
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
 
     src = tmp_path / "n.mprof"
     src.write_text(NOTED)

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from helpers import FIXTURES, labels
 from mpl.cli import app
-from mpl.compiler import ALL_TARGETS, analyze
+from mpl.pipeline import analyze
+from mpl.targets import FILE_TARGETS as ALL_TARGETS
 from mpl.diagnostics import CODES
 
 FIXTURE_DIR = FIXTURES / "diagnostics"
@@ -87,14 +88,16 @@ def test_codes_are_banded_and_documented() -> None:
     ],
 )
 def test_one_mistake_one_diagnostic(text: str, kept: str, dropped: str) -> None:
-    from mpl.compiler import ALL_TARGETS, analyze
+    from mpl.pipeline import analyze
+    from mpl.targets import FILE_TARGETS as ALL_TARGETS
 
     codes = [d.code for d in analyze(text, targets=ALL_TARGETS).diagnostics]
     assert kept in codes and dropped not in codes, codes
 
 
 def test_a_general_code_stays_where_nothing_more_specific_is_said() -> None:
-    from mpl.compiler import ALL_TARGETS, analyze
+    from mpl.pipeline import analyze
+    from mpl.targets import FILE_TARGETS as ALL_TARGETS
 
     codes = [d.code for d in analyze('profile p < temperature 2.5 >', targets=ALL_TARGETS).diagnostics]
     assert "MPL502" in codes and "MPL303" not in codes  # 2.5 is a fine temperature for Ollama, not for Meton

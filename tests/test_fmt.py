@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 
 from helpers import EXAMPLES, FIXTURES, ROOT
 from mpl.cli import app
-from mpl.compiler import ALL_TARGETS, analyze
+from mpl.pipeline import analyze
+from mpl.targets import FILE_TARGETS as ALL_TARGETS
 from mpl.compiler.parse import parse, quote_string
 from mpl.fmt import format_text, shape
 from mpl.source import SourceFile

@@ -18,7 +18,7 @@ import pytest
 from gguf_files import write_adapter, write_model, write_not_gguf
 from helpers import ROOT, labels
 from modelfile_reader import create_request, parse_modelfile
-from mpl.compiler import analyze
+from mpl.pipeline import analyze
 from mpl.compiler.modelinfo import NotGGUF, read_gguf_metadata, read_header
 from mpl.compiler.parse import quote_string
 from mpl.source import SourceFile

@@ -284,7 +284,7 @@ def test_long_strings_and_runs_of_blank_lines_parse_in_memory_linear_in_their_si
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))  # fail, not swap, where memory runs away
         from pathlib import Path
-        from mpl.compiler import analyze
+        from mpl.pipeline import analyze
         for name in ("string", "long", "blank"):
             analysis = analyze(Path(name + ".mprof"))
             print(name, [d.code for d in analysis.diagnostics if d.is_error])
@@ -298,7 +298,7 @@ def test_long_strings_and_runs_of_blank_lines_parse_in_memory_linear_in_their_si
 
 def test_a_line_with_many_diagnostics_is_cut_out_of_the_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rendering sliced the whole line once per diagnostic: 925k statements on one line took over 300 s."""
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
     from mpl.diagnostics.render import render_text
     from mpl.source import SourceFile
 
@@ -316,7 +316,7 @@ def test_a_line_with_many_diagnostics_is_cut_out_of_the_text_once(monkeypatch: p
 def test_one_unknown_name_repeated_is_looked_up_for_a_suggestion_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A did-you-mean costs a difflib search (0.4 ms): 925k statements of one unknown name took minutes in check."""
     from mpl.catalog import Catalog
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
 
     calls: list[str] = []
     suggest = Catalog.suggest
@@ -328,7 +328,7 @@ def test_one_unknown_name_repeated_is_looked_up_for_a_suggestion_once(monkeypatc
 
 
 def test_a_caret_far_into_a_long_line_shows_a_window_around_it() -> None:
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
     from mpl.diagnostics.render import render_text
 
     analysis = analyze("profile p < " + "top_k 1; " * 200_000 + "min_pp 1 >\n", targets=())
@@ -340,7 +340,7 @@ def test_a_caret_far_into_a_long_line_shows_a_window_around_it() -> None:
 
 def test_meton_check_walks_an_extends_chain_once_per_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each profile of a chain walked up to the chain's top on its own: 8,000 levels took 27 s, 100,000 minutes."""
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
     from mpl.compiler.program import Program
     from mpl.diagnostics import Sink
     from mpl.targets import get_target

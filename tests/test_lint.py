@@ -8,7 +8,7 @@ import gguf
 import pytest
 
 from helpers import EXAMPLES, labels, run
-from mpl.compiler import analyze
+from mpl.pipeline import analyze
 
 # (code, source that triggers it, a near miss that does not, ollama for the first, ollama for the second)
 CASES = [

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from helpers import FIXTURES, labels
 from mpl.catalog import Version, catalog
 from mpl.cli import app
-from mpl.compiler import analyze
+from mpl.pipeline import analyze
 from mpl.provenance import find_subject, rows
 from mpl.targets.base import typed
 from mpl.targets.meton import IntoError, MetonTarget, merge_into, yaml_number, yaml_str

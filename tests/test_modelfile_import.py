@@ -20,8 +20,9 @@ import modelfile_reader as ref
 from gguf_files import write_adapter
 from helpers import FIXTURES
 from mpl.cli import app
-from mpl.compiler import analyze
-from mpl.compiler.modelfile import analyze_modelfile, decode_modelfile, read_modelfile
+from mpl.pipeline import analyze
+from mpl.compiler.modelfile import decode_modelfile, read_modelfile
+from mpl.pipeline import analyze_modelfile
 from mpl.importer import run_import
 from mpl.targets.modelfile import ModelfileTarget
 

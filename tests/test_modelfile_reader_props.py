@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import modelfile_reader as ref
-from mpl.compiler.modelfile import analyze_modelfile, read_modelfile
+from mpl.compiler.modelfile import read_modelfile
+from mpl.pipeline import analyze_modelfile
 from mpl.importer import Imported, import_modelfile, render
 from mpl.diagnostics import Sink
 from mpl.source import SourceFile
@@ -80,7 +81,7 @@ MODELFILES = st.lists(LINES, max_size=10).map(lambda lines: "FROM llama3\n" + "\
 def test_import_then_compile_round_trips(text: str) -> None:
     import tempfile
 
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
     from mpl.targets.modelfile import ModelfileTarget
 
     try:

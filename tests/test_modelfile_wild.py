@@ -233,7 +233,7 @@ def test_an_address_in_from_is_imported_as_written_and_checked_as_the_name_ollam
 def test_mpl128_says_which_from_ollama_builds_from(tmp_path: Path, froms: list[str], kept: str, said: str) -> None:
     from gguf_files import write_model
 
-    from mpl.compiler.modelfile import analyze_modelfile
+    from mpl.pipeline import analyze_modelfile
     from mpl.importer import run_import
 
     for name in ("base.gguf", "proj.gguf"):
@@ -269,7 +269,7 @@ def test_a_template_without_actions_and_a_blank_system_are_warned_in_a_modelfile
 def _adapter_check(tmp_path: Path, architecture: str = "qwen2") -> list[tuple[str, str]]:
     from gguf_files import write_model
 
-    from mpl.compiler.modelfile import analyze_modelfile
+    from mpl.pipeline import analyze_modelfile
 
     write_model(tmp_path / f"{architecture}.gguf", architecture=architecture)  # one name per architecture: headers are cached by path
     path = tmp_path / "Modelfile"
@@ -317,7 +317,7 @@ def test_a_safetensors_adapter_folder_needs_a_base_ollama_converts_for(tmp_path:
 def test_build_sends_the_gguf_an_adapter_folder_holds(tmp_path: Path) -> None:
     from gguf_files import write_adapter, write_model
 
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
     from mpl.targets.ollama import create_request, local_files
 
     write_model(tmp_path / "base.gguf")

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import EXAMPLES
-from mpl.compiler import analyze
+from mpl.pipeline import analyze
 from mpl.compiler.parse import decode_string, quote_string
 from mpl.source import SourceFile
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import mpl
-from mpl.compiler import ALL_TARGETS, analyze
+from mpl.pipeline import analyze
+from mpl.targets import FILE_TARGETS as ALL_TARGETS
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

@@ -55,7 +55,7 @@ def test_text_table_is_plain_off_a_terminal() -> None:
 
 
 def test_rich_table_on_a_terminal() -> None:
-    from mpl.compiler import analyze
+    from mpl.pipeline import analyze
     from mpl.provenance import find_subject
     from mpl.show import render_show
 

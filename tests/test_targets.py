@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from helpers import EXAMPLES, compile_example, labels, run
 from modelfile_reader import create_request, parse_modelfile
-from mpl.compiler import analyze
+from mpl.pipeline import analyze
 from mpl.targets import get_target
 from mpl.catalog import ModelfileBehaviour, Version, catalog
 from mpl.targets.base import typed

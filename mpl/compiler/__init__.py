@@ -1,8 +1,9 @@
-"""The compiler driver: read a source, parse it, run the passes, run target checks.
+"""The compiler: read a source, parse it, resolve it, run the passes and the policy.
 
-`analyze` is the one entry point the CLI, the API and the language server
-share. It accepts a path, text, a `SourceFile` or an already parsed `File`,
-and never raises for user errors: everything becomes a diagnostic.
+`analyze` accepts a path, text, a `SourceFile` or an already parsed `File`, and
+never raises for user errors: everything becomes a diagnostic. It knows nothing of
+targets: a caller passes further `checks` (`mpl.pipeline` passes the checks of the
+targets a command writes), which run after the passes and before the policy.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ if t.TYPE_CHECKING:
 # The passes that run over the resolved program, in order: `f(program, sink) -> program`.
 PASSES: tuple[t.Callable[[Program, Sink], Program], ...] = (check, lint)
 
-# Every file target, and those checked without configuration (the registry's lists).
-from mpl.targets import DEFAULT_TARGETS, FILE_TARGETS as ALL_TARGETS  # noqa: E402, F401 (re-exported)
+#: A further check of a resolved program, run after the passes (a target's `check`).
+Check = t.Callable[["Program", Sink], None]
 
 
 class Analysis(msgspec.Struct):
@@ -166,9 +167,9 @@ def analyze(
     target: Version | None = None,
     target_origin: t.Literal["option", "server"] = "option",
     base_dir: Path | None = None,
-    targets: t.Sequence[str] = DEFAULT_TARGETS,
+    checks: t.Sequence[Check] = (),
 ) -> Analysis:
-    """Parse, check, resolve and lint a source, then run the checks of the given targets.
+    """Parse, check, resolve and lint a source, then run the further `checks` and the policy.
 
     A `Path` is read from disk; a `str` is source text; a `nodes.File` (an
     earlier analysis' tree) is not parsed again, so `mpl build` re-checks
@@ -180,7 +181,7 @@ def analyze(
     """
     if isinstance(source, nodes.File):
         try:
-            return _analyze_tree(source, Sink(source.source), False, target, target_origin, base_dir, targets)
+            return _analyze_tree(source, Sink(source.source), False, target, target_origin, base_dir, checks)
         except RecursionError:
             return _too_deep(Analysis(source=source.source, sink=Sink(source.source)))
     io_error = False
@@ -191,7 +192,7 @@ def analyze(
     else:
         src = source if isinstance(source, SourceFile) else SourceFile("<string>", source)
         sink = _text_too_large(src) or Sink(src)
-    return analyze_read(src, sink, io_error, target=target, target_origin=target_origin, base_dir=base_dir, targets=targets)
+    return analyze_read(src, sink, io_error, target=target, target_origin=target_origin, base_dir=base_dir, checks=checks)
 
 
 def analyze_read(
@@ -199,7 +200,7 @@ def analyze_read(
     target: Version | None = None,
     target_origin: t.Literal["option", "server"] = "option",
     base_dir: Path | None = None,
-    targets: t.Sequence[str] = DEFAULT_TARGETS,
+    checks: t.Sequence[Check] = (),
 ) -> Analysis:
     """`analyze` of what `read_source` or `read_input` returned (its diagnostics are kept)."""
     analysis = Analysis(source=src, sink=sink, io_error=io_error)
@@ -207,7 +208,7 @@ def analyze_read(
         return analysis
     try:
         file = parse_recovering(src, sink)
-        return _analyze_tree(file, sink, io_error, target, target_origin, base_dir, targets)
+        return _analyze_tree(file, sink, io_error, target, target_origin, base_dir, checks)
     except RecursionError:
         return _too_deep(analysis)
 
@@ -222,7 +223,7 @@ def _folder_of(path: Path) -> Path:
 
 def _analyze_tree(
     file: nodes.File, sink: Sink, io_error: bool, target: Version | None,
-    target_origin: t.Literal["option", "server"], base_dir: Path | None, targets: t.Sequence[str],
+    target_origin: t.Literal["option", "server"], base_dir: Path | None, checks: t.Sequence[Check],
 ) -> Analysis:
     analysis = Analysis(source=file.source, sink=sink, tree=file, io_error=io_error)
     if not file.decls and file.syntax_ok:
@@ -232,10 +233,8 @@ def _analyze_tree(
     for compiler_pass in PASSES:
         program = compiler_pass(program, sink)
     analysis.program = program
-    from mpl.targets import get_target
-
-    for name in targets:
-        get_target(name).check(program, sink)
+    for further in checks:
+        further(program, sink)
     analysis.suppressed = apply_policy(sink, program)
     return analysis
 

@@ -605,11 +605,14 @@ def analyze_modelfile(
     source: Path | SourceFile | str,
     *,
     target: Version | None = None,
-    targets: t.Sequence[str] = ("options", "modelfile"),
+    checks: t.Sequence[t.Callable[[t.Any, Sink], None]] = (),
     name: str | None = None,
     base_dir: Path | None = None,
 ):  # -> Analysis
-    """Check a Modelfile with the passes of a `.mprof` model, diagnostics at the Modelfile's positions."""
+    """Check a Modelfile with the passes of a `.mprof` model, diagnostics at the Modelfile's positions.
+
+    `checks` run after the passes, as `mpl.compiler.analyze`'s do (`mpl.pipeline` passes targets' checks).
+    """
     from mpl.compiler import Analysis, analyze
 
     if isinstance(source, Path):
@@ -625,6 +628,6 @@ def analyze_modelfile(
     file = to_file(mf, sink, name=name, target=target, base_dir=base_dir)
     if not file.decls:
         return Analysis(source=mf.source, sink=sink, tree=file)
-    analysis = analyze(file, target=target, base_dir=base_dir, targets=targets)
+    analysis = analyze(file, target=target, base_dir=base_dir, checks=checks)
     analysis.sink.extend(sink.diagnostics)
     return analysis

@@ -23,7 +23,8 @@ from mpl.targets.blobs import Blob, hash_file
 from mpl.deploy.server import Server
 from mpl.deploy.verify import compare, state_from_show
 from mpl.catalog import Version, catalog
-from mpl.compiler import Analysis, analyze
+from mpl.compiler import Analysis
+from mpl.pipeline import analyze
 from mpl.compiler.adapters import architecture_mismatch, local_base_architecture
 from mpl.compiler.program import Model, Program
 from mpl.compiler.names import canonical_model_name, suggest

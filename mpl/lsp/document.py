@@ -2,7 +2,7 @@
 
 Consumes the text and version the editor sent plus the server's settings;
 produces a `Document` that every feature of `mpl.lsp.features` reads. The
-analysis is the compiler's (`mpl.compiler.analyze`, every target's checks, as
+analysis is the pipeline's (`mpl.pipeline.analyze`, every target's checks, as
 `mpl check` runs it) over a tree from the incremental `ChunkParser`.
 """
 
@@ -15,7 +15,8 @@ from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 from mpl.catalog import Version
-from mpl.compiler import MAX_BYTES, Analysis, analyze, nodes
+from mpl.compiler import MAX_BYTES, Analysis, nodes
+from mpl.pipeline import analyze
 from mpl.diagnostics import Diagnostic, Sink
 from mpl.compiler.chunks import ChunkParser
 from mpl.lsp.positions import UTF16, PositionMap
@@ -208,13 +209,14 @@ def _analyze_modelfile(
     >>> [(d.code, d.help) for d in doc.diagnostics]
     [('MPL301', 'did you mean `num_ctx`?')]
     """
-    from mpl.compiler.modelfile import analyze_modelfile, read_modelfile
+    from mpl.compiler.modelfile import read_modelfile
+    from mpl.pipeline import analyze_modelfile
     from mpl.diagnostics import Sink
 
     analysis = analyze_modelfile(source, target=ollama, base_dir=base_dir)
     if analysis.tree is None or analysis.program is None:
         # no FROM, or nothing a program can be made of: keep what the reader said
-        from mpl.compiler import analyze as analyze_mprof
+        from mpl.pipeline import analyze as analyze_mprof
         from mpl.compiler.modelfile import to_file
 
         sink = Sink(source)
