@@ -914,6 +914,7 @@ class FakeOllama:
         generations: `(path, model, options)` of every chat and generate request that reached
             a model, the options as the request sent them (None when it sent none).
         token_delay: seconds to sleep before each streamed token, by model name (a slow model).
+        most_in_flight: the most chat and generate answers under way at once so far.
         chat_error_after: by model name, send `{"error": chat_error_message}` after this many
             streamed tokens (an error in the middle of a stream).
 
@@ -940,6 +941,8 @@ class FakeOllama:
         self.token_delay: dict[str, float] = {}
         self.chat_error_after: dict[str, int] = {}
         self.chat_error_message: str = "an error in the middle of the stream"
+        self.most_in_flight = 0
+        self._in_flight = 0
         self.url = ""
         self._tmp = tempfile.TemporaryDirectory(prefix="fake-ollama-", ignore_cleanup_errors=True)
         self.models_dir = Path(self._tmp.name) / "models"
@@ -1854,14 +1857,21 @@ class FakeOllama:
 
         def lines() -> Iterator[bytes]:
             # Wire sample: {"model":"m","created_at":"…","message":{"role":"assistant","content":"The"},"done":false}
-            for i, token in enumerate(tokens):
-                if fail_after is not None and i >= fail_after:
-                    yield (go_json({"error": self.chat_error_message}) + "\n").encode()
-                    return
-                if delay and self._stopping.wait(delay):
-                    return
-                yield (go_json(part(token, False)) + "\n").encode()
-            yield (go_json(final("")) + "\n").encode()
+            with self._lock:
+                self._in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self._in_flight)
+            try:
+                for i, token in enumerate(tokens):
+                    if fail_after is not None and i >= fail_after:
+                        yield (go_json({"error": self.chat_error_message}) + "\n").encode()
+                        return
+                    if delay and self._stopping.wait(delay):
+                        return
+                    yield (go_json(part(token, False)) + "\n").encode()
+                yield (go_json(final("")) + "\n").encode()
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
 
         return _Response(200, content_type="application/x-ndjson", stream=lines())
 

@@ -287,7 +287,7 @@ def find_profiles(given: Path | None, configured: Path | None = None, cwd: Path 
         return given
     if configured is not None:
         return configured
-    found = sorted((cwd or Path.cwd()).glob("*.mprof"))
+    found = sorted((cwd or Path()).glob("*.mprof"))
     if len(found) > 1:
         raise UsageError(f"several .mprof files in the current folder ({', '.join(p.name for p in found)}); pass --file PATH")
     return found[0] if found else None
