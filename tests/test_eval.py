@@ -403,3 +403,153 @@ def test_eval_fixture_reports_its_code(folder: Path, tmp_path: Path) -> None:
     assert [g for g in got if g.split("@")[0] == code] == expected, result.stderr
     exit_code = re.search(r"^# exit: (\d)$", text, re.M)
     assert result.exit_code == (int(exit_code.group(1)) if exit_code else 1 if CODES[code].severity == "error" else 0), result.stderr
+
+
+# -- assertions and cases, one by one -------------------------------------------------------
+
+
+def suite_of(tmp_path: Path, text: str, name: str = "cases.yaml"):
+    from mpl.eval.cases import load_cases
+
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return load_cases(path)
+
+
+def labels_of(suite) -> list[str]:
+    out = []
+    for d in suite.sink.sorted():
+        if d.span is None:
+            out.append(d.code)
+        else:
+            line, col = suite.source.line_col(d.span.start)
+            out.append(f"{d.code}@{line}:{col}")
+    return out
+
+
+def verdict(tmp_path: Path, expect: str, output: str, reference: str | None = None):
+    from mpl.eval.checks import judge
+
+    ref = f"  reference: {json.dumps(reference)}\n" if reference is not None else ""
+    suite = suite_of(tmp_path, f"- id: c\n  prompt: p\n{ref}  expect:\n" + textwrap.indent(textwrap.dedent(expect), "    "))
+    assert not suite.has_errors, labels_of(suite)
+    return judge(suite.cases[0], output)
+
+
+@pytest.mark.parametrize(("expect", "output", "passed"), [
+    ('- contains: "def "', "def f(): pass", True),
+    ('- contains: "def "', "lambda: 0", False),
+    ('- not-contains: "TODO"', "done", True),
+    ('- not-contains: "TODO"', "# TODO later", False),
+    ('- regex: "^def \\\\w+\\\\("', "x = 1\ndef add(a, b):", True),
+    ('- regex: "^def"', "  def", False),
+    ('- equals: "42"', "  42\n", True),
+    ('- equals: "42"', "42.0", False),
+    ("- json: true", '{"a": 1}', True),
+    ("- json: true", "```json\n[1, 2]\n```", True),
+    ("- json: true", "{a: 1}", False),
+    ("- json: {schema: {type: object, required: [name], properties: {name: {type: string}}}}", '{"name": "x"}', True),
+    ("- json: {schema: {type: object, required: [name]}}", '{"nom": "x"}', False),
+])
+def test_each_assertion_kind(tmp_path, expect, output, passed):
+    result = verdict(tmp_path, expect, output)
+    assert result.passed is passed and result.score == float(passed)
+    assert result.assertions[0]["passed"] is passed and result.assertions[0]["detail"]
+
+
+def test_the_score_is_the_weighted_share_of_assertions_passed(tmp_path):
+    result = verdict(tmp_path, '- contains: "a"\n  weight: 3\n- contains: "zzz"\n- regex: "b"\n', "ab", reference="ab")
+    assert result.passed is False and result.score == pytest.approx(4 / 5)
+    assert [a["weight"] for a in result.assertions] == [3.0, 1.0, 1.0] and result.similarity == 1.0
+
+
+def test_a_run_that_errored_fails_with_score_zero_or_none() -> None:
+    from mpl.eval.cases import Assertion, Case
+    from mpl.eval.checks import failed
+
+    plain = Case("c", None, [{"role": "user", "content": "x"}])
+    assert (failed(plain).passed, failed(plain).score) == (False, None)
+    with_ref = Case("c", None, [{"role": "user", "content": "x"}], [], "ref")
+    checked = Case("c", None, [{"role": "user", "content": "x"}], [Assertion("contains", "x")])
+    assert failed(with_ref).score == failed(checked).score == 0.0
+
+
+CHECK = """\
+import json
+
+def check(output, case):
+    if case["id"] == "loops":
+        while True:
+            pass
+    if case["id"] == "raises":
+        raise ValueError("no good")
+    print("noise on stdout")
+    return output.strip() == "4" and case["messages"][-1]["content"] == "2+2?"
+"""
+
+
+@pytest.mark.parametrize(("case_id", "output", "passed", "detail"), [
+    ("ok", "4", True, "check returned True"),
+    ("ok", "5", False, "check returned False"),
+    ("raises", "4", False, "check failed: ValueError: no good"),
+    ("loops", "4", False, "the check ran longer than 1 s and was stopped"),
+])
+def test_a_python_check_runs_in_a_child_process_with_a_time_limit(tmp_path, case_id, output, passed, detail):
+    from mpl.eval.checks import judge
+
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "math.py").write_text(CHECK)
+    suite = suite_of(tmp_path, f"- id: {case_id}\n  prompt: '2+2?'\n  expect:\n    - python: checks/math.py\n      timeout: 1\n")
+    assert not suite.has_errors, labels_of(suite)
+    result = judge(suite.cases[0], output)
+    assert result.passed is passed and result.assertions[0]["detail"] == detail
+
+
+def test_a_python_file_without_check_fails_the_assertion(tmp_path):
+    from mpl.eval.checks import judge
+
+    (tmp_path / "empty.py").write_text("x = 1\n")
+    suite = suite_of(tmp_path, "- id: c\n  prompt: p\n  expect:\n    - python: empty.py\n")
+    result = judge(suite.cases[0], "out")
+    assert result.assertions[0]["detail"] == "check failed: the file defines no function `check(output, case)`"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("", ["MPL040"]),
+    ("cases: 3\n", ["MPL040@1:8"]),
+    ("- id: a\n  prompt: [1\n", ["MPL040@3:1"]),
+    ("- id: a\n  prompt: x\n- id: a\n  prompt: y\n", ["MPL041@3:7"]),
+    ("- id: a\n  prompt: x\n  messages: [{role: user, content: y}]\n", ["MPL041@3:13"]),
+    ("- id: a\n  messages: [{role: user, content: y}, {role: assistant, content: z}]\n", ["MPL041@2:40"]),
+    ("- id: a\n  messages: [{role: usr, content: y}]\n", ["MPL041@2:21"]),
+    ("- id: a\n  system: s\n  messages: [{role: system, content: t}, {role: user, content: y}]\n", ["MPL041@3:21"]),
+    ("- id: a\n  prompt: 5\n", ["MPL041@2:11"]),
+    ("- prompt: x\n", ["MPL041@1:3"]),
+    ("- id: a\n  prompt: x\n  expect: {contains: y}\n", ["MPL042@3:11"]),
+    ("- id: a\n  prompt: x\n  expect:\n    - regex: '('\n", ["MPL042@4:14"]),
+    ("- id: a\n  prompt: x\n  expect:\n    - contains: y\n      equals: y\n", ["MPL042@4:7"]),
+    ("- id: a\n  prompt: x\n  expect:\n    - contains: y\n      weight: -1\n", ["MPL042@5:15"]),
+    ("- id: a\n  prompt: x\n  expect:\n    - contains: y\n      timeout: 3\n", ["MPL042@5:7"]),
+    ("- id: a\n  prompt: x\n  expect:\n    - json: {schema: {type: 12}}\n", ["MPL042@4:13"]),
+    ("- id: a\n  prompt: x\n  expect:\n    - python: missing.py\n", ["MPL042@4:15"]),
+])
+def test_a_malformed_suite_is_a_diagnostic_at_its_place(tmp_path, text, expected):
+    suite = suite_of(tmp_path, text)
+    assert labels_of(suite) == expected
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("{not json", "MPL040@1:1"),
+    ('{"messages": "hi"}', "MPL041@1:1"),
+    ('{"messages": [{"role": "assistant", "content": "only"}]}', "MPL041@1:1"),
+    ('{"messages": [{"role": "user", "content": 3}]}', "MPL041@1:1"),
+])
+def test_a_malformed_held_out_line_is_a_diagnostic_at_its_line(tmp_path, line, expected):
+    suite = suite_of(tmp_path, line + "\n", name="held.jsonl")
+    assert labels_of(suite) == [expected]
+
+
+def test_cases_may_be_held_under_a_cases_key(tmp_path):
+    suite = suite_of(tmp_path, "cases:\n  - id: 1\n    prompt: x\n    system: be brief\n")
+    assert not suite.has_errors and suite.cases[0].id == "1"
+    assert suite.cases[0].messages == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "x"}]
