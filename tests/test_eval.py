@@ -21,12 +21,12 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
 import eval_stubs
+import pytest
 from fake_ollama import FakeOllama, fake_ollama  # noqa: F401 - the `fake_ollama` fixture
 from helpers import FIXTURES, ROOT
+from typer.testing import CliRunner
+
 from mpl.cli import app
 
 eval_stubs.install()  # until mpl.eval.stats and mpl.eval.report are there
@@ -117,7 +117,7 @@ def test_the_options_each_run_sends_are_what_mpl_show_reports_for_its_task(tmp_p
         assert options == expected, (run["arm"], run["case"])
         model = "m1" if run["arm"] == "base" else "m2"
         assert run["options"] in sent[model]
-    key = lambda options: json.dumps(options, sort_keys=True)  # noqa: E731
+    key = lambda options: json.dumps(options, sort_keys=True)
     assert sorted(map(key, sent["m1"])) == sorted(key(r["options"]) for r in doc["results"] if r["arm"] == "base")
     add = [r for r in doc["results"] if r["case"] == "add" and r["arm"] == "base"]
     assert [r["options"]["seed"] for r in add] == [42, 43] and add[0]["output"] != add[1]["output"]
@@ -152,7 +152,7 @@ def test_the_arms_answer_differently_and_the_same_run_answers_the_same(tmp_path,
 
 def test_pass_rates_intervals_and_the_comparison_agree_with_a_hand_computation(tmp_path, fake):
     """Finished once `mpl.eval.stats` is merged: the numbers of summarize's contract, computed by hand."""
-    import mpl.eval.stats as stats
+    from mpl.eval import stats
 
     if stats.summarize is eval_stubs.summarize:
         pytest.skip("mpl.eval.stats is not there yet")
@@ -226,8 +226,8 @@ def _closed_port() -> int:
 
 def test_a_server_that_is_down_is_one_line_and_exit_2(tmp_path):
     url = f"http://127.0.0.1:{_closed_port()}"
-    code, out, err, doc = evaluate(tmp_path, "--arm", "a=m1", "--host", url)
-    assert code == 2 and doc is None and out == ""
+    code, stdout, err, doc = evaluate(tmp_path, "--arm", "a=m1", "--host", url)
+    assert code == 2 and doc is None and stdout == ""
     assert err.splitlines() == [f"mpl: error: cannot connect to Ollama at {url} (asking the server for its version): is `ollama serve` running there?"]
 
 
@@ -245,10 +245,10 @@ def test_a_missing_model_makes_its_arms_runs_errors_and_the_other_arm_stands(tmp
 
 
 def test_a_model_that_disappears_during_the_runs_is_the_servers_404(tmp_path, fake):
-    from mpl.eval.runner import Job, run_one
+    from mpl.deploy.server import Server
     from mpl.eval.arms import Arm
     from mpl.eval.cases import Case
-    from mpl.deploy.server import Server
+    from mpl.eval.runner import Job, run_one
 
     server = Server(fake.url, 5)
     try:
@@ -292,7 +292,7 @@ def test_ctrl_c_writes_the_runs_that_finished(tmp_path, fake):
     while sum(1 for r in fake.requests if r.path == "/api/chat") < 6 and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.05)
     child.send_signal(signal.SIGINT)
-    out, err = child.communicate(timeout=60)
+    _, err = child.communicate(timeout=60)
     assert child.returncode == 130, err
     assert "Traceback" not in err and re.search(r"mpl: interrupted; \d+ of 40 runs had finished and are written", err)
     doc = json.loads((tmp_path / "out.json").read_text())
@@ -382,9 +382,9 @@ def test_eval_fixture_reports_its_code(folder: Path, tmp_path: Path) -> None:
     code, _, name = folder.name.partition("-")
     assert CODES[code].name == name
     text = (folder / "cases.yaml").read_text(encoding="utf-8")
-    expected = re.findall(r"^# expect: (\S+)\s*$", text, re.M)
-    args = re.search(r"^# args: (.*)$", text, re.M)
-    version = re.search(r"^# server: (\S+)$", text, re.M)
+    expected = re.findall(r"^# expect: (\S+)\s*$", text, re.MULTILINE)
+    args = re.search(r"^# args: (.*)$", text, re.MULTILINE)
+    version = re.search(r"^# server: (\S+)$", text, re.MULTILINE)
     for path in folder.iterdir():
         (tmp_path / path.name).write_bytes(path.read_bytes())
     with FakeOllama(version.group(1) if version else "0.32.15") as server:
@@ -398,10 +398,10 @@ def test_eval_fixture_reports_its_code(folder: Path, tmp_path: Path) -> None:
             os.chdir(cwd)
     assert "Traceback" not in result.stderr
     got = []
-    for match in re.finditer(r"^(\S+?)(?::(\d+):(\d+))?: (?:error|warning)\[(MPL\d{3})\]", result.stderr, re.M):
+    for match in re.finditer(r"^(\S+?)(?::(\d+):(\d+))?: (?:error|warning)\[(MPL\d{3})\]", result.stderr, re.MULTILINE):
         got.append(match[4] + (f"@{match[2]}:{match[3]}" if match[2] else ""))
     assert [g for g in got if g.split("@")[0] == code] == expected, result.stderr
-    exit_code = re.search(r"^# exit: (\d)$", text, re.M)
+    exit_code = re.search(r"^# exit: (\d)$", text, re.MULTILINE)
     assert result.exit_code == (int(exit_code.group(1)) if exit_code else 1 if CODES[code].severity == "error" else 0), result.stderr
 
 

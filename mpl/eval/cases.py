@@ -375,7 +375,7 @@ class _Reader:
             self.error("MPL042", node, f"case `{case_id}`: `json` is `true` (any valid JSON) or `{{schema: {{...}}}}` (a JSON Schema)")
             return None
         try:
-            import jsonschema
+            import jsonschema  # type: ignore[import-untyped]
         except ImportError:  # pragma: no cover - a dependency of mpl
             self.error("MPL042", node, f"case `{case_id}`: checking a JSON Schema needs the `jsonschema` package")
             return None

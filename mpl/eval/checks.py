@@ -88,7 +88,7 @@ def _json(output: str, schema: dict[str, t.Any] | None) -> tuple[bool, str]:
         return False, f"not JSON: {exc}"[:DETAIL]
     if schema is None:
         return True, "valid JSON"
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
 
     error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(schema)(schema).iter_errors(value))
     if error is not None:

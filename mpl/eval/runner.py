@@ -51,7 +51,7 @@ class Interrupted(Exception):
 def jobs_for(cases: t.Sequence[Case], arms: t.Sequence[Arm], plans: t.Mapping[tuple[str, str], Plan], repeat: int,
              missing: t.Mapping[str, str]) -> list[Job]:
     """Every run, repeat by repeat, so that an interrupted evaluation covers the cases evenly."""
-    jobs = []
+    jobs: list[Job] = []
     for r in range(repeat):
         for case in cases:
             for arm in arms:
@@ -142,7 +142,7 @@ def _explain(server: Server, doing: str, exc: BaseException) -> str:
 
         message = f"{doing}: {type(exc).__name__}: {visible(exc)}"
     prefix = f"{doing}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message.removeprefix(prefix)
 
 
 def _record(job: Job, output: str | None, verdict: Verdict, *, error: str | None = None, latency: float | None = None,
@@ -171,13 +171,20 @@ class Progress:
         live = stream.isatty() if live is None and hasattr(stream, "isatty") else bool(live)
         if live and total:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as Bar
 
             self._bar = Bar(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[errors]}"),
                             TimeElapsedColumn(), TimeRemainingColumn(), console=Console(file=stream), transient=True)
             self._task = self._bar.add_task("runs", total=total, errors="")
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> t.Self:
         if self._bar is not None:
             self._bar.start()
         return self
