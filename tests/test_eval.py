@@ -24,7 +24,7 @@ from pathlib import Path
 import eval_stubs
 import pytest
 from fake_ollama import FakeOllama, fake_ollama  # noqa: F401 - the `fake_ollama` fixture
-from helpers import FIXTURES, ROOT
+from helpers import FIXTURES, ROOT, labels
 from typer.testing import CliRunner
 
 from mpl.cli import app
@@ -416,23 +416,12 @@ def suite_of(tmp_path: Path, text: str, name: str = "cases.yaml"):
     return load_cases(path)
 
 
-def labels_of(suite) -> list[str]:
-    out = []
-    for d in suite.sink.sorted():
-        if d.span is None:
-            out.append(d.code)
-        else:
-            line, col = suite.source.line_col(d.span.start)
-            out.append(f"{d.code}@{line}:{col}")
-    return out
-
-
 def verdict(tmp_path: Path, expect: str, output: str, reference: str | None = None):
     from mpl.eval.checks import judge
 
     ref = f"  reference: {json.dumps(reference)}\n" if reference is not None else ""
     suite = suite_of(tmp_path, f"- id: c\n  prompt: p\n{ref}  expect:\n" + textwrap.indent(textwrap.dedent(expect), "    "))
-    assert not suite.has_errors, labels_of(suite)
+    assert not suite.has_errors, labels(suite)
     return judge(suite.cases[0], output)
 
 
@@ -500,7 +489,7 @@ def test_a_python_check_runs_in_a_child_process_with_a_time_limit(tmp_path, case
     (tmp_path / "checks").mkdir()
     (tmp_path / "checks" / "math.py").write_text(CHECK)
     suite = suite_of(tmp_path, f"- id: {case_id}\n  prompt: '2+2?'\n  expect:\n    - python: checks/math.py\n      timeout: 1\n")
-    assert not suite.has_errors, labels_of(suite)
+    assert not suite.has_errors, labels(suite)
     result = judge(suite.cases[0], output)
     assert result.passed is passed and result.assertions[0]["detail"] == detail
 
@@ -535,7 +524,7 @@ def test_a_python_file_without_check_fails_the_assertion(tmp_path):
 ])
 def test_a_malformed_suite_is_a_diagnostic_at_its_place(tmp_path, text, expected):
     suite = suite_of(tmp_path, text)
-    assert labels_of(suite) == expected
+    assert labels(suite) == expected
 
 
 @pytest.mark.parametrize(("line", "expected"), [
@@ -546,7 +535,7 @@ def test_a_malformed_suite_is_a_diagnostic_at_its_place(tmp_path, text, expected
 ])
 def test_a_malformed_held_out_line_is_a_diagnostic_at_its_line(tmp_path, line, expected):
     suite = suite_of(tmp_path, line + "\n", name="held.jsonl")
-    assert labels_of(suite) == [expected]
+    assert labels(suite) == [expected]
 
 
 def test_cases_may_be_held_under_a_cases_key(tmp_path):

@@ -19,7 +19,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpl.diagnostics import Sink
+from mpl.diagnostics import Diagnostic, Sink
 from mpl.source import SourceFile, Span
 
 #: The assertion kinds and what their value is.
@@ -91,6 +91,11 @@ class Suite:
     @property
     def has_errors(self) -> bool:
         return self.sink.has_errors
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        """The file's diagnostics in the order of the text."""
+        return self.sink.sorted()
 
 
 def load_cases(path: Path) -> Suite:

@@ -14,6 +14,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mpl.deploy.plan import UsageError  # a problem with the command line or a file it names: one line, exit 2
 from mpl.diagnostics import Sink
 from mpl.eval.arms import Arm, arms_source, parse_arms, plan_options
 from mpl.eval.cases import Suite, load_cases
@@ -40,10 +41,6 @@ class EvalOptions:
     timeout: float = 300.0
     fail_if_worse: tuple[str, str] | None = None
     configured: Path | None = None  # the configuration's `sources` when it names one file
-
-
-class UsageError(Exception):
-    """A problem with the command line or a file it names: one line, exit 2."""
 
 
 def run_eval(options: EvalOptions, out: t.TextIO = sys.stdout, err: t.TextIO = sys.stderr, *, colour: bool = False,
