@@ -14,7 +14,9 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpl.deploy.plan import UsageError  # a problem with the command line or a file it names: one line, exit 2
+from mpl.deploy.plan import (
+    UsageError,  # a problem with the command line or a file it names: one line, exit 2
+)
 from mpl.diagnostics import Sink
 from mpl.eval.arms import Arm, arms_source, parse_arms, plan_options
 from mpl.eval.cases import Suite, load_cases
@@ -50,10 +52,7 @@ def run_eval(options: EvalOptions, out: t.TextIO = sys.stdout, err: t.TextIO = s
 
     try:
         return _Eval(options, out, err, colour, live).run()
-    except UsageError as exc:
-        err.write(f"mpl: error: {exc}\n")
-        return 2
-    except ServerError as exc:
+    except (UsageError, ServerError) as exc:  # the server fails before any run: it is down, or not Ollama
         err.write(f"mpl: error: {exc}\n")
         return 2
 
