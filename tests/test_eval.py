@@ -361,7 +361,8 @@ def test_concurrency_bounds_the_runs_in_flight(tmp_path, fake):
     fake.token_delay["m1"] = 0.02
     cases = "".join(f"- id: c{i}\n  prompt: \"p{i}\"\n" for i in range(12))
     code, _, err, doc = evaluate(tmp_path, "--arm", "a=m1", "--host", fake.url, "--concurrency", "3", cases=cases, profiles=None)
-    assert code == 0, err and len(doc["results"]) == 12
+    assert code == 0, err
+    assert len(doc["results"]) == 12
     assert fake.most_in_flight <= 3
 
 
@@ -542,3 +543,28 @@ def test_cases_may_be_held_under_a_cases_key(tmp_path):
     suite = suite_of(tmp_path, "cases:\n  - id: 1\n    prompt: x\n    system: be brief\n")
     assert not suite.has_errors and suite.cases[0].id == "1"
     assert suite.cases[0].messages == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "x"}]
+
+
+def test_fail_if_worse_names_two_arms(tmp_path, fake):
+    code, _, err, doc = evaluate(tmp_path, "--arm", "a=m1", "--arm", "b=m2", "--host", fake.url, "--fail-if-worse", "a", "c")
+    assert code == 1 and doc is None and not fake.generations
+    assert "--arm: error[MPL044]: --fail-if-worse names `c`, which is not an arm" in err
+    code, _, err, doc = evaluate(tmp_path, "--arm", "a=m1", "--arm", "b=m2", "--host", fake.url, "--fail-if-worse", "a", "b")
+    assert code == 0, err  # the stand-in statistics (or the real ones) find no significant difference in three cases
+
+
+def test_the_progress_bar_on_a_terminal_counts_the_runs_and_the_errors() -> None:
+    import io
+
+    from mpl.eval.runner import Progress
+
+    stream = io.StringIO()
+    with Progress(stream, 3, live=True) as progress:
+        for error in (None, "boom", None):
+            progress({"error": error})
+    assert (progress.done, progress.errors) == (3, 1)
+    plain = io.StringIO()
+    with Progress(plain, 20, live=False) as progress:
+        for _ in range(20):
+            progress({"error": None})
+    assert len(plain.getvalue().splitlines()) == 10 and plain.getvalue().splitlines()[-1].startswith("mpl: 20/20 runs (100%)")
