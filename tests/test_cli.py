@@ -181,7 +181,7 @@ def test_version_and_help() -> None:
     assert "compile" in invoke("-h").output
 
 
-COMMANDS = ["check", "compile", "fmt", "import", "build", "explain", "show", "diff", "init", "lsp"]
+COMMANDS = ["check", "compile", "fmt", "import", "build", "eval", "explain", "show", "diff", "init", "lsp"]
 
 
 def test_every_command_is_listed() -> None:
