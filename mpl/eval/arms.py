@@ -1,8 +1,8 @@
 """Arms (`--arm NAME=MODEL[@PROFILE]`) and the options each sends for each case.
 
 An arm with `@PROFILE` sends that profile resolved for the case's task; one without
-sends what `ProfileSet.for_task` routes the case's task to (the `default` for a case
-without a task). Repeat `r` of a run sends the profile's `seed` + r, or `--seed` + r
+sends the profile the case's task is routed to, as `ProfileSet.for_task` and `mpl show
+task:T` route it (the `default` for a case without a task), resolved for that task. Repeat `r` of a run sends the profile's `seed` + r, or `--seed` + r
 where the profile sets none (a negative seed, Ollama's "random", counts as none), so
 each run can be repeated and repeats differ. Problems are diagnostics: MPL044 for an
 `--arm` that cannot be read, MPL043 and MPL045 for a case the profiles cannot serve.
@@ -14,12 +14,12 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from mpl.diagnostics import Diagnostic, Sink
+from mpl.diagnostics import Sink
 from mpl.eval.cases import Case
 from mpl.source import SourceFile
 
 if t.TYPE_CHECKING:
-    from mpl.api import ProfileSet
+    from mpl.compiler.program import Program
 
 _ARM = re.compile(r"(?P<name>[^=@\s]+)=(?P<model>[^@\s]+)(?:@(?P<profile>[^@\s]+))?")
 
@@ -73,69 +73,55 @@ class Plan:
         return {**self.options, "seed": self.seed + repeat}
 
 
-def plan_options(arms: t.Sequence[Arm], cases: t.Sequence[Case], profiles: ProfileSet | None, seed: int,
+def plan_options(arms: t.Sequence[Arm], cases: t.Sequence[Case], program: Program | None, seed: int,
                  cases_sink: Sink, arms_sink: Sink) -> dict[tuple[str, str], Plan]:
     """The options of every (arm, case), by (arm name, case id); problems go to the sinks.
 
     A case's task that the source does not declare is MPL043 at the case; a case that
     an arm without a profile cannot route (no task route, no `default`) is MPL045; an
-    arm's unknown profile is the `ProfileSet`'s own diagnostic (MPL207).
+    arm's unknown profile is MPL207, as `ProfileSet.options` says it.
     """
-    from mpl.api import MplError
+    from mpl.compiler.names import did_you_mean
+    from mpl.targets.base import typed_options
 
     plans: dict[tuple[str, str], Plan] = {}
-    if profiles is not None:
-        _known_tasks(cases, profiles, cases_sink)
-    broken = {case.id for case in cases if profiles is not None and case.task is not None and case.task not in profiles.tasks}
+    if program is not None:
+        _known_tasks(cases, program, cases_sink)
     for arm in arms:
-        if profiles is None:
+        if program is None:
             for case in cases:
                 plans[arm.name, case.id] = Plan({}, seed)
             continue
-        if arm.profile is not None and arm.profile not in profiles.profiles:
-            try:
-                profiles.options(arm.profile)
-            except MplError as exc:
-                arms_sink.extend(_about_arm(d, arm) for d in exc.diagnostics)
+        if arm.profile is not None and arm.profile not in program.profiles:
+            arms_sink.report("MPL207", None, f"arm `{arm.name}`: profile `{arm.profile}` does not exist",
+                             help=did_you_mean(arm.profile, program.profiles))
             continue
         for case in cases:
-            if case.id in broken:
-                continue
-            chosen = arm.profile or _routed(profiles, case.task)
+            if case.task is not None and case.task not in program.tasks:
+                continue  # MPL043 already
+            chosen = arm.profile or (program.profile_for_task(case.task) if case.task is not None else program.default)
             if chosen is None:
                 what = f"its task `{case.task}` is routed to no profile" if case.task else "it has no task"
                 cases_sink.report("MPL045", case.task_span or case.span,
                                   f"arm `{arm.name}` names no profile for case `{case.id}`: {what}, and the source has no `default`",
                                   help=f"name one on the arm (`--arm {arm.name}={arm.model}@PROFILE`), or add `default PROFILE` to the source")
                 continue
-            options = profiles.options(chosen, case.task)
+            options = typed_options(program.resolve(chosen, case.task))
             own = options.pop("seed", None)
             base = own if isinstance(own, int) and own >= 0 else seed
             plans[arm.name, case.id] = Plan(options, base)
     return plans
 
 
-def _routed(profiles: ProfileSet, task: str | None) -> str | None:
-    if task is None:
-        return profiles.default
-    return profiles.program.profile_for_task(task)
-
-
-def _known_tasks(cases: t.Sequence[Case], profiles: ProfileSet, sink: Sink) -> None:
+def _known_tasks(cases: t.Sequence[Case], program: Program, sink: Sink) -> None:
     from mpl.compiler.names import did_you_mean
 
     for case in cases:
-        if case.task is not None and case.task not in profiles.tasks:
-            declared = ", ".join(f"`{name}`" for name in profiles.tasks) or "none"
+        if case.task is not None and case.task not in program.tasks:
+            declared = ", ".join(f"`{name}`" for name in program.tasks) or "none"
             sink.report("MPL043", case.task_span or case.span,
-                        f"case `{case.id}`: task `{case.task}` is not declared in {profiles.program.source.path} (its tasks: {declared})",
-                        help=did_you_mean(case.task, profiles.tasks) or "declare it there (`tasks ...`), or correct the case")
-
-
-def _about_arm(diag: Diagnostic, arm: Arm) -> Diagnostic:
-    import msgspec
-
-    return msgspec.structs.replace(diag, message=f"arm `{arm.name}`: {diag.message}", span=None)
+                        f"case `{case.id}`: task `{case.task}` is not declared in {program.source.path} (its tasks: {declared})",
+                        help=did_you_mean(case.task, program.tasks) or "declare it there (`tasks ...`), or correct the case")
 
 
 def arms_source() -> SourceFile:

@@ -22,8 +22,8 @@ from mpl.eval.arms import Arm, arms_source, parse_arms, plan_options
 from mpl.eval.cases import Suite, load_cases
 
 if t.TYPE_CHECKING:
-    from mpl.api import ProfileSet
     from mpl.compiler import Analysis
+    from mpl.compiler.program import Program
     from mpl.deploy.server import Server
 
 
@@ -113,10 +113,10 @@ class _Eval:
         server = Server(url, opts.timeout)
         try:
             version = server.version()  # a server that is down: one line, exit 2
-            profiles, status = self._profiles(path, version, arms_sink)
+            program, status = self._profiles(path, version, arms_sink)
             if status:
                 return status
-            plans = plan_options(arms, suite.cases, profiles, opts.seed, suite.sink, arms_sink)
+            plans = plan_options(arms, suite.cases, program, opts.seed, suite.sink, arms_sink)
             self.show(suite.source, suite.sink.sorted())
             self.show(arms_sink.source, arms_sink.diagnostics)
             if suite.has_errors or arms_sink.has_errors:
@@ -144,17 +144,18 @@ class _Eval:
             sink.report("MPL044", None, "--fail-if-worse compares an arm with itself", help="name two different arms")
 
     def _check_seed(self, sink: Sink) -> None:
-        """`--seed` as the options validate a seed (an int Ollama reads), for the last repeat too."""
-        from mpl.api import MplError, validate_overrides
+        """`--seed` as a profile's `seed` is checked (an int Ollama reads), for the last repeat too."""
+        from mpl.catalog import catalog, validate
 
-        try:
-            validate_overrides({"seed": self.opts.seed + self.opts.repeat - 1})
-        except MplError as exc:
-            sink.extend(msg_about_seed(d) for d in exc.diagnostics)
+        spec = catalog().option("seed")
+        assert spec is not None
+        for value in (self.opts.seed, self.opts.seed + self.opts.repeat - 1):
+            for problem in validate(spec, value).problems:
+                if problem.severity == "error":
+                    sink.report(problem.code, None, f"--seed: {problem.message}", help=problem.help)
 
-    def _profiles(self, path: Path | None, version: str, sink: Sink) -> tuple[ProfileSet | None, int]:
+    def _profiles(self, path: Path | None, version: str, sink: Sink) -> tuple[Program | None, int]:
         """The profile source checked against the server's version (MPL401 for options it does not know)."""
-        from mpl.api import ProfileSet
         from mpl.compiler import analyze
         from mpl.deploy.plan import against_server, parse_server_version
         from mpl.deploy.untrusted import visible
@@ -176,7 +177,7 @@ class _Eval:
         if analysis.has_errors or analysis.program is None:
             self.err.write(f"mpl: error: {path}: errors against Ollama {reported or version}; nothing was run\n")
             return None, 1
-        return ProfileSet(analysis), 0
+        return analysis.program, 0
 
     def _missing_models(self, server: Server, arms: t.Sequence[Arm]) -> dict[str, str]:
         """Arms whose model the server does not have (MPL620): their runs are errors, the others run."""
@@ -287,9 +288,3 @@ def find_profiles(given: Path | None, configured: Path | None = None, cwd: Path 
     if len(found) > 1:
         raise UsageError(f"several .mprof files in the current folder ({', '.join(p.name for p in found)}); pass --file PATH")
     return found[0] if found else None
-
-
-def msg_about_seed(diag: t.Any) -> t.Any:
-    import msgspec
-
-    return msgspec.structs.replace(diag, message=f"--seed: {diag.message}")
