@@ -568,3 +568,15 @@ def test_the_progress_bar_on_a_terminal_counts_the_runs_and_the_errors() -> None
         for _ in range(20):
             progress({"error": None})
     assert len(plain.getvalue().splitlines()) == 10 and plain.getvalue().splitlines()[-1].startswith("mpl: 20/20 runs (100%)")
+
+
+def test_tool_calls_of_a_held_out_file_are_named_once_as_not_sent(tmp_path):
+    tool = {"messages": [{"role": "user", "content": "List files."},
+                         {"role": "assistant", "content": "", "tool_calls": [{"id": "1", "type": "function", "function": {"name": "ls", "arguments": "{}"}}]},
+                         {"role": "tool", "content": "a.py", "tool_call_id": "1", "name": "ls"},
+                         {"role": "user", "content": "And now?"}, {"role": "assistant", "content": "a.py"}],
+            "tools": [{"type": "function", "function": {"name": "ls"}}]}
+    suite = suite_of(tmp_path, "\n".join([json.dumps(HELD_OUT[0]), json.dumps(tool), json.dumps(tool)]) + "\n", name="h.jsonl")
+    assert labels(suite) == ["MPL041@2:1"] and not suite.has_errors
+    assert "2 conversations hold tool calls" in suite.diagnostics[0].message
+    assert suite.cases[1].messages[1:3] == [{"role": "assistant", "content": ""}, {"role": "tool", "content": "a.py"}]

@@ -19,7 +19,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpl.diagnostics import Diagnostic, Sink
+from mpl.diagnostics import Diagnostic, Severity, Sink
 from mpl.source import SourceFile, Span
 
 #: The assertion kinds and what their value is.
@@ -123,7 +123,8 @@ _SHAPE_HELP = "write a list of cases, each with an `id` and a `prompt` (or `mess
 
 def _read_jsonl(suite: Suite, stem: str) -> None:
     text = suite.source.text
-    offset = 0
+    offset = unsent = 0
+    first_unsent: Span | None = None
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         start, offset = offset, offset + len(line)
         body = line.strip()
@@ -140,6 +141,21 @@ def _read_jsonl(suite: Suite, stem: str) -> None:
         case = _conversation(suite.sink, record, f"{stem}:{number}", at)
         if case is not None:
             suite.cases.append(case)
+            if first_unsent is None and _unsent(record):
+                first_unsent = at
+            unsent += bool(_unsent(record))
+    if first_unsent is not None:
+        what = "conversation holds" if unsent == 1 else f"{unsent} conversations hold"
+        suite.sink.report("MPL041", first_unsent, f"this {what} tool calls or fields other than `role` and `content`, which are not sent: "
+                          "each message is sent as its role and text", severity=Severity.WARNING,
+                          help="a tool's output still reaches the model as its `tool` message; fold tool turns (`mpl data --tools fold`) to keep the calls as text")
+
+
+def _unsent(record: dict[str, t.Any]) -> list[str]:
+    """The fields of a held-out line that `mpl eval` does not send (tool definitions, tool calls, …)."""
+    extra = [key for key in record if key != "messages"]
+    extra += [key for message in record["messages"] for key in message if key not in ("role", "content")]
+    return extra
 
 
 def _conversation(sink: Sink, record: t.Any, case_id: str, at: Span) -> Case | None:
