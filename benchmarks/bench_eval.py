@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fake_ollama import FakeOllama
+from fake_ollama import FakeOllama  # noqa: E402
 
 LIMIT_S = 30.0
 PROFILES = """\

@@ -117,7 +117,9 @@ def test_the_options_each_run_sends_are_what_mpl_show_reports_for_its_task(tmp_p
         assert options == expected, (run["arm"], run["case"])
         model = "m1" if run["arm"] == "base" else "m2"
         assert run["options"] in sent[model]
-    key = lambda options: json.dumps(options, sort_keys=True)
+    def key(options: dict) -> str:
+        return json.dumps(options, sort_keys=True)
+
     assert sorted(map(key, sent["m1"])) == sorted(key(r["options"]) for r in doc["results"] if r["arm"] == "base")
     add = [r for r in doc["results"] if r["case"] == "add" and r["arm"] == "base"]
     assert [r["options"]["seed"] for r in add] == [42, 43] and add[0]["output"] != add[1]["output"]
