@@ -582,3 +582,10 @@ def test_tool_calls_of_a_held_out_file_are_named_once_as_not_sent(tmp_path):
     assert labels(suite) == ["MPL041@2:1"] and not suite.has_errors
     assert "2 conversations hold tool calls" in suite.diagnostics[0].message
     assert suite.cases[1].messages[1:3] == [{"role": "assistant", "content": ""}, {"role": "tool", "content": "a.py"}]
+
+
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, fake):
+    (tmp_path / "taken").mkdir()
+    code, _, err, _ = evaluate(tmp_path, "--arm", "a=m1", "--host", fake.url, "--report", "taken", cases=CASES.split("- id: intro")[0])
+    assert code == 2 and [line for line in err.splitlines() if line.startswith("mpl: error:")] == [
+        line for line in err.splitlines() if "taken" in line and line.startswith("mpl: error:")] != []

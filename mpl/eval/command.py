@@ -236,6 +236,7 @@ class _Eval:
 
     def _write(self, report: dict[str, t.Any]) -> None:
         from mpl.eval.report import summary_lines, write_html, write_json
+        from mpl.output import OutputError
 
         for line in summary_lines(report):
             self.out.write(line + "\n")
@@ -246,6 +247,8 @@ class _Eval:
                 write(path, report)
             except OSError as exc:
                 raise UsageError(f"cannot write `{path}`: {exc.strerror or exc}") from None
+            except OutputError as exc:
+                raise UsageError(str(exc)) from None
             self.err.write(f"mpl: wrote {path}\n")
 
 
