@@ -589,3 +589,21 @@ def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, fake)
     code, _, err, _ = evaluate(tmp_path, "--arm", "a=m1", "--host", fake.url, "--report", "taken", cases=CASES.split("- id: intro")[0])
     assert code == 2 and [line for line in err.splitlines() if line.startswith("mpl: error:")] == [
         line for line in err.splitlines() if "taken" in line and line.startswith("mpl: error:")] != []
+
+
+def test_an_answer_that_cannot_be_judged_is_the_error_of_its_run(fake, monkeypatch):
+    from mpl.deploy.server import Server
+    from mpl.eval import runner
+    from mpl.eval.arms import Arm
+    from mpl.eval.cases import Case
+
+    def broken(case, output):
+        raise OSError("no room for a check")
+
+    monkeypatch.setattr(runner, "judge", broken)
+    server = Server(fake.url, 5)
+    try:
+        record = runner.run_one(server, runner.Job(0, Case("c", None, [{"role": "user", "content": "x"}]), Arm("a", "echo"), 0, {}), 5)
+    finally:
+        server.close()
+    assert record["output"] == "x" and record["error"] == "the answer could not be judged: OSError: no room for a check"

@@ -127,7 +127,12 @@ def run_one(server: Server, job: Job, timeout: float, cancelled: threading.Event
     eval_count = final.eval_count if isinstance(final.eval_count, int) else None
     duration = final.eval_duration if isinstance(final.eval_duration, int) else None
     rate = eval_count / (duration / 1e9) if eval_count is not None and duration else None
-    return _record(job, output, judge(job.case, output), latency=latency, rate=rate, eval_count=eval_count)
+    try:
+        verdict = judge(job.case, output)
+    except Exception as exc:  # noqa: BLE001 - a check that cannot run is this run's error, not the evaluation's end
+        return _record(job, output, failed(job.case), error=f"the answer could not be judged: {type(exc).__name__}: {exc}"[:300],
+                       latency=latency, rate=rate, eval_count=eval_count)
+    return _record(job, output, verdict, latency=latency, rate=rate, eval_count=eval_count)
 
 
 class _RunError(Exception):
