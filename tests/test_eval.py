@@ -607,3 +607,20 @@ def test_an_answer_that_cannot_be_judged_is_the_error_of_its_run(fake, monkeypat
     finally:
         server.close()
     assert record["output"] == "x" and record["error"] == "the answer could not be judged: OSError: no room for a check"
+
+
+def test_each_diagnostic_is_shown_once_and_every_new_one_is_shown() -> None:
+    """The shown set is keyed by what a diagnostic says, not by `id()`: freed diagnostics' ids are reused."""
+    import io
+
+    from mpl.diagnostics import Diagnostic, Severity
+    from mpl.eval.command import EvalOptions, _Eval
+    from mpl.source import SourceFile
+
+    err = io.StringIO()
+    shower = _Eval(EvalOptions(cases=Path("cases.yaml")), io.StringIO(), err, False, None)
+    source = SourceFile("cases.yaml", "")
+    for i in range(50):
+        shower.show(source, [Diagnostic(code="MPL041", severity=Severity.ERROR, message=f"problem {i}", span=None)])
+    shower.show(source, [Diagnostic(code="MPL041", severity=Severity.ERROR, message="problem 7", span=None)])
+    assert err.getvalue().count("error[MPL041]") == 50

@@ -64,15 +64,18 @@ class _Eval:
         self.err = err
         self.colour = colour
         self.live = live
-        self._shown: set[int] = set()
+        self._shown: set[tuple[t.Any, ...]] = set()
 
     def show(self, source: t.Any, diagnostics: t.Sequence[t.Any]) -> None:
         """Render the diagnostics not shown yet (notes are left to `mpl check`)."""
         from mpl.diagnostics import Severity
         from mpl.diagnostics.render import render_text
 
-        fresh = [d for d in diagnostics if id(d) not in self._shown and d.severity is not Severity.INFO]
-        self._shown.update(id(d) for d in fresh)
+        def key(d: t.Any) -> tuple[t.Any, ...]:  # not id(): a list of copies may be freed and its ids reused
+            return (source.path, d.code, d.span.start if d.span else -1, d.message)
+
+        fresh = [d for d in diagnostics if key(d) not in self._shown and d.severity is not Severity.INFO]
+        self._shown.update(key(d) for d in fresh)
         if fresh:
             self.err.write(render_text(source, fresh, colour=self.colour))
 
