@@ -617,6 +617,43 @@ def build(
     raise typer.Exit(worst)
 
 
+@app.command("eval")
+def eval_(
+    cases: t.Annotated[Path, typer.Argument(help="The cases: a YAML suite, or held-out chat JSONL (one conversation a line).", show_default=False, metavar="CASES")],
+    arm: t.Annotated[
+        t.Optional[list[str]],
+        typer.Option("--arm", "-a", metavar="NAME=MODEL[@PROFILE]", show_default=False,
+                     help="An arm to compare (repeatable): a model on the server, with a profile's options, or without @PROFILE the profile each case's task routes to."),
+    ] = None,
+    file: t.Annotated[t.Optional[Path], typer.Option("--file", "-f", help="The .mprof source of the profiles. Default: the configuration's one `sources` file, else the one *.mprof in the current folder, else none (no options sent but the seed).", show_default=False)] = None,
+    repeat: t.Annotated[int, typer.Option("--repeat", "-n", help="Runs of each case on each arm; repeat r sends seed + r.", min=1)] = 1,
+    seed: t.Annotated[int, typer.Option("--seed", help="The seed of repeat 0 where the profile sets none (repeat r sends it + r).")] = 0,
+    host: t.Annotated[t.Optional[str], typer.Option("--host", envvar="OLLAMA_HOST", help="Ollama server URL. Default: $OLLAMA_HOST, else http://127.0.0.1:11434.", show_default=False)] = None,
+    json_out: t.Annotated[t.Optional[Path], typer.Option("--json", metavar="OUT.json", help="Write the summary, the comparisons and every run as JSON.", show_default=False)] = None,
+    report: t.Annotated[t.Optional[Path], typer.Option("--report", metavar="OUT.html", help="Write a self-contained HTML report.", show_default=False)] = None,
+    concurrency: t.Annotated[int, typer.Option("--concurrency", "-j", help="Runs at the same time.", min=1)] = 4,
+    timeout: t.Annotated[float, typer.Option("--timeout", help="Seconds a run may take, from the request to the answer's last line (each line too).")] = 300.0,
+    fail_if_worse: t.Annotated[
+        t.Optional[tuple[str, str]],
+        typer.Option("--fail-if-worse", metavar="A B", show_default=False, help="Exit 1 when arm B is significantly worse than arm A (for CI)."),
+    ] = None,
+    config_file: ConfigOpt = None,
+    isolated: IsolatedOpt = False,
+) -> None:
+    """Run a suite of cases against arms on an Ollama server and say, with statistics, which is better."""
+    from mpl.eval.command import EvalOptions, run_eval
+
+    config = _load_config([file] if file else [cases], config_file, isolated)
+    configured = None
+    if file is None and config.sources is not None:
+        found = config.sources_paths()
+        configured = found[0] if len(found) == 1 else None
+    options = EvalOptions(cases=cases, arms=list(arm or []), source=file, repeat=repeat, seed=seed, host=host, json=json_out,
+                          report=report, concurrency=concurrency, timeout=timeout,
+                          fail_if_worse=tuple(fail_if_worse) if fail_if_worse else None, configured=configured)
+    raise typer.Exit(run_eval(options, sys.stdout, sys.stderr, colour=_use_colour(sys.stderr)))
+
+
 @app.command("import")
 def import_(
     sources: t.Annotated[

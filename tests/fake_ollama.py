@@ -13,8 +13,12 @@ on disk under a temporary "models" folder, and GGUF uploads are read with `gguf.
 Fault injection: `fail_next`, `stream_error_after`, `delay_seconds`, `drop_connection_on`,
 `answer_with` (any raw answer: garbage, huge, dripping, dripped headers, a redirect, any bytes on
 the wire) and `cut_upload_after`
-(see `FakeOllama`). Known gaps: no inference, no safetensors conversion, quantization only
-changes the reported level, no `/api/copy` or `/api/push` (501).
+(see `FakeOllama`). `/api/chat` and `/api/generate` stream NDJSON as Ollama does, from a
+deterministic stand-in for a model: its answer depends on the model, the messages and the
+options (seed and temperature), so tests can tell arms and seeds apart; `answers`, an `echo`
+model, `token_delay` and `chat_error_after` control it (see `FakeOllama`). Known gaps: no real
+inference, no safetensors conversion, quantization only changes the reported level, no
+`/api/copy` or `/api/push` (501).
 """
 
 from __future__ import annotations
@@ -805,8 +809,8 @@ _ROUTES: list[tuple[str, str, str | None]] = [
     ("POST", "/api/create", "create"), ("POST", "/api/show", "show"),
     ("GET", "/api/tags", "tags"), ("HEAD", "/api/tags", "tags"),
     ("DELETE", "/api/delete", "delete"), ("POST", "/api/pull", "pull"), ("GET", "/api/ps", "ps"),
-    ("POST", "/api/push", None), ("POST", "/api/copy", None), ("POST", "/api/generate", None),
-    ("POST", "/api/chat", None), ("POST", "/api/embed", None), ("POST", "/api/embeddings", None),
+    ("POST", "/api/push", None), ("POST", "/api/copy", None), ("POST", "/api/generate", "generate"),
+    ("POST", "/api/chat", "chat"), ("POST", "/api/embed", None), ("POST", "/api/embeddings", None),
     ("POST", "/api/me", None), ("POST", "/api/signout", None),
     ("POST", "/v1/chat/completions", None), ("POST", "/v1/completions", None),
     ("POST", "/v1/embeddings", None), ("GET", "/v1/models", None), ("GET", "/v1/models/:model", None),
@@ -901,6 +905,18 @@ class FakeOllama:
             have been read (nothing is stored); stays set until cleared.
         upload_pause: seconds to sleep after reading each 64 KiB of a blob upload (a slow
             server or link, for interrupting an upload midway); stays set until cleared.
+        answers: canned answers of `/api/chat` and `/api/generate` by model name (as the
+            request names it, or its shortest form "m:latest"): a string, or a function of
+            the decoded request returning one. Without one, a model whose name starts with
+            `echo` (or whose system text is `echo`) answers the last user turn (the prompt),
+            and any other model a few words chosen by a hash of (model, messages, seed,
+            temperature) — the seed only counts when the temperature is above 0.
+        generations: `(path, model, options)` of every chat and generate request that reached
+            a model, the options as the request sent them (None when it sent none).
+        token_delay: seconds to sleep before each streamed token, by model name (a slow model).
+        most_in_flight: the most chat and generate answers under way at once so far.
+        chat_error_after: by model name, send `{"error": chat_error_message}` after this many
+            streamed tokens (an error in the middle of a stream).
 
     The `fake_ollama` pytest fixture in this module yields a started instance (import it
     into a test module, or re-export it from conftest.py).
@@ -920,6 +936,13 @@ class FakeOllama:
         self.answer_with: dict[str, Any] = {}
         self.cut_upload_after: int | None = None
         self.upload_pause: float = 0.0
+        self.answers: dict[str, Any] = {}
+        self.generations: list[tuple[str, str, Any]] = []
+        self.token_delay: dict[str, float] = {}
+        self.chat_error_after: dict[str, int] = {}
+        self.chat_error_message: str = "an error in the middle of the stream"
+        self.most_in_flight = 0
+        self._in_flight = 0
         self.url = ""
         self._tmp = tempfile.TemporaryDirectory(prefix="fake-ollama-", ignore_cleanup_errors=True)
         self.models_dir = Path(self._tmp.name) / "models"
@@ -1766,6 +1789,178 @@ class FakeOllama:
             layers.append(Layer(media_type, normalized, size, from_=str(path)))
         return layers
 
+    # -- inference: /api/chat and /api/generate ----------------------------------
+
+    def _api_chat(self, h: _Handler, raw: bytes, params: dict[str, str]) -> _Response:
+        # Request sample (ollama-python 0.6.3): {"model": "qwen2.5-coder:7b", "messages":
+        #   [{"role": "user", "content": "hi"}], "stream": true, "options": {"seed": 1}}
+        req = _decode_request(raw, "ChatRequest", _CHAT_FIELDS)
+        return self._inference("/api/chat", req, list(req.get("messages") or []))
+
+    def _api_generate(self, h: _Handler, raw: bytes, params: dict[str, str]) -> _Response:
+        req = _decode_request(raw, "GenerateRequest", _GENERATE_FIELDS)
+        messages = [{"role": "system", "content": req["system"]}] if req.get("system") else []
+        if req.get("prompt"):
+            messages.append({"role": "user", "content": req["prompt"]})
+        return self._inference("/api/generate", req, messages)
+
+    def _inference(self, path: str, req: dict[str, Any], messages: list[dict[str, Any]]) -> _Response:
+        """ChatHandler / GenerateHandler: the model, its options, then a stream of tokens."""
+        name_text = req.get("model") or ""
+        name = ModelName.parse(name_text)
+        if not name_text or not name.is_valid():
+            return _error_response(400, "model is required" if not name_text else f"model {go_quote(name_text)} not found")
+        m = self._find(name, fold=True)
+        if m is None:
+            return _error_response(404, f"model {go_quote(name_text)} not found, try pulling it first")
+        options = req.get("options")
+        if options is not None and not isinstance(options, dict):
+            return _error_response(400, f"json: cannot unmarshal {_json_kind(options)} into Go struct field options of type map[string]interface {{}}")
+        effective = dict(m.parameters)
+        for source in (m.parameters, options or {}):  # the model's stored options, then the request's
+            problem = _options_problem(source)
+            if problem:
+                return _error_response(500, problem)
+        effective.update({k: v for k, v in (options or {}).items() if v is not None})
+        with self._lock:
+            self.generations.append((path, name_text, None if options is None else dict(options)))
+        stream = req.get("stream", True)
+        chat = path == "/api/chat"
+        if not any(msg.get("role") == "user" for msg in messages) and not (chat and messages):
+            load = {"model": name_text, "created_at": _now(), **({"message": {"role": "assistant", "content": ""}} if chat else {"response": ""}),
+                    "done_reason": "load", "done": True}
+            return _json_response(200, load)
+        text = self._answer(m, name_text, req, messages, effective)
+        tokens, reason = _tokens(text, effective)
+        stats = _timings(m.name, messages, tokens)
+        fail_after = self._by_model(self.chat_error_after, name_text, m)
+        delay = self._by_model(self.token_delay, name_text, m) or 0.0
+
+        def part(content: str, done: bool) -> dict[str, Any]:
+            body: dict[str, Any] = {"model": name_text, "created_at": _now()}
+            body.update({"message": {"role": "assistant", "content": content}} if chat else {"response": content})
+            body["done"] = done
+            return body
+
+        def final(content: str) -> dict[str, Any]:
+            body = part(content, True)
+            body["done_reason"] = reason
+            if not chat:
+                body["context"] = [len(tok) for tok in tokens][:8]
+            body.update(stats)
+            return body
+
+        if not stream:
+            if fail_after is not None:
+                return _error_response(500, self.chat_error_message)
+            return _json_response(200, final("".join(tokens)))
+
+        def lines() -> Iterator[bytes]:
+            # Wire sample: {"model":"m","created_at":"…","message":{"role":"assistant","content":"The"},"done":false}
+            with self._lock:
+                self._in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self._in_flight)
+            try:
+                for i, token in enumerate(tokens):
+                    if fail_after is not None and i >= fail_after:
+                        yield (go_json({"error": self.chat_error_message}) + "\n").encode()
+                        return
+                    if delay and self._stopping.wait(delay):
+                        return
+                    yield (go_json(part(token, False)) + "\n").encode()
+                yield (go_json(final("")) + "\n").encode()
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+
+        return _Response(200, content_type="application/x-ndjson", stream=lines())
+
+    def _by_model(self, table: Mapping[str, Any], name_text: str, m: StoredModel) -> Any:
+        return table.get(name_text, table.get(m.name))
+
+    def _answer(self, m: StoredModel, name_text: str, req: Mapping[str, Any], messages: list[dict[str, Any]],
+                options: Mapping[str, Any]) -> str:
+        canned = self._by_model(self.answers, name_text, m)
+        if canned is not None:
+            return str(canned(dict(req)) if callable(canned) else canned)
+        system = next((msg.get("content") for msg in messages if msg.get("role") == "system"), m.system)
+        last_user = next((msg.get("content") or "" for msg in reversed(messages) if msg.get("role") == "user"), "")
+        if ModelName.parse(m.name).model.startswith("echo") or system == "echo":
+            return last_user
+        temperature = float(options.get("temperature", 0.8))
+        seed = options.get("seed", -1) if temperature > 0 else None
+        key = go_json([m.name, [[msg.get("role"), msg.get("content")] for msg in messages], seed, temperature])
+        digest = hashlib.sha256(key.encode()).digest()
+        count = 4 + digest[0] % 9
+        return " ".join(_WORDS[b % len(_WORDS)] for b in digest[1:1 + count]) + "."
+
+
+
+
+_CHAT_FIELDS = {
+    "model": _STR, "messages": _MESSAGES, "stream": _BOOL, "format": _ANY, "options": _ANY, "keep_alive": _ANY,
+    "tools": _ANY, "think": _ANY, "template": _STR, "logprobs": _BOOL, "top_logprobs": _ANY,
+}
+_GENERATE_FIELDS = {
+    "model": _STR, "prompt": _STR, "suffix": _STR, "system": _STR, "template": _STR, "context": _ANY, "stream": _BOOL,
+    "raw": _BOOL, "format": _ANY, "images": _ANY, "options": _ANY, "keep_alive": _ANY, "think": _ANY,
+    "logprobs": _BOOL, "top_logprobs": _ANY,
+}
+#: The runtime options of v0.32.15 (`api.Options` with its `Runner`) and the JSON kind `FromMap` takes.
+_OPTION_KINDS = {
+    **{k: "integer" for k in ("num_keep", "seed", "num_predict", "top_k", "repeat_last_n", "num_ctx", "num_batch",
+                              "num_gpu", "main_gpu", "num_thread", "draft_num_predict")},
+    **{k: "float32" for k in ("top_p", "min_p", "typical_p", "temperature", "repeat_penalty", "presence_penalty",
+                              "frequency_penalty")},
+    "use_mmap": "boolean", "stop": "array",
+}
+_WORDS = ("the", "model", "answers", "with", "a", "short", "reply", "about", "code", "tests", "profile", "seed",
+          "quickly", "carefully", "function", "returns", "value", "list", "error", "fixed")
+
+
+def _options_problem(options: Mapping[str, Any]) -> str | None:
+    """`Options.FromMap`'s error for a wrongly typed value (unknown keys are ignored), or None."""
+    for key, value in options.items():
+        kind = _OPTION_KINDS.get(key)
+        if kind is None or value is None:
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind in ("integer", "float32") and not number:
+            return f'option "{key}" must be of type {kind}'
+        if kind == "boolean" and not isinstance(value, bool):
+            return f'option "{key}" must be of type boolean'
+        if kind == "array":
+            if not isinstance(value, list):
+                return f'option "{key}" must be of type array'
+            if not all(isinstance(v, str) for v in value):
+                return f'option "{key}" must be of an array of strings'
+    return None
+
+
+def _tokens(text: str, options: Mapping[str, Any]) -> tuple[list[str], str]:
+    """The answer cut into streamed tokens (words with their spaces), with `stop` and `num_predict` applied."""
+    reason = "stop"
+    for stop in options.get("stop") or []:
+        if stop and stop in text:
+            text = text[:text.index(stop)]
+    tokens = re.findall(r"\s*\S+|\s+", text)
+    limit = options.get("num_predict")
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool) and 0 <= limit < len(tokens):
+        tokens, reason = tokens[:int(limit)], "length"
+    return tokens, reason
+
+
+def _timings(model: str, messages: Sequence[Mapping[str, Any]], tokens: Sequence[str]) -> dict[str, int]:
+    """The final object's durations (ns) and counts: a fixed speed per model, so arms differ."""
+    per_token = 10_000_000 + int(hashlib.sha256(model.encode()).hexdigest()[:4], 16) % 20 * 1_000_000
+    prompt_tokens = sum(len(str(msg.get("content") or "").split()) for msg in messages) + 4
+    load, prompt_eval, evaluation = 1_500_000, prompt_tokens * 500_000, len(tokens) * per_token
+    return {"total_duration": load + prompt_eval + evaluation, "load_duration": load, "prompt_eval_count": prompt_tokens,
+            "prompt_eval_duration": prompt_eval, "eval_count": len(tokens), "eval_duration": evaluation}
+
+
+def _now() -> str:
+    return _rfc3339_nano(time.time_ns())
 
 def _version_at_least(version: str, minimum: tuple[int, int, int]) -> bool:
     parts = re.findall(r"\d+", version)[:3]

@@ -182,7 +182,7 @@ def test_version_and_help() -> None:
     assert "compile" in invoke("-h").output
 
 
-COMMANDS = ["check", "compile", "fmt", "import", "build", "explain", "show", "diff", "init", "lsp", "data"]
+COMMANDS = ["check", "compile", "fmt", "import", "build", "data", "eval", "explain", "show", "diff", "init", "lsp"]
 
 
 def test_every_command_is_listed() -> None:

@@ -405,3 +405,80 @@ def test_example_adapter_is_deterministic_and_accepted(server, client, tmp_path)
     digest = client.create_blob(committed)
     assert client.create("meton", from_=BASE, adapters={"meton-lora.gguf": digest}).status == "success"
     assert server.get_model("meton").adapters == [digest]
+
+
+# -- /api/chat and /api/generate ------------------------------------------------------------
+
+
+def _chat_lines(server, body: dict) -> list[dict]:
+    import json
+
+    r = httpx.post(f"{server.url}/api/chat", json=body)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-ndjson", r.text
+    return [json.loads(line) for line in r.text.splitlines()]
+
+
+def test_chat_streams_ndjson_and_ends_with_ollamas_final_object(fake_ollama):
+    fake_ollama.add_model("m1")
+    lines = _chat_lines(fake_ollama, {"model": "m1", "messages": [{"role": "user", "content": "hi"}], "options": {"seed": 3}})
+    *parts, final = lines
+    assert parts and all(p["done"] is False and p["message"]["role"] == "assistant" and set(p) == {"model", "created_at", "message", "done"} for p in parts)
+    assert list(final) == ["model", "created_at", "message", "done", "done_reason", "total_duration", "load_duration",
+                           "prompt_eval_count", "prompt_eval_duration", "eval_count", "eval_duration"]
+    assert final["done"] is True and final["done_reason"] == "stop" and final["eval_count"] == len(parts)
+    assert final["total_duration"] == final["load_duration"] + final["prompt_eval_duration"] + final["eval_duration"]
+    assert fake_ollama.generations == [("/api/chat", "m1", {"seed": 3})]
+
+
+def test_answers_depend_on_the_model_the_messages_and_the_seed(fake_ollama):
+    for name in ("m1", "m2"):
+        fake_ollama.add_model(name)
+    client = ollama.Client(host=fake_ollama.url)
+
+    def answer(model: str, prompt: str = "hi", **options) -> str:
+        return client.chat(model, [{"role": "user", "content": prompt}], options=options).message.content
+
+    assert answer("m1", seed=1) == answer("m1", seed=1)
+    assert len({answer("m1", seed=1), answer("m1", seed=2), answer("m2", seed=1), answer("m1", "ho", seed=1)}) == 4
+    assert answer("m1", seed=1, temperature=0) == answer("m1", seed=2, temperature=0)  # greedy: the seed is moot
+
+
+def test_generate_streams_the_response_and_its_context(fake_ollama):
+    fake_ollama.add_model("m1")
+    parts = list(ollama.Client(host=fake_ollama.url).generate("m1", "hi", system="be brief", stream=True))
+    assert parts[-1].done and parts[-1].done_reason == "stop" and parts[-1].context
+    assert "".join(p.response for p in parts) and fake_ollama.generations[0][0] == "/api/generate"
+
+
+def test_echo_canned_answers_stop_and_num_predict(fake_ollama):
+    for name in ("echo", "m1", "plain"):
+        fake_ollama.add_model(name, system="echo" if name == "plain" else None)
+    client = ollama.Client(host=fake_ollama.url)
+    user = [{"role": "user", "content": "say it back"}]
+    assert client.chat("echo", user).message.content == "say it back"
+    assert client.chat("plain", user).message.content == "say it back"  # a model whose system says echo
+    fake_ollama.answers["m1"] = lambda request: request["messages"][-1]["content"].upper()
+    assert client.chat("m1", user).message.content == "SAY IT BACK"
+    assert client.chat("echo", user, options={"stop": [" back"]}).message.content == "say it"
+    short = client.chat("echo", user, options={"num_predict": 2})
+    assert short.message.content == "say it" and short.done_reason == "length"
+
+
+def test_an_unknown_model_and_a_wrongly_typed_option_are_ollamas_errors(fake_ollama):
+    fake_ollama.add_model("m1")
+    r = httpx.post(f"{fake_ollama.url}/api/chat", json={"model": "x", "messages": [{"role": "user", "content": "hi"}]})
+    assert (r.status_code, r.json()) == (404, {"error": 'model "x" not found, try pulling it first'})
+    r = httpx.post(f"{fake_ollama.url}/api/generate", json={"model": "m1", "prompt": "hi", "options": {"stop": "x"}})
+    assert (r.status_code, r.json()) == (500, {"error": 'option "stop" must be of type array'})
+    r = httpx.post(f"{fake_ollama.url}/api/chat", json={"model": "m1", "messages": [], "options": {"mirostat": 2}})
+    assert r.status_code == 200 and r.json()["done_reason"] == "load"  # no messages: the model is loaded; unknown keys ignored
+
+
+def test_an_error_in_the_middle_of_a_chat_stream(fake_ollama):
+    fake_ollama.add_model("m1")
+    fake_ollama.chat_error_after["m1"] = 1
+    lines = _chat_lines(fake_ollama, {"model": "m1", "messages": [{"role": "user", "content": "hi"}]})
+    assert len(lines) == 2 and lines[-1] == {"error": fake_ollama.chat_error_message}
+    with pytest.raises(ollama.ResponseError) as caught:
+        list(ollama.Client(host=fake_ollama.url).chat("m1", [{"role": "user", "content": "hi"}], stream=True))
+    assert caught.value.status_code == -1

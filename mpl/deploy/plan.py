@@ -138,15 +138,17 @@ def analyze_for_build(path: Path, version: Version | None) -> Analysis:
     return analyze(path, target=version, targets=("ollama",))
 
 
-def against_server(analysis: Analysis, path: Path, override: Version | None, reported: Version | None) -> Analysis:
+def against_server(analysis: Analysis, path: Path, override: Version | None, reported: Version | None,
+                   targets: t.Sequence[str] = ("ollama",)) -> Analysis:
     """The analysis against the server's version unless `--ollama` chose one (MPL601 for a differing pin).
 
-    The syntax tree of the first analysis is checked again, not the file re-read and re-parsed.
+    The syntax tree of the first analysis is checked again, not the file re-read and re-parsed;
+    `targets` are the checks run (`mpl build`'s, or `options` for `mpl eval`).
     """
     if override is not None or reported is None or analysis.tree is None:
         return analysis
     result = analyze(analysis.tree, target=reported, target_origin="server", base_dir=path.resolve().parent,
-                     targets=("ollama",))
+                     targets=targets)
     result.io_error = analysis.io_error
     program = result.program
     assert program is not None

@@ -76,6 +76,15 @@ class Server:
         self.client.close()
         self._streaming.close()
 
+    @property
+    def streaming(self) -> t.Any:
+        """The `ollama.Client` for streamed answers: bounded line by line (`limits.BoundedTransport(lines=True)`)."""
+        return self._streaming
+
+    def explain(self, doing: str, exc: BaseException) -> ServerError:
+        """One line for any failure of the client or of httpx, as every exchange here words it."""
+        return self._explain(doing, exc)
+
     # -- read-only -------------------------------------------------------------
 
     def version(self) -> str:

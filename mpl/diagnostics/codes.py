@@ -50,6 +50,37 @@ CODES: dict[str, Code] = _codes(
          "The project configuration (`mpl.toml`, or `[tool.mpl]` in `pyproject.toml`) is invalid: bad TOML, an unknown key, or a value of the wrong type.",
          "A misspelt key would otherwise be ignored without a word, and the commands would run with settings nobody chose.",
          "Correct the key the diagnostic points at (`mpl check --show-config` prints what is in force); docs/configuration.md lists every key."),
+    Code("MPL040", "invalid-cases-file", "error",
+         "The cases file of `mpl eval` is not a suite: invalid YAML, a top level that is not a list of cases "
+         "(or a mapping with `cases`), a JSONL line that is not JSON, or no case at all.",
+         "Nothing could be evaluated, and a half-read suite would compare the arms on cases nobody chose.",
+         "Fix the file at the place the message names; docs/eval.md shows a suite. Nothing is run."),
+    Code("MPL041", "invalid-case", "error",
+         "A case of `mpl eval` is malformed: no `id` (or a repeated one), an unknown key, neither or both of `prompt` "
+         "and `messages`, a message without `role` and `content`, a conversation that does not end with a user turn, "
+         "or a value of the wrong type.",
+         "The case could not be sent as written; guessing would evaluate something else than what the suite says.",
+         "Correct the case at the place the message names. Nothing is run."),
+    Code("MPL042", "invalid-assertion", "error",
+         "An assertion under a case's `expect` is malformed: an unknown kind, more than one kind, a regex that does not "
+         "compile, a JSON Schema that is not valid, a `weight` or `timeout` that is not a usable number, or a `python` "
+         "check file that does not exist.",
+         "An assertion that cannot be checked would pass or fail every run for a reason unrelated to the answers.",
+         "Use one of contains, not-contains, regex, equals, json, python per assertion, with an optional `weight`. Nothing is run."),
+    Code("MPL043", "case-task-not-declared", "error",
+         "A case's `task` is not a task the profile source declares.",
+         "The arms route each case by its task; an unknown task would silently get the `default` profile.",
+         "Correct the case's task (the message lists the declared ones), or declare it in the source (`tasks ...`)."),
+    Code("MPL044", "invalid-arm", "error",
+         "An `--arm` of `mpl eval` cannot be read (it is not NAME=MODEL or NAME=MODEL@PROFILE), two arms share a name, "
+         "or `--fail-if-worse` names something that is not an arm.",
+         "Results are reported and compared by arm name; an ambiguous arm would mix the runs of two.",
+         "Write `--arm base=qwen2.5-coder:7b --arm tuned=meton@precise`, each with its own name."),
+    Code("MPL045", "case-not-routed", "error",
+         "An arm without `@PROFILE` meets a case whose task is routed to no profile (or a case without a task), "
+         "and the source has no `default`.",
+         "There is no profile whose options that arm could send for the case; sending none would evaluate Ollama's defaults instead.",
+         "Name a profile on the arm (`--arm NAME=MODEL@PROFILE`), route the task (`profile p for TASK`), or add `default PROFILE`."),
     # -- 1xx: syntax ------------------------------------------------------
     Code("MPL007", "too-deeply-nested", "error",
          "The source nests `< >` blocks or `[ ]` lists deeper than mpl can read.",
@@ -372,6 +403,15 @@ CODES: dict[str, Code] = _codes(
          "The `from` base is not on the server yet, so what it passes on could not be checked before sending.",
          "Ollama pulls a missing base during the create; the adapter's architecture and inherited values are unknown until then.",
          "`ollama pull` the base first to have everything checked before anything is created."),
+    Code("MPL620", "model-not-on-server", "warning",
+         "An arm of `mpl eval` names a model the server does not have.",
+         "Every run of that arm would fail the same way; the other arms still run, and the missing one's runs are recorded as errors.",
+         "`ollama pull` the model (or `mpl build` it) and run the evaluation again."),
+    Code("MPL621", "server-version-unknown", "warning",
+         "The server reports a version that names no release (a development build, `0.0.0`).",
+         "`mpl eval` checks the options it sends against the server's version; for this server it checks against the file's "
+         "`ollama` version (else the newest known) instead, which may not be what the server accepts.",
+         "Run a released Ollama, or pin the version the server behaves as in the source (`ollama \"X.Y\"`)."),
     # -- 7xx: semantic lints ------------------------------------------------
     # (rule numbers in docs/diagnostics.md; the rules live in mpl/compiler/rules.py)
     Code("MPL701", "greedy-ignores-filters", "note",
