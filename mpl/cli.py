@@ -640,7 +640,11 @@ def eval_(
     config_file: ConfigOpt = None,
     isolated: IsolatedOpt = False,
 ) -> None:
-    """Run a suite of cases against arms on an Ollama server and say, with statistics, which is better."""
+    """Compare models and profiles on a suite of cases.
+
+    Runs every case on every arm (a model on an Ollama server, with a profile's
+    options) and says, with statistics, which arm is better (docs/eval.md).
+    """
     from mpl.eval.command import EvalOptions, run_eval
 
     config = _load_config([file] if file else [cases], config_file, isolated)
