@@ -160,27 +160,6 @@ def decode_source(data: bytes, shown: str) -> tuple[SourceFile, Sink, bool]:
     return source, sink, False
 
 
-def _parse_recovering(source: SourceFile, sink: Sink) -> nodes.File:
-    """Parse a source; after a syntax error, parse each top-level declaration on its own.
-
-    The whole-file parse reads the declarations after an unclosed `<` into the
-    open block, which hides their own diagnostics behind false syntax errors.
-    Parsed one declaration at a time (`mpl.compiler.chunks`, as the language
-    server does), a syntax error costs only its own declaration. A clean file
-    gives the same tree either way.
-    """
-    trial = Sink(source)
-    file = parse(source, trial)
-    if file.syntax_ok:
-        sink.extend(trial.diagnostics)
-        return file
-    from mpl.compiler.chunks import ChunkParser
-
-    file, diagnostics = ChunkParser().parse(source)
-    sink.extend(diagnostics)
-    return file
-
-
 def analyze(
     source: str | Path | SourceFile | nodes.File,
     *,
@@ -227,7 +206,7 @@ def analyze_read(
     if io_error or nothing_to_parse(sink):
         return analysis
     try:
-        file = _parse_recovering(src, sink)
+        file = parse(src, sink)  # after a syntax error, it recovers declaration by declaration
         return _analyze_tree(file, sink, io_error, target, target_origin, base_dir, targets)
     except RecursionError:
         return _too_deep(analysis)
