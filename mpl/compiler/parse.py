@@ -58,22 +58,23 @@ def parser() -> Lark:
     unreadable cache; a cache that cannot be written only costs time.
     """
     grammar = lexicon.grammar_text()
-    return Lark(
-        grammar,
-        parser="lalr",
-        transformer=_NODES,
-        keep_all_tokens=True,  # a rule's keywords and brackets give its span
-        maybe_placeholders=False,
-        cache=_cache_file(),
-    )
+    options: dict[str, t.Any] = {
+        "parser": "lalr",
+        "keep_all_tokens": True,  # a rule's keywords and brackets give its span
+        "maybe_placeholders": False,
+    }
+    return Lark(grammar, transformer=_NODES, cache=_cache_file(grammar + repr(sorted(options.items()))), **options)
 
 
-def _cache_file() -> str | bool:
+def _cache_file(key: str) -> str | bool:
     """Where lark keeps the built parser: `$MPL_CACHE_DIR`, else the XDG cache dir.
 
-    Returns False (no cache) when `MPL_CACHE_DIR` is set to an empty string or no
-    cache directory can be made.
+    The name holds a digest of the grammar and the parser's options (`key`), so
+    that two versions of mpl sharing the folder do not overwrite each other's
+    cache on every run. Returns False (no cache) when `MPL_CACHE_DIR` is set to
+    an empty string or no cache directory can be made.
     """
+    import hashlib
     import os
 
     import lark
@@ -90,7 +91,8 @@ def _cache_file() -> str | bool:
         os.makedirs(folder, exist_ok=True)
     except OSError:
         return False
-    return os.path.join(folder, f"profile-grammar-lark{lark.__version__}.cache")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return os.path.join(folder, f"profile-grammar-lark{lark.__version__}-{digest}.cache")
 
 
 @functools.cache
