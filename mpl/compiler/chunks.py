@@ -4,15 +4,13 @@ Consumes the text of an open document; produces the same `nodes.File` as
 `mpl.compiler.parse.parse` plus its syntax diagnostics, re-using the parse of
 every top-level chunk whose text did not change.
 
-A chunk starts at a line beginning (column 0) with a declaration keyword
-(`profile`, `model`, `tasks`, `default`, `ollama`) outside strings and
-comments. When every chunk parses cleanly, each boundary lay between two
-declarations, so the tree is exactly the whole-file tree (a test checks this).
-A chunk with syntax errors is parsed on its own, in place, with the
-compiler's recovery: an unclosed `<` then costs that declaration only, and the
-declarations after it keep their semantic diagnostics (the whole-file parse
-would read them as part of the open block). Its end-of-file error is reported
-as the whole-file parse reports it: at the next declaration's keyword.
+Chunks are those of `mpl.compiler.parse.chunk_starts`, parsed by
+`parse_chunk`, the very function the whole-file parse recovers with; so the
+tree and diagnostics are those of `parse` (tests/test_parse_recovery.py checks
+this). A chunk's end-of-file error is reported as the whole-file parse reports
+it: at the next declaration's keyword. What this module adds is the cache of
+clean chunks, and `shift`, which moves a cached chunk's spans when text before
+it grew or shrank.
 """
 
 from __future__ import annotations
