@@ -2,8 +2,6 @@
 
 `main` pauses the cyclic collector before anything heavy is imported;
 `mpl.cli.main` turns it back on before the command runs (see there why).
-A one-shot command (`mpl check`, `mpl compile`) ends without tearing the
-interpreter down (see `_end_now`).
 """
 
 import gc
@@ -24,14 +22,12 @@ def main() -> None:
     into a silent exit 130, which is said here). A Ctrl-C after the work is
     done is ignored.
     """
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
-    one_shot = False
     try:
         signal.signal(signal.SIGINT, _end_at_once)
         gc.disable()
         from mpl import cli
 
-        one_shot = command in cli._ONE_SHOT
+        command = sys.argv[1] if len(sys.argv) > 1 else ""
         for module in cli._START_UP_IMPORTS.get(command, ()):  # what cli.main would import next
             __import__(module)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -41,28 +37,9 @@ def main() -> None:
     except SystemExit as exc:
         if exc.code == 130 and isinstance(getattr(exc.__context__, "__cause__", None), KeyboardInterrupt):
             _interrupted()  # typer's `raise Exit(130) from KeyboardInterrupt`
-        if one_shot and (exc.code is None or isinstance(exc.code, int)):
-            _end_now(exc.code or 0)
         raise
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _end_now(code: int) -> None:
-    """End a one-shot command with `code` once its output is flushed, skipping the interpreter's teardown.
-
-    Tearing down frees every module, class and table one by one (typer's,
-    lark's, msgspec's, mpl's): about 20 ms of CPU, a fifth of a `mpl check` of a
-    small file. A one-shot command has nothing left to do by then: its files are
-    written and synced, its locks released, its threads joined. If the output
-    cannot be flushed (a closed pipe), the interpreter ends as usual and says so.
-    """
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return
-    os._exit(code)
 
 
 def _end_at_once(signum: int, frame: object) -> None:
