@@ -254,12 +254,13 @@ def main() -> None:
               f"mpl check {s['mpl_check_ms']:.1f} ms ({s['mpl_check_cpu_ms']:.1f} ms CPU): "
               f"{s['ratio']:.2f}x wall, {s['cpu_ratio']:.2f}x CPU")
     if "scale" in results:
-        print(f"{'profiles':>10} {'bytes':>10} {'check s':>8} {'RSS MB':>7} {'compile s':>9} {'RSS MB':>7}")
+        print(f"{'profiles':>10} {'bytes':>10} {'check s':>8} {'CPU s':>6} {'RSS MB':>7} {'compile s':>9} {'CPU s':>6} {'RSS MB':>7}")
         for n, row in results["scale"].items():
             if n == "growth":
                 continue
-            print(f"{n:>10} {row['bytes']:>10} {row['check']['seconds']:>8.2f} {row['check']['peak_rss_mb']:>7.0f}"
-                  f" {row['compile']['seconds']:>9.2f} {row['compile']['peak_rss_mb']:>7.0f}")
+            check, compile_ = row["check"], row["compile"]
+            print(f"{n:>10} {row['bytes']:>10} {check['seconds']:>8.2f} {check['cpu_seconds']:>6.2f} {check['peak_rss_mb']:>7.0f}"
+                  f" {compile_['seconds']:>9.2f} {compile_['cpu_seconds']:>6.2f} {compile_['peak_rss_mb']:>7.0f}")
     for n, row in results.get("errors", {}).items():
         print(f"{n:>10} profiles, {row['syntax_errors']} syntax error(s): check {row['check_clean']['seconds']:.2f} s -> "
               f"{row['check_broken']['seconds']:.2f} s ({row['check_ratio']:.2f}x), compile "
