@@ -91,7 +91,7 @@ def startup(bin_dir: Path, runs: int) -> dict:
 def with_syntax_errors(text: str, count: int) -> str:
     """The text with `count` syntax errors spread evenly: `temperature = x` (a `=` the language has not)."""
     at = [i for i in range(len(text)) if text.startswith("\n  temperature ", i)]
-    chosen = set(at[len(at) * k // count] for k in range(count))
+    chosen = {at[len(at) * k // count] for k in range(count)}
     out, last = [], 0
     for i in sorted(chosen):
         out += [text[last : i + 14], "= "]
