@@ -487,7 +487,10 @@ def parse(source: SourceFile | str, sink: Sink | None = None) -> nodes.File:
     gc.disable()
     try:
         with _PARSING:
-            decls, syntax_ok = _parse_file(source, sink)
+            try:
+                decls, syntax_ok = _parse_file(source, sink)
+            finally:
+                _NODES.begin(None, 0)  # hold no sink or nodes of this parse
     except RecursionError:
         report_too_deep(sink)
         return nodes.File(span=Span(0, len(source.text)), source=source, decls=(), syntax_ok=False)
@@ -548,7 +551,10 @@ def parse_chunk(source: SourceFile, sink: Sink, start: int, end: int) -> tuple[t
     this chunk, whose text is one declaration (`chunk_starts`).
     """
     with _PARSING:
-        return _parse_chunk(source, sink, start, end)
+        try:
+            return _parse_chunk(source, sink, start, end)
+        finally:
+            _NODES.begin(None, 0)  # hold no sink or nodes of this parse
 
 
 def _parse_chunk(source: SourceFile, sink: Sink, start: int, end: int) -> tuple[tuple[nodes.Decl, ...], bool]:
