@@ -21,11 +21,10 @@ import msgspec.structs
 
 from mpl.compiler import nodes
 from mpl.compiler.parse import (
-    MAX_SYNTAX_ERRORS,
-    at_next_keyword,
     chunk_starts,
     parse,
     parse_chunk,
+    parse_chunks,
     scan_comments,
 )
 from mpl.diagnostics import Diagnostic, Related, Sink
@@ -51,14 +50,10 @@ class ChunkParser:
     def parse(self, source: SourceFile) -> tuple[nodes.File, list[Diagnostic]]:
         """The syntax tree of a source and its syntax diagnostics."""
         text = source.text
-        starts = chunk_starts(text)
         clean: dict[str, tuple[int, tuple[nodes.Decl, ...]]] = {}
-        decls: list[nodes.Decl] = []
-        diags: list[Diagnostic] = []
-        syntax_ok = True
         self.reparsed = 0
-        for index, (start, _) in enumerate(starts):
-            end = starts[index + 1][0] if index + 1 < len(starts) else len(text)
+
+        def parse_one(source: SourceFile, start: int, end: int) -> tuple[tuple[nodes.Decl, ...], list[Diagnostic], bool]:
             chunk = text[start:end]
             cached = self._clean.get(chunk)
             if cached is not None:
@@ -66,37 +61,23 @@ class ChunkParser:
                 if at != start:
                     found = shift(found, start - at)
                 clean[chunk] = (start, found)
-                decls.extend(found)
-                continue
-            found, chunk_diags, chunk_ok = self._parse_chunk(source, start, chunk)
-            decls.extend(found)
-            if chunk_ok and not chunk_diags:
+                return found, [], True
+            self.reparsed += 1
+            sink = Sink(source)
+            found, ok = parse_chunk(source, sink, start, end)
+            if ok and not sink.diagnostics:  # chunks with diagnostics are parsed again: their messages name lines
                 clean[chunk] = (start, found)
-                continue
-            # Chunks with diagnostics are parsed again next time: their messages name lines.
-            syntax_ok = syntax_ok and chunk_ok
-            if index + 1 < len(starts):
-                chunk_diags = [at_next_keyword(d, end, starts[index + 1][1]) for d in chunk_diags]
-            diags.extend(chunk_diags)
-            if sum(1 for d in diags if d.code.startswith("MPL1")) > MAX_SYNTAX_ERRORS:
-                return self._whole(source)
+            return found, list(sink.diagnostics), ok
+
+        parsed = parse_chunks(source, chunk_starts(text), 0, parse_one)
+        if parsed is None:
+            return self._whole(source)
+        decls, diags, syntax_ok = parsed
         self._clean = clean
         file = nodes.File(
             span=Span(0, len(text)), source=source, decls=tuple(decls), comments=scan_comments(text), syntax_ok=syntax_ok
         )
         return file, diags
-
-    def _parse_chunk(
-        self, source: SourceFile, start: int, chunk: str
-    ) -> tuple[tuple[nodes.Decl, ...], list[Diagnostic], bool]:
-        """Parse one chunk alone, in place (spans and messages name the document's offsets and lines).
-
-        Returns the declarations, the diagnostics and whether the syntax was correct.
-        """
-        self.reparsed += 1
-        sink = Sink(source)
-        found, ok = parse_chunk(source, sink, start, start + len(chunk))
-        return found, list(sink.diagnostics), ok
 
     def _whole(self, source: SourceFile) -> tuple[nodes.File, list[Diagnostic]]:
         self._clean = {}

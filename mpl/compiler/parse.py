@@ -523,24 +523,51 @@ def _parse_file(source: SourceFile, sink: Sink) -> tuple[tuple[nodes.Decl, ...],
     resume = offsets[first]
     kept = [decl for decl in done if decl.span.end <= resume]
     sink.extend(d for d in trial.diagnostics if d.span is not None and d.span.end <= resume)
+    rest = parse_chunks(source, starts, first, _fresh_chunk)
+    if rest is None:
+        sink.report("MPL101", None, f"too many syntax errors; stopped after {MAX_SYNTAX_ERRORS}")
+        return (), False
+    found, diagnostics, syntax_ok = rest
+    sink.extend(diagnostics)
+    return (*kept, *found), syntax_ok
+
+
+ChunkParse = t.Callable[[SourceFile, int, int], "tuple[tuple[nodes.Decl, ...], list[Diagnostic], bool]"]
+
+
+def _fresh_chunk(source: SourceFile, start: int, end: int) -> tuple[tuple[nodes.Decl, ...], list[Diagnostic], bool]:
+    sink = Sink(source)
+    found, ok = parse_chunk(source, sink, start, end)
+    return found, list(sink.diagnostics), ok
+
+
+def parse_chunks(
+    source: SourceFile, starts: list[tuple[int, str]], first: int, parse_one: ChunkParse
+) -> tuple[list[nodes.Decl], list[Diagnostic], bool] | None:
+    """The declarations, syntax diagnostics and syntax verdict of the chunks from `starts[first]` on.
+
+    `parse_one(source, start, end)` parses one chunk (`parse_chunk`, or the
+    language server's cache of clean chunks). A chunk's end-of-file error is
+    said at the next chunk's keyword (`at_next_keyword`). None after more than
+    `MAX_SYNTAX_ERRORS` syntax errors.
+    """
+    decls: list[nodes.Decl] = []
+    diagnostics: list[Diagnostic] = []
     syntax_ok = True
     errors = 0
     for index in range(first, len(starts)):
-        start = offsets[index]
-        end = offsets[index + 1] if index + 1 < len(starts) else len(text)
-        chunk_sink = Sink(source)
-        found, chunk_ok = parse_chunk(source, chunk_sink, start, end)
-        kept.extend(found)
+        start = starts[index][0]
+        end = starts[index + 1][0] if index + 1 < len(starts) else len(source.text)
+        found, chunk_diagnostics, chunk_ok = parse_one(source, start, end)
+        decls.extend(found)
         syntax_ok = syntax_ok and chunk_ok
-        diagnostics = chunk_sink.diagnostics
         if index + 1 < len(starts):
-            diagnostics = [at_next_keyword(d, end, starts[index + 1][1]) for d in diagnostics]
-        sink.extend(diagnostics)
-        errors += sum(1 for d in diagnostics if d.code.startswith("MPL1"))
+            chunk_diagnostics = [at_next_keyword(d, end, starts[index + 1][1]) for d in chunk_diagnostics]
+        diagnostics.extend(chunk_diagnostics)
+        errors += sum(1 for d in chunk_diagnostics if d.code.startswith("MPL1"))
         if errors > MAX_SYNTAX_ERRORS:
-            sink.report("MPL101", None, f"too many syntax errors; stopped after {MAX_SYNTAX_ERRORS}")
-            return (), False
-    return tuple(kept), syntax_ok
+            return None
+    return decls, diagnostics, syntax_ok
 
 
 def parse_chunk(source: SourceFile, sink: Sink, start: int, end: int) -> tuple[tuple[nodes.Decl, ...], bool]:
