@@ -33,6 +33,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -90,13 +91,11 @@ def startup(bin_dir: Path, runs: int) -> dict:
 
 def with_syntax_errors(text: str, count: int) -> str:
     """The text with `count` syntax errors spread evenly: `temperature = x` (a `=` the language has not)."""
-    at = [i for i in range(len(text)) if text.startswith("\n  temperature ", i)]
-    chosen = {at[len(at) * k // count] for k in range(count)}
-    out, last = [], 0
-    for i in sorted(chosen):
-        out += [text[last : i + 14], "= "]
-        last = i + 14
-    return "".join(out) + text[last:]
+    line = "\n  temperature "
+    at = [m.end() for m in re.finditer(re.escape(line), text)]
+    chosen = sorted({at[len(at) * k // count] for k in range(count)})
+    pieces = [text[a:b] for a, b in zip([0, *chosen], [*chosen, len(text)])]
+    return "= ".join(pieces)
 
 
 def best_of(cmd: list[str], cwd: Path, runs: int) -> dict:
