@@ -1,7 +1,8 @@
 """Benchmark: `mpl check examples/meton.mprof` as a whole process, against `python -c pass`.
 
 Run: python benchmarks/bench_check.py [--runs N]
-The target (issue "The mpl language and compiler"): median under 10x `python -c pass`.
+The target: median under 8x `python -c pass`, measured from a regular (non-editable) install
+(run it with that install's interpreter; `benchmarks/run.py` makes one).
 
 The `mpl` package is byte-compiled first, as pip does when it installs a wheel:
 with PYTHONDONTWRITEBYTECODE set (or an editable install in a read-only tree)
@@ -69,13 +70,13 @@ def main() -> None:
     base, check = statistics.median(base_times), statistics.median(check_times)
     print(f"python -c pass        median {base * 1000:7.1f} ms")
     print(f"mpl check meton.mprof median {check * 1000:7.1f} ms")
-    print(f"ratio                 {check / base:7.2f}x (target < 10x)")
+    print(f"ratio                 {check / base:7.2f}x (target < 8x)")
     imports = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "mpl", "check", example], capture_output=True, text=True
     ).stderr
     heavy = sorted({line.split("|")[-1].strip().split(".")[0] for line in imports.splitlines() if "|" in line} & {"ollama", "httpx", "jinja2", "pygls", "rich", "yaml"})
     print(f"heavy modules imported by check: {heavy or 'none'}")
-    sys.exit(0 if check / base < 10 and not heavy else 1)
+    sys.exit(0 if check / base < 8 and not heavy else 1)
 
 
 if __name__ == "__main__":

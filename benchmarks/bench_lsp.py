@@ -1,6 +1,6 @@
 """Benchmark: `mpl lsp` latency from `didChange` to `publishDiagnostics` on a generated source.
 
-Run: python benchmarks/bench_lsp.py [--lines 2000] [--edits 200]
+Run: python benchmarks/bench_lsp.py [--lines 2000] [--edits 200] [--syntax-error]
 
 A real client (pygls's `LanguageClient`) starts `python -m mpl lsp` over stdio,
 opens a generated file and makes edits one after the other, waiting for the
@@ -79,6 +79,12 @@ def generate(lines: int, seed: int = 1) -> str:
     return "\n".join(out) + "\n"
 
 
+def broken(text: str) -> str:
+    """The text with one syntax error a third of the way in (`num_ctx = 4096`), away from where `edits` types."""
+    at = text.index("\n  num_ctx ", len(text) // 3) + len("\n  num_ctx ")
+    return text[:at] + "= " + text[at:]
+
+
 def edits(text: str, count: int) -> list[str]:
     """Successive versions of the text: typing and value changes at three places."""
     versions: list[str] = []
@@ -119,11 +125,14 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def session(text: str, versions: list[str], debounce: int | None) -> tuple[float, list[float], float | None]:
+async def session(
+    text: str, versions: list[str], debounce: int | None, python: str | None = None
+) -> tuple[float, list[float], float | None]:
     """Open the text, apply each version; returns the open time, each change's latency
-    (seconds) and the server's CPU time per change (None where it cannot be read)."""
+    (seconds) and the server's CPU time per change (None where it cannot be read).
+    `python` is the interpreter that runs `mpl lsp` (this one by default)."""
     client = Client()
-    await client.start_io(sys.executable, "-m", "mpl", "lsp")
+    await client.start_io(python or sys.executable, "-m", "mpl", "lsp")
     pid = client._server.pid if client._server else 0
     options = {"ollamaVersion": ""} if debounce is None else {"ollamaVersion": "", "debounceMs": debounce}
     await client.initialize_async(
@@ -191,8 +200,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=2000)
     parser.add_argument("--edits", type=int, default=200)
+    parser.add_argument("--syntax-error", action="store_true", help="keep one syntax error in the file throughout")
     args = parser.parse_args()
-    text = generate(args.lines)
+    text = broken(generate(args.lines)) if args.syntax_error else generate(args.lines)
     versions = edits(text, args.edits)
     print(f"source: {text.count(chr(10))} lines, {len(text)} characters; {len(versions)} edits each run")
     opened, with_debounce, cpu = asyncio.run(session(text, versions, None))

@@ -24,7 +24,7 @@ def main() -> None:
     args = ap.parse_args()
     gc.disable()  # as `mpl check` and `mpl compile` run
 
-    from mpl.compiler import _parse_recovering
+    from mpl.compiler.parse import parse
     from mpl.compiler.policy import apply_policy
     from mpl.compiler.check import check_syntax
     from mpl.compiler.resolve import file_target, resolve
@@ -50,7 +50,7 @@ def main() -> None:
             pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
         return out
 
-    file = run("parse", lambda: _parse_recovering(src, sink))
+    file = run("parse", lambda: parse(src, sink))
     run("check-syntax", lambda: check_syntax(file, file_target(file, None), sink))
     program = run("resolve", lambda: resolve(file, sink, base_dir=args.file.parent))
 

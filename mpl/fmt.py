@@ -42,7 +42,7 @@ import typing as t
 from pathlib import Path
 
 from mpl.compiler import nodes
-from mpl.compiler.parse import parse, parse_recovering, value_literal
+from mpl.compiler.parse import parse, value_literal
 from mpl.output import OutputError, folder_lock, write_atomic
 from mpl.diagnostics import Diagnostic, Sink
 from mpl.source import SourceFile, read_binary, read_file
@@ -85,13 +85,13 @@ def format_text(text: str, path: str = "<string>") -> str | None:
 def format_source(source: SourceFile, sink: Sink | None = None) -> Formatted:
     """Format a source; a source with syntax errors (or errors already in `sink`) is not formatted.
 
-    Its syntax errors are those `mpl check` reports (`parse_recovering`).
+    Its syntax errors are those `mpl check` reports (`parse`, which recovers after an error).
 
     Raises `FormatError` if the result would not parse to the same tree (a bug).
     """
     sink = sink if sink is not None else Sink(source)
     try:
-        file = parse_recovering(source, sink) if not sink.has_errors else None
+        file = parse(source, sink) if not sink.has_errors else None
         if file is None or not file.syntax_ok or sink.has_errors:
             return Formatted(source, None, tuple(sink.sorted()))
         text = _Printer(file).file()

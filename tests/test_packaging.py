@@ -101,3 +101,16 @@ def test_catalog_notes_do_not_cite_the_facts() -> None:
 
     notes = [d.note for spec in catalog().options.values() for d in spec.defaults if getattr(d, "note", None)]
     assert notes and not [n for n in notes if "facts" in n]
+
+
+def test_gguf_is_a_test_dependency_only() -> None:
+    """mpl reads GGUF itself (mpl.compiler.modelinfo); the gguf package (and numpy) only writes test files."""
+    import ast
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert not any(re.match(r"gguf\b", dep) for dep in project["dependencies"])
+    assert any(re.match(r"gguf\b", dep) for dep in project["optional-dependencies"]["test"])
+    for path in (ROOT / "mpl").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(name.split(".")[0] == "gguf" for name in names), path

@@ -6,7 +6,7 @@ import pytest
 
 from helpers import EXAMPLES, assert_diagnostics, labels, run
 from mpl.compiler import nodes
-from mpl.compiler.parse import _ToNodes, decode_string, parse, parser
+from mpl.compiler.parse import _Nodes, decode_string, parse, parser
 from mpl.diagnostics import Sink
 from mpl.source import SourceFile
 
@@ -20,7 +20,7 @@ def parse_text(text: str) -> tuple[nodes.File, Sink]:
 def test_every_grammar_rule_has_a_transformer_method() -> None:
     rules = {str(rule.origin.name) for rule in parser().rules if not rule.options.expand1}
     public = {r for r in rules if not r.startswith("_") and not r.startswith("__")}
-    missing = sorted(r for r in public if not hasattr(_ToNodes, r))
+    missing = sorted(r for r in public if not hasattr(_Nodes, r))
     assert not missing, f"grammar rules without a transformer method: {missing}"
 
 

@@ -17,7 +17,7 @@ from mpl.compiler import nodes
 from mpl.compiler.check import check, check_syntax
 from mpl.compiler.lint import lint
 from mpl.compiler.policy import apply_policy
-from mpl.compiler.parse import parse_recovering, report_too_deep
+from mpl.compiler.parse import parse, report_too_deep
 from mpl.compiler.resolve import file_target, resolve
 from mpl.diagnostics import Diagnostic, Sink
 from mpl.source import MAX_BYTES, SourceFile, Span, read_binary, read_file  # noqa: F401 (MAX_BYTES re-exported)
@@ -207,7 +207,7 @@ def analyze_read(
     if io_error or nothing_to_parse(sink):
         return analysis
     try:
-        file = parse_recovering(src, sink)
+        file = parse(src, sink)  # after a syntax error, it recovers declaration by declaration
         return _analyze_tree(file, sink, io_error, target, target_origin, base_dir, checks)
     except RecursionError:
         return _too_deep(analysis)

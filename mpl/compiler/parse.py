@@ -1,32 +1,40 @@
 """Parse: source text to the syntax tree of `mpl.compiler.nodes`, with syntax diagnostics.
 
 The grammar is `grammar/profile.lark` (package `mpl.grammar`), built once per
-process as an LALR parser. The lark tree never leaves this module: one
-`Transformer` is the only code that knows rule names. Syntax errors are
-reported to the sink and the parser recovers by blanking the offending line,
-so that the rest of the file still gets its semantic diagnostics.
+process as lark's LALR parser with the node builder given to `Lark(...)`, so
+that nodes are built at each reduction and no parse tree is made (lark's
+fastest documented configuration). Only `_Nodes` knows rule names. Syntax
+errors are reported to the sink and the parser recovers declaration by
+declaration, blanking the offending line, so that the rest of the file still
+gets its semantic diagnostics.
 """
 
 from __future__ import annotations
 
-import functools
+import bisect
 import decimal
+import functools
 import gc
 import math
 import re
+import threading
 import typing as t
 
-from lark import Lark, Token, Transformer, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
-from lark.exceptions import VisitError
+import msgspec.structs
+from lark import (
+    Lark,
+    Token,
+    Transformer,
+    UnexpectedCharacters,
+    UnexpectedInput,
+    UnexpectedToken,
+)
 
 from mpl.compiler import lexicon, nodes
-from mpl.diagnostics import Sink
+from mpl.diagnostics import Diagnostic, Sink
 from mpl.source import SourceFile, Span
 
 MAX_SYNTAX_ERRORS = 50
-# Below this size lark parses alone: building the fast parser's tables costs
-# more than it saves on a small file.
-FAST_FROM = 4096
 
 # How terminals are named in messages ("expected a value or `>`").
 _PHRASES = {
@@ -50,21 +58,23 @@ def parser() -> Lark:
     unreadable cache; a cache that cannot be written only costs time.
     """
     grammar = lexicon.grammar_text()
-    return Lark(
-        grammar,
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=False,
-        cache=_cache_file(),
-    )
+    options: dict[str, t.Any] = {
+        "parser": "lalr",
+        "keep_all_tokens": True,  # a rule's keywords and brackets give its span
+        "maybe_placeholders": False,
+    }
+    return Lark(grammar, transformer=_NODES, cache=_cache_file(grammar + repr(sorted(options.items()))), **options)
 
 
-def _cache_file() -> str | bool:
+def _cache_file(key: str) -> str | bool:
     """Where lark keeps the built parser: `$MPL_CACHE_DIR`, else the XDG cache dir.
 
-    Returns False (no cache) when `MPL_CACHE_DIR` is set to an empty string or no
-    cache directory can be made.
+    The name holds a digest of the grammar and the parser's options (`key`), so
+    that two versions of mpl sharing the folder do not overwrite each other's
+    cache on every run. Returns False (no cache) when `MPL_CACHE_DIR` is set to
+    an empty string or no cache directory can be made.
     """
+    import hashlib
     import os
 
     import lark
@@ -81,7 +91,8 @@ def _cache_file() -> str | bool:
         os.makedirs(folder, exist_ok=True)
     except OSError:
         return False
-    return os.path.join(folder, f"profile-grammar-lark{lark.__version__}.cache")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return os.path.join(folder, f"profile-grammar-lark{lark.__version__}-{digest}.cache")
 
 
 @functools.cache
@@ -200,7 +211,7 @@ def quote_string(value: str, *, triple: bool | None = None) -> str:
     return f'"""\n{body}"""' if triple else f'"{body}"'
 
 
-def value_literal(value: bool | int | float | str | t.Sequence[t.Any], *, triple: bool = False) -> str:
+def value_literal(value: bool | float | str | t.Sequence[t.Any], *, triple: bool = False) -> str:
     """A value as `.mprof` source writes it on one line: the printer of fmt, show, diff,
     hover and the session, and the inverse of the parser (parsing it gives `value`).
 
@@ -264,527 +275,165 @@ def _number_value(text: str) -> int | float:
     return float(text)
 
 
-class _Builder:
-    """One method per grammar rule: the rule's span, then its kept children, to a node.
-
-    Tokens arrive as their text. Both parsers below call these methods, so the
-    nodes do not depend on which one parsed. Never raises for user errors
-    (they go to the sink).
-    """
-
-    def __init__(self, sink: Sink | None) -> None:
-        self.sink = sink
-
-    # values
-    def name(self, start: int, end: int, text: str) -> nodes.Name:
-        return nodes.Name(span=Span(start, end), value=text)
-
-    role = name
-
-    def number(self, start: int, end: int, text: str) -> nodes.Number:
-        return nodes.Number(span=Span(start, end), value=_number_value(text), text=text)
-
-    def string(self, start: int, end: int, text: str) -> nodes.String:
-        value, triple = decode_string(text, start, self.sink)
-        return nodes.String(span=Span(start, end), value=value, triple=triple)
-
-    def true(self, start: int, end: int) -> nodes.Bool:
-        return nodes.Bool(span=Span(start, end), value=True)
-
-    def false(self, start: int, end: int) -> nodes.Bool:
-        return nodes.Bool(span=Span(start, end), value=False)
-
-    def list(self, start: int, end: int, *items: nodes.Value) -> nodes.List:
-        return nodes.List(span=Span(start, end), items=items)
-
-    # statements
-    def description(self, start: int, end: int, text: nodes.String) -> nodes.Description:
-        return nodes.Description(span=Span(start, end), text=text)
-
-    def param(self, start: int, end: int, name: nodes.Name, value: nodes.Value) -> nodes.Param:
-        return nodes.Param(span=Span(start, end), name=name, value=value)
-
-    def param_append(self, start: int, end: int, name: nodes.Name, value: nodes.Value) -> nodes.Param:
-        return nodes.Param(span=Span(start, end), name=name, value=value, append=True)
-
-    def unset_stmt(self, start: int, end: int, *names: nodes.Name) -> nodes.UnsetStmt:
-        return nodes.UnsetStmt(span=Span(start, end), names=names)
-
-    def when_is(self, start: int, end: int, task: nodes.Name, block: nodes.Block) -> nodes.When:
-        return nodes.When(span=Span(start, end), tasks=(task,), form="is", block=block)
-
-    def when_in(self, start: int, end: int, *args: t.Any) -> nodes.When:
-        *tasks, block = args
-        return nodes.When(span=Span(start, end), tasks=tuple(tasks), form="in", block=block)
-
-    def adapter_stmt(self, start: int, end: int, path: nodes.String) -> nodes.AdapterStmt:
-        return nodes.AdapterStmt(span=Span(start, end), path=path)
-
-    def use_stmt(self, start: int, end: int, profile: nodes.Name, task: nodes.Name | None = None) -> nodes.UseStmt:
-        return nodes.UseStmt(span=Span(start, end), profile=profile, task=task)
-
-    def system_stmt(self, start: int, end: int, text: nodes.String) -> nodes.TextStmt:
-        return nodes.TextStmt(span=Span(start, end), keyword="system", text=text)
-
-    def template_stmt(self, start: int, end: int, text: nodes.String) -> nodes.TextStmt:
-        return nodes.TextStmt(span=Span(start, end), keyword="template", text=text)
-
-    def license_stmt(self, start: int, end: int, text: nodes.String) -> nodes.TextStmt:
-        return nodes.TextStmt(span=Span(start, end), keyword="license", text=text)
-
-    def requires_stmt(self, start: int, end: int, text: nodes.String) -> nodes.TextStmt:
-        return nodes.TextStmt(span=Span(start, end), keyword="requires", text=text)
-
-    def message_stmt(self, start: int, end: int, role: nodes.Name, text: nodes.String) -> nodes.MessageStmt:
-        return nodes.MessageStmt(span=Span(start, end), role=role, text=text)
-
-    def block(self, start: int, end: int, *stmts: nodes.Stmt) -> nodes.Block:
-        return nodes.Block(span=Span(start, end), stmts=stmts)
-
-    # declarations
-    def ollama_decl(self, start: int, end: int, version: nodes.String) -> nodes.OllamaDecl:
-        return nodes.OllamaDecl(span=Span(start, end), version=version)
-
-    def tasks_decl(self, start: int, end: int, *names: nodes.Name) -> nodes.TasksDecl:
-        return nodes.TasksDecl(span=Span(start, end), names=names)
-
-    def default_decl(self, start: int, end: int, name: nodes.Name) -> nodes.DefaultDecl:
-        return nodes.DefaultDecl(span=Span(start, end), name=name)
-
-    def extends_clause(self, start: int, end: int, name: nodes.Name) -> tuple[str, t.Any]:
-        return ("extends", name)
-
-    def for_clause(self, start: int, end: int, *names: nodes.Name) -> tuple[str, t.Any]:
-        return ("for", names)
-
-    def profile_decl(self, start: int, end: int, name: nodes.Name, *rest: t.Any) -> nodes.ProfileDecl:
-        parent = None
-        tasks: tuple[nodes.Name, ...] = ()
-        block = rest[-1]
-        for clause in rest[:-1]:
-            if clause[0] == "extends":
-                parent = clause[1]
-            else:
-                tasks = clause[1]
-        return nodes.ProfileDecl(span=Span(start, end), name=name, parent=parent, tasks=tasks, block=block)
-
-    def model_name(self, start: int, end: int, value: nodes.Name | nodes.String) -> nodes.Name | nodes.String:
-        return value
-
-    model_source = model_name
-
-    def model_decl(
-        self, start: int, end: int, name: t.Any, source: t.Any, block: nodes.Block | None = None
-    ) -> nodes.ModelDecl:
-        return nodes.ModelDecl(span=Span(start, end), name=name, source=source, block=block)
-
-    def start(self, start: int, end: int, *decls: nodes.Decl) -> tuple[nodes.Decl, ...]:
-        return decls
-
-
 _INTEGER = re.compile(r"[+-]?\d+").fullmatch
 
 
-def _tree_method(rule: str) -> t.Callable[..., t.Any]:
-    def method(self: _ToNodes, meta: t.Any, *children: t.Any) -> t.Any:
-        args = [str(c) if isinstance(c, Token) else c for c in children]
-        # `start` of a file without declarations has no position.
-        return getattr(self.build, rule)(getattr(meta, "start_pos", 0), getattr(meta, "end_pos", 0), *args)
-
-    method.__name__ = rule
-    return method
+_D = t.TypeVar("_D", bound=nodes.Decl)
+_Children: t.TypeAlias = "list[t.Any]"  # a rule's children: tokens and nodes
 
 
-@v_args(inline=True, meta=True)
-class _ToNodes(Transformer):
-    """Lark tree to nodes, through `_Builder`: the reference parse (and every parse with errors)."""
+class _Nodes(Transformer):  # type: ignore[type-arg]
+    """One method per grammar rule: the rule's children, to a node.
 
-    def __init__(self, sink: Sink) -> None:
+    Given to `Lark(transformer=...)`, so lark calls a method at each reduction
+    and no parse tree is built. The parser keeps every token
+    (`keep_all_tokens`), so a rule's span runs from its first child to its
+    last, keywords and brackets included; methods drop the tokens they do not
+    need. Token positions are relative to the text lark was given, which
+    starts at `offset` in the source. Never raises for user errors (they go to
+    the sink).
+    """
+
+    def __init__(self) -> None:
         super().__init__()
-        self.build = _Builder(sink)
+        self.sink: Sink | None = None
+        self.offset = 0
+        self.decls: list[nodes.Decl] = []  # every declaration completed so far, in order
 
-    locals().update(
-        (rule, _tree_method(rule)) for rule, value in vars(_Builder).items() if not rule.startswith("_") and callable(value)
-    )
+    def begin(self, sink: Sink | None, offset: int) -> None:
+        """Prepare for the parse of a text that starts at `offset` in the source."""
+        self.sink, self.offset, self.decls = sink, offset, []
 
+    def _span(self, children: _Children) -> Span:
+        first: t.Any = children[0]
+        last: t.Any = children[-1]
+        # A token from lark's lexer always has its positions (typed optional).
+        start = first.start_pos + self.offset if type(first) is Token else first.span.start  # type: ignore[operator]
+        end = last.end_pos + self.offset if type(last) is Token else last.span.end  # type: ignore[operator]
+        return Span(start, end)
 
-# -- the fast parser ---------------------------------------------------------------
-#
-# Lark's own LALR loop makes a Token object for every token and calls a tree
-# builder for every reduction: about 300 KB/s. The driver below runs the same
-# LALR(1) automaton (lark's parse table for `profile.lark`) over the same
-# tokens (a lexer compiled from the grammar's own terminal patterns, with
-# lark's contextual rule for keywords), and builds nodes straight from the
-# stack with `_Builder`, so the grammar file still defines everything. It
-# only handles text without syntax errors: on any error it gives up and
-# `parse` runs lark, whose messages and recovery are the reference.
+    def _token_span(self, token: t.Any) -> Span:
+        return Span(token.start_pos + self.offset, token.end_pos + self.offset)
 
+    def _declared(self, decl: _D) -> _D:
+        self.decls.append(decl)
+        return decl
 
-class _GiveUp(Exception):
-    """The fast parser met something it does not handle alike: use lark."""
+    # values
+    def name(self, children: _Children) -> nodes.Name:
+        return nodes.Name(span=self._token_span(children[0]), value=str(children[0]))
 
+    role = name
 
-class _Tables(t.NamedTuple):
-    lexer: t.Callable[[str], t.Iterator[re.Match[str]]]
-    terms: list[str]  # the lexer's group number -> the terminal it matched (`match.lastindex`)
-    keywords: dict[str, str]
-    action: list[dict[str, int]]  # state -> terminal -> shift state (>= 0) or ~rule index
-    unit: list[dict[int, int] | None]  # rule index -> goto for a rule that only relabels
-    reducers: list[t.Any]  # rule index -> reducer(stack, vals, starts, ends, build)
-    # state -> (builder, goto) when the state only reduces one token to a node (`name: NAME`):
-    # a shift into it builds the node at once and goes where the reduction leads.
-    fused: list[tuple[t.Callable[..., t.Any], dict[int, int]] | None]
-    start: int
-    end: int
+    def number(self, children: _Children) -> nodes.Number:
+        text = str(children[0])
+        return nodes.Number(span=self._token_span(children[0]), value=_number_value(text), text=text)
 
+    def string(self, children: _Children) -> nodes.String:
+        token = children[0]
+        value, triple = decode_string(token, token.start_pos + self.offset, self.sink)
+        return nodes.String(span=self._token_span(token), value=value, triple=triple)
 
-# The terminals most tokens of a profile are, commonest first: the lexer tries them
-# first wherever that cannot change which terminal matches (`_hot_first`).
-_HOT_TERMINALS = ("NAME", "_NL", "NUMBER")
+    def true(self, children: _Children) -> nodes.Bool:
+        return nodes.Bool(span=self._token_span(children[0]), value=True)
 
+    def false(self, children: _Children) -> nodes.Bool:
+        return nodes.Bool(span=self._token_span(children[0]), value=False)
 
-def _hot_first(ordered: list[t.Any], hot: t.Sequence[str]) -> list[t.Any]:
-    """`ordered` (lark's order: the first alternative that matches wins) with the `hot`
-    terminals moved forward past every terminal that cannot match where they can.
+    def list(self, children: _Children) -> nodes.List:
+        return nodes.List(span=self._span(children), items=_kept(children))
 
-    Two terminals whose matches cannot start with the same character never both
-    match at one position, so their order does not matter; the regex engine then
-    reaches the common terminals without first trying the rare ones.
-    """
-    out = list(ordered)
-    for name in reversed(hot):
-        at = next((i for i, term in enumerate(out) if term.name == name), None)
-        if at is None:
-            continue
-        mine = _FirstChars.of(out[at].pattern.to_regexp())
-        to = at
-        while to > 0 and mine.disjoint(_FirstChars.of(out[to - 1].pattern.to_regexp())):
-            to -= 1
-        out.insert(to, out.pop(at))
-    return out
+    # statements
+    def description(self, children: _Children) -> nodes.Description:
+        return nodes.Description(span=children[0].span, text=children[0])
 
+    def param(self, children: _Children) -> nodes.Param:
+        return nodes.Param(span=self._span(children), name=children[0], value=children[-1])
 
-class _FirstChars(t.NamedTuple):
-    """The characters a match of a regex can start with: code points and `\\d`/`\\s` classes.
+    def param_append(self, children: _Children) -> nodes.Param:
+        return nodes.Param(span=self._span(children), name=children[0], value=children[-1], append=True)
 
-    `known` is False when the regex uses something this does not follow, or can match
-    the empty string; such a regex is disjoint from nothing.
+    def unset_stmt(self, children: _Children) -> nodes.UnsetStmt:
+        return nodes.UnsetStmt(span=self._span(children), names=_kept(children))
 
-    >>> number, name = _FirstChars.of(r"[+-]?(\\d+|\\.\\d+)"), _FirstChars.of(r"[A-Za-z_][A-Za-z0-9_]*")
-    >>> number.disjoint(name), number.disjoint(_FirstChars.of(r"\\.")), _FirstChars.of(r"a*").known
-    (True, False, False)
-    """
+    def when_is(self, children: _Children) -> nodes.When:
+        return nodes.When(span=self._span(children), tasks=(children[-2],), form="is", block=children[-1])
 
-    chars: frozenset[int]
-    classes: frozenset[str]  # "digit", "space"
-    known: bool
+    def when_in(self, children: _Children) -> nodes.When:
+        *tasks, block = _kept(children)
+        return nodes.When(span=self._span(children), tasks=tuple(tasks), form="in", block=block)
 
-    def disjoint(self, other: _FirstChars) -> bool:
-        if not (self.known and other.known) or self.chars & other.chars or self.classes & other.classes:
-            return False
-        tests = {"digit": str.isdecimal, "space": str.isspace}
-        return not any(tests[cls](chr(ch)) for cls in self.classes for ch in other.chars) and not any(
-            tests[cls](chr(ch)) for cls in other.classes for ch in self.chars
-        )
+    def adapter_stmt(self, children: _Children) -> nodes.AdapterStmt:
+        return nodes.AdapterStmt(span=self._span(children), path=children[-1])
 
-    @staticmethod
-    def of(regexp: str) -> _FirstChars:
-        from re import _constants as c, _parser  # type: ignore[attr-defined]
+    def use_stmt(self, children: _Children) -> nodes.UseStmt:
+        kept = _kept(children)
+        return nodes.UseStmt(span=self._span(children), profile=kept[0], task=kept[1] if len(kept) > 1 else None)
 
-        classes = {c.CATEGORY_DIGIT: "digit", c.CATEGORY_SPACE: "space"}
-        chars: set[int] = set()
-        found: set[str] = set()
+    def _text_stmt(self, children: _Children) -> nodes.TextStmt:
+        return nodes.TextStmt(span=self._span(children), keyword=t.cast(t.Any, str(children[0])), text=children[-1])
 
-        def sequence(items: t.Any) -> bool | None:
-            """Adds the first characters of a sequence; whether it can be empty (None: unknown)."""
-            for op, arg in items:
-                nullable = item(op, arg)
-                if nullable is None or not nullable:
-                    return nullable
-            return True
+    system_stmt = template_stmt = license_stmt = requires_stmt = _text_stmt
 
-        def item(op: t.Any, arg: t.Any) -> bool | None:
-            if op is c.LITERAL:
-                chars.add(arg)
-                return False
-            if op is c.IN:
-                for kind, value in arg:
-                    if kind is c.LITERAL:
-                        chars.add(value)
-                    elif kind is c.RANGE and value[1] - value[0] < 0x400:
-                        chars.update(range(value[0], value[1] + 1))
-                    elif kind is c.CATEGORY and value in classes:
-                        found.add(classes[value])
-                    else:
-                        return None  # a negated set, another class, a wide range
-                return False
-            if op is c.CATEGORY and arg in classes:
-                found.add(classes[arg])
-                return False
-            if op is c.BRANCH:
-                empty: bool | None = False
-                for branch in arg[1]:
-                    nullable = sequence(branch)
-                    if nullable is None:
-                        return None
-                    empty = empty or nullable
-                return empty
-            if op is c.SUBPATTERN:
-                return sequence(arg[-1])
-            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-                nullable = sequence(arg[2])
-                return None if nullable is None else nullable or arg[0] == 0
-            return None
+    def message_stmt(self, children: _Children) -> nodes.MessageStmt:
+        return nodes.MessageStmt(span=self._span(children), role=children[1], text=children[2])
 
-        nullable = sequence(_parser.parse(regexp))
-        return _FirstChars(frozenset(chars), frozenset(found), nullable is False)
+    def block(self, children: _Children) -> nodes.Block:
+        return nodes.Block(span=self._span(children), stmts=_kept(children))
 
+    # declarations
+    def ollama_decl(self, children: _Children) -> nodes.OllamaDecl:
+        return self._declared(nodes.OllamaDecl(span=self._span(children), version=children[-1]))
 
-def _should_inline(sym: t.Any) -> bool:
-    return not sym.is_term and sym.name.startswith("_")
+    def tasks_decl(self, children: _Children) -> nodes.TasksDecl:
+        return self._declared(nodes.TasksDecl(span=self._span(children), names=_kept(children)))
 
+    def default_decl(self, children: _Children) -> nodes.DefaultDecl:
+        return self._declared(nodes.DefaultDecl(span=self._span(children), name=children[-1]))
 
-@functools.cache
-def _tables() -> _Tables:
-    """The fast parser's tables, derived from lark's parser for `profile.lark`."""
-    from lark.parsers.lalr_analysis import Shift
+    def extends_clause(self, children: _Children) -> _Clause:
+        return _Clause("extends", (children[-1],))
 
-    lark = parser()
-    terminals = {term.name: term for term in lark.terminals}
-    name_re = re.compile(terminals["NAME"].pattern.to_regexp())
-    # Keywords: string terminals that NAME would match, told apart per state as lark's contextual lexer does.
-    keywords = {
-        term.pattern.value: term.name
-        for term in lark.terminals
-        if term.pattern.type == "str"
-        and term.priority == terminals["NAME"].priority
-        and name_re.fullmatch(term.pattern.value)
-    }
-    ignore = [terminals[name] for name in lark.lexer_conf.ignore]
-    if any(term.pattern.flags for term in lark.terminals):  # pragma: no cover - the grammar sets none
-        raise _GiveUp("terminal flags")
-    ordered = sorted(
-        (term for term in lark.terminals if term.pattern.value not in keywords and term not in ignore),
-        key=lambda x: (-x.priority, -x.pattern.max_width, -len(x.pattern.value), x.name),
-    )
-    ordered = _hot_first(ordered, _HOT_TERMINALS)
-    skip = "|".join(term.pattern.to_regexp() for term in ignore)
-    alternatives = "|".join(f"(?P<{term.name}>{term.pattern.to_regexp()})" for term in ordered)
-    pattern = re.compile(f"(?:{skip})*(?:{alternatives}|(?P<_OTHER>[\\s\\S])|(?P<_EOF>\\Z))")
-    # A terminal's own groups close before it does, so `lastindex` is the terminal's group.
-    terms = [""] * (pattern.groups + 1)
-    for term_name, group in pattern.groupindex.items():
-        terms[group] = term_name
+    def for_clause(self, children: _Children) -> _Clause:
+        return _Clause("for", _kept(children))
 
-    rules = lark.rules
-    index = {id(rule): i for i, rule in enumerate(rules)}
-    table = lark.parser.parser._parse_table
-    count = max(table.states) + 1
-    action: list[dict[str, int]] = [{} for _ in range(count)]
-    gotos: dict[str, dict[int, int]] = {}
-    for state, actions in table.states.items():
-        for symbol, (kind, arg) in actions.items():
-            if symbol in terminals or symbol == "$END" or symbol.isupper():
-                action[state][symbol] = arg if kind is Shift else ~index[id(arg)]
+    def profile_decl(self, children: _Children) -> nodes.ProfileDecl:
+        parent = None
+        tasks: tuple[nodes.Name, ...] = ()
+        for clause in children[2:-1]:
+            if clause.kind == "extends":
+                parent = clause.names[0]
             else:
-                gotos.setdefault(symbol, {})[state] = arg
+                tasks = clause.names
+        return self._declared(nodes.ProfileDecl(span=self._span(children), name=children[1], parent=parent, tasks=tasks, block=children[-1]))
 
-    # How many values an inlined rule (`_x`, `__x_star_0`) hands its parent: a fixed count or `many`.
-    many = -1
-    counts: dict[str, int | None] = {rule.origin.name: None for rule in rules if _should_inline(rule.origin)}
-    changed = True
-    while changed:
-        changed = False
-        for name in counts:
-            outcomes: set[int] = set()
-            for rule in rules:
-                if rule.origin.name != name:
-                    continue
-                total: int | None = 0
-                for sym in rule.expansion:
-                    if sym.is_term and sym.filter_out and not rule.options.keep_all_tokens:
-                        continue
-                    part = counts[sym.name] if _should_inline(sym) else 1
-                    if part is None:
-                        total = None
-                        break
-                    total = many if many in (part, total) else t.cast(int, total) + part
-                if total is not None:
-                    outcomes.add(total)
-            found = (outcomes.pop() if len(outcomes) == 1 else many) if outcomes else None
-            if found != counts[name]:
-                counts[name], changed = found, True
+    def model_name(self, children: _Children) -> nodes.Name | nodes.String:
+        return t.cast("nodes.Name | nodes.String", children[0])
 
-    unit: list[dict[int, int] | None] = [None] * len(rules)
-    reducers: list[t.Any] = [None] * len(rules)
-    token_rules: dict[int, t.Callable[..., t.Any]] = {}  # rule index -> builder, for `x: TOKEN` rules
-    scope: dict[str, t.Any] = {"GOTO": gotos}
-    for i, rule in enumerate(rules):
-        name = str(rule.origin.name)  # a lark Token when the tables were just built
-        size = len(rule.expansion)
-        args: list[str] = []
-        for j, sym in enumerate(rule.expansion):
-            if sym.is_term and sym.filter_out and not rule.options.keep_all_tokens:
-                continue
-            part = counts[sym.name] if _should_inline(sym) else 1
-            if part == 0:
-                continue
-            args.append(f"c{j}" if part == 1 else f"*c{j}")
-        inline = _should_inline(rule.origin)
-        if inline and counts[name] == 0:
-            body = "None"
-        elif (inline and counts[name] == 1) or (rule.options.expand1 and len(args) == 1 and not args[0].startswith("*")):
-            body = args[0]
-        elif inline:
-            body = "[" + ", ".join(args) + "]"
-        else:
-            body = f"build.{name}(s, e{''.join(', ' + a for a in args)})"
-        if size == 1 and body in ("c0", "None"):  # a relabelling: only the state changes
-            unit[i] = gotos.get(name, {})
-            continue
-        if size == 1 and rule.expansion[0].is_term and body == f"build.{name}(s, e, c0)":
-            token_rules[i] = getattr(_Builder, name)
-        code = [f"def r{i}(stack, vals, ps, build):", f"    G = GOTO[{name!r}]"]
-        if size == 0:
-            code += [
-                "    s = e = ps[-1][1] if ps else 0",
-                f"    vals.append({body})",
-                "    ps.append((s, e))",
-                "    stack.append(G[stack[-1]])",
-            ]
-        else:
-            code.append("    c0 = vals[-1]" if size == 1 else f"    {', '.join(f'c{j}' for j in range(size))} = vals[-{size}:]")
-            first = rule.expansion[0]
-            if inline and body.startswith("[*c0") and not first.is_term and first.name == name:
-                # Left recursion (`__x_star_0: __x_star_0 _sep item`): grow the list in place.
-                rest = [a for a in args[1:]]
-                code.append(f"    c0.extend(({', '.join(rest)},))" if rest else "    pass")
-                body = "c0"
-            if size == 1:
-                code += ["    s, e = ps[-1]", f"    vals[-1] = {body}", "    stack[-1] = G[stack[-2]]"]
-            else:
-                code += [
-                    f"    s = ps[-{size}][0]; e = ps[-1][1]",
-                    f"    vals[-{size}:] = [{body}]",
-                    f"    ps[-{size}:] = [(s, e)]",
-                    f"    del stack[-{size - 1}:]; stack[-1] = G[stack[-2]]",
-                ]
-        reducers[i] = _lazy_reducer(reducers, i, "\n".join(code), scope)
+    model_source = model_name
 
-    # The one rule a state reduces whatever the next token (a default reduction), if any.
-    sole: list[int | None] = []
-    for acts in action:
-        taken = set(acts.values())
-        sole.append(~only if len(taken) == 1 and (only := next(iter(taken))) < 0 else None)
+    def model_decl(self, children: _Children) -> nodes.ModelDecl:
+        block = children[4] if len(children) > 4 else None
+        return self._declared(nodes.ModelDecl(span=self._span(children), name=children[1], source=children[3], block=block))
 
-    # A state whose every action is one relabelling is left as soon as it is
-    # entered; shifts and gotos into it go straight to where it leads.
-    relabel: dict[int, str] = {
-        state: rules[rule].origin.name for state, rule in enumerate(sole) if rule is not None and unit[rule] is not None
-    }
-
-    def skip(below: int, state: int) -> int:
-        while state in relabel:
-            state = gotos[relabel[state]][below]
-        return state
-
-    for state, acts in enumerate(action):
-        for symbol, act in acts.items():
-            if act >= 0:
-                acts[symbol] = skip(state, act)
-    for table_ in gotos.values():
-        for below, state in table_.items():
-            table_[below] = skip(below, state)
-
-    # A state that can only reduce one `x: TOKEN` rule needs no look at the next token:
-    # an error there is still found before that token is shifted.
-    fused: list[tuple[t.Callable[..., t.Any], dict[int, int]] | None] = [
-        (token_rules[rule], gotos[str(rules[rule].origin.name)]) if rule in token_rules else None for rule in sole
-    ]
-    return _Tables(
-        lexer=pattern.finditer,
-        terms=terms,
-        keywords=keywords,
-        action=action,
-        unit=unit,
-        reducers=reducers,
-        fused=fused,
-        start=table.start_states["start"],
-        end=table.end_states["start"],
-    )
+    def start(self, children: _Children) -> tuple[nodes.Decl, ...]:
+        return _kept(children)
 
 
-def _lazy_reducer(reducers: list[t.Any], index: int, code: str, scope: dict[str, t.Any]) -> t.Any:
-    """A reducer compiled on first use: a parse meets few of the grammar's rules, and compiling all costs 30 ms."""
+class _Clause(t.NamedTuple):
+    """A profile's `extends` or `for` clause, until `profile_decl` places it."""
 
-    def first_call(*args: t.Any) -> None:
-        exec(compile(code, "<mpl.compiler.parse reducers>", "exec"), scope)  # noqa: S102 - built from the grammar
-        reducers[index] = scope[f"r{index}"]
-        reducers[index](*args)
-
-    return first_call
+    kind: str
+    names: tuple[nodes.Name, ...]
 
 
-def _fast_parse(text: str, sink: Sink) -> tuple[nodes.Decl, ...]:
-    """The declarations of a text without syntax errors, else `_GiveUp`.
+def _kept(children: _Children) -> tuple[t.Any, ...]:
+    """The children that are not tokens (keywords, brackets, separators)."""
+    return tuple([child for child in children if type(child) is not Token])
 
-    Escape diagnostics go to `sink`; the caller discards them when this gives up.
-    """
-    tables = _tables()
-    action, unit, reducers, keywords, end_state = tables.action, tables.unit, tables.reducers, tables.keywords, tables.end
-    fused = tables.fused
-    build = _Builder(sink)
-    stack = [tables.start]
-    vals: list[t.Any] = []
-    ps: list[tuple[int, int]] = []  # the (start, end) of each value
-    state = tables.start
-    terms = tables.terms
-    texts = {}.setdefault
-    for match in tables.lexer(text):
-        group = match.lastindex
-        term = terms[group]  # type: ignore[index]
-        span = match.span(group)  # type: ignore[arg-type]
-        # A newline's text is never kept (`_NL` is filtered out of every rule). Names and
-        # numbers repeat (`temperature`, `0.7`): each text is kept once, as one string.
-        token = match.group(group) if term != "_NL" else None  # type: ignore[arg-type]
-        if term == "NAME" or term == "NUMBER":
-            token = texts(token, token)
-        acts = action[state]
-        if term == "NAME":
-            keyword = keywords.get(token)
-            if keyword is not None and keyword in acts:
-                term = keyword
-        elif term == "_EOF":
-            term = "$END"
-        while True:
-            act = acts.get(term)
-            if act is None:
-                raise _GiveUp(span[0])
-            if act >= 0:
-                break
-            goto = unit[~act]
-            if goto is None:
-                reducers[~act](stack, vals, ps, build)
-                state = stack[-1]
-            else:
-                state = stack[-1] = goto[stack[-2]]
-            if state == end_state:
-                if term != "$END":  # pragma: no cover - LALR accepts only at the end
-                    raise _GiveUp(span[0])
-                return t.cast("tuple[nodes.Decl, ...]", vals[-1])
-            acts = action[state]
-        fuse = fused[act]
-        if fuse is None:
-            stack.append(act)
-            vals.append(token)
-            ps.append(span)
-            state = act
-        else:
-            state = fuse[1][state]
-            stack.append(state)
-            vals.append(fuse[0](build, span[0], span[1], token))
-            ps.append(span)
-    raise _GiveUp(len(text))  # pragma: no cover - the lexer always ends with `_EOF`
+
+# The one node builder, bound into `parser()`; `parse_chunk` tells it where the text starts.
+_NODES = _Nodes()
 
 
 # -- comments -------------------------------------------------------------------
@@ -807,13 +456,21 @@ def scan_comments(text: str) -> tuple[nodes.Comment, ...]:
 
 # -- parsing with recovery --------------------------------------------------------
 
+# What may stand between two declarations.
+_BETWEEN = re.compile(r"(?:[ \t\f\r\n;]|#[^\r\n]*)*").fullmatch
 
-def parse(source: SourceFile | str, sink: Sink | None = None, *, fast: bool | None = None) -> nodes.File:
+# The transformer lark calls holds the sink and the offset of the parse under way.
+_PARSING = threading.RLock()
+
+
+def parse(source: SourceFile | str, sink: Sink | None = None) -> nodes.File:
     """Parse a source file; syntax errors go to the sink.
 
-    A text of `FAST_FROM` characters or more is parsed by the fast parser
-    first, and by lark only if it holds a syntax error; `fast` forces the
-    choice (False: lark only, the reference the tests compare with).
+    A clean file is parsed once, whole. After a syntax error, the declarations
+    lark completed before it are kept, and the rest of the file is parsed one
+    declaration at a time (see `chunk_starts`), each once, with recovery: an
+    unclosed `<` then costs its own declaration only, and the declarations
+    after it keep their semantic diagnostics.
 
     >>> f = parse(SourceFile("a.mprof", "profile p < temperature 0.5 >"))
     >>> f.decls[0].block.stmts[0].value.value
@@ -829,49 +486,213 @@ def parse(source: SourceFile | str, sink: Sink | None = None, *, fast: bool | No
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _parse(source, sink, fast)
-    except (RecursionError, VisitError) as exc:
-        # lark's tree transformer recurses, and wraps what its callbacks raise.
-        if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):
-            raise
+        with _PARSING:
+            try:
+                decls, syntax_ok = _parse_file(source, sink)
+            finally:
+                _NODES.begin(None, 0)  # hold no sink or nodes of this parse
+    except RecursionError:
         report_too_deep(sink)
         return nodes.File(span=Span(0, len(source.text)), source=source, decls=(), syntax_ok=False)
     finally:
         if collecting:
             gc.enable()
+    text = source.text
+    return nodes.File(span=Span(0, len(text)), source=source, decls=decls, comments=scan_comments(text), syntax_ok=syntax_ok)
+
+
+def _parse_file(source: SourceFile, sink: Sink) -> tuple[tuple[nodes.Decl, ...], bool]:
+    text = source.text
+    trial = Sink(source)
+    _NODES.begin(trial, 0)
+    try:
+        decls: tuple[nodes.Decl, ...] = parser().parse(text)  # type: ignore[assignment]
+    except UnexpectedInput:
+        done = _NODES.decls
+    else:
+        sink.extend(trial.diagnostics)
+        return decls, True
+    starts = chunk_starts(text)
+    offsets = [start for start, _ in starts]
+    # Resume with the chunk holding the end of the last declaration lark completed,
+    # or the next one when nothing but separators and comments follows that end.
+    last_end = done[-1].span.end if done else 0
+    first = bisect.bisect_right(offsets, last_end) - 1
+    if first + 1 < len(offsets) and _BETWEEN(text, last_end, offsets[first + 1]):
+        first += 1
+    resume = offsets[first]
+    kept = [decl for decl in done if decl.span.end <= resume]
+    sink.extend(d for d in trial.diagnostics if d.span is not None and d.span.end <= resume)
+    rest = parse_chunks(source, starts, first, _fresh_chunk)
+    if rest is None:
+        sink.report("MPL101", None, f"too many syntax errors; stopped after {MAX_SYNTAX_ERRORS}")
+        return (), False
+    found, diagnostics, syntax_ok = rest
+    sink.extend(diagnostics)
+    return (*kept, *found), syntax_ok
+
+
+ChunkParse = t.Callable[[SourceFile, int, int], "tuple[tuple[nodes.Decl, ...], list[Diagnostic], bool]"]
+
+
+def _fresh_chunk(source: SourceFile, start: int, end: int) -> tuple[tuple[nodes.Decl, ...], list[Diagnostic], bool]:
+    sink = Sink(source)
+    found, ok = parse_chunk(source, sink, start, end)
+    return found, list(sink.diagnostics), ok
+
+
+def parse_chunks(
+    source: SourceFile, starts: list[tuple[int, str]], first: int, parse_one: ChunkParse
+) -> tuple[list[nodes.Decl], list[Diagnostic], bool] | None:
+    """The declarations, syntax diagnostics and syntax verdict of the chunks from `starts[first]` on.
+
+    `parse_one(source, start, end)` parses one chunk (`parse_chunk`, or the
+    language server's cache of clean chunks). A chunk's end-of-file error is
+    said at the next chunk's keyword (`at_next_keyword`). None after more than
+    `MAX_SYNTAX_ERRORS` syntax errors.
+    """
+    decls: list[nodes.Decl] = []
+    diagnostics: list[Diagnostic] = []
+    syntax_ok = True
+    errors = 0
+    for index in range(first, len(starts)):
+        start = starts[index][0]
+        end = starts[index + 1][0] if index + 1 < len(starts) else len(source.text)
+        found, chunk_diagnostics, chunk_ok = parse_one(source, start, end)
+        decls.extend(found)
+        syntax_ok = syntax_ok and chunk_ok
+        if index + 1 < len(starts):
+            chunk_diagnostics = [at_next_keyword(d, end, starts[index + 1][1]) for d in chunk_diagnostics]
+        diagnostics.extend(chunk_diagnostics)
+        errors += sum(1 for d in chunk_diagnostics if d.code.startswith("MPL1"))
+        if errors > MAX_SYNTAX_ERRORS:
+            return None
+    return decls, diagnostics, syntax_ok
+
+
+def parse_chunk(source: SourceFile, sink: Sink, start: int, end: int) -> tuple[tuple[nodes.Decl, ...], bool]:
+    """The declarations of `source.text[start:end]`, recovering from syntax errors, and whether it had none.
+
+    Spans are offsets in the whole source. A syntax error is reported and the
+    line holding it blanked (`_blank_line`), and the chunk parsed again: only
+    this chunk, whose text is one declaration (`chunk_starts`).
+    """
+    with _PARSING:
+        try:
+            return _parse_chunk(source, sink, start, end)
+        finally:
+            _NODES.begin(None, 0)  # hold no sink or nodes of this parse
+
+
+def _parse_chunk(source: SourceFile, sink: Sink, start: int, end: int) -> tuple[tuple[nodes.Decl, ...], bool]:
+    text = source.text[start:end]
+    lost_openers = 0  # `<` removed by recovery, whose `>` errors are not reported
+    errors = 0
+    appended = ""
+    syntax_ok = True
+    while True:
+        attempt = Sink(source)  # escapes are reported by the attempt that succeeds
+        _NODES.begin(attempt, start)
+        try:
+            decls: tuple[nodes.Decl, ...] = parser().parse(text + appended)  # type: ignore[assignment]
+            break
+        except UnexpectedInput as exc:
+            syntax_ok = False
+            errors += 1
+            if errors > MAX_SYNTAX_ERRORS:
+                sink.report("MPL101", None, f"too many syntax errors; stopped after {MAX_SYNTAX_ERRORS}")
+                return (), False
+            if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
+                closers = _open_brackets(exc)
+                if not closers or len(appended) > 1000:
+                    if lost_openers == 0:
+                        _report_syntax(sink, source, exc, end, start, end)
+                    return (), False
+                if lost_openers == 0 and not appended:
+                    _report_syntax(sink, source, exc, end, start, end)
+                appended += "\n" + "\n".join(closers)
+                continue
+            at = _error_pos(exc)
+            if at >= end - start:
+                # An error in the closers recovery appended: the end of the chunk is already reported.
+                return (), False
+            pos = at + start
+            if isinstance(exc, UnexpectedCharacters) and source.text.startswith('"', pos):
+                # `"""abc` lexes as the empty string `""` and then a stray `"`.
+                while pos > start and source.text[pos - 1] == '"' and not source.text.startswith('"""', pos):
+                    pos -= 1
+                at = pos - start
+            if lost_openers == 0:
+                _report_syntax(sink, source, exc, pos, start, end)
+            if isinstance(exc, UnexpectedCharacters) and text.startswith("{", at):
+                # `profile p { ... }`: reported once; read on as if written with `< >`.
+                close = _brace_block(text, at)
+                if close is not None:
+                    text = text[:at] + "<" + text[at + 1 : close] + ">" + text[close + 1 :]
+                    continue
+            new_text, delta = _blank_line(text, at)
+            if new_text == text:  # no progress possible; give up on the rest
+                return (), False
+            text = new_text
+            lost_openers = max(0, lost_openers + delta)
+    sink.extend(attempt.diagnostics)
+    return decls, syntax_ok
+
+
+# Only a triple-quoted string can hide a line start (single-line strings and
+# comments end with their line); finding strings also finds where they start.
+_STRINGS = re.compile(lexicon.STRINGS_AND_COMMENTS)
+_DECL = re.compile(r"(?:\A|(?<=[\r\n]))(" + "|".join(lexicon.DECL_KEYWORDS) + r")(?![A-Za-z0-9_\-])")
+_DECL_LF = re.compile(r"^(" + "|".join(lexicon.DECL_KEYWORDS) + r")(?![A-Za-z0-9_\-])", re.MULTILINE)
+
+
+def chunk_starts(text: str) -> list[tuple[int, str]]:
+    """Offsets where top-level chunks start, with the keyword found there (`""` for the head).
+
+    A chunk starts at a line beginning (column 0) with a declaration keyword
+    (`profile`, `model`, `tasks`, `default`, `ollama`) outside strings and
+    comments.
+
+    >>> chunk_starts('# head\\nprofile a < >\\nmodel m from x <\\n  profile\\n  system \"\"\"\\nprofile\"\"\"\\n>')
+    [(0, ''), (7, 'profile'), (21, 'model')]
+    """
+    hidden: list[tuple[int, int]] = []
+    if '"""' in text:
+        hidden = [m.span() for m in _STRINGS.finditer(text) if m.group().startswith('"""')]
+    lone_cr = "\r" in text and text.count("\r") != text.count("\r\n")
+    starts: list[tuple[int, str]] = [(0, "")]
+    for match in (_DECL if lone_cr else _DECL_LF).finditer(text):
+        offset = match.start()
+        if hidden:
+            index = bisect.bisect_right(hidden, (offset, len(text) + 1)) - 1
+            if index >= 0 and hidden[index][0] < offset < hidden[index][1]:
+                continue
+        if offset == 0:
+            starts[0] = (0, match.group(1))
+        else:
+            starts.append((offset, match.group(1)))
+    return starts
+
+
+def at_next_keyword(diag: Diagnostic, end: int, keyword: str) -> Diagnostic:
+    """An end-of-chunk error, said as the whole-file parse says it: at the next declaration."""
+    if diag.code != "MPL102" or diag.span is None or diag.span.start != end:
+        return diag
+    prefix = "unexpected end of file: "
+    note = diag.message[len(prefix) :] if diag.message.startswith(prefix) else None
+    return msgspec.structs.replace(
+        diag,
+        code="MPL101",
+        message=f"unexpected `{keyword}`",
+        span=Span(end, end + len(keyword)),
+        help=note or diag.help,
+        args=(("token", keyword),),
+    )
 
 
 # Beyond this depth of `< >` and `[ ]`, a source that made mpl recurse too deeply is reported (MPL007).
 MAX_NESTING = 64
 
-
-
-def parse_recovering(source: SourceFile, sink: Sink) -> nodes.File:
-    """Parse a source; after a syntax error, parse each top-level declaration on its own.
-
-    The one syntax verdict of a file, shared by `mpl check`, `mpl fmt` and the
-    API. The whole-file parse reads the declarations after an unclosed `<` into
-    the open block, which hides their own diagnostics behind false syntax
-    errors. Parsed one declaration at a time (`mpl.compiler.chunks`, as the
-    language server does), a syntax error costs only its own declaration. A
-    clean file gives the same tree either way.
-
-    >>> src = SourceFile("a.mprof", "profile a < top_k 1\\n\\nprofile b < top_k 2 >\\n")
-    >>> sink = Sink(src)
-    >>> file = parse_recovering(src, sink)
-    >>> [d.code for d in sink.diagnostics], [d.name.value for d in file.decls]
-    (['MPL101'], ['a', 'b'])
-    """
-    trial = Sink(source)
-    file = parse(source, trial)
-    if file.syntax_ok:
-        sink.extend(trial.diagnostics)
-        return file
-    from mpl.compiler.chunks import ChunkParser  # only after a syntax error
-
-    file, diagnostics = ChunkParser().parse(source)
-    sink.extend(diagnostics)
-    return file
 
 def report_too_deep(sink: Sink) -> None:
     """MPL007 at the bracket where the nesting grows too deep to read."""
@@ -888,76 +709,8 @@ def report_too_deep(sink: Sink) -> None:
                 help="flatten it: a profile's `when` blocks and a parameter's list do not nest")
 
 
-def _parse(source: SourceFile, sink: Sink, fast: bool | None) -> nodes.File:
-    text = source.text
-    if fast is None:
-        fast = len(text) >= FAST_FROM
-    if fast:
-        trial = Sink(source)
-        try:
-            decls = _fast_parse(text, trial)
-        except _GiveUp:
-            pass
-        else:
-            sink.extend(trial.diagnostics)
-            return nodes.File(span=Span(0, len(text)), source=source, decls=decls, comments=scan_comments(text))
-    lost_openers = 0  # `<` removed by recovery, whose `>` errors are not reported
-    errors = 0
-    appended = ""
-    syntax_ok = True
-    while True:
-        try:
-            tree = parser().parse(text + appended)
-            break
-        except UnexpectedInput as exc:
-            syntax_ok = False
-            errors += 1
-            if errors > MAX_SYNTAX_ERRORS:
-                sink.report("MPL101", None, f"too many syntax errors; stopped after {MAX_SYNTAX_ERRORS}")
-                return nodes.File(span=Span(0, len(source.text)), source=source, decls=(), syntax_ok=False)
-            at_end = isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
-            if at_end:
-                closers = _open_brackets(exc)
-                if not closers or len(appended) > 1000:
-                    if lost_openers == 0:
-                        _report_syntax(sink, source, exc, len(source.text))
-                    return nodes.File(span=Span(0, len(source.text)), source=source, decls=(), syntax_ok=False)
-                if lost_openers == 0 and not appended:
-                    _report_syntax(sink, source, exc, len(source.text))
-                appended += "\n" + "\n".join(closers)
-                continue
-            pos = _error_pos(exc)
-            if pos >= len(source.text):
-                # An error in the closers recovery appended: the end of file is already reported.
-                return nodes.File(span=Span(0, len(source.text)), source=source, decls=(), syntax_ok=False)
-            if isinstance(exc, UnexpectedCharacters) and source.text.startswith('"', pos):
-                # `"""abc` lexes as the empty string `""` and then a stray `"`.
-                while pos > 0 and source.text[pos - 1] == '"' and not source.text.startswith('"""', pos):
-                    pos -= 1
-            if lost_openers == 0:
-                _report_syntax(sink, source, exc, pos)
-            if isinstance(exc, UnexpectedCharacters) and text.startswith("{", pos):
-                # `profile p { ... }`: reported once; read on as if written with `< >`.
-                close = _brace_block(text, pos)
-                if close is not None:
-                    text = text[:pos] + "<" + text[pos + 1 : close] + ">" + text[close + 1 :]
-                    continue
-            new_text, delta = _blank_line(text, pos)
-            if new_text == text:  # no progress possible; give up on the rest
-                return nodes.File(span=Span(0, len(source.text)), source=source, decls=(), syntax_ok=False)
-            text = new_text
-            lost_openers = max(0, lost_openers + delta)
-    decls = _ToNodes(sink).transform(tree)
-    return nodes.File(
-        span=Span(0, len(source.text)),
-        source=source,
-        decls=decls,
-        comments=scan_comments(source.text),
-        syntax_ok=syntax_ok,
-    )
-
-
 def _error_pos(exc: UnexpectedInput) -> int:
+    """Where the error is, in the text lark was given."""
     if isinstance(exc, UnexpectedToken):
         return exc.token.start_pos if exc.token.start_pos is not None else 0
     return exc.pos_in_stream or 0
@@ -978,7 +731,7 @@ def _open_brackets(exc: UnexpectedToken) -> list[str]:
     return list(reversed(closers))
 
 
-def _open_block_note(exc: UnexpectedToken, source: SourceFile) -> str | None:
+def _open_block_note(exc: UnexpectedToken, source: SourceFile, offset: int) -> str | None:
     """Name the innermost open block: "to close `profile base` opened at 3:14"."""
     try:
         stack = exc.interactive_parser.parser_state.value_stack
@@ -987,8 +740,8 @@ def _open_block_note(exc: UnexpectedToken, source: SourceFile) -> str | None:
     for index in range(len(stack) - 1, -1, -1):
         item = stack[index]
         if isinstance(item, Token) and item.type in ("LESSTHAN", "LSQB"):
-            line, col = source.line_col(item.start_pos)
-            header = _header_words(stack[:index])
+            line, col = source.line_col(t.cast(int, item.start_pos) + offset)
+            header = _header_words(stack[:index], source)
             what = "list" if item.type == "LSQB" else "block"
             closer = "]" if item.type == "LSQB" else ">"
             label = f"`{header}`" if header else f"the {what}"
@@ -996,7 +749,7 @@ def _open_block_note(exc: UnexpectedToken, source: SourceFile) -> str | None:
     return None
 
 
-def _header_words(stack: t.Sequence[t.Any]) -> str:
+def _header_words(stack: t.Sequence[t.Any], source: SourceFile) -> str:
     words: list[str] = []
     for item in reversed(stack):
         if isinstance(item, Token):
@@ -1005,17 +758,21 @@ def _header_words(stack: t.Sequence[t.Any]) -> str:
             words.append(str(item))
             if item.type in ("PROFILE", "MODEL", "WHEN"):
                 break
-        elif isinstance(item, Tree):
-            if item.data in ("_sep", "_stmt", "block"):
-                break
-            leaves = [str(tok) for tok in item.scan_values(lambda v: isinstance(v, Token))]
-            words.append(" ".join(leaves))
+        elif isinstance(item, nodes.Name):
+            words.append(item.value)
+        elif isinstance(item, nodes.String):
+            words.append(source.text[item.span.start : item.span.end])
+        elif isinstance(item, _Clause):
+            words.append(" ".join(name.value for name in item.names))
+        else:  # a statement, a block, separators
+            break
     words.reverse()
     # Keep the keyword and the name: `profile base`, `model x`, `when task is docs`.
     return " ".join(words[:4]) if words else ""
 
 
-def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: int) -> None:
+def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: int, offset: int, stop: int) -> None:
+    """Report a syntax error at `pos` of a chunk that starts at `offset` and ends at `stop` in the source."""
     text = source.text
     if isinstance(exc, UnexpectedCharacters):
         char = text[pos] if pos < len(text) else ""
@@ -1042,11 +799,11 @@ def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: in
         return
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
-    note = _open_block_note(exc, source)
+    note = _open_block_note(exc, source, offset)
     if token.type == "$END":
         sink.report(
             "MPL102",
-            Span(len(text), len(text)),
+            Span(stop, stop),
             "unexpected end of file" + (f": {note}" if note else ""),
             help=f"expected {_expected_phrase(exc.expected)}",
         )
@@ -1062,7 +819,7 @@ def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: in
         help_text += "; `>` closes a block only after a complete statement"
     elif note and "MORETHAN" in exc.expected and token.type in ("PROFILE", "MODEL", "TASKS", "DEFAULT", "OLLAMA"):
         help_text = note
-    end = token.end_pos if token.end_pos is not None else pos + 1
+    end = token.end_pos + offset if token.end_pos is not None else pos + 1
     if token.type == "_NL":
         end = pos  # point at the end of the line, not into the next one
     sink.report("MPL101", Span(pos, max(end, pos)), f"unexpected {shown}", help=help_text, token=str(token))
@@ -1170,3 +927,4 @@ def _blank_line(text: str, pos: int) -> tuple[str, int]:
         return text[:start] + blank, delta
     blank = re.sub(r"[^\r\n]", " ", segment)
     return text[:start] + blank + text[end:], delta
+
