@@ -125,11 +125,15 @@ class Config(msgspec.Struct, frozen=True):
     def lint_filter(self, file: str) -> t.Callable[[Diagnostic], bool] | None:
         """Whether to keep a diagnostic of `file` under `select`/`ignore`/`per-file-ignores`.
 
-        Errors are always kept. None when the configuration selects everything.
+        Errors are always kept. None when the configuration selects everything. With
+        `[targets.meton] complete-presets`, no Meton preset depends on the one applied
+        before it, so MPL509 does not apply.
         """
         ignore = list(self.ignore)
         if self.per_file_ignores:
             ignore.extend(self._file_ignores(file))
+        if self.meton_complete_presets:
+            ignore.append("MPL509")
         select = self.select if self.select is not None else ("ALL",)
         if not ignore and "ALL" in select:
             return None

@@ -169,7 +169,6 @@ class _Editor:
         self.newline = "\r\n" if "\r\n" in body else "\n"
         self.edits: list[tuple[int, int, int, str]] = []  # (start, end, order, text)
         self.remarks: list[str] = []
-        self.at_end = False  # whether a line break was added after the file's unterminated last line
         self.indent = self._guess_indent()
         self.aligned = target._lines(program).aligned
         lines = target._lines(program)
@@ -226,18 +225,25 @@ class _Editor:
 
     # -- edits --
 
-    def replace(self, start: int, end: int, text: str) -> None:
-        self.edits.append((start, end, len(self.edits), text.replace("\n", self.newline) if self.newline != "\n" else text))
+    def replace(self, start: int, end: int, text: str, *, last: bool = False) -> None:
+        """Replace `body[start:end]`; of two insertions at one place, the one made first comes first,
+        and a `last` one (a whole section added at the end of the file) after every other."""
+        order = len(self.edits) + (1 << 40 if last else 0)
+        self.edits.append((start, end, order, text.replace("\n", self.newline) if self.newline != "\n" else text))
 
-    def insert(self, offset: int, text: str) -> None:
-        if offset == len(self.body) and self.body and not self.body.endswith("\n") and not self.at_end:
-            text = "\n" + text
-            self.at_end = True
-        self.replace(offset, offset, text)
+    def insert(self, offset: int, text: str, *, last: bool = False) -> None:
+        self.replace(offset, offset, text, last=last)
 
     def apply(self) -> str:
+        edits = sorted(self.edits)
+        size = len(self.body)
+        if self.body and not self.body.endswith("\n"):  # the last line has no line break: what follows it needs one
+            at_end = [i for i, (start, end, _, _) in enumerate(edits) if start == end == size]
+            if at_end:
+                start, end, order, text = edits[at_end[0]]
+                edits[at_end[0]] = (start, end, order, self.newline + text)
         out = self.body
-        for start, end, _, text in sorted(self.edits, reverse=True):
+        for start, end, _, text in reversed(edits):
             out = out[:start] + text + out[end:]
         return out
 
@@ -264,17 +270,16 @@ class _Editor:
     def plan(self, root: MappingNode) -> None:
         entries = self.doc.entries(root)
         target = self.target
+        column = root.value[0][0].start_mark.column if root.value else 0  # (a whole document may be indented)
         if "models" in entries:
             self.models(root, entries["models"][0])
         elif target.primary is not None or self.default is not None:
-            self.insert(len(self.body), self.models_text(0))
+            self.insert(len(self.body), self.models_text(column), last=True)
         if "parameter_profiles" in entries:
             key, node = entries["parameter_profiles"]
-            if key.start_mark.column != 0:
-                raise IntoError("has `parameter_profiles` indented; mpl expects it at the top level")
             self.profiles(root, key, node)
         else:
-            self.insert(len(self.body), self.profiles_text(self.new_presets({}), 0))
+            self.insert(len(self.body), self.profiles_text(self.new_presets({}), column), last=True)
 
     def models_text(self, column: int) -> str:
         models: list[Entry] = []
