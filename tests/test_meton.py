@@ -355,6 +355,7 @@ def test_into_changes_nothing_outside_the_replaced_sections(tmp_path: Path) -> N
     # The presets the file has are changed in place, the others added; the default is models.settings.
     assert set(doc["parameter_profiles"]) == set(compiled_doc["parameter_profiles"]) - {"precise"}
     assert "      mirostat: 2  # hand-written\n" in after and "creative_coding" not in after
+    assert "preset `creative_coding` is removed: the source has no profile of that name" in result.output
     meton = MetonModel(doc)
     assert not sends_what_mpl_reports(program, meton, "precise")
     for name in doc["parameter_profiles"]:
