@@ -202,7 +202,7 @@ def test_a_preset_means_its_profile_over_models_settings_and_mpl509_names_what_a
 
 def test_debugging_then_creative_leaves_no_mirostat_behind_with_complete_presets() -> None:
     # Meton's own behaviour: a profile that lists fewer keys would keep debugging's top_k 20 and mirostat 2.
-    program, doc, _ = compiled(SOURCE, "0.6", complete=True)
+    _, doc, _ = compiled(SOURCE, "0.6", complete=True)
     meton = MetonModel(doc)
     meton.apply_profile("debugging")
     assert meton.settings["mirostat"] == 2 and meton.settings["top_k"] == 20

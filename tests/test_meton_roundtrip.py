@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT
+from test_meton import MetonModel
 from typer.testing import CliRunner
 
-from helpers import ROOT
 from mpl.cli import app
-from test_meton import MetonModel
 
 SHIPPED = ROOT / "tests" / "data" / "meton-config.yaml"
 PRESETS = ("precise_coding", "debugging", "explanation", "creative_coding")

@@ -83,7 +83,6 @@ def plan_into(target: MetonTarget, program: Program, text: str) -> Merge:
     root = doc.root
     if not _is_mapping(root):
         raise IntoError("is not a YAML mapping of sections, as Meton's config.yaml is")
-    assert root is not None
     if root.flow_style:
         raise IntoError("is written as one flow mapping (`{...}`); mpl can only change block sections")
     editor = _Editor(target, program, body, doc)
@@ -129,7 +128,7 @@ def _read_as_meton(body: str) -> Document:
     return doc
 
 
-def _is_mapping(node: Node | None) -> bool:
+def _is_mapping(node: Node | None) -> t.TypeGuard[MappingNode]:
     from yaml.nodes import MappingNode
 
     return isinstance(node, MappingNode)
