@@ -241,10 +241,13 @@ class _Editor:
             if at_end:
                 start, end, order, text = edits[at_end[0]]
                 edits[at_end[0]] = (start, end, order, self.newline + text)
-        out = self.body
-        for start, end, _, text in reversed(edits):
-            out = out[:start] + text + out[end:]
-        return out
+        pieces: list[str] = []
+        at = 0
+        for start, end, _, text in edits:  # in the text's order, none overlapping another
+            pieces += (self.body[at:start], text)
+            at = end
+        pieces.append(self.body[at:])
+        return "".join(pieces)
 
     def replace_scalar(self, node: Node, text: str, comment: str | None) -> None:
         """Write `text` where a scalar stands; the rest of its line stays (a comment keeps its column
