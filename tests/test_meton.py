@@ -418,6 +418,7 @@ def test_merge_into_names_the_position_of_a_yaml_error() -> None:
         (["--target", "options", "--into", "x.yaml"], "--into writes only the meton target"),
         (["--no-backup"], "--no-backup only applies with --into"),
         (["--target", "options", "--meton-primary", "m"], "--meton-primary needs the meton target"),
+        (["--target", "options", "--meton-complete-presets"], "--meton-complete-presets needs the meton target"),
         (["--target", "meton", "--meton-primary", "meton-codr"], "did you mean `meton-coder`?"),
     ],
 )
