@@ -387,6 +387,12 @@ def compile_(
         typer.Option("--meton-primary", metavar="MODEL", show_default=False,
                      help="Write this model of the file as Meton's models.primary."),
     ] = None,
+    meton_complete_presets: t.Annotated[
+        bool,
+        typer.Option("--meton-complete-presets",
+                     help="Write every Meton preset with all fourteen keys, so that none depends on the preset applied "
+                          "before it (by default a preset lists only where it differs from models.settings)."),
+    ] = False,
 ) -> None:
     """Check sources, then write their targets.
 
@@ -413,6 +419,9 @@ def compile_(
     primary = meton_primary if meton_primary is not None else config.meton_primary
     if meton_primary is not None and "meton" not in targets:
         _usage_error("--meton-primary needs the meton target")
+    if meton_complete_presets and "meton" not in targets:
+        _usage_error("--meton-complete-presets needs the meton target")
+    complete = meton_complete_presets or config.meton_complete_presets
     # `[targets.meton] into` stands for --into when no output folder is given on the command line
     meton_into = into if into is not None else (config.meton_into if "meton" in targets and output is None else None)
     if into is None and meton_into is not None:
@@ -421,6 +430,8 @@ def compile_(
     analyses = []
     for path in paths:
         analysis = _analyze(path, version, targets, config)
+        if complete:  # complete presets depend on no preset applied before them
+            analysis.sink.diagnostics[:] = [d for d in analysis.sink.diagnostics if d.code != "MPL509"]
         _print_text(analysis, sys.stderr, notes=False, docs_url=config.docs_url)
         analyses.append(analysis)
     if any(a.io_error for a in analyses):
@@ -434,7 +445,7 @@ def compile_(
     if "meton" in targets:
         from mpl.targets.meton import MetonTarget
 
-        meton = MetonTarget(primary=primary)
+        meton = MetonTarget(primary=primary, complete=complete)
         for analysis in analyses:
             try:
                 meton.primary_name(analysis.program)
@@ -471,27 +482,29 @@ def compile_(
             _usage_error(f"outputs `{other}` and `{path}` differ only in case: on a case-insensitive filesystem (macOS, "
                          f"Windows) one would overwrite the other; compile these sources into separate folders")
     if meton_into is not None:
-        from mpl.targets.meton import IntoError, write_into
+        from mpl.targets.meton_into import IntoError, write_into
 
         try:
-            changed = write_into(meton_into, analyses[0].program, meton, backup=not no_backup)  # type: ignore[arg-type]
+            remarks = write_into(meton_into, analyses[0].program, meton, backup=not no_backup)  # type: ignore[arg-type]
         except IntoError as exc:
             _usage_error(f"{meton_into} {exc}; it was left unchanged")
         except OutputError as exc:  # another run kept the folder
             _usage_error(f"{exc}; {meton_into} was left unchanged")
         except OSError as exc:
             _usage_error(f"cannot write into {meton_into}: {exc.strerror or exc}")
-        if not changed:
+        if remarks is None:
             typer.echo(f"{meton_into}: already up to date")
         elif no_backup:
             typer.echo(str(meton_into))
         else:
             from mpl.config import relative_to_cwd
-            from mpl.targets.meton import backup_path
+            from mpl.targets.meton_into import backup_path
 
             kept = relative_to_cwd(backup_path(Path(os.path.realpath(meton_into))))
             typer.echo(f"{meton_into} (the previous file is now {kept}, "
                        "replacing any earlier backup)")
+        for remark in remarks or ():
+            typer.echo(f"{meton_into}: {remark}")
         if not outputs:
             return
     try:

@@ -45,7 +45,7 @@ class Config(msgspec.Struct, frozen=True):
     text: str = ""
     sources: tuple[str, ...] | None = None
     targets: tuple[str, ...] | None = None
-    target_settings: dict[str, dict[str, str]] = {}
+    target_settings: dict[str, dict[str, str | bool]] = {}
     output: str | None = None
     ollama: str | None = None
     hosts: tuple[str, ...] = ()
@@ -68,7 +68,8 @@ class Config(msgspec.Struct, frozen=True):
         return self.root / os.path.expanduser(relative)
 
     def setting(self, target: str, key: str) -> str | None:
-        return self.target_settings.get(target, {}).get(key)
+        value = self.target_settings.get(target, {}).get(key)
+        return value if isinstance(value, str) else None
 
     @property
     def meton_into(self) -> Path | None:
@@ -80,6 +81,11 @@ class Config(msgspec.Struct, frozen=True):
     def meton_primary(self) -> str | None:
         """`[targets.meton] primary`: the model Meton uses as its primary one, if configured."""
         return self.setting("meton", "primary")
+
+    @property
+    def meton_complete_presets(self) -> bool:
+        """`[targets.meton] complete-presets`: whether every Meton preset lists all fourteen keys."""
+        return self.target_settings.get("meton", {}).get("complete_presets") is True
 
     def key_name(self, *keys: str) -> str:
         """A key as the user writes it: `tool.mpl.targets` in pyproject.toml, `targets` in mpl.toml."""
@@ -117,11 +123,15 @@ class Config(msgspec.Struct, frozen=True):
     def lint_filter(self, file: str) -> t.Callable[[Diagnostic], bool] | None:
         """Whether to keep a diagnostic of `file` under `select`/`ignore`/`per-file-ignores`.
 
-        Errors are always kept. None when the configuration selects everything.
+        Errors are always kept. None when the configuration selects everything. With
+        `[targets.meton] complete-presets`, no Meton preset depends on the one applied
+        before it, so MPL509 does not apply.
         """
         ignore = list(self.ignore)
         if self.per_file_ignores:
             ignore.extend(self._file_ignores(file))
+        if self.meton_complete_presets:
+            ignore.append("MPL509")
         select = self.select if self.select is not None else ("ALL",)
         if not ignore and "ALL" in select:
             return None
@@ -294,7 +304,7 @@ def load_config_bytes(path: Path, data: bytes) -> Config:
 
 def _build(path: Path, text: str, s: dict[str, t.Any]) -> Config:
     targets = s.get("targets")
-    target_settings: dict[str, dict[str, str]] = {}
+    target_settings: dict[str, dict[str, str | bool]] = {}
     if isinstance(targets, dict):
         target_settings = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in targets.items() if v is not None}
         targets = tuple(target_settings)
@@ -489,6 +499,7 @@ def _model() -> t.Any:
     class MetonTarget(Table):
         into: Optional[NonEmpty] = None
         primary: Optional[NonEmpty] = None
+        complete_presets: Optional[bool] = Field(default=None, alias="complete-presets")
 
     class Targets(Table):
         options: Optional[OptionsTarget] = None
@@ -673,6 +684,8 @@ def show_config(config: Config, flags: dict[str, t.Any] | None = None) -> str:
     lines = [f"# configuration: {_shown(config.path) if config.path else 'none found (defaults)'}"]
 
     def toml(value: t.Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
         if isinstance(value, (list, tuple)):
             return "[" + ", ".join(toml(v) for v in value) + "]"
         if isinstance(value, dict):
@@ -713,6 +726,7 @@ def show_config(config: Config, flags: dict[str, t.Any] | None = None) -> str:
             ("lint", "per-file-ignores"))
     for target, settings in config.target_settings.items():
         for key, value in settings.items():
+            key = key.replace("_", "-")  # as written in TOML (`complete-presets`)
             row(f"targets.{target}.{key}", value, None, ("targets", target, key))
     if config.meton_into is not None:
         lines.append(f"# targets.meton.into resolves to {config.meton_into}")

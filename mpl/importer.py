@@ -443,12 +443,13 @@ def import_meton(source: SourceFile, sink: Sink, out: Imported) -> None:
                     help="pass Meton's config.yaml")
         return
     # Without `models.settings`, Meton starts from its own defaults: they are the base the presets apply over.
-    default = Profile("default", "Meton's models.settings" if settings is not None else "Meton's default settings")
+    presets = {str(k) for k in reader.entries(profiles)} if profiles is not None else set()
+    default = Profile(_settings_name(presets), "Meton's models.settings" if settings is not None else "Meton's default settings")
     if settings is not None:
         reader.settings(settings, default)
     _meton_defaults(default)
     out.profiles.append(default)
-    out.default = "default"
+    out.default = default.name
     for key, (key_node, value_node) in (reader.entries(profiles) if profiles is not None else {}).items():
         name = str(key)
         if not re.fullmatch(lexicon.NAME, name):
@@ -479,6 +480,21 @@ def import_meton(source: SourceFile, sink: Sink, out: Imported) -> None:
                 sink.report("MPL540", reader.span(k_node), f"`{k}` of a Meton profile is not imported",
                             help="a Meton parameter profile holds `name`, `description` and `settings`")
         out.profiles.append(profile)
+
+
+def _settings_name(presets: set[str]) -> str:
+    """The profile name of `models.settings`: `default`, unless a preset has that name
+    (a config.yaml written by an earlier mpl), then `settings` (with `_` until it is free).
+
+    >>> _settings_name({"debugging"}), _settings_name({"default", "settings"})
+    ('default', 'settings_')
+    """
+    if "default" not in presets:
+        return "default"
+    name = "settings"
+    while name in presets:
+        name += "_"
+    return name
 
 
 def _is_mapping(node: t.Any) -> bool:

@@ -1,8 +1,8 @@
 """Meton's config.yaml read as Meton reads it (PyYAML `safe_load`), within bounds.
 
 `read_yaml` is the one reader of `mpl import config.yaml` and of `mpl compile
---into config.yaml` (before ruamel.yaml finds where the sections lie, and again
-to verify the result). It gives what `yaml.safe_load` gives (the last of two
+--into config.yaml` (whose nodes give where each value it changes is written, and
+again to verify the result). It gives what `yaml.safe_load` gives (the last of two
 equal keys wins, `<<` merge keys are applied, several documents are an error)
 and, beside it, the nodes each value came from, so that a diagnostic can point
 at the line. A document that would cost more than its size to read is refused

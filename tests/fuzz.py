@@ -371,7 +371,8 @@ def run_yaml_one(data: bytes, folder: Path) -> tuple[bool, bool]:
     import yaml
 
     from mpl.importer import ImportError_, run_import
-    from mpl.targets.meton import IntoError, MetonTarget, write_into
+    from mpl.targets.meton import MetonTarget
+    from mpl.targets.meton_into import IntoError, write_into
 
     path = folder / "config.yaml"
     path.write_bytes(data)

@@ -197,6 +197,7 @@ def test_into_replaces_settings_written_with_a_merge_key(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     doc = yaml.safe_load(after)
     assert doc["base"] == {"temperature": 0.3} and "<<" not in after and len(doc["models"]["settings"]) == 14
+    assert "`models.settings` is written anew in block style" in result.output  # the command says so
 
 
 def test_into_a_file_whose_first_nested_mapping_starts_with_a_merge_key(tmp_path: Path) -> None:

@@ -7,6 +7,11 @@ loaded (a missing key takes Meton's default), the way `/pprofile apply` changes
 the live settings (each listed key converted and range-checked, the others left
 as they were), and the options Meton then sends to Ollama (all fourteen, with
 `max_tokens` as `num_predict`).
+
+By default a preset lists the keys where its profile differs from the `default`
+profile (models.settings), so it means its profile when applied to the start-up
+settings, and after another preset only MPL509's keys can differ; with
+`complete` every preset lists all fourteen and means its profile after any other.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from mpl.cli import app
 from mpl.pipeline import analyze
 from mpl.provenance import find_subject, rows
 from mpl.targets.base import typed
-from mpl.targets.meton import IntoError, MetonTarget, merge_into, yaml_number, yaml_str
+from mpl.targets.meton import MetonTarget, yaml_number, yaml_str
+from mpl.targets.meton_into import IntoError, merge_into
 
 HERE = FIXTURES / "meton"
 CONFIG = HERE / "config.yaml"
@@ -105,10 +111,11 @@ def mpl_reports(program: t.Any, subject: str) -> dict[str, t.Any]:
             if row.name in names}
 
 
-def compiled(text_or_path: str | Path, ollama: str | None = None, primary: str | None = None) -> tuple[t.Any, dict[str, t.Any], str]:
+def compiled(text_or_path: str | Path, ollama: str | None = None, primary: str | None = None,
+             complete: bool = False) -> tuple[t.Any, dict[str, t.Any], str]:
     analysis = analyze(text_or_path, target=Version.parse(ollama) if ollama else None, targets=("meton",))
     assert not analysis.has_errors, labels(analysis)
-    target = MetonTarget(primary=primary)
+    target = MetonTarget(primary=primary, complete=complete)
     (out,) = target.emit(analysis.program, Path("."))
     return analysis.program, yaml.safe_load(out.content), out.content
 
@@ -133,40 +140,69 @@ def unexpressible(program: t.Any, subject: str) -> set[str]:
     return found
 
 
+def sends_what_mpl_reports(program: t.Any, meton: MetonModel, subject: str, skip: t.Collection[str] = ()) -> list[str]:
+    """The options Meton sends that differ from what `mpl show` reports for `subject` (none but `skip`)."""
+    target = program.target
+    sent = meton.options()
+    expected = mpl_reports(program, subject)
+    differ = []
+    for name, value in sent.items():
+        uses = ollama_uses(name, value, sent, target)
+        if name in unexpressible(program, subject) or name in skip:
+            continue  # what MPL507 reports: Meton cannot say "leave it to Ollama"
+        if name in expected:
+            if uses != ollama_uses(name, expected[name], sent, target):
+                differ.append(name)
+        else:  # an option this Ollama does not know: ignored, and written at its old default
+            assert uses is None and name in ("mirostat", "mirostat_tau", "mirostat_eta", "min_p"), (subject, name)
+    return differ
+
+
 @pytest.mark.parametrize("ollama", ["0.5.4", "0.6", "0.12", "0.32.9", "0.32.15"])
-def test_every_profile_applied_in_turn_sends_what_mpl_show_reports(ollama: str) -> None:
-    program, doc, _ = compiled(SOURCE, ollama)
+def test_every_complete_profile_applied_in_turn_sends_what_mpl_show_reports(ollama: str) -> None:
+    program, doc, _ = compiled(SOURCE, ollama, complete=True)
     target = program.target
     reported = [d for d in analyze(SOURCE, target=target, targets=("meton",)).diagnostics if d.code == "MPL507"]
     assert bool(reported) == any(unexpressible(program, subject_of(program, n)) for n in doc["parameter_profiles"])
     meton = MetonModel(doc)
     names = list(meton.profiles)
     assert set(names) >= set(program.profiles) and "creative-docs" in names and "explanation-docs" in names
-    checks = [(None, program.default)]
+    assert not sends_what_mpl_reports(program, meton, program.default)
     # every profile after every other (so no profile leans on what the one before left behind)
     order = [name for first in names for name in (first, *[n for n in names if n != first])]
-    checks += [(name, name) for name in order]
-    for applied, expected_subject in checks:
-        if applied is not None:
-            meton.apply_profile(applied)
-        sent = meton.options()
-        expected = mpl_reports(program, subject_of(program, expected_subject))
-        for name, value in sent.items():
-            uses = ollama_uses(name, value, sent, target)
-            if name in unexpressible(program, subject_of(program, expected_subject)):
-                continue  # what MPL507 reports: Meton cannot say "leave it to Ollama"
-            if name in expected:
-                assert uses == ollama_uses(name, expected[name], sent, target), (ollama, applied, name)
-            else:  # an option this Ollama does not know: ignored, and written at its old default
-                assert uses is None and name in ("mirostat", "mirostat_tau", "mirostat_eta", "min_p"), (ollama, applied, name)
-                spec = catalog().options[name]
-                if name not in program.resolve(*subject_of(program, expected_subject).split("@")):
-                    assert value == typed(name, spec.defaults[-1].value if spec.last and target > spec.last else spec.defaults[0].value)
+    for applied in order:
+        meton.apply_profile(applied)
+        assert not sends_what_mpl_reports(program, meton, subject_of(program, applied)), (ollama, applied)
+        for name, value in meton.options().items():
+            spec = catalog().options[name]
+            if not spec.known_in(target) and name not in program.resolve(*subject_of(program, applied).split("@")):
+                assert value == typed(name, spec.defaults[-1].value if spec.last and target > spec.last else spec.defaults[0].value)
 
 
-def test_debugging_then_creative_leaves_no_mirostat_behind() -> None:
+@pytest.mark.parametrize("ollama", ["0.6", "0.12", "0.32.15"])
+def test_a_preset_means_its_profile_over_models_settings_and_mpl509_names_what_another_leaves(ollama: str) -> None:
+    program, doc, _ = compiled(SOURCE, ollama)
+    names = list(MetonModel(doc).profiles)
+    (note,) = [d for d in analyze(SOURCE, target=program.target, targets=("meton",)).diagnostics if d.code == "MPL509"]
+    named = {SENT_AS.get(k, k) for k in dict(note.args)["keys"].split(",")}
+    seen: set[str] = set()
+    for first in names:
+        start = MetonModel(doc)
+        start.apply_profile(first)
+        assert not sends_what_mpl_reports(program, start, subject_of(program, first)), (ollama, first)
+        for then in names:
+            meton = MetonModel(doc)
+            meton.apply_profile(first)
+            meton.apply_profile(then)
+            differ = sends_what_mpl_reports(program, meton, subject_of(program, then))
+            assert set(differ) <= named, (first, then, differ)
+            seen.update(differ)
+    assert seen == named  # every key the note names does depend on the preset before
+
+
+def test_debugging_then_creative_leaves_no_mirostat_behind_with_complete_presets() -> None:
     # Meton's own behaviour: a profile that lists fewer keys would keep debugging's top_k 20 and mirostat 2.
-    program, doc, _ = compiled(SOURCE, "0.6")
+    _, doc, _ = compiled(SOURCE, "0.6", complete=True)
     meton = MetonModel(doc)
     meton.apply_profile("debugging")
     assert meton.settings["mirostat"] == 2 and meton.settings["top_k"] == 20
@@ -174,11 +210,34 @@ def test_debugging_then_creative_leaves_no_mirostat_behind() -> None:
     assert meton.settings["mirostat"] == 0 and meton.settings["top_k"] == 40 and meton.settings["mirostat_tau"] == 5.0
 
 
+def test_debugging_then_creative_keeps_mirostat_as_meton_does_and_the_note_says_so() -> None:
+    program, doc, text = compiled(SOURCE, "0.6")
+    meton = MetonModel(doc)
+    meton.apply_profile("debugging")
+    meton.apply_profile("creative")
+    assert meton.settings["mirostat"] == 2 and meton.settings["mirostat_tau"] == 4.0
+    assert list(doc["parameter_profiles"]["debugging"]["settings"]) == ["temperature", "top_k", "repeat_penalty",
+                                                                      "mirostat", "mirostat_tau"]
+    notes = [d for d in analyze(SOURCE, target=program.target, targets=("meton",)).diagnostics if d.code == "MPL509"]
+    assert len(notes) == 1 and {"mirostat", "mirostat_tau"} <= set(dict(notes[0].args)["keys"].split(","))
+    assert "so what a preset gives" in notes[0].message and "--meton-complete-presets" in (notes[0].help or "")
+    complete = [d for d in analyze(SOURCE, target=program.target, targets=()).diagnostics if d.code == "MPL509"]
+    assert not complete and "lists where it differs from models.settings" in text
+
+
+def test_without_a_default_every_preset_lists_all_fourteen_keys() -> None:
+    # mpl writes no models.settings then, and cannot know what a preset applies over.
+    _, doc, _ = compiled("profile a < temperature 0.2; num_ctx 4096 >\nprofile b < top_k 3; num_ctx 4096 >", "0.12")
+    assert all(list(p["settings"]) == list(METON_FIELDS) for p in doc["parameter_profiles"].values())
+    assert "MPL509" not in [d.code for d in analyze("profile a < top_k 3 >\nprofile b < num_ctx 4096 >", targets=("meton",)).diagnostics]
+
+
 def test_every_key_is_written_and_unset_ones_say_so() -> None:
-    _, doc, text = compiled(SOURCE, "0.12")
+    _, doc, text = compiled(SOURCE, "0.12", complete=True)
     for profile in doc["parameter_profiles"].values():
         assert list(profile["settings"]) == list(METON_FIELDS)
     assert list(doc["models"]["settings"]) == list(METON_FIELDS)
+    assert list(compiled(SOURCE, "0.12")[1]["models"]["settings"]) == list(METON_FIELDS)
     assert "    top_p: 0.9              # unset: Ollama 0.12.0's default\n" in text
     assert "# unset; ignored by Ollama 0.12.0 (removed in 0.7.0): its old default" in text
     assert "      mirostat: 2             # ignored by Ollama 0.12.0 (removed in 0.7.0)\n" in text
@@ -291,10 +350,18 @@ def test_into_changes_nothing_outside_the_replaced_sections(tmp_path: Path) -> N
     assert (tmp_path / "config.yaml.bak").read_bytes() == CONFIG.read_bytes()
     doc = yaml.safe_load(after)
     assert doc["models"]["primary"] == "meton-coder" and doc["models"]["fallback"] == "qwen2.5-instruct-q5_K_M"
-    assert "  primary: meton-coder  # the main model\n" in after
+    assert "  primary: meton-coder        # the main model\n" in after  # the comment keeps its column
     program, compiled_doc, _ = compiled(SOURCE, primary="meton-coder")
-    assert doc["parameter_profiles"] == compiled_doc["parameter_profiles"]
-    assert doc["models"]["settings"] == compiled_doc["models"]["settings"]
+    # The presets the file has are changed in place, the others added; the default is models.settings.
+    assert set(doc["parameter_profiles"]) == set(compiled_doc["parameter_profiles"]) - {"precise"}
+    assert "      mirostat: 2  # hand-written\n" in after and "creative_coding" not in after
+    assert "preset `creative_coding` is removed: the source has no profile of that name" in result.output
+    meton = MetonModel(doc)
+    assert not sends_what_mpl_reports(program, meton, "precise")
+    for name in doc["parameter_profiles"]:
+        applied = MetonModel(doc)
+        applied.apply_profile(name)
+        assert not sends_what_mpl_reports(program, applied, subject_of(program, name)), name
     assert after.endswith("\n# end of file: this comment stays\n")
     assert "\n# -- agent ---" in after and "\n# Parameter profiles (replaced by mpl).\nparameter_profiles:\n" in after
     old = yaml.safe_load(before)
@@ -351,6 +418,7 @@ def test_merge_into_names_the_position_of_a_yaml_error() -> None:
         (["--target", "options", "--into", "x.yaml"], "--into writes only the meton target"),
         (["--no-backup"], "--no-backup only applies with --into"),
         (["--target", "options", "--meton-primary", "m"], "--meton-primary needs the meton target"),
+        (["--target", "options", "--meton-complete-presets"], "--meton-complete-presets needs the meton target"),
         (["--target", "meton", "--meton-primary", "meton-codr"], "did you mean `meton-coder`?"),
     ],
 )

@@ -354,6 +354,15 @@ CODES: dict[str, Code] = _codes(
          "On a case-insensitive filesystem (macOS and Windows by default) both names are one file: the second "
          "Modelfile written overwrites the first, and one model is built from the other's Modelfile.",
          "Rename one of the models so that their names differ in more than case."),
+    Code("MPL509", "meton-preset-applies-on-top", "note",
+         "Some Meton presets list a key that others leave out, so what those give the key depends on the preset applied before them.",
+         "Meton's `/pprofile apply` sets only the keys a preset lists, over the settings in force: after a preset that "
+         "sets `top_p 0.95`, a preset that does not list `top_p` keeps 0.95, where it meant the value of models.settings. "
+         "mpl writes each preset with the keys where it differs from the `default` profile (models.settings), as Meton's "
+         "own presets are written.",
+         "List the key in the presets that should reset it, or write every preset with all fourteen keys: "
+         "`mpl compile --meton-complete-presets`, or `complete-presets = true` under `[targets.meton]` "
+         "(`mpl check` then leaves this note out)."),
     Code("MPL540", "import-not-representable", "warning",
          "`mpl import` met something a `.mprof` cannot hold (RENDERER, PARSER, DRAFT, a replaced FROM, an unknown key), "
          "or that the consumer ignores (a YAML key given again later in its mapping: Meton keeps the last).",

@@ -5,14 +5,18 @@ validates its own ranges; anything it cannot hold is a diagnostic at the
 statement that set it. `when` variants that differ from their profile become
 extra profiles named `PROFILE-TASK`.
 
-Meton fills every key a profile leaves out with its own default, sends all
-fourteen to Ollama on every request, and `/pprofile apply` replaces only the
-keys a profile lists. So every profile is written with all fourteen keys: the
-ones mpl leaves unset hold the value Ollama uses when a request leaves them
-out (its default for the target version), each marked by a comment. Where
-that value cannot be written (`num_ctx` is automatic since Ollama 0.15.5) the
-target reports MPL507 and writes the value it names. `mpl compile --into`
-replaces those sections inside an existing config.yaml (`merge_into`).
+Meton fills every key `models.settings` leaves out with its own default and
+sends all fourteen to Ollama on every request; `/pprofile apply` sets only the
+keys a preset lists, over the settings in force. `models.settings` is the
+`default` profile, written with all fourteen keys: the ones mpl leaves unset
+hold the value Ollama uses when a request leaves them out (its default for the
+target version), each marked by a comment. A preset lists the keys where its
+profile differs from `models.settings` (MPL509 names the keys whose value then
+depends on the preset applied before); with `complete` (`--meton-complete-presets`)
+every preset lists all fourteen. Where Ollama's default cannot be written
+(`num_ctx` is automatic since Ollama 0.15.5) the target reports MPL507 and
+writes the value it names. `mpl compile --into` changes those sections inside
+an existing config.yaml in place (`mpl.targets.meton_into`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from pathlib import Path
 from mpl.catalog import OptionSpec, Version, catalog
 from mpl.compiler.program import Options, Program, Setting
 from mpl.diagnostics import Related, Sink
-from mpl.source import read_file
 from mpl.targets.base import OutputFile, Target, task_variants, typed
 
 # What mpl writes for an automatic `num_ctx`: the value Ollama picks on a machine
@@ -46,6 +49,27 @@ class MetonValue:
     key: str
     value: t.Any
     note: str | None = None  # a YAML comment; None when the profile sets the value as written
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """One entry of `parameter_profiles` as mpl means it.
+
+    `lines` holds all fourteen keys as Meton must hold them to mean the profile;
+    `listed` the keys the preset lists when mpl writes it anew, in Meton's order.
+    """
+
+    name: str
+    profile: str | None
+    task: str | None
+    description: str
+    lines: list[Line]
+    listed: tuple[str, ...]
+
+    def shown(self) -> list[Line]:
+        """The lines of the keys the preset lists."""
+        keys = set(self.listed)
+        return [line for line in self.lines if line.meaning.key in keys]
 
 
 class MetonTarget(Target):
@@ -78,9 +102,12 @@ class MetonTarget(Target):
         "mirostat": 0, "mirostat_tau": 5.0, "mirostat_eta": 0.1, "seed": -1,
     }
 
-    def __init__(self, primary: str | None = None) -> None:
+    def __init__(self, primary: str | None = None, complete: bool = False) -> None:
         # The model written to `models.primary` (`mpl compile --meton-primary`); None leaves it alone.
         self.primary = primary
+        # Whether every preset lists all fourteen keys (`--meton-complete-presets`), so that none
+        # depends on the preset applied before it; else a preset lists where it differs from the default.
+        self.complete = complete
 
     # -- what is written ----------------------------------------------------
 
@@ -90,6 +117,37 @@ class MetonTarget(Target):
         Kept for the last program asked about: `check` and `emit` read the same list.
         """
         return _entries(program)
+
+    def presets(self, program: Program) -> list[Preset]:
+        """Every entry of `parameter_profiles`, with the keys it lists when written anew."""
+        lines = self._lines(program)
+        base = program.resolve(program.default) if program.default is not None else None
+        return [
+            Preset(name, profile, task, self._description(program, profile, task), lines.of(options),
+                   self.listed(options, base, profile == program.default and task is None))
+            for name, profile, task, options in self.entries(program)
+        ]
+
+    def listed(self, options: Options, base: Options | None, default: bool = False) -> tuple[str, ...]:
+        """The keys a preset of `options` lists, in Meton's order.
+
+        Meton applies a preset over `models.settings` (the `default` profile, `base`):
+        the preset lists the keys its profile sets other than by inheriting them from
+        the default (a value equal to the default's, set again, stays listed), and the
+        keys the default sets that the profile leaves unset. The default's own preset
+        lists every key it sets. Without a default mpl writes no `models.settings` and
+        cannot know what a preset applies over, so every preset lists all fourteen
+        keys, as with `complete`.
+        """
+        if self.complete or base is None:
+            return tuple(self.RANGES)
+        if default:
+            names = set(options)
+        else:
+            names = {n for n, s in options.items() if base.get(n) is not s and base.get(n) != s}
+            names.update(n for n in base if n not in options)
+        keys = {self.RENAMES.get(n, n) for n in names}
+        return tuple(key for key in self.RANGES if key in keys)
 
     def values(self, program: Program, options: Options) -> list[MetonValue]:
         """All fourteen keys, in Meton's order, as Meton must hold them to mean `options`."""
@@ -109,15 +167,15 @@ class MetonTarget(Target):
     def _num_ctx(self, program: Program, options: Options) -> tuple[int, str | None]:
         if "num_ctx" in options:
             return typed("num_ctx", options["num_ctx"].value), None
-        return self._unset_num_ctx(program.target)
+        return self._unset_num_ctx(program.target, _chosen(program))
 
     @staticmethod
-    def _unset_num_ctx(target: Version) -> tuple[int, str]:
+    def _unset_num_ctx(target: Version, chosen: bool = True) -> tuple[int, str]:
         """The `num_ctx` Meton holds for a profile that leaves it unset, and its note."""
         default = catalog().options["num_ctx"].default_in(target)
         if default is None:
-            return AUTOMATIC_NUM_CTX, f"unset: automatic in Ollama {target}, which Meton cannot express (MPL507)"
-        return t.cast(int, default), f"unset: Ollama {target}'s default"
+            return AUTOMATIC_NUM_CTX, f"unset: automatic in {_ollama(target, chosen)}, which Meton cannot express (MPL507)"
+        return t.cast(int, default), f"unset: {_ollama(target, chosen)}'s default"
 
     def settings(self, program: Program, options: Options) -> dict[str, t.Any]:
         """The fourteen keys and values of one `settings` mapping."""
@@ -133,11 +191,11 @@ class MetonTarget(Target):
             models["settings"] = self.settings(program, program.resolve(program.default))
         if models:
             doc["models"] = models
-        profiles: dict[str, t.Any] = {}
-        for name, profile, task, options in self.entries(program):
-            profiles[name] = {"name": name, "description": self._description(program, profile, task),
-                              "settings": self.settings(program, options)}
-        doc["parameter_profiles"] = profiles
+        doc["parameter_profiles"] = {
+            preset.name: {"name": preset.name, "description": preset.description,
+                          "settings": {line.meaning.key: line.meaning.value for line in preset.shown()}}
+            for preset in self.presets(program)
+        }
         return doc
 
     def _description(self, program: Program, profile: str | None, task: str | None) -> str:
@@ -187,6 +245,54 @@ class MetonTarget(Target):
                         or self.check_setting(program, setting, sink)):
                     accepted.add((setting.name, type(value), value))
         self._check_unexpressible(program, sink, unset)
+        if not self.complete and program.default is not None:
+            self._check_history(program, sink)
+
+    def _check_history(self, program: Program, sink: Sink) -> None:
+        """MPL509, once: the keys some presets list and others leave to the preset applied before.
+
+        A preset that leaves a key out keeps the value in force; that is the value of
+        `models.settings` only when no preset that lists the key gives it another.
+        """
+        assert program.default is not None
+        presets = self.presets(program)
+        start = {line.meaning.key: line.meaning for line in self._lines(program).of(program.resolve(program.default))}
+        found: list[str] = []
+        example: tuple[str, Preset, Preset] | None = None
+        known = catalog().options
+        for key in self.RANGES:
+            leaving = [p for p in presets if key not in p.listed]
+            if not leaving or not known[self._NAMES.get(key, key)].known_in(program.target):
+                continue  # (a key the target version ignores has no effect, whatever Meton holds)
+            at_start = start[key]
+            for preset in presets:
+                if key not in preset.listed:
+                    continue
+                meaning = next(line.meaning for line in preset.lines if line.meaning.key == key)
+                if not same_value(meaning.value, at_start.value):
+                    found.append(key)
+                    if example is None:
+                        example = (key, preset, leaving[0] if leaving[0] is not preset else leaving[-1])
+                    break
+        if example is None:
+            return
+        key, setter, other = example
+        value = next(line.meaning.value for line in setter.lines if line.meaning.key == key)
+        meant = next(line.meaning.value for line in other.lines if line.meaning.key == key)
+        named = ", ".join(f"`{k}`" for k in found)
+        means = f" rather than {yaml_number(meant)}" if not same_value(value, meant) else ""
+        message = (f"Meton applies a preset over the settings in force and sets only the keys it lists, so what a preset "
+                   f"gives {named} depends on the preset applied before it: `{setter.name}` then `{other.name}` keeps "
+                   f"`{key} {yaml_number(value)}`{means}")
+        profile = program.profiles[other.profile] if other.profile is not None else None
+        origin = program.resolve(setter.profile, setter.task).get(self._NAMES.get(key, key)) if setter.profile else None
+        related = [Related(origin.span, f"`{setter.name}` sets `{key}` here")] if origin is not None else []
+        sink.report(
+            "MPL509", profile.name_span if profile is not None else None, message, related=related,
+            help="list those keys in every preset that should reset them, or write every preset with all fourteen keys: "
+                 "`mpl compile --meton-complete-presets`, or `complete-presets = true` under `[targets.meton]`",
+            keys=",".join(found),
+        )
 
     @staticmethod
     def _inexpressible_defaults(program: Program) -> dict[str, dict[str, None]]:
@@ -276,25 +382,29 @@ class MetonTarget(Target):
         if program.default is not None:
             models.append(Entry("settings", self.settings_block(program, program.resolve(program.default))))
         doc = [Entry("models", models)] if models else []
-        lines = self._lines(program)
-        profiles = Profiles(
-            ProfileBlock(yaml_str(name), yaml_str(self._description(program, profile, task)), lines.block(options))
-            for name, profile, task, options in self.entries(program)
-        )
-        doc.append(Entry("parameter_profiles", profiles))
+        doc.append(Entry("parameter_profiles", self.profiles_block(program, self.presets(program))))
         return doc
+
+    def profiles_block(self, program: Program, presets: t.Iterable[Preset]) -> Profiles:
+        """`parameter_profiles` entries of `presets`, each with the keys it lists."""
+        aligned = self._lines(program).aligned
+        return Profiles(ProfileBlock(yaml_str(p.name), yaml_str(p.description), Lines(p.shown(), aligned)) for p in presets)
 
     def settings_block(self, program: Program, options: Options) -> Lines:
         """One `settings` mapping: all fourteen keys, unset ones with their note."""
         return self._lines(program).block(options)
 
     def header(self, program: Program) -> str:
-        return (
-            f"# Generated by mpl from {Path(program.source.path).name} for Ollama {program.target}.\n"
-            "# Meton sends all fourteen settings with every request and `/pprofile apply` replaces only\n"
-            "# the keys a profile lists, so every profile holds all fourteen: a value marked `unset`\n"
-            "# is what Ollama uses when mpl leaves the parameter unset.\n"
-        )
+        if self.complete or program.default is None:
+            presets = ("# Meton sends all fourteen settings with every request and `/pprofile apply` replaces only\n"
+                       "# the keys a profile lists, so every profile holds all fourteen: a value marked `unset`\n"
+                       "# is what Ollama uses when mpl leaves the parameter unset.\n")
+        else:
+            presets = ("# models.settings holds all fourteen settings: a value marked `unset` is what Ollama uses\n"
+                       "# when mpl leaves the parameter unset. `/pprofile apply` sets only the keys a preset\n"
+                       "# lists, over the settings in force: each preset lists where it differs from models.settings.\n")
+        version = f" for Ollama {program.target}" if _chosen(program) else ""
+        return f"# Generated by mpl from {Path(program.source.path).name}{version}.\n" + presets
 
     def emit(self, program: Program, out_dir: Path) -> list[OutputFile]:
         body = render_yaml(self.blocks(program), 0, 2)
@@ -406,8 +516,12 @@ class Profiles(list):  # type: ignore[type-arg]  # of ProfileBlock
     def render(self, column: int, indent: int, out: list[str]) -> None:
         pad, inner = " " * column, " " * (column + indent)
         for name, description, settings in self:
-            out.append(f"{pad}{name}:\n{inner}name: {name}\n{inner}description: {description}\n{inner}settings:\n")
-            settings.render(column + 2 * indent, out)
+            out.append(f"{pad}{name}:\n{inner}name: {name}\n{inner}description: {description}\n{inner}settings:")
+            if settings:
+                out.append("\n")
+                settings.render(column + 2 * indent, out)
+            else:  # a preset that changes nothing over models.settings
+                out.append(" {}\n")
 
 
 def render_yaml(entries: list[Entry], column: int, indent: int) -> str:
@@ -544,11 +658,12 @@ class _Lines:
     def __init__(self, meton: MetonTarget, program: Program) -> None:
         self.program = program  # held: `MetonTarget._lines` compares it by identity
         self.target = target = program.target
+        self.chosen = chosen = _chosen(program)
         names = [(key, meton._NAMES.get(key, key)) for key in meton.RANGES]
         # (key, option, lines by value, the line of the key unset) of every key but max_tokens
         self.keys: list[tuple[str, str, dict[t.Any, Line], Line]] = [
-            (key, name, {}, Line(MetonValue(key, *meton._unset_num_ctx(target)) if name == "num_ctx"
-                                 else _unset_value(key, name, target)))
+            (key, name, {}, Line(MetonValue(key, *meton._unset_num_ctx(target, chosen)) if name == "num_ctx"
+                                 else _unset_value(key, name, target, chosen=chosen)))
             for key, name in names if name != "num_predict"
         ]
         self.num_ctx_at = [name for _, name, _, _ in self.keys].index("num_ctx")
@@ -575,7 +690,7 @@ class _Lines:
         line = self.max_tokens.get((type(value), value, num_ctx))
         if line is None:
             if setting is None:
-                line = Line(_unset_value("max_tokens", "num_predict", self.target, num_ctx))
+                line = Line(_unset_value("max_tokens", "num_predict", self.target, num_ctx, self.chosen))
                 self.max_tokens[(type(None), None, num_ctx)] = line
             else:
                 line = self._set("max_tokens", "num_predict", value, self.max_tokens, num_ctx)
@@ -606,37 +721,61 @@ class _Lines:
         if name == "num_ctx":
             line = Line(MetonValue(key, typed_value))
         else:
-            line = Line(_set_value(key, name, typed_value, self.target, 0 if num_ctx is None else num_ctx))
+            line = Line(_set_value(key, name, typed_value, self.target, 0 if num_ctx is None else num_ctx, self.chosen))
         return line
 
 
-def _set_value(key: str, name: str, value: t.Any, target: Version, num_ctx: int = 0) -> MetonValue:
+def _set_value(key: str, name: str, value: t.Any, target: Version, num_ctx: int = 0, chosen: bool = True) -> MetonValue:
     """A key the profile sets: as set, or as Meton must hold it to mean what Ollama does.
 
-    `num_ctx` (the profile's) is read for `num_predict` only.
+    `num_ctx` (the profile's) is read for `num_predict` only. A value the target
+    version ignores is marked so only where the user chose the version (`chosen`).
     """
     spec = catalog().options[name]
-    note = None if spec.known_in(target) else f"ignored by Ollama {target} ({_absent(spec, target)})"
+    note = None if spec.known_in(target) or not chosen else f"ignored by Ollama {target} ({_absent(spec, target)})"
     if name == "num_predict" and _negative(value) and target >= NUM_PREDICT_CAP_SINCE:
-        return MetonValue(key, 10 * num_ctx, f"num_predict {value}: Ollama {target} caps it at 10 x num_ctx")
+        return MetonValue(key, 10 * num_ctx, f"num_predict {value}: {_ollama(target, chosen)} caps it at 10 x num_ctx")
     return MetonValue(key, value, note)
 
 
-def _unset_value(key: str, name: str, target: Version, num_ctx: int = 0) -> MetonValue:
+def _unset_value(key: str, name: str, target: Version, num_ctx: int = 0, chosen: bool = True) -> MetonValue:
     """A key the profile leaves unset: Ollama's default for `target` (the same for every profile).
 
-    `num_ctx` (the profile's) is read for `num_predict` only.
+    `num_ctx` (the profile's) is read for `num_predict` only; the note names the
+    version only where the user chose it (`chosen`).
     """
     spec = catalog().options[name]
+    ollama = _ollama(target, chosen)
     if not spec.known_in(target):
         value = typed(name, _nearest_default(spec, target))
-        return MetonValue(key, value, f"unset; ignored by Ollama {target} ({_absent(spec, target)}): its old default")
+        return MetonValue(key, value, f"unset; ignored by {ollama} ({_absent(spec, target)}): its old default")
     if name == "num_predict":
         # Ollama's -1 ("until a stop condition"); Meton needs a positive count.
-        note = (f"unset (-1): Ollama {target} caps it at 10 x num_ctx" if target >= NUM_PREDICT_CAP_SINCE
-                else f"unset (-1, no limit in Ollama {target}); Meton needs a count, see MPL507")
+        note = (f"unset (-1): {ollama} caps it at 10 x num_ctx" if target >= NUM_PREDICT_CAP_SINCE
+                else f"unset (-1, no limit in {ollama}); Meton needs a count, see MPL507")
         return MetonValue(key, 10 * num_ctx, note)
-    return MetonValue(key, typed(name, spec.default_in(target)), f"unset: Ollama {target}'s default")
+    return MetonValue(key, typed(name, spec.default_in(target)), f"unset: {ollama}'s default")
+
+
+def _chosen(program: Program) -> bool:
+    """Whether the user chose the Ollama version (`ollama "X"`, `--ollama`, the configuration, a server)."""
+    return program.target_origin != "default"
+
+
+def _ollama(target: Version, chosen: bool) -> str:
+    """`Ollama X.Y.Z` where the user chose the version, else plain `Ollama`."""
+    return f"Ollama {target}" if chosen else "Ollama"
+
+
+def same_value(a: t.Any, b: t.Any) -> bool:
+    """Whether two settings values are one: equal, of one type, a float zero of one sign.
+
+    >>> same_value(0.0, 0.0), same_value(0, 0.0), same_value(-0.0, 0.0), same_value(True, 1)
+    (True, False, False, False)
+    """
+    if type(a) is not type(b) or a != b:
+        return False
+    return not (type(a) is float and a == 0 and math.copysign(1.0, a) != math.copysign(1.0, b))
 
 
 def _negative(value: t.Any) -> bool:
@@ -654,258 +793,3 @@ def _absent(spec: OptionSpec, target: Version) -> str:
     if spec.removed_in is not None and target >= spec.removed_in:
         return f"removed in {spec.removed_in}"
     return f"added in {spec.added_in}"
-
-
-# -- writing into an existing config.yaml ------------------------------------------
-
-
-class IntoError(Exception):
-    """The config.yaml given to `--into` cannot be merged into; the message is one line."""
-
-
-_REPLACED = ("models", "parameter_profiles")
-
-
-def merge_into(target: MetonTarget, program: Program, text: str) -> str:
-    """`text` (a Meton config.yaml) with `models.settings`, `parameter_profiles` and,
-    when `target.primary` is set, `models.primary` replaced by the compiled ones.
-
-    ruamel.yaml's round-trip loader finds where each section starts and ends; the new
-    sections, dumped by ruamel.yaml, are spliced into the original text, so every other
-    byte (keys, comments, blank lines, quoting, `null`s, order) stays as it was. A
-    section missing from the file is added (`models` and `parameter_profiles` at the
-    end, `settings` at the end of `models`, `primary` at its start). The file is first
-    read as Meton reads it, within bounds (`mpl.yamlread`: an alias bomb or deep nesting
-    is refused before anything expands it), and the result is read back the same way
-    and compared with what was meant before it is returned; any doubt is an
-    `IntoError` and nothing is written.
-    """
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    bom = "\ufeff" if text.startswith("\ufeff") else ""
-    body = text[len(bom):]
-    if any(ch in body for ch in ("\x85", "\u2028", "\u2029")) or "\r" in body.replace("\r\n", ""):
-        raise IntoError("uses line breaks other than LF or CRLF; mpl cannot rewrite it line by line")
-    newline = "\r\n" if "\r\n" in body else "\n"
-    as_meton = _read_as_meton(body)
-    try:
-        data = YAML(typ="rt").load(body)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise IntoError(f"is not valid YAML{where}: {exc.problem or exc.context}") from None
-    except YAMLError as exc:
-        raise IntoError(f"is not valid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    if not isinstance(data, CommentedMap):
-        raise IntoError("is not a YAML mapping of sections, as Meton's config.yaml is")
-    if data.fa.flow_style():
-        raise IntoError("is written as one flow mapping (`{...}`); mpl can only replace block sections")
-    lines = [line + "\n" for line in body.split("\n")]
-    lines[-1] = lines[-1][:-1]
-    if lines[-1] == "":
-        lines.pop()
-    indent = _guess_indent(data)
-    edits: list[tuple[int, int, str]] = []  # (first line, end line, new text), lines [first, end)
-
-    def section(mapping: t.Any, key: t.Any, limit: int) -> tuple[int, int]:
-        keys = list(mapping)
-        first = mapping.lc.key(key)[0]
-        after = keys.index(key) + 1
-        end = mapping.lc.key(keys[after])[0] if after < len(keys) else limit
-        while end > first + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")
-                                   or lines[end - 1].rstrip() == "..."):
-            end -= 1
-        return first, end
-
-    def block(key: str, node: list[Entry], column: int) -> str:
-        return render_yaml([Entry(key, node)], column, indent)
-
-    primary = yaml_str(target.primary) if target.primary is not None else None
-    default = program.resolve(program.default) if program.default is not None else None
-    top = list(data)
-    top_end = len(lines)
-    if "models" in data and (primary is not None or default is not None):
-        models = data["models"]
-        first, end = section(data, "models", top_end)
-        models_end = data.lc.key(top[top.index("models") + 1])[0] if top.index("models") + 1 < len(top) else top_end
-        if models is None:
-            edits.append((first, end, _models_block(target, program, indent, primary, default, data.lc.key("models")[1])))
-        elif not isinstance(models, CommentedMap):
-            raise IntoError("has a `models` that is not a mapping")
-        elif models.fa.flow_style() or (len(models) and models.lc.key(next(iter(models)))[0] == first):
-            raise IntoError("writes `models` as a flow mapping (`{...}`); mpl can only replace block sections")
-        else:
-            column = models.lc.key(next(iter(models)))[1] if len(models) else data.lc.key("models")[1] + indent
-            if default is not None:
-                node = target.settings_block(program, default)
-                if "settings" in models:
-                    s_first, s_end = section(models, "settings", models_end)
-                    edits.append((s_first, s_end, block("settings", node, column)))
-                else:
-                    edits.append((end, end, block("settings", node, column)))
-            if primary is not None:
-                line = f"primary: {primary}"
-                if "primary" in models:
-                    p_first, p_end = section(models, "primary", models_end)
-                    comment = _eol_comment(models, "primary")
-                    edits.append((p_first, p_end, " " * column + line + (f"  {comment}" if comment else "") + "\n"))
-                else:
-                    at = models.lc.key(next(iter(models)))[0]
-                    edits.append((at, at, " " * column + line + "\n"))
-    elif primary is not None or default is not None:
-        edits.append((len(lines), len(lines), _models_block(target, program, indent, primary, default, 0)))
-    profiles = target.blocks(program)[-1].value
-    assert isinstance(profiles, Profiles)
-    if "parameter_profiles" in data:
-        first, end = section(data, "parameter_profiles", top_end)
-        if data.lc.key("parameter_profiles")[1] != 0:
-            raise IntoError("has `parameter_profiles` indented; mpl expects it at the top level")
-        edits.append((first, end, block("parameter_profiles", profiles, 0)))
-    else:
-        edits.append((len(lines), len(lines), block("parameter_profiles", profiles, 0)))
-    # Bottom up, so that earlier line numbers stay valid; two insertions at one place keep their order.
-    for _, first, end, new in sorted(((i, *e) for i, e in enumerate(edits)), key=lambda e: (e[1], e[2], e[0]), reverse=True):
-        if first == len(lines) and lines and not lines[-1].endswith("\n"):
-            lines[-1] += "\n"
-        lines[first:end] = [new]
-    result = "".join(lines)
-    if newline == "\r\n":
-        result = result.replace("\r\n", "\n").replace("\n", "\r\n")
-    _verify(target, program, as_meton, result)
-    return bom + result
-
-
-def _read_as_meton(body: str) -> t.Any:
-    """`body` as Meton reads it (PyYAML, within mpl's bounds), or `IntoError` where mpl cannot tell
-    which text holds the sections it replaces (a key given twice, a merge key, an alias)."""
-    from mpl.yamlread import Refused, is_alias_of_earlier, read_yaml
-
-    try:
-        doc = read_yaml(body)
-    except Refused as exc:
-        line, column = exc.where(body) or (0, 0)
-        at = f"at line {line}, column {column}" if exc.offset is not None else "here"
-        if exc.message.startswith("not valid YAML: "):
-            raise IntoError(f"is not valid YAML {at}: {exc.message.split(': ', 1)[1]} ({exc.code})") from None
-        raise IntoError(f"is refused {at}: {exc.message} ({exc.code}; {exc.help})") from None
-    twice = doc.duplicates()
-    if twice:
-        first, last = twice[0]
-        raise IntoError(f"has the key `{first.value}` twice in one mapping (lines {first.start_mark.line + 1} and "
-                        f"{last.start_mark.line + 1}); Meton reads only the last: remove the other")
-    root = doc.root
-    models = doc.get(root, "models")
-    for name, mapping in (("the top level", root), ("`models`", models)):
-        if doc.merged(mapping):
-            raise IntoError(f"merges keys into {name} with `<<`; mpl replaces only sections written out in place")
-    for mapping, keys in ((root, _REPLACED), (models, ("settings", "primary"))):
-        entries = doc.entries(mapping) if mapping is not None else {}
-        for key in keys:
-            if key in entries and is_alias_of_earlier(*entries[key]):
-                raise IntoError(f"gives `{key}` as an alias (line {entries[key][0].start_mark.line + 1}); "
-                                "mpl replaces only sections written out in place")
-    return doc
-
-
-def _guess_indent(data: t.Any) -> int:
-    """The file's mapping indentation: how far the first nested block mapping is indented."""
-    from ruamel.yaml.comments import CommentedMap
-
-    for key in data:
-        value = data[key]
-        if isinstance(value, CommentedMap) and len(value) and not value.fa.flow_style():
-            # A key a `<<` merge brought has no place of its own in the mapping.
-            inner, outer = value.lc.key(next(iter(value))), data.lc.key(key)
-            step = inner[1] - outer[1] if inner is not None and outer is not None else 0
-            if step > 0:
-                return step
-    return 2
-
-
-def _models_block(target: MetonTarget, program: Program, indent: int, primary: str | None, default: Options | None,
-                  column: int) -> str:
-    models: list[Entry] = []
-    if primary is not None:
-        models.append(Entry("primary", primary))
-    if default is not None:
-        models.append(Entry("settings", target.settings_block(program, default)))
-    return render_yaml([Entry("models", models)], column, indent)
-
-
-def _eol_comment(mapping: t.Any, key: str) -> str | None:
-    """The `# …` comment at the end of `key`'s line, if any."""
-    entry = mapping.ca.items.get(key)
-    token = entry[2] if entry and len(entry) > 2 else None
-    value = getattr(token, "value", "") or ""
-    first = value.split("\n", 1)[0].strip()
-    return first if first.startswith("#") else None
-
-
-def _verify(target: MetonTarget, program: Program, before: t.Any, after: str) -> None:
-    """Read the result as Meton does (PyYAML, within the bounds `before` was read in)
-    and check that only the replaced sections differ from `before` (a `Document`)."""
-    from mpl.yamlread import Refused, budget_for, read_yaml
-
-    try:
-        old, new = before.data, read_yaml(after, budget=max(before.budget, budget_for(after))).data
-    except Refused as exc:  # an anchor in a replaced section that an alias elsewhere names, say
-        raise IntoError(f"would not read back after the change ({exc.message}): does an alias elsewhere name an anchor "
-                        "in a replaced section?") from None
-    meant = target.document(program)
-    problem = None
-    if not isinstance(new, dict) or not isinstance(old, dict) or {k: v for k, v in old.items() if k not in _REPLACED} != {
-            k: v for k, v in new.items() if k not in _REPLACED}:
-        problem = "other sections"
-    elif new.get("parameter_profiles") != meant["parameter_profiles"]:
-        problem = "parameter_profiles"
-    elif "models" in meant:
-        was = old.get("models") if isinstance(old.get("models"), dict) else {}
-        kept = {k: v for k, v in was.items() if k not in meant["models"]}
-        got = new.get("models")
-        if not isinstance(got, dict) or {k: v for k, v in got.items() if k not in meant["models"]} != kept or any(
-                got.get(k) != v for k, v in meant["models"].items()):
-            problem = "models"
-    if problem is not None:  # pragma: no cover - a defect of the splice, never a user error
-        raise IntoError(f"cannot be rewritten without changing {problem}; nothing written")
-
-
-def write_into(path: Path, program: Program, target: MetonTarget, *, backup: bool = True) -> bool:
-    """Merge the compiled sections into the config.yaml at `path`, atomically.
-
-    Returns False when the file already holds them (nothing is written). The old file
-    is kept as `PATH.bak` unless `backup` is False: one generation, an earlier backup
-    is replaced, and a link at `PATH.bak` is replaced too, never followed. The
-    file's folder is locked from the read to the write, so two runs merging into
-    one file take turns and neither loses the other's change. Raises `IntoError`
-    (the file is left as it was) or `OSError`.
-    """
-    import os
-
-    from mpl.output import folder_lock, write_atomic
-
-    real = Path(os.path.realpath(path))
-    with folder_lock(real.parent):
-        raw = read_file(real, whole=True)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise IntoError(f"is not UTF-8 text (byte {exc.start})") from None
-        new = merge_into(target, program, text)
-        if new == text:
-            return False
-        mode = real.stat().st_mode & 0o7777
-        if backup:
-            kept = backup_path(real)
-            if os.path.isdir(kept) and not os.path.islink(kept):
-                raise IntoError(f"cannot keep its previous content as {kept}: a folder is in the way "
-                                "(move it, or pass --no-backup)")
-            write_atomic(kept, raw, mode=mode, follow_links=False)
-        write_atomic(real, new.encode("utf-8"), mode=mode)
-    return True
-
-
-def backup_path(real: Path) -> Path:
-    """Where `write_into` keeps the previous file: `config.yaml.bak` beside the file itself."""
-    return real.with_name(real.name + ".bak")
