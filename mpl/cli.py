@@ -482,11 +482,13 @@ def compile_(
             _usage_error(f"outputs `{other}` and `{path}` differ only in case: on a case-insensitive filesystem (macOS, "
                          f"Windows) one would overwrite the other; compile these sources into separate folders")
     if meton_into is not None:
-        from mpl.targets.meton_into import IntoError, write_into
+        from mpl.output import Unchangeable
+        from mpl.pipeline import write_into
+        from mpl.targets.meton_into import IntoError
 
         try:
             remarks = write_into(meton_into, analyses[0].program, meton, backup=not no_backup)  # type: ignore[arg-type]
-        except IntoError as exc:
+        except (IntoError, Unchangeable) as exc:
             _usage_error(f"{meton_into} {exc}; it was left unchanged")
         except OutputError as exc:  # another run kept the folder
             _usage_error(f"{exc}; {meton_into} was left unchanged")
@@ -498,7 +500,7 @@ def compile_(
             typer.echo(str(meton_into))
         else:
             from mpl.config import relative_to_cwd
-            from mpl.targets.meton_into import backup_path
+            from mpl.output import backup_path
 
             kept = relative_to_cwd(backup_path(Path(os.path.realpath(meton_into))))
             typer.echo(f"{meton_into} (the previous file is now {kept}, "

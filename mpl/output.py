@@ -467,3 +467,44 @@ class StreamedOutputs:
         if self._lock is not None:
             self._lock.__exit__(None, None, None)
             self._lock = None
+
+
+# -- rewriting a file of the user's in place ------------------------------------------
+
+
+class Unchangeable(OutputError):
+    """The file cannot be rewritten as asked (it is left as it was); the message is one line about it."""
+
+
+def rewrite(path: Path, change: t.Callable[[bytes], bytes | None], *, backup: bool = True) -> bool:
+    """Replace a file's content with `change(content)`, atomically; False when `change` returns None.
+
+    The file's folder is locked from the read to the write (`folder_lock`), so two
+    runs rewriting one file take turns and neither loses the other's change. The old
+    content is kept as `PATH.bak` (`backup_path`) unless `backup` is False: one
+    generation, an earlier backup replaced, and a link at `PATH.bak` replaced too,
+    never followed. The new file keeps the old one's mode. Raises `Unchangeable`,
+    `FolderBusy`, `OSError`, or what `change` raises; the file is then as it was.
+    """
+    from mpl.source import read_file
+
+    real = Path(os.path.realpath(path))
+    with folder_lock(real.parent):
+        raw = read_file(real, whole=True)
+        new = change(raw)
+        if new is None:
+            return False
+        mode = real.stat().st_mode & 0o7777
+        if backup:
+            kept = backup_path(real)
+            if os.path.isdir(kept) and not os.path.islink(kept):
+                raise Unchangeable(f"cannot keep its previous content as {kept}: a folder is in the way "
+                                   "(move it, or pass --no-backup)")
+            write_atomic(kept, raw, mode=mode, follow_links=False)
+        write_atomic(real, new, mode=mode)
+    return True
+
+
+def backup_path(real: Path) -> Path:
+    """Where `rewrite` keeps the previous content: `NAME.bak` beside the file itself."""
+    return real.with_name(real.name + ".bak")

@@ -18,6 +18,8 @@ from mpl.targets import DEFAULT_TARGETS, get_target
 
 if t.TYPE_CHECKING:
     from mpl.catalog import Version
+    from mpl.compiler.program import Program
+    from mpl.targets.meton import MetonTarget
 
 #: The targets a Modelfile is checked against: what it can be compiled into without configuration.
 MODELFILE_TARGETS = ("options", "modelfile")
@@ -67,3 +69,28 @@ def analyze_modelfile(
     from mpl.compiler.modelfile import analyze_modelfile as analyze_as_model
 
     return analyze_as_model(source, target=target, base_dir=base_dir, checks=target_checks(targets))
+
+
+def write_into(path: Path, program: Program, target: MetonTarget, *, backup: bool = True) -> list[str] | None:
+    """Merge the compiled Meton sections into the config.yaml at `path`, in place and atomically.
+
+    None when the file already holds them (nothing is written), else the remarks on
+    what was removed or written anew. The reading and writing (the folder's lock,
+    the `.bak`, the atomic replace) are `mpl.output.rewrite`'s; the new text is the
+    target's (`mpl.targets.meton_into.merged_text`). Raises `IntoError`,
+    `mpl.output.Unchangeable`, `mpl.output.FolderBusy` or `OSError`; the file is then unchanged.
+    """
+    from mpl.output import rewrite
+    from mpl.targets.meton_into import Merge, merged_text
+
+    merges: list[Merge | None] = []
+
+    def change(raw: bytes) -> bytes | None:
+        merges.append(merged_text(path, raw, program, target))
+        return None if merges[-1] is None else merges[-1].text.encode("utf-8")
+
+    if not rewrite(path, change, backup=backup):
+        return None
+    merge = merges[-1]
+    assert merge is not None
+    return merge.remarks

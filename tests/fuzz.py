@@ -372,7 +372,8 @@ def run_yaml_one(data: bytes, folder: Path) -> tuple[bool, bool]:
 
     from mpl.importer import ImportError_, run_import
     from mpl.targets.meton import MetonTarget
-    from mpl.targets.meton_into import IntoError, write_into
+    from mpl.pipeline import write_into
+    from mpl.targets.meton_into import IntoError
 
     path = folder / "config.yaml"
     path.write_bytes(data)

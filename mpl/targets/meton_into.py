@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpl.compiler.program import Program
-from mpl.source import read_file
 from mpl.targets.meton import (
     Entry,
     Line,
@@ -413,7 +412,7 @@ class _Editor:
             start, end = self.entry_span(root, index)
             self.replace(start, end, self.profiles_text([], key.start_mark.column))
             return
-        for at, (k_node, v_node) in enumerate(node.value):
+        for at, (k_node, _v_node) in enumerate(node.value):
             name = self.doc.value(k_node)
             preset = by_name.get(name) if isinstance(name, str) else None
             if preset is None:
@@ -547,45 +546,15 @@ def _problem(editor: _Editor, old: t.Any, new: t.Any) -> str | None:
     return None
 
 
-# -- writing the file ----------------------------------------------------------------
+# -- the file's new text ------------------------------------------------------------------
 
 
-def write_into(path: Path, program: Program, target: MetonTarget, *, backup: bool = True) -> list[str] | None:
-    """Merge the compiled sections into the config.yaml at `path`, atomically.
-
-    Returns None when the file already holds them (nothing is written), else the
-    remarks on what was removed or written anew (`Merge.remarks`). The old file
-    is kept as `PATH.bak` unless `backup` is False: one generation, an earlier backup
-    is replaced, and a link at `PATH.bak` is replaced too, never followed. The
-    file's folder is locked from the read to the write, so two runs merging into
-    one file take turns and neither loses the other's change. Raises `IntoError`
-    (the file is left as it was) or `OSError`.
-    """
-    import os
-
-    from mpl.output import folder_lock, write_atomic
-
-    real = Path(os.path.realpath(path))
-    with folder_lock(real.parent):
-        raw = read_file(real, whole=True)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise IntoError(f"is not UTF-8 text (byte {exc.start})") from None
-        merge = plan_into(target, program, text)
-        if merge.text == text:
-            return None
-        mode = real.stat().st_mode & 0o7777
-        if backup:
-            kept = backup_path(real)
-            if os.path.isdir(kept) and not os.path.islink(kept):
-                raise IntoError(f"cannot keep its previous content as {kept}: a folder is in the way "
-                                "(move it, or pass --no-backup)")
-            write_atomic(kept, raw, mode=mode, follow_links=False)
-        write_atomic(real, merge.text.encode("utf-8"), mode=mode)
-    return merge.remarks
-
-
-def backup_path(real: Path) -> Path:
-    """Where `write_into` keeps the previous file: `config.yaml.bak` beside the file itself."""
-    return real.with_name(real.name + ".bak")
+def merged_text(path: Path, raw: bytes, program: Program, target: MetonTarget) -> Merge | None:
+    """The config.yaml's new text (`Merge.text`) with the compiled sections merged in, or None
+    when the file already holds them. `mpl.output.rewrite` reads and writes the file; raises `IntoError`."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IntoError(f"is not UTF-8 text (byte {exc.start})") from None
+    merge = plan_into(target, program, text)
+    return None if merge.text == text else merge
