@@ -80,7 +80,7 @@ class Imported:
 # -- values as `.mprof` text ---------------------------------------------------------
 
 
-def literal(value: PyValue) -> str:
+def literal(value: PyValue | None) -> str:
     """A Python value as a `.mprof` literal.
 
     >>> literal(0.7), literal(4096), literal(True), literal(["a", "b"])
@@ -88,6 +88,7 @@ def literal(value: PyValue) -> str:
     """
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)  # no literal: the checker reports the imported file
+    assert value is not None  # a parameter item always holds a value
     return value_literal(value, triple=True)
 
 
@@ -126,6 +127,7 @@ def import_modelfile(
         if comment.text.strip() == _SHOW_HEADER:
             consumed.add(index)
     froms = mf.get("FROM")
+    kept_from: Command | None
     if show and froms:
         kept_from = froms[0]
         for extra in froms[1:]:
@@ -198,8 +200,8 @@ def import_modelfile(
         # parameters in name order, where the first PARAMETER stood
         first_param = next((i for i, c in enumerate(mf.commands) if c.keyword == "PARAMETER"), None)
         if first_param is not None:
-            before = len([c for c in mf.commands[:first_param] if c.keyword != "PARAMETER"])
-            ordered[before:before] = params_in_order
+            at = len([c for c in mf.commands[:first_param] if c.keyword != "PARAMETER"])
+            ordered[at:at] = params_in_order
     else:
         ordered = list(mf.commands)
 
@@ -424,7 +426,7 @@ def import_meton(source: SourceFile, sink: Sink, out: Imported) -> None:
     reader = _MetonReader(source, sink, doc)
     root = doc.root
     if not _is_mapping(root):
-        what = "is empty" if root is None else f"holds a {root.id} at its top level, not a mapping of sections"
+        what = "is empty" if root is None else f"holds a {getattr(root, 'id', 'value')} at its top level, not a mapping of sections"
         sink.report("MPL010", None if root is None else reader.span(root), f"`{source.path}` {what}; Meton cannot load it",
                     help="pass Meton's config.yaml: a mapping with `models` and `parameter_profiles`")
         return

@@ -183,7 +183,7 @@ class _Reader:
         self.mf = Modelfile(source)
         self.dropped = frozenset(dropped_characters(self.text))
 
-    def error(self, code: str, span: Span, message: str, help: str | None = None, **args: t.Any) -> None:
+    def error(self, code: str, span: Span | None, message: str, help: str | None = None, **args: t.Any) -> None:
         self.mf.ok = False
         self.sink.report(code, span, message, help=help, **args)
 
