@@ -139,7 +139,7 @@ def test_compile_shows_warnings_and_counts_notes(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "warning[MPL401]" in result.output and "note[" not in result.output
     (line,) = [line for line in result.output.splitlines() if "notes" in line]
-    assert re.fullmatch(r".*meton\.mprof: 5 notes \(MPL701 ×3, MPL729, MPL730; `mpl check --notes` lists them\)", line)
+    assert re.fullmatch(r".*meton\.mprof: 6 notes \(MPL701 ×3, MPL509, MPL729, MPL730; `mpl check --notes` lists them\)", line)
 
 
 def test_compile_one_target(tmp_path: Path) -> None:
