@@ -59,7 +59,7 @@ class Redactor:
         lower: str | None = None
         for label, pattern, needed, literal, anycase in self.patterns:
             if needed > longest:
-                continue  # the pattern needs a longer run of token characters than the text has
+                continue  # the pattern needs a longer word than the text has
             if literal:
                 if anycase:
                     lower = text.lower() if lower is None else lower
@@ -87,83 +87,212 @@ class Redactor:
         return "".join(out)
 
 
-#: Characters of the tokens secrets are made of (keys, tokens, base64); `\\d` and `\\w` count too
-#: (none of these is white space, so a run of them lies within one word of the text).
-TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
-
-
 def needs(pattern: re.Pattern[str]) -> tuple[int, str]:
-    """How long a run of `TOKEN_CHARS` every match of `pattern` holds (0: no such bound found),
-    and a literal every match holds (`""`: none found).
+    """How long a word every match of `pattern` holds (0: no such bound found), and a literal
+    every match holds (`""`: none found).
 
-    Most secrets are a long run of token characters (`AKIA[0-9A-Z]{16}`,
-    `[0-9a-f]{64}`); a text without a run that long cannot match, and running
-    some forty patterns over every message is most of `mpl data`'s time. The
-    bound is read from the pattern itself: a repeat `CLASS{n,}` on its main path
-    (not in an alternative) whose class holds only token characters. The
-    patterns are detect-secrets', so the bounds follow them when they change.
+    Most secrets are a long run of characters that are never white space
+    (`AKIA[0-9A-Z]{16}`, `[0-9a-f]{64}`): a text none of whose words is that long
+    cannot match, and running some forty patterns over every message is most of
+    `mpl data`'s time. Both facts are read from the pattern's own text by
+    `_MainPath`, conservatively: only what lies on the pattern's main path (not in
+    an alternative, not optional) counts, and a construct it does not know makes it
+    claim nothing. The patterns are detect-secrets', so the bounds follow them.
 
     >>> needs(re.compile(r"AKIA[0-9A-Z]{16}")), needs(re.compile(r"(a|b{30})")), needs(re.compile(r"(?:\\s|^)AKC\\d{40}"))
     ((16, 'AKIA'), (0, ''), (40, 'AKC'))
     """
-    import importlib
-
-    c: t.Any = importlib.import_module("re._constants")  # the standard library's own pattern parser
-    sre_parse: t.Any = importlib.import_module("re._parser")
-
-    def chars(items: t.Any) -> set[str] | None:
-        out: set[str] = set()
-        for op, av in items:
-            if op is c.LITERAL:
-                out.add(chr(av))
-            elif op is c.CATEGORY and av in (c.CATEGORY_DIGIT, c.CATEGORY_WORD):
-                out.add("_")
-            elif op is c.IN:
-                for op2, av2 in av:
-                    if op2 is c.LITERAL:
-                        out.add(chr(av2))
-                    elif op2 is c.RANGE:
-                        out.update(chr(code) for code in range(av2[0], av2[1] + 1))
-                    elif op2 is c.CATEGORY and av2 in (c.CATEGORY_DIGIT, c.CATEGORY_WORD):
-                        out.add("_")  # \\d and \\w: word characters, which a run counts (any script)
-                    else:
-                        return None  # a category (Unicode digits and letters) or a negation: no bound
-            else:
-                return None
-        if pattern.flags & re.IGNORECASE:
-            out |= {ch.swapcase() for ch in out}
-        return out
-
-    def literal(sequence: t.Any) -> str:
-        best, run = "", ""
-        for op, av in sequence:
-            if op is c.LITERAL:
-                run += chr(av)
-                best = max(best, run, key=len)
-                continue
-            run = ""
-            if op is c.SUBPATTERN and not av[1] and not av[2]:  # not under scoped flags (`(?i:...)`)
-                best = max(best, literal(av[-1]), key=len)
-        return best
-
-    def bound(sequence: t.Any) -> int:
-        best = 0
-        for op, av in sequence:
-            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-                low, _high, sub = av
-                found = chars(sub)
-                if found is not None and found <= TOKEN_CHARS:
-                    best = max(best, low)
-            elif op is c.SUBPATTERN:
-                best = max(best, bound(av[-1]))
-        return best
-
+    if pattern.flags & re.VERBOSE:
+        return 0, ""  # white space and comments inside the pattern: not read here
     try:
-        parsed = sre_parse.parse(pattern.pattern, pattern.flags)
-        found = literal(parsed)
-        return bound(parsed), found if len(found) >= 2 else ""
-    except (re.error, ValueError, TypeError, AttributeError, IndexError):  # read otherwise by this Python: always run
+        path = _MainPath(pattern.pattern)
+        path.sequence(top=True)
+    except _Unknown:
         return 0, ""
+    literal = max(path.literals, key=len, default="")
+    return path.bound, literal if len(literal) >= 2 else ""
+
+
+class _Unknown(Exception):
+    """A construct `_MainPath` does not read: it then claims nothing of the pattern."""
+
+
+# What an escape outside a class stands for, when it is one character that is never white space.
+_ESCAPED_CLASSES = {"d": True, "w": True, "D": False, "W": False, "s": False, "S": False}
+
+
+class _MainPath:
+    """Reads a regular expression's text (Python's syntax) for what every match must hold.
+
+    `literals`: the runs of plain characters on the main path (each a substring of
+    every match). `bound`: the largest `n` of a repeat `ATOM{n,…}` on the main path
+    whose atom never matches white space (every match holds a word that long).
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.literals: list[str] = []
+        self.bound = 0
+
+    def sequence(self, *, top: bool = False, counted: bool = True) -> None:
+        """Read up to the end or the `)` closing the group (an alternative there: nothing of it counts)."""
+        run = ""
+        alternatives = False
+        seen_literals, seen_bound = len(self.literals), self.bound
+        while self.pos < len(self.text):
+            ch = self.text[self.pos]
+            if ch == ")":
+                if top:
+                    raise _Unknown
+                break
+            if ch == "|":
+                alternatives = True
+                self.pos += 1
+                run = self._close(run, counted)
+                continue
+            before = len(self.literals), self.bound
+            atom, plain, char = self._atom()
+            low, high = self._quantifier()
+            if low == 0:  # optional: nothing in it is in every match
+                del self.literals[before[0]:]
+                self.bound = before[1]
+            once = (low, high) == (1, 1)
+            if plain and once and char is not None:
+                run += char
+                continue
+            run = self._close(run, counted)
+            if atom and counted and low >= 1 and low > self.bound:
+                self.bound = low
+        self._close(run, counted)
+        if alternatives:  # nothing of one alternative is in every match
+            del self.literals[seen_literals:]
+            self.bound = seen_bound
+
+    def _close(self, run: str, counted: bool) -> str:
+        if run and counted:
+            self.literals.append(run)
+        return ""
+
+    def _atom(self) -> tuple[bool, bool, str | None]:
+        """Read one atom: (never matches white space, is one plain character, that character)."""
+        text, ch = self.text, self.text[self.pos]
+        if ch == "\\":
+            if self.pos + 1 >= len(text):
+                raise _Unknown
+            esc = text[self.pos + 1]
+            self.pos += 2
+            if esc in _ESCAPED_CLASSES:
+                return _ESCAPED_CLASSES[esc], False, None
+            if esc.isalnum():  # \b, \A, \Z, \1, \x.., \u..: not read here
+                if esc in "bBAZ":
+                    return False, False, None
+                raise _Unknown
+            return not esc.isspace(), True, esc
+        if ch == "[":
+            return self._class(), False, None
+        if ch == "(":
+            return self._group()
+        if ch in ".^$":
+            self.pos += 1
+            return False, False, None
+        if ch in "*+?{":
+            raise _Unknown  # a quantifier with nothing before it
+        self.pos += 1
+        return not ch.isspace(), True, ch
+
+    def _class(self) -> bool:
+        """Read `[...]`: whether it never matches white space (each member and range checked)."""
+        text = self.text
+        end = self.pos + 1
+        negated = text.startswith("^", end)
+        end += negated
+        members: list[tuple[int, int]] = []
+        safe = not negated
+        first = True
+        while end < len(text) and (text[end] != "]" or first):
+            first = False
+            if text[end] == "[":
+                raise _Unknown  # nested sets (a future syntax)
+            if text[end] == "\\":
+                esc = text[end + 1] if end + 1 < len(text) else ""
+                end += 2
+                if esc in ("d", "w"):
+                    continue  # digits and word characters: never white space
+                if esc in ("s", "S", "W", "D", "n", "t", "r", "f", "v"):
+                    safe = False  # white space, or what may be white space
+                    continue
+                if esc.isalnum() or not esc:
+                    raise _Unknown  # \s, \x.., \u.., \t: not read here
+                code = ord(esc)
+            else:
+                code = ord(text[end])
+                end += 1
+            if text.startswith("-", end) and end + 1 < len(text) and text[end + 1] != "]":
+                high = text[end + 1]
+                if high == "\\":
+                    raise _Unknown
+                members.append((code, ord(high)))
+                end += 2
+            else:
+                members.append((code, code))
+        if end >= len(text):
+            raise _Unknown
+        self.pos = end + 1
+        for low, high in members:
+            if high - low > 0x3000 or any(chr(c).isspace() for c in range(low, high + 1)):
+                safe = False
+        return safe
+
+    def _group(self) -> tuple[bool, bool, str | None]:
+        """Read a group; its contents count only when it is a plain group (capturing or not)."""
+        text = self.text
+        self.pos += 1
+        counted = True
+        if text.startswith("?", self.pos):
+            if text.startswith("?:", self.pos):
+                self.pos += 2
+            elif text.startswith("?P<", self.pos):
+                close = text.find(">", self.pos)
+                if close < 0:
+                    raise _Unknown
+                self.pos = close + 1
+            elif text[self.pos + 1:self.pos + 2] in ("=", "!") or text.startswith("?<=", self.pos) or text.startswith("?<!", self.pos):
+                counted = False  # a lookaround matches no characters of its own
+                self.pos += 3 if text[self.pos + 1] == "<" else 2
+            else:
+                raise _Unknown  # scoped flags, conditionals, comments
+        literals, bound = len(self.literals), self.bound
+        self.sequence(counted=counted)
+        if self.pos >= len(text) or text[self.pos] != ")":
+            raise _Unknown
+        self.pos += 1
+        if not counted:
+            del self.literals[literals:]
+            self.bound = bound
+        return False, False, None  # a group as a whole is not one character (its contents were read)
+
+    def _quantifier(self) -> tuple[int, int | None]:
+        """Read a quantifier after an atom (lazy or possessive marks too): (least, most) repeats."""
+        text = self.text
+        if self.pos >= len(text):
+            return 1, 1
+        ch = text[self.pos]
+        if ch in "*+?":
+            self.pos += 1
+            low, high = {"*": (0, None), "+": (1, None), "?": (0, 1)}[ch]
+        elif ch == "{":
+            match = re.match(r"\{(\d*)(?:(,)(\d*))?\}", text[self.pos:])
+            if match is None:
+                return 1, 1  # a literal `{`, as Python reads one that is not a repeat
+            self.pos += match.end()
+            low = int(match.group(1) or 0)
+            high = low if match.group(2) is None else (int(match.group(3)) if match.group(3) else None)
+        else:
+            return 1, 1
+        if self.pos < len(text) and text[self.pos] in "?+":
+            self.pos += 1
+        return low, high
 
 
 def _secret_span(match: re.Match[str]) -> tuple[int, int]:
