@@ -223,24 +223,23 @@ class _MainPath:
                     safe = False  # white space, or what may be white space
                     continue
                 if esc.isalnum() or not esc:
-                    raise _Unknown  # \s, \x.., \u.., \t: not read here
+                    raise _Unknown  # \x.., \u.., \N{...}, \b: not read here
                 code = ord(esc)
             else:
                 code = ord(text[end])
                 end += 1
             if text.startswith("-", end) and end + 1 < len(text) and text[end + 1] != "]":
-                high = text[end + 1]
-                if high == "\\":
+                if text[end + 1] == "\\":
                     raise _Unknown
-                members.append((code, ord(high)))
+                members.append((code, ord(text[end + 1])))
                 end += 2
             else:
                 members.append((code, code))
         if end >= len(text):
             raise _Unknown
         self.pos = end + 1
-        for low, high in members:
-            if high - low > 0x3000 or any(chr(c).isspace() for c in range(low, high + 1)):
+        for first_code, last_code in members:
+            if last_code - first_code > 0x3000 or any(chr(c).isspace() for c in range(first_code, last_code + 1)):
                 safe = False
         return safe
 
