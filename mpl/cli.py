@@ -389,8 +389,9 @@ def _with_target_flags(command: t.Callable[..., None]) -> t.Callable[..., None]:
                 hint: t.Any = t.Annotated[bool, typer.Option(flag.name, help=flag.help)]
                 default: t.Any = False
             else:
+                value: type = Path if kind == "path" else str
                 option = typer.Option(flag.name, metavar=flag.metavar, show_default=False, help=flag.help)
-                hint, default = t.Annotated[t.Optional[Path if kind == "path" else str], option], None
+                hint, default = t.Annotated[t.Optional[value], option], None
             added.append(inspect.Parameter(flag.parameter, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint))
     names = [p.name for p in own + added]
     assert len(set(names)) == len(names), f"a target's flag takes the name of a compile option: {names}"
@@ -495,8 +496,8 @@ def compile_(
         written = write_all(Path(), outputs)
     except OutputError as exc:
         _usage_error(str(exc))
-    for path in written:
-        typer.echo(str(path))
+    for done in written:
+        typer.echo(str(done))
 
 
 app.command("compile")(_with_target_flags(compile_))

@@ -459,7 +459,7 @@ def _model() -> tuple[t.Any, dict[tuple[str, ...], tuple[str, ...]]]:
     """
     global _MODEL
     if _MODEL is not None:
-        return _MODEL  # type: ignore[no-any-return]
+        return _MODEL
     from typing import Annotated, Literal, Optional, Union
 
     from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
@@ -721,10 +721,10 @@ def show_config(config: Config, flags: dict[str, t.Any] | None = None) -> str:
             key = key.replace("_", "-")  # as written in TOML (`complete-presets`)
             row(f"targets.{target}.{key}", value, None, ("targets", target, key))
     for info in registry.REGISTRY:  # a file merged in place: where the relative path leads
-        for key in info.table:
-            into = config.setting(info.name, key.name) if key.place == "into" else None
+        for place in info.places:
+            into = config.setting(info.name, place.name) if place.place == "into" else None
             if into:
-                lines.append(f"# targets.{info.name}.{key.name} resolves to {config.resolve(into)}")
+                lines.append(f"# targets.{info.name}.{place.name} resolves to {config.resolve(into)}")
     return "\n".join(lines) + "\n"
 
 

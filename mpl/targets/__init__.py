@@ -184,4 +184,4 @@ def get_target(name: str) -> Target:
 def make_target(name: str, arguments: dict[str, t.Any]) -> Target:
     """A target with settings: `arguments` by the constructor argument its table's keys declare."""
     module_name, _, class_name = target_info(name).entry.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)(**arguments)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), class_name)(**arguments)
