@@ -360,7 +360,52 @@ def _flags(**values: t.Any) -> dict[str, t.Any]:
     return out
 
 
-@app.command("compile")
+class _Settings(t.NamedTuple):
+    """A target's settings for one run: each key of its table (and each flag of the run only) by name."""
+
+    values: dict[str, t.Any]  # None: not set
+    configured: frozenset[str]  # the keys whose value comes from the configuration (not a flag)
+
+
+def _with_target_flags(command: t.Callable[..., None]) -> t.Callable[..., None]:
+    """`command` with every target's `mpl compile` options (`mpl.targets.Flag`) after its own.
+
+    typer reads a command's options from its signature: the registry's flags are
+    added to it, and their values reach `command` as one dict, `flags`, by
+    parameter name (`meton_primary`).
+    """
+    import functools
+    import inspect
+
+    from mpl import targets as registry
+
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "flags"]
+    added: list[inspect.Parameter] = []
+    for info in registry.REGISTRY:
+        for flag in info.flags:
+            kind = info.kind(flag)
+            if kind == "bool":
+                hint: t.Any = t.Annotated[bool, typer.Option(flag.name, help=flag.help)]
+                default: t.Any = False
+            else:
+                value: type = Path if kind == "path" else str
+                option = typer.Option(flag.name, metavar=flag.metavar, show_default=False, help=flag.help)
+                hint, default = t.Annotated[t.Optional[value], option], None
+            added.append(inspect.Parameter(flag.parameter, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint))
+    names = [p.name for p in own + added]
+    assert len(set(names)) == len(names), f"a target's flag takes the name of a compile option: {names}"
+
+    @functools.wraps(command)
+    def run(**values: t.Any) -> None:
+        command(**{p.name: values.pop(p.name) for p in own}, flags=values)
+
+    del run.__wrapped__  # typer must see the new signature, not `command`'s
+    run.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in own + added}
+    return run
+
+
 def compile_(
     files: t.Annotated[
         t.Optional[list[str]],
@@ -374,25 +419,8 @@ def compile_(
     ollama: OllamaOpt = None,
     config_file: ConfigOpt = None,
     isolated: IsolatedOpt = False,
-    into: t.Annotated[
-        t.Optional[Path],
-        typer.Option("--into", metavar="CONFIG.YAML", show_default=False,
-                     help="Write the Meton sections into this existing Meton config.yaml instead (models.settings, "
-                          "parameter_profiles and, with --meton-primary, models.primary); nothing else in it changes. "
-                          "Implies --target meton."),
-    ] = None,
-    no_backup: t.Annotated[bool, typer.Option("--no-backup", help="With --into: do not keep the old file as CONFIG.YAML.bak.")] = False,
-    meton_primary: t.Annotated[
-        t.Optional[str],
-        typer.Option("--meton-primary", metavar="MODEL", show_default=False,
-                     help="Write this model of the file as Meton's models.primary."),
-    ] = None,
-    meton_complete_presets: t.Annotated[
-        bool,
-        typer.Option("--meton-complete-presets",
-                     help="Write every Meton preset with all fourteen keys, so that none depends on the preset applied "
-                          "before it (by default a preset lists only where it differs from models.settings)."),
-    ] = False,
+    *,
+    flags: dict[str, t.Any],
 ) -> None:
     """Check sources, then write their targets.
 
@@ -400,38 +428,29 @@ def compile_(
     """
     from mpl.diagnostics.render import summary_line
     from mpl.output import OutputError, write_all
-    from mpl.targets import get_target
+    from mpl.targets import target_info
     from mpl.targets.base import OutputFile
 
     config = _load_config(files or (), config_file, isolated)
     paths = _inputs(files, config, command="compile")
     if STDIN in paths:
         _usage_error("compile reads files, not standard input (`mpl check -` checks standard input)")
-    targets = _targets(target, config)
-    if into is not None:
-        if target and targets != ["meton"]:
-            _usage_error("--into writes only the meton target; drop the other --target options")
-        targets = ["meton"]
-    elif no_backup:
-        _usage_error("--no-backup only applies with --into")
-    if not targets:
-        _usage_error(f"no targets to write (`{config.key_name('targets')}` is empty)")
-    primary = meton_primary if meton_primary is not None else config.meton_primary
-    if meton_primary is not None and "meton" not in targets:
-        _usage_error("--meton-primary needs the meton target")
-    if meton_complete_presets and "meton" not in targets:
-        _usage_error("--meton-complete-presets needs the meton target")
-    complete = meton_complete_presets or config.meton_complete_presets
-    # `[targets.meton] into` stands for --into when no output folder is given on the command line
-    meton_into = into if into is not None else (config.meton_into if "meton" in targets and output is None else None)
-    if into is None and meton_into is not None:
-        _within_config(config, meton_into, "targets.meton.into", "Name the file on the command line (`--into FILE`) to write it")
+    targets, settings = _target_settings(flags, target, _targets(target, config), config, output)
+    # a file merged in place (`--into`, `[targets.meton] into`): (target, key, path)
+    into = next(((name, key, settings[name].values[key.name]) for name in targets for key in target_info(name).places
+                 if key.place == "into" and settings[name].values[key.name] is not None), None)
+    if into is not None and into[1].name in settings[into[0]].configured:
+        flag = next(f for f in target_info(into[0]).flags if f.key == into[1].name)
+        _within_config(config, into[2], f"targets.{into[0]}.{into[1].name}",
+                       f"Name the file on the command line (`{flag.name} FILE`) to write it")
+    silenced = {code for name in targets for key in target_info(name).table
+                if key.kind == "bool" and settings[name].values[key.name] for code in key.silences}
     version = ollama or config.ollama
     analyses = []
     for path in paths:
         analysis = _analyze(path, version, targets, config)
-        if complete:  # complete presets depend on no preset applied before them
-            analysis.sink.diagnostics[:] = [d for d in analysis.sink.diagnostics if d.code != "MPL509"]
+        if silenced:  # codes the run's settings make moot (complete presets depend on no preset applied before them)
+            analysis.sink.diagnostics[:] = [d for d in analysis.sink.diagnostics if d.code not in silenced]
         _print_text(analysis, sys.stderr, notes=False, docs_url=config.docs_url)
         analyses.append(analysis)
     if any(a.io_error for a in analyses):
@@ -441,33 +460,21 @@ def compile_(
         typer.echo(f"{analysis.source.path}: {summary_line(analysis.diagnostics)}; nothing written", err=True)
     if failed:
         raise typer.Exit(1)
-    meton = None
-    if "meton" in targets:
-        from mpl.targets.meton import MetonTarget
-
-        meton = MetonTarget(primary=primary, complete=complete)
-        for analysis in analyses:
-            try:
-                meton.primary_name(analysis.program)
-            except ValueError as exc:
-                message = str(exc)
-                if meton_primary is None:
-                    message = message.replace("--meton-primary", f"`{config.key_name('targets', 'meton', 'primary')}`")
-                _usage_error(message)
-    if meton_into is not None and len(analyses) > 1:
-        _usage_error(f"`{meton_into}` is one Meton config.yaml, but {len(analyses)} sources are compiled; compile one source into it")
+    made = {name: _made_target(name, settings[name], config, analyses) for name in targets}
+    if into is not None and len(analyses) > 1:
+        what = next(f.metavar for f in target_info(into[0]).flags if f.key == into[1].name) or "file"
+        _usage_error(f"`{into[2]}` is one {made[into[0]].title} {what.lower()}, but {len(analyses)} sources are compiled; compile one source into it")
     outputs: list[OutputFile] = []
     for name in targets:
-        if name == "meton" and meton_into is not None:
+        if into is not None and name == into[0]:
             continue
-        folder, file_name = _target_place(name, config, output)
+        folder, file_name, key = _target_place(name, settings[name], config, output)
         if output is None and config.path is not None:
-            _within_config(config, file_name or folder, _place_key(name, config),
-                           "Name the folder on the command line (`-o FOLDER`) to write there")
+            _within_config(config, file_name or folder, key, "Name the folder on the command line (`-o FOLDER`) to write there")
         if file_name is not None and len(analyses) > 1:
-            _usage_error(f"`{config.key_name('targets', name, 'path')}` names one file, but {len(analyses)} sources are compiled")
+            _usage_error(f"`{config.key_name(*key.split('.'))}` names one file, but {len(analyses)} sources are compiled")
         for analysis in analyses:
-            for item in (meton if name == "meton" else get_target(name)).emit(analysis.program, folder):  # type: ignore[union-attr]
+            for item in made[name].emit(analysis.program, folder):
                 outputs.append(OutputFile(str(file_name or (folder / item.path)), item.content))
     seen: dict[str, int] = {}
     for item in outputs:
@@ -481,65 +488,132 @@ def compile_(
         if other != path:
             _usage_error(f"outputs `{other}` and `{path}` differ only in case: on a case-insensitive filesystem (macOS, "
                          f"Windows) one would overwrite the other; compile these sources into separate folders")
-    if meton_into is not None:
-        from mpl.output import Unchangeable
-        from mpl.pipeline import write_into
-        from mpl.targets.meton_into import IntoError
-
-        try:
-            remarks = write_into(meton_into, analyses[0].program, meton, backup=not no_backup)  # type: ignore[arg-type]
-        except (IntoError, Unchangeable) as exc:
-            _usage_error(f"{meton_into} {exc}; it was left unchanged")
-        except OutputError as exc:  # another run kept the folder
-            _usage_error(f"{exc}; {meton_into} was left unchanged")
-        except OSError as exc:
-            _usage_error(f"cannot write into {meton_into}: {exc.strerror or exc}")
-        if remarks is None:
-            typer.echo(f"{meton_into}: already up to date")
-        elif no_backup:
-            typer.echo(str(meton_into))
-        else:
-            from mpl.config import relative_to_cwd
-            from mpl.output import backup_path
-
-            kept = relative_to_cwd(backup_path(Path(os.path.realpath(meton_into))))
-            typer.echo(f"{meton_into} (the previous file is now {kept}, "
-                       "replacing any earlier backup)")
-        for remark in remarks or ():
-            typer.echo(f"{meton_into}: {remark}")
+    if into is not None:
+        _write_into(into[2], analyses[0].program, made[into[0]], backup=not settings[into[0]].values.get("no-backup"))
         if not outputs:
             return
     try:
         written = write_all(Path(), outputs)
     except OutputError as exc:
         _usage_error(str(exc))
-    for path in written:
+    for done in written:
+        typer.echo(str(done))
+
+
+app.command("compile")(_with_target_flags(compile_))
+
+
+def _target_settings(
+    flags: dict[str, t.Any], target: t.Sequence[TargetName] | None, targets: list[str], config, output: Path | None,
+) -> tuple[list[str], dict[str, _Settings]]:
+    """The targets a compile writes, and each one's settings: its flags given, else its configuration.
+
+    A flag of a file merged in place (`--into`) writes its target alone; any other
+    flag needs its target among those written. `-o` stands for the configured places.
+    """
+    from mpl import targets as registry
+
+    given = [(info, flag) for info in registry.REGISTRY for flag in info.flags if flags[flag.parameter] not in (None, False)]
+    for info, flag in given:
+        key = info.key(flag.key)
+        if key is not None and key.place == "into":
+            if target and targets != [info.name]:
+                _usage_error(f"{flag.name} writes only the {info.name} target; drop the other --target options")
+            targets = [info.name]
+    names = {flag.name for _, flag in given}
+    for _, flag in given:
+        if flag.requires is not None and flag.requires not in names:
+            _usage_error(f"{flag.name} only applies with {flag.requires}")
+    if not targets:
+        _usage_error(f"no targets to write (`{config.key_name('targets')}` is empty)")
+    for info, flag in given:
+        if flag.requires is None and info.name not in targets:
+            _usage_error(f"{flag.name} needs the {info.name} target")
+    settings: dict[str, _Settings] = {}
+    for name in targets:
+        info = registry.target_info(name)
+        values = {flag.key: flags[flag.parameter] for flag in info.flags}
+        configured: set[str] = set()
+        for key in info.table:
+            value = values.get(key.name)
+            if key.kind == "bool":
+                value = bool(value) or config.switched_on(name, key.name)
+            elif value is None and (key.place is None or output is None) and config.setting(name, key.name):
+                text = config.setting(name, key.name)
+                value = config.resolve(text) if key.kind == "path" else text
+                configured.add(key.name)
+            values[key.name] = value
+        settings[name] = _Settings(values, frozenset(configured))
+    return targets, settings
+
+
+def _made_target(name: str, settings: _Settings, config, analyses: list) -> t.Any:  # -> Target
+    """The target with its settings, checked against every source (`Target.check_settings`): a usage error if they do not fit."""
+    from mpl.targets import make_target, target_info
+
+    info = target_info(name)
+    made = make_target(name, {key.argument: settings.values[key.name] for key in info.table if key.argument is not None})
+    for analysis in analyses:
+        try:
+            made.check_settings(analysis.program)
+        except ValueError as exc:
+            message = str(exc)
+            for flag in info.flags:  # a setting from the configuration is named by its key
+                if flag.key in settings.configured:
+                    message = message.replace(flag.name, f"`{config.key_name('targets', name, flag.key)}`")
+            _usage_error(message)
+    return made
+
+
+def _write_into(path: Path, program, target, *, backup: bool) -> None:
+    """Merge a target's output into the existing file at `path` (`mpl.pipeline.write_into`), and say what changed."""
+    from mpl.output import OutputError, Unchangeable
+    from mpl.pipeline import write_into
+    from mpl.targets.meton_into import IntoError
+
+    try:
+        remarks = write_into(path, program, target, backup=backup)
+    except (IntoError, Unchangeable) as exc:
+        _usage_error(f"{path} {exc}; it was left unchanged")
+    except OutputError as exc:  # another run kept the folder
+        _usage_error(f"{exc}; {path} was left unchanged")
+    except OSError as exc:
+        _usage_error(f"cannot write into {path}: {exc.strerror or exc}")
+    if remarks is None:
+        typer.echo(f"{path}: already up to date")
+    elif not backup:
         typer.echo(str(path))
+    else:
+        from mpl.config import relative_to_cwd
+        from mpl.output import backup_path
+
+        kept = relative_to_cwd(backup_path(Path(os.path.realpath(path))))
+        typer.echo(f"{path} (the previous file is now {kept}, replacing any earlier backup)")
+    for remark in remarks or ():
+        typer.echo(f"{path}: {remark}")
 
 
-def _target_place(name: str, config, output: Path | None) -> tuple[Path, Path | None]:
-    """Where a target's outputs go: (folder, the one file's path or None)."""
+def _target_place(name: str, settings: _Settings, config, output: Path | None) -> tuple[Path, Path | None, str]:
+    """Where a target's files go: (folder, the one file's path or None, the configuration key that chose it).
+
+    The target's first place key set (`mpl.targets.Key.place`: a file or a folder), else `-o`,
+    else the configuration's `output`, else mpl-out/.
+    """
     from mpl.config import DEFAULT_OUTPUT, relative_to_cwd
+    from mpl.targets import target_info
 
+    for key in target_info(name).places:
+        value = settings.values[key.name]
+        if value is None or key.place == "into":
+            continue
+        place = relative_to_cwd(value)
+        where = f"targets.{name}.{key.name}"
+        return (place.parent, place, where) if key.place == "file" else (place, None, where)
     if output is not None:
-        return output, None
+        return output, None, "output"
     if config.path is None:
-        return Path(DEFAULT_OUTPUT), None
-    if name == "options" and config.setting("options", "path"):
-        file = relative_to_cwd(config.resolve(config.setting("options", "path")))
-        return file.parent, file
-    if name == "modelfile" and config.setting("modelfile", "dir"):
-        return relative_to_cwd(config.resolve(config.setting("modelfile", "dir"))), None
-    return relative_to_cwd(config.resolve(config.output or DEFAULT_OUTPUT)), None
-
-
-def _place_key(name: str, config) -> str:
-    """The configuration key that chose where a target's files go (for messages)."""
-    if name == "options" and config.setting("options", "path"):
-        return "targets.options.path"
-    if name == "modelfile" and config.setting("modelfile", "dir"):
-        return "targets.modelfile.dir"
-    return "output"
+        return Path(DEFAULT_OUTPUT), None, "output"
+    return relative_to_cwd(config.resolve(config.output or DEFAULT_OUTPUT)), None, "output"
 
 
 @app.command()

@@ -27,7 +27,8 @@ if t.TYPE_CHECKING:
     from mpl.diagnostics import Diagnostic
     from mpl.source import SourceFile
 
-from mpl.targets import DEFAULT_TARGETS, FILE_TARGETS as KNOWN_TARGETS  # noqa: E402  (the registry's lists)
+from mpl import targets as registry  # noqa: E402  (each target's table is declared there)
+from mpl.targets import DEFAULT_TARGETS  # noqa: E402
 DEFAULT_OUTPUT = "mpl-out"
 
 # Could this pyproject.toml hold a [tool.mpl] table? (Only then is it parsed.)
@@ -68,24 +69,20 @@ class Config(msgspec.Struct, frozen=True):
         return self.root / os.path.expanduser(relative)
 
     def setting(self, target: str, key: str) -> str | None:
-        value = self.target_settings.get(target, {}).get(key)
+        """A text or path key of `[targets.TARGET]` as written (`key` as in TOML or as its field), if set."""
+        value = self.target_settings.get(target, {}).get(key.replace("-", "_"))
         return value if isinstance(value, str) else None
 
-    @property
-    def meton_into(self) -> Path | None:
-        """`[targets.meton] into`: the Meton config.yaml to merge into, if configured."""
-        into = self.setting("meton", "into")
-        return self.resolve(into) if into else None
+    def switched_on(self, target: str, key: str) -> bool:
+        """Whether a boolean key of `[targets.TARGET]` is set to true."""
+        return self.target_settings.get(target, {}).get(key.replace("-", "_")) is True
 
-    @property
-    def meton_primary(self) -> str | None:
-        """`[targets.meton] primary`: the model Meton uses as its primary one, if configured."""
-        return self.setting("meton", "primary")
-
-    @property
-    def meton_complete_presets(self) -> bool:
-        """`[targets.meton] complete-presets`: whether every Meton preset lists all fourteen keys."""
-        return self.target_settings.get("meton", {}).get("complete_presets") is True
+    def silenced(self) -> list[str]:
+        """The codes made moot by boolean target keys set to true (`[targets.meton] complete-presets`: MPL509)."""
+        codes: list[str] = []
+        for info in registry.REGISTRY:
+            codes.extend(c for key in info.table if self.switched_on(info.name, key.name) for c in key.silences)
+        return codes
 
     def key_name(self, *keys: str) -> str:
         """A key as the user writes it: `tool.mpl.targets` in pyproject.toml, `targets` in mpl.toml."""
@@ -123,15 +120,13 @@ class Config(msgspec.Struct, frozen=True):
     def lint_filter(self, file: str) -> t.Callable[[Diagnostic], bool] | None:
         """Whether to keep a diagnostic of `file` under `select`/`ignore`/`per-file-ignores`.
 
-        Errors are always kept. None when the configuration selects everything. With
-        `[targets.meton] complete-presets`, no Meton preset depends on the one applied
-        before it, so MPL509 does not apply.
+        Errors are always kept. None when the configuration selects everything. Codes
+        a target key set to true makes moot (`silenced`) do not apply.
         """
         ignore = list(self.ignore)
         if self.per_file_ignores:
             ignore.extend(self._file_ignores(file))
-        if self.meton_complete_presets:
-            ignore.append("MPL509")
+        ignore.extend(self.silenced())
         select = self.select if self.select is not None else ("ALL",)
         if not ignore and "ALL" in select:
             return None
@@ -357,7 +352,7 @@ def _validate(path: Path, text: str) -> dict[str, t.Any]:
             span = key_span(text, prefix) or (0, 0)
             sink.report("MPL006", Span(*span), "`tool.mpl` must be a table", help="write `[tool.mpl]` and keys under it")
             raise ConfigError(source, sink.sorted())
-    model = _model()
+    model, _ = _model()
     from pydantic import ValidationError
 
     try:
@@ -448,25 +443,26 @@ _HELP = {
     "docs-url": "an http(s) address; `{code}` stands for the lower-case code (`mpl301`)",
 }
 
-# The keys of each table, as written in TOML (filled in by `_model`).
-_TABLE_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-
 def _keys_under(parent: tuple[str, ...]) -> tuple[str, ...]:
-    return _TABLE_KEYS.get(parent, ())
+    """The keys of a table, as written in TOML."""
+    return _model()[1].get(parent, ())
 
 
 _MODEL: t.Any = None
 
 
-def _model() -> t.Any:
-    """The pydantic model of the configuration (built on first use)."""
+def _model() -> tuple[t.Any, dict[tuple[str, ...], tuple[str, ...]]]:
+    """The pydantic model of the configuration, and the keys of each of its tables (built on first use).
+
+    `[targets.NAME]` tables are built from the target registry's declarations
+    (`mpl.targets.Key`), so that a target's keys are declared once, beside it.
+    """
     global _MODEL
     if _MODEL is not None:
         return _MODEL
     from typing import Annotated, Literal, Optional, Union
 
-    from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+    from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
     class Table(BaseModel):
         model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
@@ -489,22 +485,25 @@ def _model() -> t.Any:
 
     Selector = Annotated[str, AfterValidator(check_selector)]
     NonEmpty = Annotated[str, AfterValidator(name)]
+    kinds: dict[str, t.Any] = {"path": NonEmpty, "text": NonEmpty, "bool": bool}
 
-    class OptionsTarget(Table):
-        path: Optional[NonEmpty] = None
+    def keys(model: type[BaseModel]) -> tuple[str, ...]:
+        return tuple(f.alias or n for n, f in model.model_fields.items())
 
-    class ModelfileTarget(Table):
-        dir: Optional[NonEmpty] = None
-
-    class MetonTarget(Table):
-        into: Optional[NonEmpty] = None
-        primary: Optional[NonEmpty] = None
-        complete_presets: Optional[bool] = Field(default=None, alias="complete-presets")
-
-    class Targets(Table):
-        options: Optional[OptionsTarget] = None
-        meton: Optional[MetonTarget] = None
-        modelfile: Optional[ModelfileTarget] = None
+    tables: dict[tuple[str, ...], tuple[str, ...]] = {}
+    per_target: dict[str, t.Any] = {}
+    for info in registry.REGISTRY:
+        if not info.files:
+            continue
+        fields: dict[str, t.Any] = {
+            key.field: (Optional[kinds[key.kind]], Field(default=None, alias=key.name if key.name != key.field else None))
+            for key in info.table
+        }
+        table = create_model(f"targets.{info.name}", __base__=Table, **fields)
+        tables["targets", info.name] = keys(table)
+        per_target[info.name] = (Optional[table], None)
+    Targets = create_model("Targets", __base__=Table, **per_target)
+    known = tuple(per_target)
 
     class Lint(Table):
         select: Optional[list[Selector]] = None
@@ -513,7 +512,7 @@ def _model() -> t.Any:
 
     class Settings(Table):
         sources: Optional[list[NonEmpty]] = None
-        targets: Optional[Union[list[Literal[KNOWN_TARGETS]], Targets]] = None  # type: ignore[valid-type]
+        targets: Optional[Union[list[Literal[known]], Targets]] = None  # type: ignore[valid-type]
         output: Optional[NonEmpty] = None
         ollama: Optional[Annotated[str, AfterValidator(version)]] = None
         host: Optional[Union[Annotated[str, AfterValidator(url)], list[Annotated[str, AfterValidator(url)]]]] = None
@@ -521,16 +520,9 @@ def _model() -> t.Any:
         format: Optional[Literal["text", "json", "sarif"]] = None
         docs_url: Optional[Annotated[str, AfterValidator(url)]] = Field(default=None, alias="docs-url")
 
-    def keys(model: type[BaseModel]) -> tuple[str, ...]:
-        return tuple(f.alias or n for n, f in model.model_fields.items())
-
-    _TABLE_KEYS.update({
-        (): keys(Settings), ("targets",): keys(Targets), ("lint",): keys(Lint),
-        ("targets", "options"): keys(OptionsTarget), ("targets", "meton"): keys(MetonTarget),
-        ("targets", "modelfile"): keys(ModelfileTarget),
-    })
-    _MODEL = Settings
-    return Settings
+    tables.update({(): keys(Settings), ("targets",): keys(Targets), ("lint",): keys(Lint)})
+    _MODEL = (Settings, tables)
+    return _MODEL
 
 
 # -- where a key is in the TOML text ---------------------------------------------
@@ -728,8 +720,11 @@ def show_config(config: Config, flags: dict[str, t.Any] | None = None) -> str:
         for key, value in settings.items():
             key = key.replace("_", "-")  # as written in TOML (`complete-presets`)
             row(f"targets.{target}.{key}", value, None, ("targets", target, key))
-    if config.meton_into is not None:
-        lines.append(f"# targets.meton.into resolves to {config.meton_into}")
+    for info in registry.REGISTRY:  # a file merged in place: where the relative path leads
+        for place in info.places:
+            into = config.setting(info.name, place.name) if place.place == "into" else None
+            if into:
+                lines.append(f"# targets.{info.name}.{place.name} resolves to {config.resolve(into)}")
     return "\n".join(lines) + "\n"
 
 

@@ -75,7 +75,7 @@ def test_meton_settings_are_parsed_and_exposed(tmp_path: Path) -> None:
     write(tmp_path / "mpl.toml", '[targets.meton]\ninto = "../meton/config.yaml"\nprimary = "coder"\n')
     config = load_config([tmp_path / "p.mprof"])
     assert config.targets == ("meton",)
-    assert config.meton_into == tmp_path / "../meton/config.yaml" and config.meton_primary == "coder"
+    assert config.resolve(config.setting("meton", "into")) == tmp_path / "../meton/config.yaml" and config.setting("meton", "primary") == "coder"
 
 
 def test_the_validated_form_is_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import typing as t
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+from typer.testing import CliRunner
 
 from helpers import EXAMPLES, compile_example, labels, run
 from modelfile_reader import create_request, parse_modelfile
 from mpl.pipeline import analyze
-from mpl.targets import get_target
+from mpl.targets import REGISTRY, Flag, Key, TargetInfo, get_target
+from mpl.targets.base import OutputFile, Target
 from mpl.catalog import ModelfileBehaviour, Version, catalog
 from mpl.targets.base import typed
 from mpl.targets.modelfile import file_name
 
 EXAMPLE_NAMES = ["meton", "finetune", "legacy-ollama"]
-TARGET_NAMES = ["options", "meton", "modelfile"]
+TARGET_NAMES = [info.name for info in REGISTRY if info.files]
 
 
 @pytest.mark.parametrize("target", TARGET_NAMES)
@@ -226,3 +230,115 @@ def test_no_trailing_comments_on_instruction_lines() -> None:
             for line in content.splitlines():
                 if not line.startswith("#") and line.split(" ", 1)[0] in ("FROM", "PARAMETER", "ADAPTER"):
                     assert " #" not in line, line
+
+
+# -- the registry: a target owns its settings ------------------------------------
+
+
+class ThrowawayTarget(Target):
+    """A target registered by the tests below only: one text file per source."""
+
+    name = "throwaway"
+    title = "Throwaway"
+
+    def __init__(self, label: str | None = None, loud: bool = False) -> None:
+        self.label, self.loud = label, loud
+
+    def check_settings(self, program: t.Any) -> None:
+        if self.label == "nobody":
+            raise ValueError("--throwaway-label: the file declares no model named `nobody`")
+
+    def emit(self, program: t.Any, out_dir: Path) -> list[OutputFile]:
+        text = f"{self.label} {'LOUD' if self.loud else 'quiet'} {sorted(program.profiles)}\n"
+        return [OutputFile(f"{Path(program.source.path).stem}.throwaway.txt", text)]
+
+
+THROWAWAY = TargetInfo(
+    "throwaway", f"{__name__}:ThrowawayTarget", "STEM.throwaway.txt", default=False,
+    table=(
+        Key("dir", "path", "the folder its files go to", place="folder"),
+        Key("label", "text", "the label written", argument="label"),
+        Key("loud", "bool", "write loudly", argument="loud", silences=("MPL701",)),
+    ),
+    flags=(Flag("--throwaway-label", "Write this label.", key="label", metavar="TEXT"),),
+)
+
+
+@pytest.fixture
+def throwaway(monkeypatch: pytest.MonkeyPatch) -> t.Iterator[typer.Typer]:
+    """The registry with `throwaway` added, and the `mpl` app whose compile command is built from it."""
+    import mpl.cli
+    import mpl.config
+    import mpl.targets
+
+    monkeypatch.setattr(mpl.targets, "REGISTRY", (*REGISTRY, THROWAWAY))
+    monkeypatch.setattr(mpl.config, "_MODEL", None)  # the configuration's model, built anew from the registry
+    monkeypatch.setenv("MPL_CACHE_DIR", "")
+    app = copy.copy(mpl.cli.app)
+    commands = []
+    for command in mpl.cli.app.registered_commands:
+        command = copy.copy(command)
+        if command.name == "compile":  # as `mpl.cli` builds it at import, from the registry in force now
+            command.callback = mpl.cli._with_target_flags(mpl.cli.compile_)
+        commands.append(command)
+    app.registered_commands = commands
+    yield app
+    get_target.cache_clear()  # (monkeypatch puts the registry and the configuration's model back)
+
+
+def _project(tmp_path: Path, table: str) -> Path:
+    (tmp_path / "mpl.toml").write_text(f'sources = ["p.mprof"]\n\n[targets.throwaway]\n{table}')
+    (tmp_path / "p.mprof").write_text("profile calm < temperature 0.5 >\nprofile bold < temperature 1.5 >\n")
+    return tmp_path / "p.mprof"
+
+
+def test_a_registered_target_s_table_is_validated_from_its_declaration(throwaway: typer.Typer, tmp_path: Path) -> None:
+    from mpl.config import ConfigError, load_config
+
+    source = _project(tmp_path, 'dir = "gen"\nlabel = "hello"\nloud = true\n')
+    config = load_config([source])
+    assert config.targets == ("throwaway",) and config.setting("throwaway", "label") == "hello"
+    assert config.switched_on("throwaway", "loud") and config.silenced() == ["MPL701"]
+    _project(tmp_path, 'loud = "yes"\nlabl = "x"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config([source])
+    assert [(d.code, d.span.start > 0) for d in caught.value.diagnostics] == [("MPL006", True)] * 2
+    assert "did you mean `label`?" in " ".join(str(d.help) for d in caught.value.diagnostics)
+
+
+def test_a_registered_target_s_files_go_where_its_table_says(throwaway: typer.Typer, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    source = _project(tmp_path, 'dir = "gen"\nlabel = "hello"\nloud = true\n')
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(throwaway, ["compile"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "gen" / "p.throwaway.txt").read_text() == "hello LOUD ['bold', 'calm']\n"
+    result = CliRunner().invoke(throwaway, ["compile", str(source), "-o", "elsewhere"])  # -o stands for its place
+    assert result.exit_code == 0 and (tmp_path / "elsewhere" / "p.throwaway.txt").is_file()
+
+
+def test_a_registered_target_s_flag_sets_its_key_for_one_run(throwaway: typer.Typer, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    _project(tmp_path, 'label = "hello"\n')
+    monkeypatch.chdir(tmp_path)
+    help_text = CliRunner().invoke(throwaway, ["compile", "--help"]).output
+    assert "--throwaway-label TEXT" in help_text and "Write this label." in help_text
+    result = CliRunner().invoke(throwaway, ["compile", "--throwaway-label", "bye"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "mpl-out" / "p.throwaway.txt").read_text() == "bye quiet ['bold', 'calm']\n"
+    result = CliRunner().invoke(throwaway, ["compile", "--throwaway-label", "bye", "-t", "options"])
+    assert result.exit_code == 2 and "--throwaway-label needs the throwaway target" in result.output
+    # a setting that does not fit the file is a usage error naming the flag, or the key that set it
+    result = CliRunner().invoke(throwaway, ["compile", "--throwaway-label", "nobody"])
+    assert result.exit_code == 2 and "mpl: error: --throwaway-label: the file declares no model" in result.output
+    _project(tmp_path, 'label = "nobody"\n')
+    result = CliRunner().invoke(throwaway, ["compile"])
+    assert result.exit_code == 2 and "`targets.throwaway.label`: the file declares no model" in result.output
+
+
+def test_the_docs_list_every_target_key_as_declared() -> None:
+    """docs/configuration.md's per-target table is the registry's declarations, row for row."""
+    text = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| `targets.")]
+    declared = [f"| `targets.{info.name}.{key.name}` | {key.help} |" for info in REGISTRY for key in info.table]
+    assert rows == declared

@@ -45,6 +45,9 @@ class Target:
     def check(self, program: Program, sink: Sink) -> None:
         """Report what this target cannot express; nothing by default."""
 
+    def check_settings(self, program: Program) -> None:
+        """Raise ValueError, naming the flag, when the target's settings (its registry keys) do not fit `program`."""
+
     def check_setting(self, program: Program, setting: Setting, sink: Sink) -> bool:
         """MPL501 for an option the target has no key for, MPL502 for a value outside its range.
 

@@ -359,6 +359,9 @@ class MetonTarget(Target):
             known[name] = answer
         return answer
 
+    def check_settings(self, program: Program) -> None:
+        self.primary_name(program)
+
     def primary_name(self, program: Program) -> str | None:
         """The model name `models.primary` gets; ValueError when the file has no such model."""
         if self.primary is None:
