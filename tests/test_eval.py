@@ -342,6 +342,18 @@ def test_a_profile_named_without_a_source_is_a_usage_error(tmp_path, fake):
                                          "pass --file PROFILES.mprof")
 
 
+def test_a_source_of_models_only_sends_the_seed_alone(tmp_path, fake):
+    """The folder `mpl init --template fine-tuned` writes holds models, no profile: its models carry their
+    parameters, so arms without @PROFILE send the seed alone, as with no source (not MPL045)."""
+    models = 'model base from "m1" < temperature 0.3 >\nmodel tuned from base < num_ctx 4096 >\n'
+    code, _, err, doc = evaluate(tmp_path, "--arm", "base=m1", "--arm", "tuned=m2", "--host", fake.url, "--repeat", "2",
+                                 profiles=models, cases=CASES.replace("  task: coding\n", "").replace("  task: docs\n", ""))
+    assert code == 0 and "MPL045" not in err, err
+    assert [r["options"] for r in doc["results"]] == [{"seed": r["repeat"]} for r in doc["results"]]
+    code, _, err, _ = evaluate(tmp_path, "--arm", "a=m1@precise", "--host", fake.url, profiles=models)
+    assert code == 1 and "profile `precise` does not exist" in err
+
+
 def test_an_unknown_profile_is_the_usual_diagnostic(tmp_path, fake):
     code, _, err, _ = evaluate(tmp_path, "--arm", "a=m1@precis", "--host", fake.url)
     assert code == 1 and "--arm: error[MPL207]: arm `a`: profile `precis` does not exist" in err
