@@ -111,3 +111,30 @@ def check_the_comparison(root: Path, args: list[str], stdout: str, server) -> No
     assert (comparison["a"], comparison["b"]) == ("base", "tuned") and comparison["summary"] in stdout.replace("\n", " ")
     html = (root / args[args.index("--report") + 1]).read_text(encoding="utf-8")
     assert all(f'data-case="{case["id"]}"' in html for case in report["cases"])
+
+
+def command_flags(name: str) -> set[str]:
+    """Every option string of `mpl NAME` (`-o`, `--output`, …), but help."""
+    import typer
+
+    command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    options = [param for param in command.params if param.param_type_name == "option"]
+    return {flag for param in options for flag in (*param.opts, *param.secondary_opts)} - {"-h", "--help"}
+
+
+def flags_named(page: str, name: str) -> set[str]:
+    """The options a page gives `mpl NAME`: on its command lines (a synopsis's indented continuation
+    lines included) and in the first column of its option table rows."""
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    lines = re.findall(rf"mpl {name}\b((?:[^\n`]|\\\n|\n[ \t]+(?=\[|-))*)", text)
+    rows = re.findall(r"^\| ((?:`-[^|]*`(?:, )?)+) \|", text, re.MULTILINE)
+    return {flag for part in lines + rows for flag in re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", part)}
+
+
+@pytest.mark.parametrize(("page", "name"), [("data.md", "data"), ("eval.md", "eval"), ("fine-tuning.md", "data"),
+                                            ("fine-tuning.md", "eval"), ("fine-tuning.md", "init")])
+def test_the_options_a_page_names_are_the_commands_own(page: str, name: str) -> None:
+    named = flags_named(page, name)
+    assert named and named <= command_flags(name), named - command_flags(name)
+    if page != "fine-tuning.md":  # a command's own page names every option it has
+        assert command_flags(name) <= named, command_flags(name) - named
