@@ -131,7 +131,7 @@ def test_the_json_holds_the_server_the_arms_the_cases_and_every_run(tmp_path, fa
     assert [c["id"] for c in doc["cases"]] == ["add", "intro", "plain"]
     assert doc["cases"][0]["expect"] == [{"kind": "contains", "value": "the", "weight": 1.0}, {"kind": "regex", "value": "\\w+", "weight": 2.0}]
     assert doc["cases"][2]["prompt"] == "how are you?"
-    assert doc["options"] == {"repeat": 1, "seed": 0, "concurrency": 4, "timeout": 300.0}
+    assert doc["options"] == {"repeat": 1, "seed": 0, "concurrency": 4, "timeout": 300.0, "profiles": "profiles.mprof"}
     keys = ["case", "arm", "repeat", "task", "options", "output", "passed", "score", "similarity", "assertions",
             "latency_s", "tokens_per_s", "eval_count", "error"]
     for run in doc["results"]:
@@ -212,6 +212,7 @@ def test_pass_rates_intervals_and_the_comparison_agree_with_a_hand_computation(t
     assert comparison["p_value"] == pytest.approx(p_value) == pytest.approx(14 / 64)
     assert comparison["significant"] is False and comparison["better"] is None
     assert "no significant difference" in comparison["summary"] and comparison["summary"] in " ".join(out.split())
+    assert [line.split()[:3] for line in out.splitlines()[2:4]] == [["base", "m1", "by"], ["tuned", "m2", "creative"]]
 
     # The options each run sent are those `mpl show` reports for its arm and its case's task, plus the seed.
     show = {"base": {"k": "task:coding", "d": "task:docs", "n": "balanced"},
@@ -453,10 +454,13 @@ def test_a_source_of_models_only_sends_the_seed_alone(tmp_path, fake):
     """The folder `mpl init --template fine-tuned` writes holds models, no profile: its models carry their
     parameters, so arms without @PROFILE send the seed alone, as with no source (not MPL045)."""
     models = 'model base from "m1" < temperature 0.3 >\nmodel tuned from base < num_ctx 4096 >\n'
-    code, _, err, doc = evaluate(tmp_path, "--arm", "base=m1", "--arm", "tuned=m2", "--host", fake.url, "--repeat", "2",
-                                 profiles=models, cases=CASES.replace("  task: coding\n", "").replace("  task: docs\n", ""))
+    code, out, err, doc = evaluate(tmp_path, "--arm", "base=m1", "--arm", "tuned=m2", "--host", fake.url, "--repeat", "2",
+                                   profiles=models, cases=CASES.replace("  task: coding\n", "").replace("  task: docs\n", ""))
     assert code == 0 and "MPL045" not in err, err
     assert [r["options"] for r in doc["results"]] == [{"seed": r["repeat"]} for r in doc["results"]]
+    assert doc["options"]["profiles"] is None and [a["profile"] for a in doc["arms"]] == [None, None]
+    rows = [line.split() for line in out.splitlines() if line.startswith(("base ", "tuned ")) and " vs " not in line]
+    assert [row[:3] for row in rows] == [["base", "m1", "none"], ["tuned", "m2", "none"]]  # not "by task": nothing routes
     code, _, err, _ = evaluate(tmp_path, "--arm", "a=m1@precise", "--host", fake.url, profiles=models)
     assert code == 1 and "profile `precise` does not exist" in err
 

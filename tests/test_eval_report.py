@@ -188,6 +188,10 @@ def test_a_report_of_one_arm_without_assertions_renders() -> None:
               "options": {"repeat": 1, "seed": None, "concurrency": 1, "timeout": None}}
     text = "".join(_Page(render_html(report)).text)
     assert "no assertions" in text and "One arm: nothing to compare." in text and "free" in text
+    assert "by task" in text  # a report without `profiles` among its options: routed, as before it was recorded
+    report["options"]["profiles"] = None  # no profile source: the arm sent the seed alone
+    text = "".join(_Page(render_html(report)).text)
+    assert "by task" not in text and "<td>none</td>" in render_html(report)
 
 
 def test_the_report_of_a_run_against_the_server_opens_in_headless_chromium(tmp_path: Path, browser: t.Any) -> None:
@@ -213,8 +217,9 @@ def test_the_report_of_a_run_against_the_server_opens_in_headless_chromium(tmp_p
     page.goto(path.as_uri(), wait_until="load")
     page.wait_for_load_state("networkidle")
     assert problems == [] and requests == [path.as_uri()]
-    for arm in ("base", "tuned"):
-        assert page.locator(f'#summary tr.arm[data-arm="{arm}"]').is_visible()
+    for arm, profile in (("base", "by task"), ("tuned", "creative")):
+        row = page.locator(f'#summary tr.arm[data-arm="{arm}"]')
+        assert row.is_visible() and row.locator("td").nth(2).inner_text() == profile
     assert page.locator("#chart .chart-arm").count() == 2
     ids = [case["id"] for case in doc["cases"]]
     assert ids == ["k1", "k2", "k3", "d1", "d2", "n1", "n2"]
