@@ -105,6 +105,7 @@ def check_the_comparison(root: Path, args: list[str], stdout: str, server) -> No
         ("base", "base", len(held_out) * repeat, 0), ("tuned", "tuned", len(held_out) * repeat, 0)]
     assert [case["reference"] for case in report["cases"]] == [line["messages"][-1]["content"] for line in held_out]
     assert all(isinstance(run["similarity"], float) and run["output"] for run in report["results"])
+    assert [run["options"] for run in report["results"]] == [{"seed": run["repeat"]} for run in report["results"]]  # the seed alone
     chats = [r.json for r in server.requests if r.path == "/api/chat"]
     assert sorted({chat["model"] for chat in chats}) == ["base", "tuned"] and len(chats) == 2 * len(held_out) * repeat
     [comparison] = report["comparisons"]
