@@ -824,7 +824,7 @@ def data(
     format: t.Annotated[DataFormat, typer.Option("--format", help="openai, sharegpt or alpaca JSONL, or text rendered with a chat template.")] = DataFormat.openai,
     base: t.Annotated[t.Optional[Path], typer.Option("--base", metavar="BASE.gguf", help="--format text: render with this GGUF's own chat template.", show_default=False)] = None,
     template: t.Annotated[t.Optional[str], typer.Option("--template", metavar="FAMILY", help="--format text: render with a family's template (chatml, llama3, mistral, gemma, phi3).", show_default=False)] = None,
-    holdout: t.Annotated[float, typer.Option("--holdout", metavar="FRACTION", help="Put this share of sessions (0 to 1) into FILE.holdout.EXT.")] = 0.0,
+    holdout: t.Annotated[float, typer.Option("--holdout", metavar="FRACTION", help="Put this share of sessions (0 up to, not including, 1) into FILE.holdout.EXT.")] = 0.0,
     seed: t.Annotated[int, typer.Option("--seed", help="Seed of the split: the same seed puts each session on the same side.")] = 0,
     tools: t.Annotated[ToolsMode, typer.Option("--tools", help="Tool turns: keep (the format's own, else folded), fold into the user message, or drop.")] = ToolsMode.keep,
     no_redact: t.Annotated[bool, typer.Option("--no-redact", help="Keep secrets as they are (redaction is on by default).")] = False,
@@ -962,7 +962,7 @@ def init(
     template: t.Annotated[InitTemplate, typer.Option("--template", help="What to start from: profiles, or a model over a fine-tuned LoRA adapter.")] = InitTemplate.profile,
     family: t.Annotated[str | None, typer.Option("--family", help="fine-tuned: the base's chat format (chatml, llama3, mistral, gemma, phi3); read from a GGUF --base when not given.")] = None,
     base: t.Annotated[str | None, typer.Option("--base", help="fine-tuned: the base the adapter was trained on, a GGUF file or an Ollama model name.")] = None,
-    adapter: t.Annotated[Path | None, typer.Option("--adapter", help="fine-tuned: the LoRA adapter GGUF (convert_lora_to_gguf.py's output).")] = None,
+    adapter: t.Annotated[Path | None, typer.Option("--adapter", help="fine-tuned: the LoRA adapter GGUF (convert_lora_to_gguf.py's output); with it, two models: `base` and `tuned` over it.")] = None,
 ) -> None:
     """Write a starter profile and its mpl.toml.
 
@@ -995,7 +995,10 @@ def init(
         _usage_error(str(exc))
     for path in written:
         typer.echo(str(path))
-    typer.echo("next: `mpl check`, then `mpl compile` (writes into mpl-out/)")
+    if template is InitTemplate.fine_tuned:
+        typer.echo("next: `mpl check`, then `mpl build tuned` (docs/fine-tuning.md)")
+    else:
+        typer.echo("next: `mpl check`, then `mpl compile` (writes into mpl-out/)")
 
 
 @app.command()

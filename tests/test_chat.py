@@ -264,7 +264,9 @@ def test_fine_tuned_starter_over_a_local_base_and_adapter(tmp_path: Path) -> Non
     result = invoke("init", str(tmp_path / "proj"), "--template", "fine-tuned", "--base", str(base), "--adapter", str(adapter))
     assert result.exit_code == 0, result.output
     text = (tmp_path / "proj" / "profiles.mprof").read_text(encoding="utf-8")
-    assert 'model tuned from "../models/qwen.gguf" <' in text and '  adapter "../lora/tuned-lora.gguf"\n' in text
+    # the base as it is and the tuned model over it: the two arms of the comparison, differing by the adapter alone
+    assert 'model base from "../models/qwen.gguf" <' in text and "model tuned from base <" in text
+    assert text.count("  adapter ") == 1 and text.index('  adapter "../lora/tuned-lora.gguf"\n') > text.index("model tuned")
     assert 'stop ["<|im_start|>", "<|im_end|>"]' in text and "(the template of Qwen/Qwen2.5-7B-Instruct)" in text
     checked = invoke("check", str(tmp_path / "proj" / "profiles.mprof"))
     assert checked.exit_code == 0 and "MPL" not in checked.output, checked.output  # MPL605-607 and MPL733 quiet

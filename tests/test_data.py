@@ -199,6 +199,17 @@ def test_a_bad_jsonl_line_is_named_with_its_line(tmp_path: Path) -> None:
     assert not (tmp_path / "t.jsonl").exists()
 
 
+def test_a_file_cut_short_is_pointed_at_where_it_ends(tmp_path: Path) -> None:
+    """A truncated file (an auto-save cut off) is reported where the JSON stops, not at its first byte."""
+    (tmp_path / "cut.json").write_text('{"session_id": "x",\n "messages": [{"role": "user", \n')
+    result = mpl_data(tmp_path, "cut.json", "-o", "t.jsonl")
+    assert result.exit_code == 1 and "cut.json:2:31: error[MPL020]: `cut.json` is not valid JSON: it ends before its JSON does" in result.output
+    (tmp_path / "cut.jsonl").write_text('{"messages": []}\n{"messages": [\n')
+    result = mpl_data(tmp_path, "cut.jsonl", "-o", "t.jsonl")
+    assert result.exit_code == 1 and "cut.jsonl:2:15: error[MPL020]" in result.output
+    assert not (tmp_path / "t.jsonl").exists()
+
+
 @pytest.mark.parametrize("text", ['[1, 2]', '"a string"', '{"messages": [{"role": "wizard", "content": "x"}]}',
                                   '{"session_id": "s", "messages": [{"role": "user", "content": 5}]}',
                                   '{"export_metadata": {"export_type": "memories"}, "memories": []}'])

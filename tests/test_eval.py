@@ -131,7 +131,7 @@ def test_the_json_holds_the_server_the_arms_the_cases_and_every_run(tmp_path, fa
     assert [c["id"] for c in doc["cases"]] == ["add", "intro", "plain"]
     assert doc["cases"][0]["expect"] == [{"kind": "contains", "value": "the", "weight": 1.0}, {"kind": "regex", "value": "\\w+", "weight": 2.0}]
     assert doc["cases"][2]["prompt"] == "how are you?"
-    assert doc["options"] == {"repeat": 1, "seed": 0, "concurrency": 4, "timeout": 300.0}
+    assert doc["options"] == {"repeat": 1, "seed": 0, "concurrency": 4, "timeout": 300.0, "profiles": "profiles.mprof"}
     keys = ["case", "arm", "repeat", "task", "options", "output", "passed", "score", "similarity", "assertions",
             "latency_s", "tokens_per_s", "eval_count", "error"]
     for run in doc["results"]:
@@ -150,23 +150,81 @@ def test_the_arms_answer_differently_and_the_same_run_answers_the_same(tmp_path,
     assert outputs["add", "a"] != outputs["add", "b"]
 
 
+HAND_CASES = """\
+- {id: k1, task: coding, prompt: "k1", expect: [{contains: "yes"}]}
+- {id: k2, task: coding, prompt: "k2", expect: [{contains: "yes"}]}
+- {id: k3, task: coding, prompt: "k3", expect: [{contains: "yes"}]}
+- {id: d1, task: docs, prompt: "d1", expect: [{contains: "yes"}]}
+- {id: d2, task: docs, prompt: "d2", expect: [{contains: "yes"}]}
+- {id: n1, prompt: "n1", expect: [{contains: "yes"}]}
+- {id: n2, prompt: "n2", expect: [{contains: "yes"}]}
+"""
+
+# Which (case, seed) each model answers "yes" to: a rule of the test, so the outcomes are known beforehand.
+M1_YES = {("k1", 42), ("k1", 43), ("k2", 42), ("k3", 43), ("d1", 7), ("d1", 8), ("d2", 7), ("n1", 7), ("n1", 8), ("n2", 8)}
+M2_YES = {("k1", 7), ("d1", 7), ("d2", 8), ("n2", 7), ("n2", 8)}
+
+
 def test_pass_rates_intervals_and_the_comparison_agree_with_a_hand_computation(tmp_path, fake):
-    """The numbers of the JSON report, computed by hand."""
-    cases = "".join(f"- id: c{i}\n  prompt: \"q{i}\"\n  expect:\n    - contains: \"yes\"\n" for i in range(10))
-    fake.answers["m1"] = "yes"  # arm a passes every case
-    fake.answers["m2"] = lambda req: "yes" if req["messages"][-1]["content"] in ("q0", "q1") else "no"
-    code, _, err, doc = evaluate(tmp_path, "--arm", "a=m1", "--arm", "b=m2", "--repeat", "2", "--host", fake.url,
-                                 "--fail-if-worse", "a", "b", cases=cases, profiles=None)
-    a, b = doc["arms"]
-    assert (a["runs"], a["passed"], a["pass_rate"]) == (20, 20, 1.0)
-    assert (b["runs"], b["passed"], b["pass_rate"]) == (20, 4, 0.2)
-    low, high = wilson(4, 20)
-    assert b["ci95"] == pytest.approx([low, high], abs=1e-6)
+    """The issue's first "done when", in one run: two arms on different models and profiles, routed by task,
+    `--repeat 2`; every figure of the JSON computed by hand from the answers the models were made to give."""
+    def rule(yes):
+        return lambda req: "yes" if (req["messages"][-1]["content"], req["options"]["seed"]) in yes else "no"
+
+    fake.answers["m1"], fake.answers["m2"] = rule(M1_YES), rule(M2_YES)
+    code, out, err, doc = evaluate(tmp_path, "--arm", "base=m1", "--arm", "tuned=m2@creative", "--repeat", "2",
+                                   "--seed", "7", "--host", fake.url, "--report", "report.html", cases=HAND_CASES)
+    assert code == 0, err
+
+    # By hand: base routes coding to `precise` (its seed 42), docs to `creative` and the rest to the default
+    # `balanced` (no seed: --seed 7); tuned sends `creative` (no seed) to every case. Repeat r adds r.
+    seeds = {("base", case): (42 if case.startswith("k") else 7) for case in ("k1", "k2", "k3", "d1", "d2", "n1", "n2")}
+    seeds |= {("tuned", case): 7 for case in ("k1", "k2", "k3", "d1", "d2", "n1", "n2")}
+    rules = {"base": M1_YES, "tuned": M2_YES}
+    passes = {(arm, case): [(case, seed + r) in rules[arm] for r in (0, 1)] for (arm, case), seed in seeds.items()}
+    assert {(r["arm"], r["case"], r["repeat"]): r["passed"] for r in doc["results"]} == {
+        (arm, case, r): passed[r] for (arm, case), passed in passes.items() for r in (0, 1)}
+    assert {(r["arm"], r["case"], r["repeat"]): r["options"]["seed"] for r in doc["results"]} == {
+        (arm, case, r): seed + r for (arm, case), seed in seeds.items() for r in (0, 1)}
+
+    for arm in doc["arms"]:
+        runs = [p for (name, _), ps in passes.items() if name == arm["name"] for p in ps]
+        k, n = sum(runs), len(runs)
+        assert (arm["runs"], arm["graded"], arm["passed"], arm["errors"]) == (n, n, k, 0)
+        assert arm["pass_rate"] == pytest.approx(k / n) and arm["ci95"] == pytest.approx(list(wilson(k, n)), abs=1e-12)
+        case_means = [sum(ps) / 2 for (name, _), ps in passes.items() if name == arm["name"]]
+        assert arm["mean_score"] == pytest.approx(sum(case_means) / len(case_means))
+        low, high = arm["score_ci95"]
+        assert 0 <= low <= arm["mean_score"] <= high <= 1
+    assert [(a["name"], a["passed"]) for a in doc["arms"]] == [("base", 10), ("tuned", 5)]  # the rules, counted
+
+    # Case by case: the share of repeats that passed; base wins where its share is higher.
+    share = {key: sum(ps) / 2 for key, ps in passes.items()}
+    cases = sorted({case for _, case in share})
+    wins = sum(share["base", c] > share["tuned", c] for c in cases)
+    losses = sum(share["base", c] < share["tuned", c] for c in cases)
+    ties = len(cases) - wins - losses
+    untied = wins + losses
+    p_value = min(1.0, 2 * sum(math.comb(untied, i) for i in range(min(wins, losses) + 1)) / 2 ** untied)
     comparison = doc["comparisons"][0]
-    assert (comparison["a"], comparison["b"], comparison["wins"], comparison["losses"], comparison["ties"]) == ("a", "b", 8, 0, 2)
-    assert comparison["p_value"] == pytest.approx(2 * 0.5 ** 8)  # exact two-sided sign test, 8 of 8
-    assert comparison["significant"] and comparison["better"] == "a"
-    assert code == 1 and "significantly worse" in err
+    assert (comparison["a"], comparison["b"], comparison["cases"]) == ("base", "tuned", 7)
+    assert (comparison["wins"], comparison["losses"], comparison["ties"]) == (wins, losses, ties) == (5, 1, 1)
+    assert comparison["p_value"] == pytest.approx(p_value) == pytest.approx(14 / 64)
+    assert comparison["significant"] is False and comparison["better"] is None
+    assert "no significant difference" in comparison["summary"] and comparison["summary"] in " ".join(out.split())
+    assert [line.split()[:3] for line in out.splitlines()[2:4]] == [["base", "m1", "by"], ["tuned", "m2", "creative"]]
+
+    # The options each run sent are those `mpl show` reports for its arm and its case's task, plus the seed.
+    show = {"base": {"k": "task:coding", "d": "task:docs", "n": "balanced"},
+            "tuned": {"k": "creative@coding", "d": "creative@docs", "n": "creative"}}
+    for run in doc["results"]:
+        expected = shown_options(tmp_path, show[run["arm"]][run["case"][0]])
+        expected.pop("seed", None)
+        options = dict(run["options"])
+        assert options.pop("seed") == seeds[run["arm"], run["case"]] + run["repeat"] and options == expected
+    received = sorted(json.dumps([model, options], sort_keys=True) for _, model, options in fake.generations)
+    assert received == sorted(json.dumps(["m1" if r["arm"] == "base" else "m2", r["options"]], sort_keys=True) for r in doc["results"])
+    assert (tmp_path / "report.html").is_file()
 
 
 def wilson(passed: int, runs: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -203,6 +261,56 @@ def test_a_held_out_jsonl_runs_as_a_suite_with_reference_scores(tmp_path, fake):
     sent = [options for _, _, options in fake.generations]
     assert sent == [{"seed": 0}] * 3  # no profile source: only the seed
     assert {"role": "user", "content": "Say nothing."} in [r.json["messages"][-1] for r in fake.requests if r.path == "/api/chat"]
+
+
+def test_the_held_out_file_of_mpl_data_runs_as_a_suite_with_reference_scores(tmp_path, fake):
+    """`mpl data --holdout` on examples/training and more sessions, then `mpl eval` on its held-out file with two
+    arms: every held-out conversation is a case whose reference is its last answer, every run has a similarity,
+    the conversation up to its last user turn is what each arm was sent, and the report shows every case."""
+    import shutil
+
+    from helpers import EXAMPLES
+
+    from mpl.eval.checks import chrf
+
+    history = tmp_path / "history"
+    shutil.copytree(EXAMPLES / "training", history)
+    (history / "more").mkdir()
+    for i in range(12):
+        turns = [("user", f"What does step {i} do?"), ("assistant", f"Step {i} reads the input."),
+                 ("user", f"And step {i + 1}?"), ("assistant", f"Step {i + 1} writes the output {i} times.")]
+        messages = [{"role": role, "content": text, "timestamp": "2026-11-05T10:00:00", "metadata": {}} for role, text in turns]
+        session = {"session_id": f"{i:08x}-1111-2222-3333-444455556666", "start_time": "2026-11-05T10:00:00",
+                   "end_time": "2026-11-05T10:01:00", "message_count": 4, "max_history": 20, "messages": messages}
+        (history / "more" / f"session_20261105_100100_{i:08x}.json").write_text(json.dumps(session), encoding="utf-8")
+    result = CliRunner().invoke(app, ["data", str(history / "conversations"), str(history / "web_sessions"),
+                                      str(history / "export.json"), str(history / "more"), "-o", str(tmp_path / "data" / "train.jsonl"),
+                                      "--holdout", "0.5", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    held_out = [json.loads(line) for line in (tmp_path / "data" / "train.holdout.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(held_out) >= 3
+
+    code, _, err, doc = evaluate(tmp_path, "--arm", "base=m1", "--arm", "tuned=m2", "--repeat", "2", "--host", fake.url,
+                                 "--report", "report.html", cases=(tmp_path / "data" / "train.holdout.jsonl").read_text(encoding="utf-8"),
+                                 name="train.holdout.jsonl", profiles=None)
+    assert code == 0, err
+    assert [case["id"] for case in doc["cases"]] == [f"train.holdout:{n}" for n in range(1, len(held_out) + 1)]
+    for case, line in zip(doc["cases"], held_out):
+        answer = line["messages"][-1]
+        assert answer["role"] == "assistant" and case["reference"] == answer["content"] and case["expect"] == []
+    references = {case["id"]: case["reference"] for case in doc["cases"]}
+    assert len(doc["results"]) == len(held_out) * 2 * 2
+    for run in doc["results"]:
+        assert run["error"] is None and run["passed"] is None
+        assert run["similarity"] == run["score"] == chrf(run["output"], references[run["case"]])
+    sent = sorted(json.dumps(r.json["messages"]) for r in fake.requests if r.path == "/api/chat")
+    prompts = [[{"role": m["role"], "content": m["content"]} for m in line["messages"][:-1]] for line in held_out]
+    assert sent == sorted(json.dumps(prompt) for prompt in prompts for _ in range(4))  # 2 arms × 2 repeats
+    assert [(arm["name"], arm["cases_scored"], arm["graded"]) for arm in doc["arms"]] == [
+        ("base", len(held_out), 0), ("tuned", len(held_out), 0)]
+    assert doc["comparisons"][0]["cases"] == len(held_out)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert all(f'data-case="{case["id"]}"' in html for case in doc["cases"])
 
 
 def test_the_conversation_up_to_the_last_user_turn_is_sent(tmp_path, fake):
@@ -340,6 +448,21 @@ def test_a_profile_named_without_a_source_is_a_usage_error(tmp_path, fake):
     code, _, err, _ = evaluate(tmp_path, "--arm", "a=m1@precise", "--host", fake.url, profiles=None)
     assert code == 2 and err.strip() == ("mpl: error: arm `a` names profile `precise`, but there is no profile source; "
                                          "pass --file PROFILES.mprof")
+
+
+def test_a_source_of_models_only_sends_the_seed_alone(tmp_path, fake):
+    """The folder `mpl init --template fine-tuned` writes holds models, no profile: its models carry their
+    parameters, so arms without @PROFILE send the seed alone, as with no source (not MPL045)."""
+    models = 'model base from "m1" < temperature 0.3 >\nmodel tuned from base < num_ctx 4096 >\n'
+    code, out, err, doc = evaluate(tmp_path, "--arm", "base=m1", "--arm", "tuned=m2", "--host", fake.url, "--repeat", "2",
+                                   profiles=models, cases=CASES.replace("  task: coding\n", "").replace("  task: docs\n", ""))
+    assert code == 0 and "MPL045" not in err, err
+    assert [r["options"] for r in doc["results"]] == [{"seed": r["repeat"]} for r in doc["results"]]
+    assert doc["options"]["profiles"] is None and [a["profile"] for a in doc["arms"]] == [None, None]
+    rows = [line.split() for line in out.splitlines() if line.startswith(("base ", "tuned ")) and " vs " not in line]
+    assert [row[:3] for row in rows] == [["base", "m1", "none"], ["tuned", "m2", "none"]]  # not "by task": nothing routes
+    code, _, err, _ = evaluate(tmp_path, "--arm", "a=m1@precise", "--host", fake.url, profiles=models)
+    assert code == 1 and "profile `precise` does not exist" in err
 
 
 def test_an_unknown_profile_is_the_usual_diagnostic(tmp_path, fake):

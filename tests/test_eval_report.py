@@ -188,3 +188,46 @@ def test_a_report_of_one_arm_without_assertions_renders() -> None:
               "options": {"repeat": 1, "seed": None, "concurrency": 1, "timeout": None}}
     text = "".join(_Page(render_html(report)).text)
     assert "no assertions" in text and "One arm: nothing to compare." in text and "free" in text
+    assert "by task" in text  # a report without `profiles` among its options: routed, as before it was recorded
+    report["options"]["profiles"] = None  # no profile source: the arm sent the seed alone
+    text = "".join(_Page(render_html(report)).text)
+    assert "by task" not in text and "<td>none</td>" in render_html(report)
+
+
+def test_the_report_of_a_run_against_the_server_opens_in_headless_chromium(tmp_path: Path, browser: t.Any) -> None:
+    """The report `mpl eval --report` writes for the first "done when" run (two arms on different models and
+    profiles routed by task, two repeats): it loads with no console message and no request, and shows both
+    arms and every case, each with both arms' runs."""
+    from fake_ollama import FakeOllama
+    from test_eval import HAND_CASES, evaluate
+
+    with FakeOllama() as fake:
+        for model in ("m1", "m2"):
+            fake.add_model(model)
+        code, _, err, doc = evaluate(tmp_path, "--arm", "base=m1", "--arm", "tuned=m2@creative", "--repeat", "2",
+                                     "--host", fake.url, "--report", "report.html", cases=HAND_CASES)
+    assert code == 0 and doc is not None, err
+    path = tmp_path / "report.html"
+    problems: list[str] = []
+    requests: list[str] = []
+    browser.on("request", lambda request: requests.append(request.url))
+    page = browser.new_page()
+    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}"))
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.goto(path.as_uri(), wait_until="load")
+    page.wait_for_load_state("networkidle")
+    assert problems == [] and requests == [path.as_uri()]
+    for arm, profile in (("base", "by task"), ("tuned", "creative")):
+        row = page.locator(f'#summary tr.arm[data-arm="{arm}"]')
+        assert row.is_visible() and row.locator("td").nth(2).inner_text() == profile
+    assert page.locator("#chart .chart-arm").count() == 2
+    ids = [case["id"] for case in doc["cases"]]
+    assert ids == ["k1", "k2", "k3", "d1", "d2", "n1", "n2"]
+    assert page.locator("article[data-case]").count() == len(ids)
+    for case in ids:
+        article = page.locator(f'article[data-case="{case}"]')
+        assert article.is_visible() and article.locator("h3").inner_text().startswith(case)
+        for arm in ("base", "tuned"):
+            cell = article.locator(f'td[data-arm="{arm}"]')
+            assert cell.is_visible() and cell.inner_text().count("contains") == 2, cell.inner_text()  # both repeats' verdicts
+    assert doc["comparisons"][0]["summary"] in " ".join(page.locator("#comparisons").inner_text().split())

@@ -220,3 +220,16 @@ def test_default_drift_is_not_reported_on_a_declaration_in_error() -> None:
     assert {d.code for d in analysis.diagnostics if d.is_error} == {"MPL302", "MPL303"}
     drift = [d for d in analysis.diagnostics if d.code == "MPL730"]
     assert drift and {d.message.split("`")[1] for d in drift} == {"fine", "good"}
+
+
+def test_default_drift_of_a_model_built_from_a_model_of_the_file_is_reported_at_that_model() -> None:
+    """A model `from` another model of the file gets that model's parameters on the server: MPL730 names the base only."""
+    text = (
+        'ollama "0.12"\n'
+        'model base from "qwen2.5-coder:7b" < num_ctx 8192; repeat_penalty 1.0 >\n'
+        'model tuned from base < "the base with an adapter" >\n'
+        'model loose from "qwen2.5-coder:7b" < top_p 0.5 >\n'
+        'model child from loose < top_p 0.4 >\n'
+    )
+    drift = [d for d in run(text).diagnostics if d.code == "MPL730"]
+    assert drift and {d.message.split("`")[1] for d in drift} == {"loose"}

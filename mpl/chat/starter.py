@@ -57,14 +57,15 @@ def fine_tuned_starter(folder: Path, *, family: str | None, base: str | None, ad
         base_text = LIBRARY_BASES[family]
     if adapter is not None and not adapter.is_file():
         raise ChatTemplateError(f"adapter `{adapter}` is not a file")
-    adapter_line = (f"  adapter {quote_string(_relative(folder, adapter))}" if adapter is not None else
-                    '  # adapter "adapter.gguf"  # the LoRA GGUF from convert_lora_to_gguf.py: uncomment and point at it')
     stops = ", ".join(quote_string(stop) for stop in spec.stop)
-    return _TEXT.format(
-        family=family, model=spec.model, name=quote_string(name) if not name.isidentifier() else name,
-        base=quote_string(base_text), adapter=adapter_line, stops=stops,
-        template=quote_string(spec.go_template(), triple=True), render=_render_hint(spec, base_path),
-    )
+    fields = {"family": family, "model": spec.model, "name": quote_string(name) if not name.isidentifier() else name,
+              "base": quote_string(base_text), "stops": stops, "template": quote_string(spec.go_template(), triple=True),
+              "render": _render_hint(spec, base_path)}
+    if adapter is None:
+        return (_HEAD + _ONE_MODEL).format(**fields)
+    # Two models: the base as it is, and the tuned one over it, differing only by the adapter,
+    # so that `mpl build tuned` puts both arms of the comparison (`mpl eval`) on the server.
+    return (_HEAD + _TWO_MODELS).format(**fields, adapter=quote_string(_relative(folder, adapter)))
 
 
 def _base(folder: Path, base: str | None) -> tuple[str | None, Path | None]:
@@ -93,7 +94,7 @@ def _render_hint(spec: Family, base_path: Path | None) -> str:
     return f"--template {spec.name}"
 
 
-_TEXT = '''\
+_HEAD = '''\
 # A model over a fine-tuned LoRA adapter: `mpl check` checks it, `mpl build` creates it on Ollama.
 # docs/fine-tuning.md walks through the rest: `mpl data` for the training set, LoRA training
 # (PEFT or unsloth), then llama.cpp's convert_lora_to_gguf.py for the adapter GGUF.
@@ -103,14 +104,32 @@ _TEXT = '''\
 # these very base weights: Ollama loads it over `from` as is.
 
 ollama "0.12"  # the Ollama version you run: parameters are checked against it
+'''
 
-model {name} from {base} <
-  "{family} base with a fine-tuned LoRA adapter"
-{adapter}
+# The base family's settings, shared by both starters.
+_SETTINGS = '''\
   # The base family's prompt format (Ollama's own template for it) and its turn markers as stops.
   template {template}
   stop [{stops}]
   num_ctx 8192         # set, not left to the default, which moved between Ollama releases
   repeat_penalty 1.0   # likewise (1.1 before Ollama 0.17.5)
+>
+'''
+
+_ONE_MODEL = '''
+model {name} from {base} <
+  "{family} base with a fine-tuned LoRA adapter"
+  # adapter "adapter.gguf"  # the LoRA GGUF from convert_lora_to_gguf.py: uncomment and point at it
+''' + _SETTINGS
+
+_TWO_MODELS = '''
+# The base as it is: the other arm of `mpl eval`, so that the comparison measures the adapter alone.
+model base from {base} <
+  "{family} base, without the adapter"
+''' + _SETTINGS + '''
+# The tuned model: the base (its template, stops and parameters) with the adapter over it.
+model {name} from base <
+  "{family} base with a fine-tuned LoRA adapter"
+  adapter {adapter}
 >
 '''

@@ -395,8 +395,8 @@ def _drift(program: Program, in_error: t.Callable[[Span], bool]) -> t.Iterator[_
         yield from _profile_drift(program, span_range, in_error)
     for model in program.models:
         model_range = drift_range(program, model)
-        if model_range is None or in_error(model.span):
-            continue
+        if model_range is None or in_error(model.span) or program.dependency(model) is not None:
+            continue  # a model built from one of this file has its parameters: the drift is reported there
         for param in DRIFTING:
             if param in model.params:
                 continue

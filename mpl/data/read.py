@@ -153,6 +153,8 @@ def _decode(data: bytes, path: str, line: int | None = None) -> t.Any:
             match = re.search(r"\(byte (\d+)\)", str(exc))
             offset = int(match.group(1)) if match else 0
             reason = str(exc).split(" (byte")[0].replace("JSON is malformed: ", "")
+            if match is None and "truncated" in reason:  # cut short (an interrupted save): point where it stops
+                offset, reason = len(data.rstrip()), "it ends before its JSON does"
         text = data[:offset].decode("utf-8", "replace")
         row = text.count("\n")
         col = len(text) - (text.rfind("\n") + 1) + 1

@@ -78,7 +78,8 @@ def plan_options(arms: t.Sequence[Arm], cases: t.Sequence[Case], program: Progra
     """The options of every (arm, case), by (arm name, case id); problems go to the sinks.
 
     A case's task that the source does not declare is MPL043 at the case; a case that
-    an arm without a profile cannot route (no task route, no `default`) is MPL045; an
+    an arm without a profile cannot route (no task route, no `default`) is MPL045 (a source
+    without profiles routes nothing: such arms send the seed alone, as with no source); an
     arm's unknown profile is MPL207, as `ProfileSet.options` says it.
     """
     from mpl.compiler.names import did_you_mean
@@ -88,7 +89,8 @@ def plan_options(arms: t.Sequence[Arm], cases: t.Sequence[Case], program: Progra
     if program is not None:
         _known_tasks(cases, program, cases_sink)
     for arm in arms:
-        if program is None:
+        if program is None or (arm.profile is None and not program.profiles):
+            # no profile source, or one of models only (their parameters are on the server): the seed alone
             for case in cases:
                 plans[arm.name, case.id] = Plan({}, seed)
             continue

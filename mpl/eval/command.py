@@ -65,6 +65,7 @@ class _Eval:
         self.colour = colour
         self.live = live
         self._shown: set[tuple[t.Any, ...]] = set()
+        self.profiles: str | None = None  # the profile source, when it declares profiles
 
     def show(self, source: t.Any, diagnostics: t.Sequence[t.Any]) -> None:
         """Render the diagnostics not shown yet (notes are left to `mpl check`)."""
@@ -120,6 +121,7 @@ class _Eval:
             if status:
                 return status
             plans = plan_options(arms, suite.cases, program, opts.seed, suite.sink, arms_sink)
+            self.profiles = str(path) if program is not None and program.profiles else None
             self.show(suite.source, suite.sink.sorted())
             self.show(arms_sink.source, arms_sink.diagnostics)
             if suite.has_errors or arms_sink.has_errors:
@@ -220,7 +222,7 @@ class _Eval:
             except Interrupted as exc:
                 results, interrupted = exc.records, True
         server.close()  # runs still reading after Ctrl-C stop at once
-        report = build_report(url, version, arms, suite, results, opts)
+        report = build_report(url, version, arms, suite, results, opts, self.profiles)
         self._write(report)
         if interrupted:
             self.err.write(f"mpl: interrupted; {len(results)} of {len(jobs)} runs had finished"
@@ -256,8 +258,9 @@ class _Eval:
 
 
 def build_report(url: str, version: str, arms: t.Sequence[Arm], suite: Suite, results: list[dict[str, t.Any]],
-                 opts: EvalOptions) -> dict[str, t.Any]:
-    """The report: the server, the statistics of `summarize`, the cases, every run and the options of the run."""
+                 opts: EvalOptions, profiles: str | None = None) -> dict[str, t.Any]:
+    """The report: the server, the statistics of `summarize`, the cases, every run and the options of the run
+    (with `profiles`, the profile source when it declares profiles: arms without @PROFILE are routed by task)."""
     from mpl.eval.stats import summarize
 
     arm_dicts = [a.as_dict() for a in arms]
@@ -268,7 +271,8 @@ def build_report(url: str, version: str, arms: t.Sequence[Arm], suite: Suite, re
         "comparisons": summary["comparisons"],
         "cases": [c.as_dict() for c in suite.cases],
         "results": results,
-        "options": {"repeat": opts.repeat, "seed": opts.seed, "concurrency": opts.concurrency, "timeout": opts.timeout},
+        "options": {"repeat": opts.repeat, "seed": opts.seed, "concurrency": opts.concurrency, "timeout": opts.timeout,
+                    "profiles": profiles},
     }
 
 

@@ -59,12 +59,14 @@ def render_html(report: Report) -> str:
 
     env = Environment(loader=PackageLoader("mpl.eval", "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pct=pct, num=num, seconds=seconds, interval=interval, p=format_p, long=is_long, text=as_text)
+    options = report.get("options") or {}
+    env.globals["profile_label"] = lambda arm: profile_label(arm, options)
     template = env.get_template("report.html.j2")
     arms = list(report.get("arms", []))
     return template.render(
         report=report,
         server=report.get("server") or {},
-        options=report.get("options") or {},
+        options=options,
         arms=arms,
         comparisons=list(report.get("comparisons", [])),
         cases=case_rows(report),
@@ -202,7 +204,15 @@ def chart(arms: t.Sequence[t.Mapping[str, t.Any]]) -> Chart:
 HEADERS = ("arm", "model", "profile", "pass rate [95% CI]", "passed", "mean score [95% CI]", "latency p50/p95", "tokens/s", "errors")
 
 
-def arm_cells(arm: t.Mapping[str, t.Any]) -> list[str]:
+def profile_label(arm: t.Mapping[str, t.Any], options: t.Mapping[str, t.Any]) -> str:
+    """What an arm's options come from: its profile, `by task` (routed per case), or `none` (the seed alone:
+    no profile source, or one without profiles; a report without the `profiles` option is routed)."""
+    if arm.get("profile"):
+        return str(arm["profile"])
+    return "by task" if options.get("profiles", True) else "none"
+
+
+def arm_cells(arm: t.Mapping[str, t.Any], options: t.Mapping[str, t.Any]) -> list[str]:
     """One arm's row of the summary table."""
     rate = "no assertions" if arm.get("pass_rate") is None else f"{pct(arm['pass_rate'])} {interval(arm.get('ci95'))}"
     graded = arm.get("graded")
@@ -210,7 +220,7 @@ def arm_cells(arm: t.Mapping[str, t.Any]) -> list[str]:
     score = "–" if arm.get("mean_score") is None else f"{num(arm['mean_score'])} {interval(arm.get('score_ci95'), False)}"
     latency = f"{seconds(arm.get('latency_p50'))} / {seconds(arm.get('latency_p95'))}"
     errors = f"{arm.get('errors', 0)}/{arm.get('runs', 0)}"
-    return [str(arm["name"]), str(arm.get("model") or ""), str(arm.get("profile") or "by task"), rate, passed, score,
+    return [str(arm["name"]), str(arm.get("model") or ""), profile_label(arm, options), rate, passed, score,
             latency, num(arm.get("tokens_per_s"), 1), errors]
 
 
@@ -242,7 +252,8 @@ def summary_lines(report: Report, *, rich: bool | None = None) -> list[str]:
         console = Console()
         rich = console.is_terminal and not console.is_dumb_terminal and not console.no_color
     shown = _shown_in_rich if rich else visible
-    body = [[shown(cell) for cell in arm_cells(arm)] for arm in report.get("arms", [])]
+    options = report.get("options") or {}
+    body = [[shown(cell) for cell in arm_cells(arm, options)] for arm in report.get("arms", [])]
     lines = table(shown(title(report)), HEADERS, body, [False] * len(body), rich).rstrip("\n").split("\n")
     comparisons = list(report.get("comparisons", []))
     if comparisons:
