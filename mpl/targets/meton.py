@@ -436,10 +436,6 @@ class Line:
         """`key: value`, as YAML."""
         return f"{self.meaning.key}: {yaml_number(self.meaning.value)}"
 
-    @functools.cached_property
-    def width(self) -> int:
-        return len(self.text)
-
 
 class Lines(list[Line]):
     """A `settings` mapping as its lines, in Meton's order."""
@@ -448,7 +444,7 @@ class Lines(list[Line]):
 
     def render(self, column: int, out: list[str]) -> None:
         """Write the lines at `column`, comments two spaces after the longest `key: value`."""
-        comments = max(line.width for line in self) + 2
+        comments = max(len(line.text) for line in self) + 2
         pad = " " * column
         for line in self:
             out.append(f"{pad}{line.text.ljust(comments)}{line.comment}\n" if line.comment else f"{pad}{line.text}\n")
