@@ -168,23 +168,21 @@ async def session(
 
 def in_process(text: str, versions: list[str]) -> list[float]:
     """The analysis alone (`mpl.lsp.document.analyze_document` with its incremental parser), for
-    reference, with the collector handled as the server does (paused, then settled untimed)."""
+    reference, after the server's warm-up (which freezes the start-up heap)."""
     from mpl.compiler.chunks import ChunkParser
     from mpl.lsp.document import analyze_document
-    from mpl.lsp.server import Collector
+    from mpl.lsp.server import warm_up
 
+    warm_up()
     parser = ChunkParser()
-    collector = Collector()
     doc = analyze_document("untitled:b", text, parser=parser)
     samples = []
     for new_text in versions:
-        collector.pause()
         start = time.perf_counter()
         new_doc = analyze_document("untitled:b", new_text, parser=parser)
         samples.append(time.perf_counter() - start)
-        collector.retire(doc)
         doc = new_doc
-        collector.owe()  # no event loop here: settles at once
+    del doc
     return samples
 
 

@@ -22,7 +22,7 @@ def main() -> None:
     ap.add_argument("--cprofile", help="profile one stage: parse, resolve, lint, check-TARGET, emit-TARGET")
     ap.add_argument("--targets", default="options,modelfile,meton")
     args = ap.parse_args()
-    gc.disable()  # as `mpl check` and `mpl compile` run
+    gc.disable()  # as `mpl.__main__` starts: imports with the collector paused, then frozen, then on
 
     from mpl.compiler.parse import parse
     from mpl.compiler.policy import apply_policy
@@ -33,6 +33,10 @@ def main() -> None:
     from mpl.source import SourceFile
     from mpl.targets import get_target
 
+    for name in args.targets.split(","):
+        get_target(name)  # imported with the start-up
+    gc.freeze()
+    gc.enable()
     targets = args.targets.split(",")
     src = SourceFile(str(args.file), args.file.read_text())
     sink = Sink(src)

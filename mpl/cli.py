@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import enum
-import gc
 import os
 import sys
 import typing as t
@@ -1036,46 +1035,18 @@ def _app_for(argv: t.Sequence[str]) -> typer.Typer:
     return app
 
 
-# What a command imports on its first line, imported by `main` before the
-# command runs (so while `mpl.__main__` still has the collector paused).
+# What a command imports on its first line, imported by `mpl.__main__.main` with
+# the start-up (so while the collector is paused, and frozen with it).
 _START_UP_IMPORTS = {
     "check": ("mpl.compiler", "mpl.diagnostics.render"),
     "compile": ("mpl.compiler", "mpl.diagnostics.render"),
 }
 
 
-# Commands that read, write and exit, run with the cyclic collector paused (see `main`).
-_ONE_SHOT = frozenset({"check", "compile"})
-
-
 def main() -> None:
-    """Entry point of the `mpl` script (through `mpl.__main__.main`, which pauses the collector).
-
-    Start-up creates some hundred thousand objects that live until the process
-    ends (typer's and lark's modules, mpl's classes), and the cyclic garbage
-    collector would walk them again and again while they are made: several
-    milliseconds of a `mpl check`. So the script imports with the collector
-    paused; here the command's own modules are imported too, everything made so
-    far is frozen (the collector never walks frozen objects), and the
-    collector is back on before any command runs: `mpl lsp`, `mpl build` and
-    the check of a large file run with it as usual.
-    """
-    import importlib
-
-    for module in _START_UP_IMPORTS.get(sys.argv[1] if len(sys.argv) > 1 else "", ()):
-        importlib.import_module(module)
-    gc.freeze()
-    if (sys.argv[1] if len(sys.argv) > 1 else "") not in _ONE_SHOT:
-        gc.enable()
+    """Entry point of the `mpl` script (through `mpl.__main__.main`, which steers the collector)."""
     try:
         _app_for(sys.argv)()
     except KeyboardInterrupt:  # pragma: no cover
         sys.stderr.write("mpl: interrupted\n")
         sys.exit(130)
-    finally:
-        # On the way out the interpreter runs the cyclic garbage collector over
-        # every object still alive (modules, typer's commands, lark's tables):
-        # about 14 ms of a `mpl check`, spent just before the process ends.
-        # The collector never walks frozen objects, so freeze them all once the
-        # command is done.
-        gc.freeze()

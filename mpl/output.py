@@ -116,10 +116,10 @@ def _transaction(steps: list[_Step], files: t.Sequence[OutputFile], out_dir: Pat
             current = step.final
             _check_in_the_way(step.final)
             step.new = temporary_name(step.final, "new")
-        failed = _write_temporaries(steps, files, mode)
-        if failed is not None:
-            current = failed[0].final
-            raise failed[1]
+        for step, item in zip(steps, files):
+            current = step.final
+            assert step.new is not None  # every temporary is named before any is written
+            _write_new(step.new, item.content.encode("utf-8"), mode)
         for step in steps:
             current = step.final
             step.existed = os.path.lexists(step.final)
@@ -143,40 +143,6 @@ def _transaction(steps: list[_Step], files: t.Sequence[OutputFile], out_dir: Pat
     for step in steps:
         if step.old is not None:
             _unlink(step.old)
-
-
-# From this many files on, temporaries are written by threads: each waits on its own
-# fsync, and the waits overlap (fsync, like every file call, releases the GIL). The
-# threads hardly use the CPU, so there are more of them than CPUs: 500 small files
-# took 0.22 s from one thread, 0.11 s from four and 0.08 s from sixteen on ext4.
-_THREADS_FROM = 16
-_THREADS = 16
-
-
-def _write_temporaries(steps: list[_Step], files: t.Sequence[OutputFile], mode: int) -> tuple[_Step, OSError] | None:
-    """Write (and fsync) every step's temporary; the first failure, once every write has ended."""
-    jobs: list[tuple[Path, bytes]] = []
-    for step, item in zip(steps, files):
-        assert step.new is not None  # named before any is written
-        jobs.append((step.new, item.content.encode("utf-8")))
-    if len(jobs) < _THREADS_FROM:
-        for step, (path, data) in zip(steps, jobs):
-            try:
-                _write_new(path, data, mode)
-            except OSError as exc:
-                return step, exc
-        return None
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        futures = [pool.submit(_write_new, path, data, mode) for path, data in jobs]
-    for step, future in zip(steps, futures):
-        error = future.exception()
-        if isinstance(error, OSError):
-            return step, error
-        if error is not None:
-            raise error
-    return None
 
 
 def _check_in_the_way(final: Path) -> None:

@@ -336,3 +336,15 @@ def test_features_never_raise_on_half_typed_text(path):
                 features.rename(doc, offset, "renamed_name")
             except features.FeatureError:
                 pass
+
+
+def test_warm_up_leaves_the_collector_on_with_the_start_up_heap_frozen() -> None:
+    """The server's one step about the collector: what start-up and the warm-up built is frozen, and the collector runs."""
+    code = (
+        "import gc\n"
+        "from mpl.lsp.server import warm_up\n"
+        "warm_up()\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 10_000, len(gc.get_objects()) < 1_000)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.splitlines()[-1] == "True True True", out.stdout + out.stderr

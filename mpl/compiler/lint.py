@@ -54,26 +54,19 @@ class _Group(msgspec.Struct):
 def lint(program: Program, sink: Sink) -> Program:
     """Report the semantic lints of every profile, task variant and model.
 
-    Profiles are linted parents first, and each rule's result is reused where
-    the options it read are the very settings it read before: a child's base
-    options against its parent's, a task variant against its profile's. Only
-    the rules that read a value the child or the `when` block changed run
-    again, so the pass costs the changes, not profiles × variants × rules.
+    Every rule runs on every subject: each profile resolved for no task and for
+    each task whose `when` blocks change it, and each model's baked parameters.
+    A finding seen in several subjects is reported once, at the statement that
+    makes it true, naming the subjects that show it.
     """
     allows = find_allows(program, sink)
     groups: dict[tuple[str, int, int, str], _Group] = {}
     known = catalog().names_in(program.target)
-    bases: dict[str, _Results] = {}
-    for name in chain_order(program.profiles):
-        parent = program.profiles[name].parent
-        own = program.resolve(name)
-        previous = bases.get(parent) if parent is not None else None
-        bases[name] = base = _lint_subject(program, groups, Context("profile", name), own, known, previous)
-        for task in program.variants(name)[1:]:
-            _lint_subject(program, groups, Context("profile", name, task), program.resolve(name, task), known, base)
+    for name in chain_order(program.profiles):  # parents first: a group keeps what its first subject saw
+        for task in program.variants(name):
+            _lint_subject(program, groups, Context("profile", name, task), program.resolve(name, task), known)
     for model in program.models:
-        _lint_subject(program, groups, Context("model", model.name), model.params, known, None,
-                      info=model_info(program, model))
+        _lint_subject(program, groups, Context("model", model.name), model.params, known, info=model_info(program, model))
     for group in _drift(program, _declarations_in_error(sink)):
         groups.setdefault((group.finding.code or "", group.span.start, group.span.end, group.finding.message), group)
     rank = _context_rank(program)
@@ -147,113 +140,25 @@ def _subject(program: Program, opts: Options, kind: t.Literal["profile", "model"
     return Subject(opts, program.target, kind, info, comment_after)
 
 
-class _Reads(dict[str, t.Any]):
-    """Options that record which names a rule looked up (the rule's inputs)."""
-
-    __slots__ = ("reads",)
-    reads: set[t.Any]
-
-    def get(self, key: str, default: t.Any = None) -> t.Any:
-        self.reads.add(key)
-        return dict.get(self, key, default)
-
-    def __contains__(self, key: object) -> bool:
-        self.reads.add(key)
-        return dict.__contains__(self, key)
-
-    def __getitem__(self, key: str) -> t.Any:
-        self.reads.add(key)
-        return dict.__getitem__(self, key)
-
-
-# Per rule: the names it read and what it found, as (group key, finding, span, owner, related).
-_Located = tuple[tuple[str, int, int, str], Finding, Span, "Context", list[Related]]
-
-
-class _Results(msgspec.Struct):
-    """What every rule read and found for one option set."""
-
-    opts: Options
-    rules: list[tuple[frozenset[str], list[_Located]]]  # per rule, in RULES order
-    hits: list[int]  # the rules that found something
-    readers: dict[str, int] | None = None  # name -> bit mask of the rules that read it (built when first needed)
-
-    def readers_of(self) -> dict[str, int]:
-        if self.readers is None:
-            readers: dict[str, int] = {}
-            for index, (reads, _located) in enumerate(self.rules):
-                for name in reads:
-                    readers[name] = readers.get(name, 0) | 1 << index
-            self.readers = readers
-        return self.readers
-
-
-_ALL_RULES = (1 << len(RULES)) - 1
-
-
 def _lint_subject(
-    program: Program, groups: dict, ctx: Context, opts: Options, known: frozenset[str],
-    previous: _Results | None, *, info: t.Any = None,
-) -> _Results:
-    """Run the rules a subject needs, reuse the rest from `previous`, and record the findings under `ctx`.
-
-    A rule runs again only when one of the names it read last time (in `previous`)
-    holds another setting now; the others' findings stand as they were.
-    """
-    if previous is None:
-        rerun = _ALL_RULES
-        rules: list[tuple[frozenset[str], list[_Located]]] = [(frozenset(), [])] * len(RULES)
-        hits: list[int] = []
-    else:
-        before = previous.opts
-        readers = previous.readers_of()
-        rerun = 0
-        for n, setting in opts.items():
-            if before.get(n) is not setting:
-                rerun |= readers.get(n, 0)
-        if len(before) != len(opts) or rerun:
-            for n in before:
-                if n not in opts:
-                    rerun |= readers.get(n, 0)
-        rules = list(previous.rules)
-        hits = [index for index in previous.hits if not rerun >> index & 1]
-        for index in hits:
-            _add(groups, ctx, rules[index][1])
-        if not rerun:
-            return _Results(opts, rules, hits, readers)
-    view = _Reads(opts if opts.keys() <= known else {n: s for n, s in opts.items() if n in known})
+    program: Program, groups: dict, ctx: Context, opts: Options, known: frozenset[str], *, info: t.Any = None
+) -> None:
+    """Run every rule on one subject and record its findings under `ctx`."""
+    view = opts if opts.keys() <= known else {n: s for n, s in opts.items() if n in known}
     subject = _subject(program, view, ctx.kind, info)
-    index = 0
-    while rerun:
-        if rerun & 1:
-            view.reads = set()
-            located = []
-            for finding in RULES[index](subject):
-                if finding.code is None:
-                    continue
-                span, owner = _locate(program, finding, ctx, view)
-                key = (finding.code, span.start, span.end, finding.message)
-                related = [
-                    Related(view[name].span, f"`{name}` is set here") for name in finding.related if name in view
-                ]
-                located.append((key, finding, span, owner, related))
-            rules[index] = (frozenset(view.reads), located)
-            if located:
-                hits.append(index)
-                _add(groups, ctx, located)
-        rerun >>= 1
-        index += 1
-    return _Results(opts, rules, hits)
-
-
-def _add(groups: dict, ctx: Context, located: list[_Located]) -> None:
-    for key, finding, span, owner, related in located:
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = _Group(finding, span, owner, related)
-        if ctx not in group.seen:
-            group.seen.add(ctx)
-            group.contexts.append(ctx)
+    for rule in RULES:
+        for finding in rule(subject):
+            if finding.code is None:
+                continue
+            span, owner = _locate(program, finding, ctx, view)
+            key = (finding.code, span.start, span.end, finding.message)
+            group = groups.get(key)
+            if group is None:
+                related = [Related(view[n].span, f"`{n}` is set here") for n in finding.related if n in view]
+                group = groups[key] = _Group(finding, span, owner, related)
+            if ctx not in group.seen:
+                group.seen.add(ctx)
+                group.contexts.append(ctx)
 
 
 def _locate(program: Program, finding: Finding, ctx: Context, opts: Options) -> tuple[Span, Context]:

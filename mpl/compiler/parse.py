@@ -14,7 +14,6 @@ from __future__ import annotations
 import bisect
 import decimal
 import functools
-import gc
 import math
 import re
 import threading
@@ -480,11 +479,6 @@ def parse(source: SourceFile | str, sink: Sink | None = None) -> nodes.File:
         source = SourceFile("<string>", source)
     if sink is None:
         sink = Sink(source)
-    # A parse allocates millions of objects and frees none, which makes the
-    # collector walk the growing heap again and again (a third of the time at
-    # 10,000 profiles); syntax nodes hold no cycles, so pausing it loses nothing.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
         with _PARSING:
             try:
@@ -494,9 +488,6 @@ def parse(source: SourceFile | str, sink: Sink | None = None) -> nodes.File:
     except RecursionError:
         report_too_deep(sink)
         return nodes.File(span=Span(0, len(source.text)), source=source, decls=(), syntax_ok=False)
-    finally:
-        if collecting:
-            gc.enable()
     text = source.text
     return nodes.File(span=Span(0, len(text)), source=source, decls=decls, comments=scan_comments(text), syntax_ok=syntax_ok)
 

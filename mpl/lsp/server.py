@@ -55,11 +55,6 @@ from mpl.source import SourceFile
 
 DEBOUNCE_MS = 50
 READ_CHUNK = 64 * 1024  # the most read from stdin at a time
-# After an analysis, the collector's pass over its new objects waits for the next
-# change (it then runs inside that change's debounce delay) or for this long.
-SETTLE_S = 0.25
-# A typing pause this long ends with one full collection of the frozen heap too.
-SWEEP_S = 5.0
 logger = logging.getLogger(__name__)
 
 
@@ -78,7 +73,6 @@ class MplLanguageServer(LanguageServer):
         self.pending: dict[str, asyncio.TimerHandle] = {}
         self.ollama: Version | None = None
         self.debounce = DEBOUNCE_MS / 1000
-        self.collector = Collector()
 
     # -- transport -------------------------------------------------------------------
     def start_io(self, stdin: t.BinaryIO | None = None, stdout: t.BinaryIO | None = None) -> None:
@@ -224,32 +218,27 @@ class MplLanguageServer(LanguageServer):
             return self.documents[uri]
         self.waiting.pop(uri, None)
         root = uri_to_path(self.workspace.root_uri) if self.workspace.root_uri else None
-        self.collector.pause()
         try:
-            try:
-                doc = analyze_document(
-                    uri,
-                    text_document.source,
-                    text_document.version,
-                    parser=self.parsers.setdefault(uri, ChunkParser()),
-                    ollama=self.ollama,
-                    encoding=self.encoding,
-                    root=root,
-                    language=getattr(text_document, "language_id", None),
-                )
-            except Exception:  # a compiler bug must not take the editor's server down
-                logger.exception("analysing %s failed", uri)
-                self.parsers.pop(uri, None)
-                return self.documents.get(uri)
-            self.publish(doc, size)
-            return doc
-        finally:
-            self.collector.owe()
+            doc = analyze_document(
+                uri,
+                text_document.source,
+                text_document.version,
+                parser=self.parsers.setdefault(uri, ChunkParser()),
+                ollama=self.ollama,
+                encoding=self.encoding,
+                root=root,
+                language=getattr(text_document, "language_id", None),
+            )
+        except Exception:  # a compiler bug must not take the editor's server down
+            logger.exception("analysing %s failed", uri)
+            self.parsers.pop(uri, None)
+            return self.documents.get(uri)
+        self.publish(doc, size)
+        return doc
 
     def publish(self, doc: Document, size: int = 0) -> None:
         """Keep an analysis (of `size` bytes, none if refused) as the document's current one and publish its diagnostics."""
         uri = doc.uri
-        self.collector.retire(self.documents.get(uri))
         self.documents[uri] = doc
         freed = self.analysed.pop(uri, 0)
         if doc.refused is not None:
@@ -302,7 +291,6 @@ class MplLanguageServer(LanguageServer):
             handle.cancel()
         loop = asyncio.get_running_loop()
         self.pending[uri] = loop.call_later(self.debounce, self.analyze_now, uri)
-        self.collector.settle()  # while the delay runs
 
     def current(self, uri: str) -> Document | None:
         """The analysis of the text as it is now (analysing first if a change is pending)."""
@@ -330,94 +318,9 @@ class MplLanguageServer(LanguageServer):
             self.analyze_now(uri)
 
 
-class Collector:
-    """When the cyclic garbage collector runs: never during an analysis, once over its objects after.
-
-    An analysis of a large document makes some hundred thousand objects
-    (shifted syntax nodes, the program, diagnostics) and frees the previous
-    analysis' by reference counting; none of them are in reference cycles
-    (frozen msgspec structs, tuples, dicts). Left to itself, the collector ran
-    many times during each analysis and walked the whole document's objects
-    again in its older generations: 170 of 400 ms a change at 20,000 lines.
-
-    So the collector is paused for the analysis and the publishing of its
-    diagnostics, and stays paused until `settle`: when the next change arrives
-    (inside its debounce delay, off the latency the user sees) or `SETTLE_S`
-    after the analysis. `settle` first frees the analysis the new one replaced
-    (tens of thousands of objects, some milliseconds better spent after
-    publishing), then collects what is not frozen (the objects made since the
-    last settle, pygls's and asyncio's garbage among them: one pass over them,
-    not one per change for as long as they live) and freezes the survivors.
-    Frozen objects are still freed by reference counting when a newer analysis
-    replaces them. What freezing could leak is a cycle that forms later among
-    objects alive at the freeze (pygls's and asyncio's, say); so after a
-    `SWEEP_S` pause in typing one full collection unfreezes and sweeps the
-    whole heap, and no such garbage outlives a burst of typing.
-    """
-
-    def __init__(self) -> None:
-        self.owed = False  # objects made while paused wait for `settle`
-        self.swept = True  # nothing frozen since the last full collection
-        self.timer: asyncio.TimerHandle | None = None
-        self.retired: list[Document] = []  # replaced analyses, freed at the settle
-
-    def pause(self) -> None:
-        gc.disable()
-
-    def retire(self, doc: Document | None) -> None:
-        """Keep a replaced analysis until the settle, which frees it."""
-        if doc is not None:
-            self.retired.append(doc)
-
-    def owe(self) -> None:
-        """An analysis is done: settle soon, unless a change comes first and settles it."""
-        self.owed = True
-        if not self._arm(SETTLE_S, self.settle):
-            self.settle()  # no event loop (an analysis outside the server): now
-
-    def settle(self) -> None:
-        """Collect the objects made since the last settle, freeze the survivors, resume the collector."""
-        if not self.owed:
-            return
-        self.owed = False
-        self.retired.clear()
-        gc.collect()  # frozen objects are not walked: this is the young heap only
-        gc.freeze()
-        gc.enable()
-        self.swept = False
-        self._arm(SWEEP_S, self.sweep)
-
-    def sweep(self) -> None:
-        """One full collection, the frozen heap included, in a pause of typing."""
-        if self.owed or self.swept:
-            return
-        self.swept = True
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
-
-    def _arm(self, delay: float, callback: t.Callable[[], None]) -> bool:
-        """Run `callback` after `delay` instead of what was armed before; False without an event loop."""
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return False
-        self.timer = loop.call_later(delay, callback)
-        return True
-
-
 def warm_up() -> None:
     """Build what every analysis needs (the parser, the catalog) before the first document, then
-    freeze the start-up heap out of the cyclic garbage collector.
-
-    Without the freeze, each full collection rescans the parser tables, the
-    catalog and the modules (tens of thousands of long-lived objects) and adds
-    tens of milliseconds to an analysis every few keystrokes. Frozen objects
-    are still freed by reference counting.
-    """
+    freeze them with the rest of the start-up heap (`mpl.__main__` says why)."""
     analyze_document("untitled:warm-up.mprof", 'tasks t\nprofile p for t < temperature 0.5 >\nmodel m from "x" < use p >\n')
     gc.collect()
     gc.freeze()

@@ -22,16 +22,14 @@ an existing config.yaml in place (`mpl.targets.meton_into`).
 from __future__ import annotations
 
 import functools
-import itertools
 import math
-import operator
 import re
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
 from mpl.catalog import OptionSpec, Version, catalog
-from mpl.compiler.program import Options, Program, Setting
+from mpl.compiler.program import Options, Program
 from mpl.diagnostics import Related, Sink
 from mpl.targets.base import OutputFile, Target, task_variants, typed
 
@@ -112,15 +110,17 @@ class MetonTarget(Target):
     # -- what is written ----------------------------------------------------
 
     def entries(self, program: Program) -> list[tuple[str, str | None, str | None, Options]]:
-        """(name, profile, task, options) for every profile and differing variant.
-
-        Kept for the last program asked about: `check` and `emit` read the same list.
-        """
-        return _entries(program)
+        """(name, profile, task, options) for every profile and differing variant."""
+        found: list[tuple[str, str | None, str | None, Options]] = [
+            (name, name, None, program.resolve(name)) for name in program.profiles
+        ]
+        for profile, task in task_variants(program):
+            found.append((f"{profile}-{task}", profile, task, program.resolve(profile, task)))
+        return found
 
     def presets(self, program: Program) -> list[Preset]:
         """Every entry of `parameter_profiles`, with the keys it lists when written anew."""
-        lines = self._lines(program)
+        lines = _Lines(self, program)  # one for all: the presets repeat a few lines thousands of times
         base = program.resolve(program.default) if program.default is not None else None
         return [
             Preset(name, profile, task, self._description(program, profile, task), lines.of(options),
@@ -151,14 +151,11 @@ class MetonTarget(Target):
 
     def values(self, program: Program, options: Options) -> list[MetonValue]:
         """All fourteen keys, in Meton's order, as Meton must hold them to mean `options`."""
-        return [line.meaning for line in self._lines(program).of(options)]
+        return [line.meaning for line in self.lines(program, options)]
 
-    def _lines(self, program: Program) -> _Lines:
-        """The settings lines of `program`, memoised for the last program asked about."""
-        last = getattr(self, "_last_lines", None)
-        if last is None or last.program is not program:
-            last = self._last_lines = _Lines(self, program)
-        return last
+    def lines(self, program: Program, options: Options) -> list[Line]:
+        """The fourteen lines of one `settings` mapping, in Meton's order."""
+        return _Lines(self, program).of(options)
 
     @functools.cached_property
     def _NAMES(self) -> dict[str, str]:  # noqa: N802 - a constant of the class
@@ -209,12 +206,8 @@ class MetonTarget(Target):
     def check(self, program: Program, sink: Sink) -> None:
         profiles = program.profiles
         capped = program.target >= NUM_PREDICT_CAP_SINCE  # a negative num_predict is written as 10 x num_ctx
-        # One diagnostic per statement, however many profiles inherit it. `check_setting`
-        # takes all the settings of one statement alike (they hold its one literal; those of
-        # an append are lists, which it judges by name alone), so a value it has accepted
-        # once is passed by value, and only the others are told apart by statement.
+        # One diagnostic per statement, however many profiles and variants inherit it.
         statements: set[tuple[int, str]] = set()
-        accepted: set[tuple[str, type, t.Any]] = set()
         unset = self._inexpressible_defaults(program)
         for name, profile, task, options in self.entries(program):
             if task is not None and name in profiles:
@@ -227,23 +220,13 @@ class MetonTarget(Target):
             for parameter, leaving in unset.items():
                 if parameter not in options:
                     leaving.setdefault(profile)  # type: ignore[arg-type]
-            if task is not None:  # a variant: the settings it shares with its profile were seen with it
-                own = program.resolve(profile)  # type: ignore[arg-type]
-                settings: t.Iterable[Setting] = itertools.compress(
-                    options.values(), map(operator.is_not, options.values(), map(own.get, options)))
-            else:
-                settings = options.values()
-            for setting in settings:
-                value = setting.value
-                if (setting.name, type(value), value) in accepted:
-                    continue
+            for setting in options.values():
                 statement = (setting.span.start, setting.name)
                 if statement in statements:
                     continue
                 statements.add(statement)
-                if (capped and setting.name == "num_predict" and _negative(value)  # written as 10 x num_ctx
-                        or self.check_setting(program, setting, sink)):
-                    accepted.add((setting.name, type(value), value))
+                if not (capped and setting.name == "num_predict" and _negative(setting.value)):  # written as 10 x num_ctx
+                    self.check_setting(program, setting, sink)
         self._check_unexpressible(program, sink, unset)
         if not self.complete and program.default is not None:
             self._check_history(program, sink)
@@ -256,7 +239,7 @@ class MetonTarget(Target):
         """
         assert program.default is not None
         presets = self.presets(program)
-        start = {line.meaning.key: line.meaning for line in self._lines(program).of(program.resolve(program.default))}
+        start = {value.key: value for value in self.values(program, program.resolve(program.default))}
         found: list[str] = []
         example: tuple[str, Preset, Preset] | None = None
         known = catalog().options
@@ -388,14 +371,18 @@ class MetonTarget(Target):
         doc.append(Entry("parameter_profiles", self.profiles_block(program, self.presets(program))))
         return doc
 
-    def profiles_block(self, program: Program, presets: t.Iterable[Preset]) -> Profiles:
+    def profiles_block(self, program: Program, presets: t.Iterable[Preset]) -> list[Entry]:
         """`parameter_profiles` entries of `presets`, each with the keys it lists."""
-        aligned = self._lines(program).aligned
-        return Profiles(ProfileBlock(yaml_str(p.name), yaml_str(p.description), Lines(p.shown(), aligned)) for p in presets)
+        entries = []
+        for preset in presets:
+            name = yaml_str(preset.name)
+            entries.append(Entry(name, [Entry("name", name), Entry("description", yaml_str(preset.description)),
+                                        Entry("settings", Lines(preset.shown()))]))
+        return entries
 
     def settings_block(self, program: Program, options: Options) -> Lines:
         """One `settings` mapping: all fourteen keys, unset ones with their note."""
-        return self._lines(program).block(options)
+        return Lines(self.lines(program, options))
 
     def header(self, program: Program) -> str:
         if self.complete or program.default is None:
@@ -430,7 +417,7 @@ class Entry(t.NamedTuple):
     """One `key: value` of a block mapping: `value` is YAML text, a nested mapping or settings lines."""
 
     key: str
-    value: str | list[Entry] | Lines | Profiles
+    value: str | list[Entry] | Lines
     comment: str | None = None
 
 
@@ -452,79 +439,18 @@ class Line:
         """`key: value`, as YAML."""
         return f"{self.meaning.key}: {yaml_number(self.meaning.value)}"
 
-    @functools.cached_property
-    def width(self) -> int:
-        return len(self.text)
 
-
-class Aligned(dict):  # type: ignore[type-arg]  # Line -> str
-    """Lines as written with their comments starting `comments` columns after the key, made on first use."""
-
-    def __init__(self, comments: int) -> None:
-        super().__init__()
-        self.comments = comments
-
-    def __missing__(self, line: Line) -> str:
-        text = self[line] = line.text.ljust(self.comments) + line.comment if line.comment else line.text
-        return text
-
-
-class Lines:
-    """A `settings` mapping as its lines, in Meton's order.
-
-    `aligned` (shared by a program's mappings) keeps each line's text per comment
-    column, so that a mapping is written by joining texts looked up in C.
-    """
-
-    __slots__ = ("lines", "aligned")
-
-    def __init__(self, lines: list[Line], aligned: dict[int, Aligned]) -> None:
-        self.lines = lines
-        self.aligned = aligned
-
-    def __len__(self) -> int:
-        return len(self.lines)
-
-    def render(self, column: int, out: list[str]) -> None:
-        """Write the lines at `column`, comments two spaces after the longest `key: value`."""
-        comments = max(map(_WIDTH, self.lines)) + 2
-        texts = self.aligned.get(comments)
-        if texts is None:
-            texts = self.aligned[comments] = Aligned(comments)
-        pad = " " * column
-        out.append(pad + f"\n{pad}".join(map(texts.__getitem__, self.lines)) + "\n")
-
-
-_WIDTH = operator.attrgetter("width")
-
-
-class ProfileBlock(t.NamedTuple):
-    """One item of `parameter_profiles`: its name and description as YAML, and its settings."""
-
-    name: str
-    description: str
-    settings: Lines
-
-
-class Profiles(list):  # type: ignore[type-arg]  # of ProfileBlock
-    """`parameter_profiles`: the mapping of every profile by name.
-
-    Written as `_render` writes the same entries (`NAME: {name, description,
-    settings}`, none with a comment), one f-string per profile: a file may hold
-    tens of thousands.
-    """
+class Lines(list[Line]):
+    """A `settings` mapping as its lines, in Meton's order."""
 
     __slots__ = ()
 
-    def render(self, column: int, indent: int, out: list[str]) -> None:
-        pad, inner = " " * column, " " * (column + indent)
-        for name, description, settings in self:
-            out.append(f"{pad}{name}:\n{inner}name: {name}\n{inner}description: {description}\n{inner}settings:")
-            if settings:
-                out.append("\n")
-                settings.render(column + 2 * indent, out)
-            else:  # a preset that changes nothing over models.settings
-                out.append(" {}\n")
+    def render(self, column: int, out: list[str]) -> None:
+        """Write the lines at `column`, comments two spaces after the longest `key: value`."""
+        comments = max(len(line.text) for line in self) + 2
+        pad = " " * column
+        for line in self:
+            out.append(f"{pad}{line.text.ljust(comments)}{line.comment}\n" if line.comment else f"{pad}{line.text}\n")
 
 
 def render_yaml(entries: list[Entry], column: int, indent: int) -> str:
@@ -559,9 +485,6 @@ def _render(entries: list[Entry], column: int, indent: int, out: list[str]) -> N
         elif isinstance(value, Lines):
             out.append(f"{pad}{key}:\n")
             value.render(column + indent, out)
-        elif isinstance(value, Profiles):
-            out.append(f"{pad}{key}:\n")
-            value.render(column + indent, indent, out)
         else:
             out.append(f"{pad}{key}:\n")
             _render(value, column + indent, indent, out)
@@ -626,29 +549,6 @@ def _escape(ch: str) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
-def _entries(program: Program) -> list[tuple[str, str | None, str | None, Options]]:
-    """(name, profile, task, options) for every profile and differing variant of `program`.
-
-    Memoised for the last program asked about, at module level: `mpl compile` checks
-    and emits with two instances of the target. The memo holds that program, so that
-    no other can take its identity, and is one tuple, read and replaced whole.
-    """
-    global _last_entries
-    last = _last_entries
-    if last is not None and last[0] is program:
-        return last[1]
-    found: list[tuple[str, str | None, str | None, Options]] = [
-        (name, name, None, program.resolve(name)) for name in program.profiles
-    ]
-    for profile, task in task_variants(program):
-        found.append((f"{profile}-{task}", profile, task, program.resolve(profile, task)))
-    _last_entries = (program, found)
-    return found
-
-
-_last_entries: tuple[Program, list[tuple[str, str | None, str | None, Options]]] | None = None
-
-
 class _Lines:
     """The settings lines of one program's options, each `Line` made once.
 
@@ -659,7 +559,6 @@ class _Lines:
     """
 
     def __init__(self, meton: MetonTarget, program: Program) -> None:
-        self.program = program  # held: `MetonTarget._lines` compares it by identity
         self.target = target = program.target
         self.chosen = chosen = _chosen(program)
         names = [(key, meton._NAMES.get(key, key)) for key in meton.RANGES]
@@ -672,12 +571,7 @@ class _Lines:
         self.num_ctx_at = [name for _, name, _, _ in self.keys].index("num_ctx")
         self.max_tokens_at = [name for _, name in names].index("num_predict")
         self.max_tokens: dict[t.Any, Line] = {}  # by (type, value or None when unset, num_ctx)
-        self.aligned: dict[int, Aligned] = {}  # the lines' texts by comment column
         self.zeros: dict[tuple[str, float, int | None], Line] = {}  # float zeros, by key and sign
-
-    def block(self, options: Options) -> Lines:
-        """The `settings` mapping of `options`."""
-        return Lines(self.of(options), self.aligned)
 
     def of(self, options: Options) -> list[Line]:
         """The fourteen lines of one `settings` mapping, in Meton's order."""

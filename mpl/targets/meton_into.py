@@ -168,9 +168,7 @@ class _Editor:
         self.edits: list[tuple[int, int, int, str]] = []  # (start, end, order, text)
         self.remarks: list[str] = []
         self.indent = self._guess_indent()
-        self.aligned = target._lines(program).aligned
-        lines = target._lines(program)
-        self.default = lines.of(program.resolve(program.default)) if program.default is not None else None
+        self.default = target.lines(program, program.resolve(program.default)) if program.default is not None else None
         self.presets = target.presets(program)
         # What the result must hold, checked by `_verify`: the presets by name, each with the keys it must list.
         self.wanted: dict[str, tuple[Preset, set[str]]] = {}
@@ -287,7 +285,7 @@ class _Editor:
         if self.target.primary is not None:
             models.append(Entry("primary", yaml_str(self.target.primary)))
         if self.default is not None:
-            models.append(Entry("settings", Lines(self.default, self.aligned)))
+            models.append(Entry("settings", Lines(self.default)))
         return render_yaml([Entry("models", models)], column, self.indent)
 
     def models(self, root: MappingNode, key: Node) -> None:
@@ -320,7 +318,7 @@ class _Editor:
                               anew=set(MetonTarget.RANGES))
             else:
                 self.insert(self.entry_span(node, len(node.value) - 1)[1],
-                            render_yaml([Entry("settings", Lines(self.default, self.aligned))], column, self.indent))
+                            render_yaml([Entry("settings", Lines(self.default))], column, self.indent))
 
     def settings_required(self) -> set[str]:
         """The keys `models.settings` must list: those whose value Meton's own default would not give."""
@@ -355,7 +353,7 @@ class _Editor:
         if (not isinstance(listed, dict) or self.doc.merged(node)
                 or (node.flow_style and (missing or whole)) or (not node.value and missing)):
             keys = need if anew is None else anew
-            self.rewrite(mapping, index, Entry("settings", Lines([by_key[k] for k in by_key if k in keys], self.aligned)),
+            self.rewrite(mapping, index, Entry("settings", Lines([by_key[k] for k in by_key if k in keys])),
                          f"{where} is written anew in block style (mpl changes block mappings key by key)"
                          if isinstance(listed, dict) and listed else None)
             return keys
@@ -367,7 +365,7 @@ class _Editor:
                 self.replace(start, end, " " * k_node.start_mark.column + _line_text(line) + "\n")
         if missing:
             out: list[str] = []
-            Lines([by_key[k] for k in missing], self.aligned).render(node.value[0][0].start_mark.column, out)
+            Lines([by_key[k] for k in missing]).render(node.value[0][0].start_mark.column, out)
             self.insert(self.entry_span(node, len(node.value) - 1)[1], "".join(out))
         return need
 
@@ -422,11 +420,10 @@ class _Editor:
                 continue
             self.preset(node, at, preset)
         if added:
-            out: list[str] = []
-            self.target.profiles_block(self.program, added).render(column, self.indent, out)
+            text = render_yaml(self.target.profiles_block(self.program, added), column, self.indent)
             for preset in added:
                 self.wanted[preset.name] = (preset, set(preset.listed))
-            self.insert(self.entry_span(node, len(node.value) - 1)[1], "".join(out))
+            self.insert(self.entry_span(node, len(node.value) - 1)[1], text)
 
     def preset(self, profiles: MappingNode, index: int, preset: Preset) -> None:
         from yaml.nodes import ScalarNode
@@ -443,9 +440,7 @@ class _Editor:
                           tuple(k for k in MetonTarget.RANGES if k in keys))
             self.wanted[preset.name] = (kept, keys)
             start, end = self.entry_span(profiles, index)
-            out: list[str] = []
-            self.target.profiles_block(self.program, [kept]).render(key.start_mark.column, self.indent, out)
-            self.replace(start, end, "".join(out))
+            self.replace(start, end, render_yaml(self.target.profiles_block(self.program, [kept]), key.start_mark.column, self.indent))
             self.remarks.append(f"preset `{preset.name}` is written anew in block style "
                                 "(mpl changes block mappings key by key)")
             return
@@ -472,7 +467,7 @@ class _Editor:
         else:
             keys = set(preset.listed)
             self.insert(self.entry_span(node, len(node.value) - 1)[1],
-                        render_yaml([Entry("settings", Lines(preset.shown(), self.aligned))], column, self.indent))
+                        render_yaml([Entry("settings", Lines(preset.shown()))], column, self.indent))
         self.wanted[preset.name] = (preset, keys)
 
 
