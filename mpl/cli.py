@@ -654,11 +654,13 @@ def fmt(
 
 from mpl.targets import BuildTargetName  # noqa: E402  (the registry's server targets)
 
+_OLLAMA = BuildTargetName("ollama")
+
 
 @app.command()
 def build(
     names: t.Annotated[t.Optional[list[str]], typer.Argument(help="Models to build (those they are built from come along).", show_default=False, metavar="NAME...")] = None,
-    target: t.Annotated[BuildTargetName, typer.Option("--target", "-t", help="Where to build (only `ollama`).")] = BuildTargetName.ollama,
+    target: t.Annotated[BuildTargetName, typer.Option("--target", "-t", help="Where to build (only `ollama`).")] = _OLLAMA,
     file: t.Annotated[t.Optional[Path], typer.Option("--file", "-f", help="The .mprof source. Default: the configuration's one `sources` file, else the one *.mprof in the current folder.", show_default=False)] = None,
     all_: t.Annotated[bool, typer.Option("--all", help="Build every model of the file.")] = False,
     host: t.Annotated[t.Optional[str], typer.Option("--host", envvar="OLLAMA_HOST", help="Ollama server URL. Default: $OLLAMA_HOST, else the configuration's `host` (each of them), else http://127.0.0.1:11434.", show_default=False)] = None,
@@ -742,7 +744,7 @@ def eval_(
         configured = found[0] if len(found) == 1 else None
     options = EvalOptions(cases=cases, arms=list(arm or []), source=file, repeat=repeat, seed=seed, host=host, json=json_out,
                           report=report, concurrency=concurrency, timeout=timeout,
-                          fail_if_worse=tuple(fail_if_worse) if fail_if_worse else None, configured=configured)
+                          fail_if_worse=(fail_if_worse[0], fail_if_worse[1]) if fail_if_worse else None, configured=configured)
     raise typer.Exit(run_eval(options, sys.stdout, sys.stderr, colour=_use_colour(sys.stderr)))
 
 
@@ -881,14 +883,14 @@ def explain(
         raise typer.Exit(0)
     if code is None:
         _usage_error("name a code (`mpl explain MPL301`) or a name (`mpl explain unknown-parameter`), or give --list")
-    spec = CODES.get(code.upper()) or next((c for c in CODES.values() if c.name == code.lower()), None)
-    if spec is None:
+    found = CODES.get(code.upper()) or next((c for c in CODES.values() if c.name == code.lower()), None)
+    if found is None:
         from mpl.compiler.names import suggest
 
         guess = f"MPL{code}" if code.isdigit() and f"MPL{code}" in CODES else suggest(code, [*CODES, *(c.name for c in CODES.values())])
         hint = f"; did you mean `{guess}`?" if guess else ""
         _usage_error(f"unknown diagnostic code `{code}`{hint} (`mpl explain --list` lists them)")
-    typer.echo(f"{spec.code} ({spec.name}, {spec.severity})\n\n{spec.summary}\n\nWhy: {spec.why}\n\nFix: {spec.fix}")
+    typer.echo(f"{found.code} ({found.name}, {found.severity})\n\n{found.summary}\n\nWhy: {found.why}\n\nFix: {found.fix}")
 
 
 SubjectArg = t.Annotated[
@@ -1027,7 +1029,7 @@ def _app_for(argv: t.Sequence[str]) -> typer.Typer:
     """
     if len(argv) > 1:
         for info in app.registered_commands:
-            name = info.name or info.callback.__name__.lower().replace("_", "-")  # typer's own rule
+            name = info.name or getattr(info.callback, "__name__", "").lower().replace("_", "-")  # typer's own rule
             if name == argv[1]:
                 single = copy.copy(app)
                 single.registered_commands = [info]

@@ -582,15 +582,15 @@ class _Lines:
             for key, name, table, unset in self.keys
         ]
         num_ctx = out[self.num_ctx_at].meaning.value
-        setting = get("num_predict")
-        value = setting.value if setting is not None else None
-        line = self.max_tokens.get((type(value), value, num_ctx))
+        predict = get("num_predict")
+        count = predict.value if predict is not None else None
+        line = self.max_tokens.get((type(count), count, num_ctx))
         if line is None:
-            if setting is None:
+            if predict is None:
                 line = Line(_unset_value("max_tokens", "num_predict", self.target, num_ctx, self.chosen))
                 self.max_tokens[(type(None), None, num_ctx)] = line
             else:
-                line = self._set("max_tokens", "num_predict", value, self.max_tokens, num_ctx)
+                line = self._set("max_tokens", "num_predict", count, self.max_tokens, num_ctx)
         out.insert(self.max_tokens_at, line)
         return out
 
@@ -651,7 +651,9 @@ def _unset_value(key: str, name: str, target: Version, num_ctx: int = 0, chosen:
         note = (f"unset (-1): {ollama} caps it at 10 x num_ctx" if target >= NUM_PREDICT_CAP_SINCE
                 else f"unset (-1, no limit in {ollama}); Meton needs a count, see MPL507")
         return MetonValue(key, 10 * num_ctx, note)
-    return MetonValue(key, typed(name, spec.default_in(target)), f"unset: {ollama}'s default")
+    default = spec.default_in(target)
+    assert default is not None, name  # every key Meton writes has a default in each release that knows it
+    return MetonValue(key, typed(name, default), f"unset: {ollama}'s default")
 
 
 def _chosen(program: Program) -> bool:
