@@ -21,18 +21,22 @@ import threading
 import typing as t
 
 import msgspec.structs
-from lark import (
-    Lark,
-    Token,
-    Transformer,
-    UnexpectedCharacters,
-    UnexpectedInput,
-    UnexpectedToken,
-)
 
-from mpl.compiler import lexicon, nodes
-from mpl.diagnostics import Diagnostic, Sink
-from mpl.source import SourceFile, Span
+from mpl._imports import without_optional
+
+with without_optional("regex"):  # lark uses it only for `Lark(regex=True)`
+    from lark import (
+        Lark,
+        Token,
+        Transformer,
+        UnexpectedCharacters,
+        UnexpectedInput,
+        UnexpectedToken,
+    )
+
+from mpl.compiler import lexicon, nodes  # noqa: E402
+from mpl.diagnostics import Diagnostic, Sink  # noqa: E402
+from mpl.source import SourceFile, Span  # noqa: E402
 
 MAX_SYNTAX_ERRORS = 50
 
