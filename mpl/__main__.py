@@ -32,6 +32,7 @@ def main() -> None:
     into a silent exit 130, which is said here). A Ctrl-C after the work is
     done is ignored.
     """
+    command = ""
     try:
         signal.signal(signal.SIGINT, _end_at_once)
         gc.disable()
@@ -52,9 +53,33 @@ def main() -> None:
     except SystemExit as exc:
         if exc.code == 130 and isinstance(getattr(exc.__context__, "__cause__", None), KeyboardInterrupt):
             _interrupted()  # typer's `raise Exit(130) from KeyboardInterrupt`
+        if command in _QUICK_EXIT and isinstance(exc.code, int) and exc.code in (0, 1, 2):
+            _exit_now(exc.code)
         raise
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# Commands that write nothing but their report, whose process ends without the
+# interpreter's teardown (see `_exit_now`).
+_QUICK_EXIT = frozenset({"check"})
+
+
+def _exit_now(code: int) -> None:
+    """End the process with `code` once standard output and error are flushed, without the interpreter's teardown.
+
+    The teardown frees every module and object one by one (typer's, lark's,
+    mpl's tables): some 3 ms of a `mpl check`, for a process that has nothing
+    left to write or close. When a stream cannot be flushed (a closed pipe),
+    the usual exit runs and says so.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
 
 
 def _end_at_once(signum: int, frame: object) -> None:

@@ -612,38 +612,54 @@ def _toml_error_offset(text: str, message: str) -> int:
 # -- the cache of validated files ------------------------------------------------
 
 
-def _cache_path(path: Path, data: bytes) -> Path | None:
+# An entry is named by a CRC of the file (`zlib` is loaded anyway; `hashlib` would
+# load OpenSSL, some 2 ms of every `mpl check`) and holds the file's own text, which
+# a read compares (as Latin-1, which any bytes are): two files with the same CRC
+# only cost a validation.
+
+
+def _cache_key(path: Path, data: bytes) -> bytes:
+    from mpl import __version__
+
+    return f"{__version__}\0{path.name}\0".encode() + data
+
+
+def _cache_path(key: bytes) -> Path | None:
     configured = os.environ.get("MPL_CACHE_DIR")
     if configured == "":
         return None
-    import hashlib
-
-    from mpl import __version__
+    import zlib
 
     folder = configured or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "mpl")
-    digest = hashlib.sha256(f"{__version__}\0{path.name}\0".encode() + data).hexdigest()[:32]
-    return Path(folder) / "config" / f"{digest}.json"
+    return Path(folder) / "config" / f"{zlib.crc32(key):08x}-{len(key)}.json"
 
 
 def _cache_read(path: Path, data: bytes) -> dict[str, t.Any] | None:
-    cache = _cache_path(path, data)
+    key = _cache_key(path, data)
+    cache = _cache_path(key)
     if cache is None:
         return None
     try:
-        return msgspec.json.decode(cache.read_bytes())
+        entry = msgspec.json.decode(cache.read_bytes())
     except (OSError, msgspec.DecodeError):
         return None
+    if not isinstance(entry, dict) or entry.get("key") != key.decode("latin-1"):
+        return None
+    settings = entry.get("settings")
+    return settings if isinstance(settings, dict) else None
 
 
 def _cache_write(path: Path, data: bytes, settings: dict[str, t.Any]) -> None:
-    cache = _cache_path(path, data)
+    key = _cache_key(path, data)
+    cache = _cache_path(key)
     if cache is None:
         return
     from mpl.output import write_atomic
 
+    entry = {"key": key.decode("latin-1"), "settings": settings}
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(cache, msgspec.json.encode(settings), follow_links=False)
+        write_atomic(cache, msgspec.json.encode(entry), follow_links=False)
     except OSError:
         pass
 

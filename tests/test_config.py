@@ -395,3 +395,18 @@ def test_check_reads_standard_input_and_folders(tmp_path: Path, monkeypatch: pyt
     write(tmp_path / "d" / "e" / "b.mprof", "profile b < min_pp 1 >\n")
     result = invoke("check", str(tmp_path / "d"))
     assert result.exit_code == 1 and "b.mprof:1:13: error[MPL301]" in result.output
+
+
+def test_a_cache_entry_of_another_file_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries are named by a CRC: one that holds another file's text (a CRC collision) means validating again."""
+    monkeypatch.setenv("MPL_CACHE_DIR", str(tmp_path / "cache"))
+    write(tmp_path / "mpl.toml", 'ollama = "0.6"\n')
+    first = load_config([tmp_path / "p.mprof"])
+    (entry,) = (tmp_path / "cache" / "config").glob("*.json")
+    entry.write_text(entry.read_text().replace("0.6", "0.5"))  # the entry of `ollama = "0.5"`, under this name
+    import mpl.config
+
+    validated: list[object] = []
+    real = mpl.config._validate
+    monkeypatch.setattr(mpl.config, "_validate", lambda *a: validated.append(a) or real(*a))
+    assert load_config([tmp_path / "p.mprof"]) == first and validated

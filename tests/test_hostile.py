@@ -285,8 +285,9 @@ def test_the_one_reader_reads_what_gguf_wrote(tmp_path):
 def test_mpl_check_does_not_import_numpy_or_gguf(tmp_path):
     write_adapter(tmp_path / "lora.gguf")
     (tmp_path / "x.mprof").write_text('model m from "qwen3:8b" < adapter "./lora.gguf" >\n')
-    code = ("import sys, runpy; sys.argv = ['mpl', 'check', sys.argv[1]]\n"
-            "try:\n    runpy.run_module('mpl', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    # `mpl.cli.main`, not the script's `mpl.__main__.main`: that one ends a check with `os._exit`.
+    code = ("import sys; from mpl.cli import main; sys.argv = ['mpl', 'check', sys.argv[1]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "print('heavy:', sorted(m for m in ('numpy', 'gguf') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.mprof")], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
