@@ -1,11 +1,9 @@
 """Parse: source text to the syntax tree of `mpl.compiler.nodes`, with syntax diagnostics.
 
-The grammar is `grammar/profile.lark` (package `mpl.grammar`); its parser is
-lark's LALR parser as lark's stand-alone tool generates it
-(`mpl.compiler._profile_parser`, made by `scripts/gen_parser.py`), built once per
-process with the node builder given to `Lark(...)`, so that nodes are built at
-each reduction and no parse tree is made (lark's fastest documented
-configuration). Only `_Nodes` knows rule names. Syntax
+The grammar is `grammar/profile.lark` (package `mpl.grammar`), built once per
+process as lark's LALR parser with the node builder given to `Lark(...)`, so
+that nodes are built at each reduction and no parse tree is made (lark's
+fastest documented configuration). Only `_Nodes` knows rule names. Syntax
 errors are reported to the sink and the parser recovers declaration by
 declaration, blanking the offending line, so that the rest of the file still
 gets its semantic diagnostics.
@@ -26,9 +24,8 @@ import msgspec.structs
 from mpl._imports import without_optional
 
 with without_optional("regex"):  # lark uses it only for `Lark(regex=True)`
-    from mpl.compiler._profile_parser import (
+    from lark import (
         Lark,
-        Lark_StandAlone,
         Token,
         Transformer,
         UnexpectedCharacters,
@@ -58,10 +55,47 @@ _PHRASES = {
 def parser() -> Lark:
     """The LALR parser for `profile.lark`, built once per process.
 
-    Its tables come with the generated module (`scripts/gen_parser.py`): nothing
-    is computed from the grammar at run time, and nothing is cached on disk.
+    Building the LALR tables costs more than the rest of `mpl check`, so lark
+    keeps them in the user's cache directory (never beside the installed
+    package). Lark checks the grammar's hash on load and rebuilds a stale or
+    unreadable cache; a cache that cannot be written only costs time.
     """
-    return Lark_StandAlone(transformer=_NODES)
+    grammar = lexicon.grammar_text()
+    options: dict[str, t.Any] = {
+        "parser": "lalr",
+        "keep_all_tokens": True,  # a rule's keywords and brackets give its span
+        "maybe_placeholders": False,
+    }
+    return Lark(grammar, transformer=_NODES, cache=_cache_file(grammar + repr(sorted(options.items()))), **options)
+
+
+def _cache_file(key: str) -> str | bool:
+    """Where lark keeps the built parser: `$MPL_CACHE_DIR`, else the XDG cache dir.
+
+    The name holds a digest of the grammar and the parser's options (`key`), so
+    that two versions of mpl sharing the folder do not overwrite each other's
+    cache on every run. Returns False (no cache) when `MPL_CACHE_DIR` is set to
+    an empty string or no cache directory can be made.
+    """
+    import hashlib
+    import os
+
+    import lark
+
+    configured = os.environ.get("MPL_CACHE_DIR")
+    if configured == "":
+        return False
+    if configured:
+        folder = configured
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "mpl")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return False
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return os.path.join(folder, f"profile-grammar-lark{lark.__version__}-{digest}.cache")
 
 
 @functools.cache
@@ -251,7 +285,7 @@ _D = t.TypeVar("_D", bound=nodes.Decl)
 _Children: t.TypeAlias = "list[t.Any]"  # a rule's children: tokens and nodes
 
 
-class _Nodes(Transformer):
+class _Nodes(Transformer):  # type: ignore[type-arg]
     """One method per grammar rule: the rule's children, to a node.
 
     Given to `Lark(transformer=...)`, so lark calls a method at each reduction
@@ -467,7 +501,7 @@ def _parse_file(source: SourceFile, sink: Sink) -> tuple[tuple[nodes.Decl, ...],
     trial = Sink(source)
     _NODES.begin(trial, 0)
     try:
-        decls: tuple[nodes.Decl, ...] = parser().parse(text)
+        decls: tuple[nodes.Decl, ...] = parser().parse(text)  # type: ignore[assignment]
     except UnexpectedInput:
         done = _NODES.decls
     else:
@@ -555,7 +589,7 @@ def _parse_chunk(source: SourceFile, sink: Sink, start: int, end: int) -> tuple[
         attempt = Sink(source)  # escapes are reported by the attempt that succeeds
         _NODES.begin(attempt, start)
         try:
-            decls: tuple[nodes.Decl, ...] = parser().parse(text + appended)
+            decls: tuple[nodes.Decl, ...] = parser().parse(text + appended)  # type: ignore[assignment]
             break
         except UnexpectedInput as exc:
             syntax_ok = False
