@@ -36,6 +36,10 @@ def main() -> None:
     try:
         signal.signal(signal.SIGINT, _end_at_once)
         gc.disable()
+        from mpl._imports import without_optional
+
+        with without_optional("typing_extensions"):  # msgspec works without it, and mpl uses none of its types
+            import msgspec  # noqa: F401  (the first import of it, wherever the command leads)
         from mpl import cli
 
         command = sys.argv[1] if len(sys.argv) > 1 else ""

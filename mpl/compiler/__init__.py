@@ -11,19 +11,16 @@ from __future__ import annotations
 import typing as t
 from pathlib import Path
 
-from mpl._imports import without_optional
+import msgspec
 
-with without_optional("typing_extensions"):  # msgspec works without it, and mpl uses none of its types
-    import msgspec
-
-from mpl.compiler import nodes  # noqa: E402
-from mpl.compiler.check import check, check_syntax  # noqa: E402
-from mpl.compiler.lint import lint  # noqa: E402
-from mpl.compiler.policy import apply_policy  # noqa: E402
-from mpl.compiler.parse import parse, report_too_deep  # noqa: E402
-from mpl.compiler.resolve import file_target, resolve  # noqa: E402
-from mpl.diagnostics import Diagnostic, Sink  # noqa: E402
-from mpl.source import MAX_BYTES, SourceFile, Span, read_binary, read_file  # noqa: E402, F401 (MAX_BYTES re-exported)
+from mpl.compiler import nodes
+from mpl.compiler.check import check, check_syntax
+from mpl.compiler.lint import lint
+from mpl.compiler.policy import apply_policy
+from mpl.compiler.parse import parse, report_too_deep
+from mpl.compiler.resolve import file_target, resolve
+from mpl.diagnostics import Diagnostic, Sink
+from mpl.source import MAX_BYTES, SourceFile, Span, read_binary, read_file  # noqa: F401 (MAX_BYTES re-exported)
 
 if t.TYPE_CHECKING:
     from mpl.catalog import Version

@@ -285,7 +285,7 @@ _D = t.TypeVar("_D", bound=nodes.Decl)
 _Children: t.TypeAlias = "list[t.Any]"  # a rule's children: tokens and nodes
 
 
-class _Nodes(Transformer):  # type: ignore[type-arg]
+class _Nodes(Transformer):
     """One method per grammar rule: the rule's children, to a node.
 
     Given to `Lark(transformer=...)`, so lark calls a method at each reduction
