@@ -156,8 +156,14 @@ def _check_in_the_way(final: Path) -> None:
         raise OutputError(f"cannot write {final}: it is not a regular file; no output was changed")
 
 
+def _create(path: Path) -> int:
+    """Create a temporary file that must not exist yet (never through a link); its descriptor."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    return os.open(path, flags, 0o600)
+
+
 def _write_new(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    fd = _create(path)
     try:
         view = memoryview(data)
         while view:
@@ -239,13 +245,8 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, follow_lin
     if mode is None:
         mode = stat.S_IMODE(info.st_mode) if info is not None and stat.S_ISREG(info.st_mode) else _new_file_mode()
     tmp = temporary_name(final, "new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+        _write_new(tmp, data, mode)
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -372,8 +373,7 @@ class StreamedOutputs:
                 current = step.final
                 _check_in_the_way(step.final)
                 step.new = temporary_name(step.final, "new")
-                fd = os.open(step.new, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-                self._handles.append(os.fdopen(fd, "wb"))
+                self._handles.append(os.fdopen(_create(step.new), "wb"))
         except (OSError, OutputError) as exc:
             self._abandon()
             if isinstance(exc, OutputError):
