@@ -16,7 +16,20 @@ from pathlib import Path
 
 import typer
 
-from mpl import __version__
+from mpl import __version__, commands
+from mpl.commands import (
+    STDIN,
+    Format,
+    Lang,
+    analyze,
+    chosen_targets,
+    inputs,
+    parse_version,
+    print_text,
+    read_config,
+    usage_error,
+    use_colour,
+)
 
 app = typer.Typer(
     name="mpl",
@@ -27,12 +40,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-
-
-class Format(str, enum.Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
 
 
 class ShowFormat(str, enum.Enum):
@@ -78,11 +85,6 @@ ConfigOpt = t.Annotated[
 IsolatedOpt = t.Annotated[bool, typer.Option("--isolated", help="Ignore every configuration file.")]
 
 
-def _usage_error(message: str) -> t.NoReturn:
-    typer.echo(f"mpl: error: {message}", err=True)
-    raise typer.Exit(2)
-
-
 def _interactive() -> bool:
     """Whether a person can answer a question: standard input and error are a terminal."""
     return sys.stdin.isatty() and sys.stderr.isatty()
@@ -101,8 +103,8 @@ def _confirm_untrusted(what: str, instead: str) -> None:
                 return
         except typer.Abort:  # end of input
             pass
-        _usage_error(f"{what}; not confirmed, so nothing was done")
-    _usage_error(f"{what}; nothing was done. {instead}")
+        usage_error(f"{what}; not confirmed, so nothing was done")
+    usage_error(f"{what}; nothing was done. {instead}")
 
 
 def _within_config(config, path: Path, key: str, instead: str) -> None:
@@ -113,141 +115,6 @@ def _within_config(config, path: Path, key: str, instead: str) -> None:
         origin = config.origin(*key.split(".")) or config.path
         _confirm_untrusted(f"`{config.key_name(*key.split('.'))}` ({origin}) would write to {real}, "
                            f"outside the configuration's folder {root}", instead)
-
-
-def _parse_version(text: str | None):  # -> Version | None
-    if text is None:
-        return None
-    from mpl.catalog import Version
-
-    try:
-        return Version.parse(text)
-    except ValueError as exc:
-        _usage_error(f"--ollama: {exc}")
-
-
-def _use_colour(stream: t.TextIO) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE"):
-        return True
-    return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
-
-
-STDIN = "-"
-
-
-def _load_config(files: t.Sequence[str | Path], explicit: Path | None = None, isolated: bool = False):  # -> Config
-    """The configuration for these files; an invalid one is reported (MPL006) and exits with 2."""
-    from mpl.config import Config, ConfigError, load_config
-
-    if isolated:
-        return Config()
-    try:
-        return load_config(files, explicit=explicit)
-    except ConfigError as exc:
-        from mpl.diagnostics.render import render_text, summary_line
-
-        sys.stderr.write(render_text(exc.source, exc.diagnostics, colour=_use_colour(sys.stderr)))
-        _usage_error(f"{exc.source.path}: {summary_line(exc.diagnostics)} in the configuration; nothing was run")
-    except OSError as exc:
-        where = f"--config: cannot read `{explicit}`" if explicit is not None else f"cannot read the configuration `{exc.filename}`"
-        _usage_error(f"{where}: {exc.strerror or exc}; nothing was run")
-
-
-def _inputs(files: t.Sequence[str] | None, config, *, command: str) -> list[str]:
-    """The files a command works on: those given (a folder stands for its .mprof files), else `sources`."""
-    if not files:
-        if config.sources is None:
-            where = f"`{config.key_name('sources')}` in {config.origin('sources') or config.path}" if config.path else "a configuration"
-            _usage_error(f"no files given; name them (`mpl {command} FILE...`) or list them as `sources` in "
-                         f"mpl.toml or [tool.mpl] of pyproject.toml" if config.path is None else
-                         f"no files given, and {where} is not set")
-        found = [str(p) for p in config.sources_paths()]
-        if not found:
-            _usage_error(f"`{config.key_name('sources')}` ({config.origin('sources')}) names no existing file")
-        return found
-    out: list[str] = []
-    for name in files:
-        if name != STDIN and os.path.isdir(name):
-            inside = _folder_sources(Path(name), modelfiles=command == "check")
-            if not inside:
-                _usage_error(f"`{name}` is a folder without .mprof files" + (" or Modelfiles" if command == "check" else ""))
-            out.extend(str(p) for p in inside)
-        else:
-            out.append(name)
-    return out
-
-
-def _folder_sources(folder: Path, *, modelfiles: bool) -> list[Path]:
-    """The `.mprof` files under a folder, and with `modelfiles` the files whose name says Modelfile
-    (`mpl.source.source_language` by name only: a folder's other files are not opened)."""
-    import re
-
-    from mpl.source import CHECKED_NAMES, SOURCE_NAME
-
-    pattern = re.compile(CHECKED_NAMES if modelfiles else SOURCE_NAME, re.IGNORECASE)
-    return sorted(p for p in folder.rglob("*") if pattern.search(p.as_posix()) and p.is_file())
-
-
-def _targets(target: t.Sequence[TargetName] | None, config) -> list[str]:
-    from mpl.config import DEFAULT_TARGETS
-
-    if target:
-        return [t_.value for t_ in target]
-    if config.targets is not None:
-        return list(config.targets)
-    return list(DEFAULT_TARGETS)
-
-
-def _analyze(path: str | Path, version: str | None, targets: t.Sequence[str], config=None):
-    """Analyse a file (`-`: standard input), then apply the configuration's lint selection."""
-    from mpl.pipeline import analyze
-
-    ollama = _parse_version(version)
-    if str(path) == STDIN:
-        from mpl.compiler import read_input
-        from mpl.pipeline import analyze_read
-
-        analysis = analyze_read(*read_input(sys.stdin, "<stdin>"), target=ollama, targets=targets, base_dir=Path.cwd())
-    else:
-        analysis = analyze(Path(path), target=ollama, targets=targets)
-    if config is not None:
-        keep = config.lint_filter(str(path))
-        if keep is not None:
-            analysis.sink.diagnostics[:] = [d for d in analysis.sink.diagnostics if keep(d)]
-    return analysis
-
-
-class Lang(str, enum.Enum):
-    auto = "auto"
-    mprof = "mprof"
-    modelfile = "modelfile"
-
-
-def _analyze_as(path: str | Path, version: str | None, targets: t.Sequence[str], lang: Lang, config=None):
-    """Analyse a `.mprof` source, or a Modelfile (`--lang modelfile`, else `mpl.source.source_language`)."""
-    from mpl.source import source_language
-
-    if str(path) != STDIN and (lang is Lang.modelfile or (lang is Lang.auto and source_language(path) == "modelfile")):
-        from mpl.pipeline import analyze_modelfile
-
-        return analyze_modelfile(Path(path), target=_parse_version(version), targets=[x for x in targets if x != "meton"])
-    return _analyze(path, version, targets, config)
-
-
-def _print_text(analysis, stream: t.TextIO, *, notes: bool = True, docs_url: str | None = None, sum_notes: bool = True) -> None:
-    """Render an analysis's diagnostics; without `notes`, notes are summed up in one line by code
-    (unless not `sum_notes`: the caller's summary line counts them)."""
-    from mpl.diagnostics import Severity
-    from mpl.diagnostics.render import notes_summary, render_text
-
-    diags = analysis.diagnostics
-    shown = diags if notes else [d for d in diags if d.severity is not Severity.INFO]
-    if shown:
-        stream.write(render_text(analysis.source, shown, colour=_use_colour(stream), docs_url=docs_url))
-    if sum_notes and len(shown) < len(diags):
-        stream.write(f"{analysis.source.path}: {notes_summary(diags, '`mpl check --notes` lists them')}\n")
 
 
 @app.command()
@@ -283,80 +150,9 @@ def check(
     counts the notes by code (`--notes` lists them); JSON and SARIF hold every
     diagnostic.
     """
-    from mpl.diagnostics import Severity
-    from mpl.diagnostics.render import render_json, summary_line
-
-    config = _load_config(files or (), config_file, isolated)
-    if show_config:
-        from mpl.config import show_config as render_config
-
-        sys.stdout.write(render_config(config, flags=_flags(ollama=ollama, target=target, format=format)))
-        raise typer.Exit(0)
-    paths = _inputs(files, config, command="check")
-    targets = _targets(target, config)
-    version = ollama or config.ollama
-    fmt = format or Format(config.format or "text")
-    docs_url = config.docs_url
-    worst = 0
-    io_problem = False
-    payloads: list[str] = []
-    reports: list = []  # (source, diagnostics, silenced) for SARIF
-    for path in paths:
-        analysis = _analyze_as(path, version, targets, lang, config)
-        diags = analysis.diagnostics
-        io_problem |= analysis.io_error
-        errors = any(d.severity is Severity.ERROR for d in diags)
-        warnings = any(d.severity is Severity.WARNING for d in diags)
-        if errors or (strict and warnings):
-            worst = max(worst, 1)
-        if fmt is Format.json:
-            extra = {}
-            if explain_defaults and analysis.program is not None:
-                from mpl.show import defaults_report
-
-                extra["defaults"] = defaults_report(analysis.program)
-            payloads.append(render_json(analysis.source, diags, suppressed=analysis.suppressed, docs_url=docs_url, **extra))
-        elif fmt is Format.sarif:
-            reports.append((analysis.source, diags, analysis.suppressed))
-        else:
-            _print_text(analysis, sys.stdout, notes=notes, docs_url=docs_url, sum_notes=False)
-            if diags:
-                typer.echo(f"{analysis.source.path}: {summary_line(diags, notes_hint=None if notes else '`--notes` lists them')}")
-            if explain_defaults and analysis.program is not None:
-                from mpl.show import render_defaults
-
-                sys.stdout.write(render_defaults(analysis.program))
-    if fmt is Format.sarif:
-        from mpl import __version__
-        from mpl.diagnostics.sarif import render_sarif
-
-        sys.stdout.write(render_sarif(reports, version=__version__, docs_url=docs_url))
-    if fmt is Format.json:
-        if len(payloads) == 1:
-            sys.stdout.write(payloads[0])
-        else:
-            import json
-
-            sys.stdout.write(json.dumps([json.loads(p) for p in payloads], indent=2, ensure_ascii=False) + "\n")
-    if io_problem:
-        raise typer.Exit(2)
-    raise typer.Exit(worst)
-
-
-def _flags(**values: t.Any) -> dict[str, t.Any]:
-    """The settings given on the command line, as `show_config` takes them."""
-    out: dict[str, t.Any] = {}
-    for key, value in values.items():
-        if value is None or value == []:
-            continue
-        if isinstance(value, enum.Enum):
-            value = value.value
-        elif isinstance(value, list):
-            value = [v.value if isinstance(v, enum.Enum) else v for v in value]
-        elif isinstance(value, Path):
-            value = str(value)
-        out[{"target": "targets"}.get(key, key)] = value
-    return out
+    raise typer.Exit(commands.check(files, ollama=ollama, strict=strict, format=format, target=target,
+                                    explain_defaults=explain_defaults, config_file=config_file, isolated=isolated,
+                                    show_config=show_config, lang=lang, notes=notes))
 
 
 class _Settings(t.NamedTuple):
@@ -430,11 +226,11 @@ def compile_(
     from mpl.targets import target_info
     from mpl.targets.base import OutputFile
 
-    config = _load_config(files or (), config_file, isolated)
-    paths = _inputs(files, config, command="compile")
+    config = read_config(files or (), config_file, isolated)
+    paths = inputs(files, config, command="compile")
     if STDIN in paths:
-        _usage_error("compile reads files, not standard input (`mpl check -` checks standard input)")
-    targets, settings = _target_settings(flags, target, _targets(target, config), config, output)
+        usage_error("compile reads files, not standard input (`mpl check -` checks standard input)")
+    targets, settings = _target_settings(flags, target, chosen_targets(target, config), config, output)
     # a file merged in place (`--into`, `[targets.meton] into`): (target, key, path)
     into = next(((name, key, settings[name].values[key.name]) for name in targets for key in target_info(name).places
                  if key.place == "into" and settings[name].values[key.name] is not None), None)
@@ -447,10 +243,10 @@ def compile_(
     version = ollama or config.ollama
     analyses = []
     for path in paths:
-        analysis = _analyze(path, version, targets, config)
+        analysis = analyze(path, version, targets, config)
         if silenced:  # codes the run's settings make moot (complete presets depend on no preset applied before them)
             analysis.sink.diagnostics[:] = [d for d in analysis.sink.diagnostics if d.code not in silenced]
-        _print_text(analysis, sys.stderr, notes=False, docs_url=config.docs_url)
+        print_text(analysis, sys.stderr, notes=False, docs_url=config.docs_url)
         analyses.append(analysis)
     if any(a.io_error for a in analyses):
         raise typer.Exit(2)
@@ -462,7 +258,7 @@ def compile_(
     made = {name: _made_target(name, settings[name], config, analyses) for name in targets}
     if into is not None and len(analyses) > 1:
         what = next(f.metavar for f in target_info(into[0]).flags if f.key == into[1].name) or "file"
-        _usage_error(f"`{into[2]}` is one {made[into[0]].title} {what.lower()}, but {len(analyses)} sources are compiled; compile one source into it")
+        usage_error(f"`{into[2]}` is one {made[into[0]].title} {what.lower()}, but {len(analyses)} sources are compiled; compile one source into it")
     outputs: list[OutputFile] = []
     for name in targets:
         if into is not None and name == into[0]:
@@ -471,7 +267,7 @@ def compile_(
         if output is None and config.path is not None:
             _within_config(config, file_name or folder, key, "Name the folder on the command line (`-o FOLDER`) to write there")
         if file_name is not None and len(analyses) > 1:
-            _usage_error(f"`{config.key_name(*key.split('.'))}` names one file, but {len(analyses)} sources are compiled")
+            usage_error(f"`{config.key_name(*key.split('.'))}` names one file, but {len(analyses)} sources are compiled")
         for analysis in analyses:
             for item in made[name].emit(analysis.program, folder):
                 outputs.append(OutputFile(str(file_name or (folder / item.path)), item.content))
@@ -480,12 +276,12 @@ def compile_(
         seen[os.path.normpath(item.path)] = seen.get(os.path.normpath(item.path), 0) + 1
     twice = sorted(p for p, n in seen.items() if n > 1)
     if twice:
-        _usage_error(f"two outputs would be written to `{twice[0]}`; compile these sources into separate folders")
+        usage_error(f"two outputs would be written to `{twice[0]}`; compile these sources into separate folders")
     folded: dict[str, str] = {}  # (MPL508 says so for the models of one source)
     for path in seen:
         other = folded.setdefault(path.casefold(), path)
         if other != path:
-            _usage_error(f"outputs `{other}` and `{path}` differ only in case: on a case-insensitive filesystem (macOS, "
+            usage_error(f"outputs `{other}` and `{path}` differ only in case: on a case-insensitive filesystem (macOS, "
                          f"Windows) one would overwrite the other; compile these sources into separate folders")
     if into is not None:
         _write_into(into[2], analyses[0].program, made[into[0]], backup=not settings[into[0]].values.get("no-backup"))
@@ -494,7 +290,7 @@ def compile_(
     try:
         written = write_all(Path(), outputs)
     except OutputError as exc:
-        _usage_error(str(exc))
+        usage_error(str(exc))
     for done in written:
         typer.echo(str(done))
 
@@ -517,17 +313,17 @@ def _target_settings(
         key = info.key(flag.key)
         if key is not None and key.place == "into":
             if target and targets != [info.name]:
-                _usage_error(f"{flag.name} writes only the {info.name} target; drop the other --target options")
+                usage_error(f"{flag.name} writes only the {info.name} target; drop the other --target options")
             targets = [info.name]
     names = {flag.name for _, flag in given}
     for _, flag in given:
         if flag.requires is not None and flag.requires not in names:
-            _usage_error(f"{flag.name} only applies with {flag.requires}")
+            usage_error(f"{flag.name} only applies with {flag.requires}")
     if not targets:
-        _usage_error(f"no targets to write (`{config.key_name('targets')}` is empty)")
+        usage_error(f"no targets to write (`{config.key_name('targets')}` is empty)")
     for info, flag in given:
         if flag.requires is None and info.name not in targets:
-            _usage_error(f"{flag.name} needs the {info.name} target")
+            usage_error(f"{flag.name} needs the {info.name} target")
     settings: dict[str, _Settings] = {}
     for name in targets:
         info = registry.target_info(name)
@@ -560,7 +356,7 @@ def _made_target(name: str, settings: _Settings, config, analyses: list) -> t.An
             for flag in info.flags:  # a setting from the configuration is named by its key
                 if flag.key in settings.configured:
                     message = message.replace(flag.name, f"`{config.key_name('targets', name, flag.key)}`")
-            _usage_error(message)
+            usage_error(message)
     return made
 
 
@@ -573,11 +369,11 @@ def _write_into(path: Path, program, target, *, backup: bool) -> None:
     try:
         remarks = write_into(path, program, target, backup=backup)
     except (IntoError, Unchangeable) as exc:
-        _usage_error(f"{path} {exc}; it was left unchanged")
+        usage_error(f"{path} {exc}; it was left unchanged")
     except OutputError as exc:  # another run kept the folder
-        _usage_error(f"{exc}; {path} was left unchanged")
+        usage_error(f"{exc}; {path} was left unchanged")
     except OSError as exc:
-        _usage_error(f"cannot write into {path}: {exc.strerror or exc}")
+        usage_error(f"cannot write into {path}: {exc.strerror or exc}")
     if remarks is None:
         typer.echo(f"{path}: already up to date")
     elif not backup:
@@ -642,14 +438,14 @@ def fmt(
     from mpl.fmt import run
 
     if not files:
-        config = _load_config((), config_file, isolated)
-        files = _inputs(files, config, command="fmt")
+        config = read_config((), config_file, isolated)
+        files = inputs(files, config, command="fmt")
         if not (check or diff):  # files the configuration names are rewritten only inside its folder
             for name in files:
                 _within_config(config, Path(name), "sources", "Name the files on the command line (`mpl fmt FILE`) to format them")
     else:
-        files = _inputs(files, None, command="fmt")  # a folder without .mprof files is a usage error, as in check
-    raise typer.Exit(run(files, check=check, diff=diff, colour=_use_colour(sys.stderr)))
+        files = inputs(files, None, command="fmt")  # a folder without .mprof files is a usage error, as in check
+    raise typer.Exit(run(files, check=check, diff=diff, colour=use_colour(sys.stderr)))
 
 
 from mpl.targets import BuildTargetName  # noqa: E402  (the registry's server targets)
@@ -681,7 +477,7 @@ def build(
     """
     from mpl.deploy.run import BuildOptions, run_build
 
-    config = _load_config([file] if file else (), config_file, isolated)
+    config = read_config([file] if file else (), config_file, isolated)
     if file is None and config.sources is not None:
         found = config.sources_paths()
         if len(found) == 1:
@@ -703,7 +499,7 @@ def build(
         options = BuildOptions(names=list(names or []), source=file, all=all_, host=one, ollama=ollama or config.ollama,
                                dry_run=dry_run, force=force, timeout=timeout, jobs=jobs,
                                project=config.root if config.path is not None else None, allow_outside=allow_outside)
-        worst = max(worst, run_build(options, sys.stdout, sys.stderr, colour=_use_colour(sys.stderr)))
+        worst = max(worst, run_build(options, sys.stdout, sys.stderr, colour=use_colour(sys.stderr)))
     raise typer.Exit(worst)
 
 
@@ -737,7 +533,7 @@ def eval_(
     """
     from mpl.eval.command import EvalOptions, run_eval
 
-    config = _load_config([file] if file else [cases], config_file, isolated)
+    config = read_config([file] if file else [cases], config_file, isolated)
     configured = None
     if file is None and config.sources is not None:
         found = config.sources_paths()
@@ -745,7 +541,7 @@ def eval_(
     options = EvalOptions(cases=cases, arms=list(arm or []), source=file, repeat=repeat, seed=seed, host=host, json=json_out,
                           report=report, concurrency=concurrency, timeout=timeout,
                           fail_if_worse=(fail_if_worse[0], fail_if_worse[1]) if fail_if_worse else None, configured=configured)
-    raise typer.Exit(run_eval(options, sys.stdout, sys.stderr, colour=_use_colour(sys.stderr)))
+    raise typer.Exit(run_eval(options, sys.stdout, sys.stderr, colour=use_colour(sys.stderr)))
 
 
 @app.command("import")
@@ -773,18 +569,18 @@ def import_(
     from mpl.importer import ImportError_, run_import, write_output
 
     if not sources and not from_server:
-        _usage_error("give a SOURCE or --from-server NAME")
+        usage_error("give a SOURCE or --from-server NAME")
     try:
         text, imported, io_error = run_import(
             list(sources or []), output=output, profile=profile, name=name, do_factor=factor,
             from_server=list(from_server or []), host=host,
         )
     except (ImportError_, HostError) as exc:
-        _usage_error(str(exc))
+        usage_error(str(exc))
     for source, sink in imported.reports:
         diags = sink.sorted()
         if diags:
-            sys.stderr.write(render_text(source, diags, colour=_use_colour(sys.stderr)))
+            sys.stderr.write(render_text(source, diags, colour=use_colour(sys.stderr)))
             typer.echo(f"{source.path}: {summary_line(diags)}", err=True)
     if io_error:
         raise typer.Exit(2)
@@ -797,7 +593,7 @@ def import_(
         try:
             write_output(output, text)
         except OSError as exc:
-            _usage_error(f"cannot write `{output}`: {exc.strerror or exc}")
+            usage_error(f"cannot write `{output}`: {exc.strerror or exc}")
         typer.echo(str(output), err=True)
     raise typer.Exit(0)
 
@@ -846,22 +642,22 @@ def data(
     from mpl.data.run import Options
 
     if format is DataFormat.text and (base is None) == (template is None):
-        _usage_error("--format text needs exactly one of --base BASE.gguf or --template FAMILY")
+        usage_error("--format text needs exactly one of --base BASE.gguf or --template FAMILY")
     if format is not DataFormat.text and (base is not None or template is not None):
-        _usage_error("--base and --template are for --format text")
+        usage_error("--base and --template are for --format text")
     if not (math.isfinite(holdout) and 0 <= holdout < 1):
-        _usage_error(f"--holdout: {holdout} is not a fraction from 0 up to (not including) 1")
+        usage_error(f"--holdout: {holdout} is not a fraction from 0 up to (not including) 1")
     if min_turns < 0:
-        _usage_error("--min-turns: give 0 or more")
+        usage_error("--min-turns: give 0 or more")
     for name, value in (("--since", since), ("--until", until)):
         if value is not None:
             try:
                 datetime.date.fromisoformat(value)
             except ValueError:
-                _usage_error(f"{name}: `{value}` is not a date of the form YYYY-MM-DD")
+                usage_error(f"{name}: `{value}` is not a date of the form YYYY-MM-DD")
     options = Options(list(sources), output, format.value, base, template, holdout, seed, tools.value,
                       not no_redact, since, until, min_turns, model)
-    raise typer.Exit(data_command(options, colour=_use_colour(sys.stderr)))
+    raise typer.Exit(data_command(options, colour=use_colour(sys.stderr)))
 
 
 @app.command()
@@ -882,14 +678,14 @@ def explain(
             typer.echo(f"{spec.code}  {spec.name:<32} {spec.severity:<8} {spec.summary}")
         raise typer.Exit(0)
     if code is None:
-        _usage_error("name a code (`mpl explain MPL301`) or a name (`mpl explain unknown-parameter`), or give --list")
+        usage_error("name a code (`mpl explain MPL301`) or a name (`mpl explain unknown-parameter`), or give --list")
     found = CODES.get(code.upper()) or next((c for c in CODES.values() if c.name == code.lower()), None)
     if found is None:
         from mpl.compiler.names import suggest
 
         guess = f"MPL{code}" if code.isdigit() and f"MPL{code}" in CODES else suggest(code, [*CODES, *(c.name for c in CODES.values())])
         hint = f"; did you mean `{guess}`?" if guess else ""
-        _usage_error(f"unknown diagnostic code `{code}`{hint} (`mpl explain --list` lists them)")
+        usage_error(f"unknown diagnostic code `{code}`{hint} (`mpl explain --list` lists them)")
     typer.echo(f"{found.code} ({found.name}, {found.severity})\n\n{found.summary}\n\nWhy: {found.why}\n\nFix: {found.fix}")
 
 
@@ -914,9 +710,9 @@ def show(
     """
     from mpl.show import show_command
 
-    rich = format is ShowFormat.text and _use_colour(sys.stdout)
-    version, origin = _version_and_origin(ollama, _load_config([file], config_file, isolated))
-    raise typer.Exit(show_command(file, name, task=task, ollama=_parse_version(version), fmt=format.value,
+    rich = format is ShowFormat.text and use_colour(sys.stdout)
+    version, origin = _version_and_origin(ollama, read_config([file], config_file, isolated))
+    raise typer.Exit(show_command(file, name, task=task, ollama=parse_version(version), fmt=format.value,
                                   out=sys.stdout, err=sys.stderr, rich=rich, origin=origin))
 
 
@@ -937,9 +733,9 @@ def diff(
     """
     from mpl.show import diff_command
 
-    rich = format is ShowFormat.text and _use_colour(sys.stdout)
-    version, _ = _version_and_origin(ollama, _load_config([file], config_file, isolated))
-    raise typer.Exit(diff_command(file, a, b, ollama=_parse_version(version), fmt=format.value,
+    rich = format is ShowFormat.text and use_colour(sys.stdout)
+    version, _ = _version_and_origin(ollama, read_config([file], config_file, isolated))
+    raise typer.Exit(diff_command(file, a, b, ollama=parse_version(version), fmt=format.value,
                                   out=sys.stdout, err=sys.stderr, rich=rich, exit_code=exit_code))
 
 
@@ -976,9 +772,9 @@ def init(
 
     taken = [name for name in ("profiles.mprof", "mpl.toml") if os.path.lexists(folder / name)]
     if taken:
-        _usage_error(f"`{folder / taken[0]}` exists; mpl init writes nothing over existing files")
+        usage_error(f"`{folder / taken[0]}` exists; mpl init writes nothing over existing files")
     if config_table_in(folder / "pyproject.toml"):
-        _usage_error(f"`{folder / 'pyproject.toml'}` already has a [tool.mpl] table; mpl init writes nothing")
+        usage_error(f"`{folder / 'pyproject.toml'}` already has a [tool.mpl] table; mpl init writes nothing")
     starter = STARTER_PROFILE
     if template is InitTemplate.fine_tuned:
         from mpl.chat import ChatTemplateError
@@ -987,13 +783,13 @@ def init(
         try:
             starter = fine_tuned_starter(folder, family=family, base=base, adapter=adapter)
         except ChatTemplateError as exc:
-            _usage_error(str(exc))
+            usage_error(str(exc))
     elif family is not None or base is not None or adapter is not None:
-        _usage_error("--family, --base and --adapter go with --template fine-tuned")
+        usage_error("--family, --base and --adapter go with --template fine-tuned")
     try:
         written = write_all(folder, [OutputFile("profiles.mprof", starter), OutputFile("mpl.toml", STARTER_CONFIG)])
     except OutputError as exc:
-        _usage_error(str(exc))
+        usage_error(str(exc))
     for path in written:
         typer.echo(str(path))
     if template is InitTemplate.fine_tuned:
@@ -1035,14 +831,6 @@ def _app_for(argv: t.Sequence[str]) -> typer.Typer:
                 single.registered_commands = [info]
                 return single
     return app
-
-
-# What a command imports on its first line, imported by `mpl.__main__.main` with
-# the start-up (so while the collector is paused, and frozen with it).
-_START_UP_IMPORTS = {
-    "check": ("mpl.compiler", "mpl.diagnostics.render"),
-    "compile": ("mpl.compiler", "mpl.diagnostics.render"),
-}
 
 
 def main() -> None:

@@ -238,8 +238,10 @@ def test_real_subprocess_from_another_directory(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
 
 
-def test_check_imports_nothing_heavy() -> None:
-    """`mpl check`, run as the `mpl` script runs it, imports nothing only other commands need.
+@pytest.mark.parametrize(("options", "typer_too"), [([], False), (["--strict"], True)], ids=["plain", "with-an-option"])
+def test_check_imports_nothing_heavy(options: list[str], typer_too: bool) -> None:
+    """`mpl check`, run as the `mpl` script runs it, imports nothing only other commands need,
+    and without an option not even typer (`mpl.commands.plain_check`).
 
     The script ends a check with `os._exit`; here that raises SystemExit instead, so
     that the process can list what it imported.
@@ -249,15 +251,60 @@ def test_check_imports_nothing_heavy() -> None:
         "def _exit(code):\n    raise SystemExit(code)\n"
         "os._exit = _exit\n"
         "from mpl.__main__ import main\n"
-        f"sys.argv = ['mpl', 'check', {str(EXAMPLES / 'meton.mprof')!r}]\n"
+        f"sys.argv = ['mpl', 'check', *{options!r}, {str(EXAMPLES / 'meton.mprof')!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m, module in sys.modules.items() if module is not None and m.split('.')[0] in (\n"
         "    'ollama', 'httpx', 'jinja2', 'pygls', 'yaml', 'rich', 'pydantic', 'numpy', 'gguf',\n"
         "    'regex', 'typing_extensions'))\n"  # optional imports of lark and msgspec (mpl._imports)
-        "print('mpl.compiler.parse' in sys.modules, heavy)\n"
+        "print('mpl.compiler.parse' in sys.modules, heavy, 'typer' in sys.modules, 'mpl.cli' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
-    assert out.stdout.strip().splitlines()[-1] == "True []", out.stdout + out.stderr
+    assert out.stdout.strip().splitlines()[-1] == f"True [] {typer_too} {typer_too}", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(("argv", "plain"), [
+    (["check"], True),
+    (["check", "a.mprof"], True),
+    (["check", "a.mprof", "Modelfile", "folder"], True),
+    (["check", "-"], True),  # standard input is an operand
+    (["check", "--strict", "a.mprof"], False),
+    (["check", "a.mprof", "--notes"], False),
+    (["check", "-t", "options", "a.mprof"], False),
+    (["check", "--", "-a.mprof"], False),
+    (["check", "--help"], False),
+    (["check", "-h"], False),
+    (["compile", "a.mprof"], False),
+    (["--version"], False),
+    ([], False),
+])
+def test_plain_check_is_check_with_operands_only(argv: list[str], plain: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mpl.commands import plain_check
+
+    monkeypatch.delenv("_MPL_COMPLETE", raising=False)
+    assert plain_check(argv) is plain
+    monkeypatch.setenv("_MPL_COMPLETE", "bash_complete")  # a completion request is typer's
+    assert plain_check(argv) is False
+
+
+@pytest.mark.parametrize("argv", [["check"], ["check", "a.mprof"], ["check", "-", "b.mprof", "c"]], ids=" ".join)
+def test_typer_reads_a_plain_check_as_the_script_runs_it(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """What typer passes to `mpl.commands.check` for operands only is the call the script makes without it:
+    the operands (or None) and every option at its default. An option added to `mpl check` whose
+    default differs from `mpl.commands.check`'s, or that reads an environment variable, fails here."""
+    import inspect
+
+    from typer.main import get_command
+
+    from mpl import commands
+
+    plain = inspect.signature(commands.check).bind(argv[1:] or None)
+    plain.apply_defaults()
+    seen: list[dict] = []
+    monkeypatch.setattr(commands, "check", lambda files, **options: seen.append({"files": files, **options}) or 0)
+    assert runner.invoke(app, argv).exit_code == 0
+    assert seen == [plain.arguments]
+    command = get_command(_app_for(["mpl", "check"])).commands["check"]  # type: ignore[attr-defined]
+    assert [p.name for p in command.params if p.envvar] == []
 
 
 @pytest.mark.parametrize("command", ["check", "compile", "show", "fmt"])
@@ -373,3 +420,48 @@ def test_help_summaries_are_whole_sentences() -> None:
     summaries = [line.split(None, 1)[1] for line in listing.strip().splitlines()]
     assert len(summaries) == len(app.registered_commands)
     assert all(s.endswith(".") and not s.endswith("...") for s in summaries), summaries
+
+
+def _script(args: list[str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
+    """The `mpl` script's entry point, as installed, in a child process."""
+    code = f"import sys\nsys.argv = ['mpl', *{args!r}]\nfrom mpl.__main__ import main\nmain()\n"
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, input=stdin, capture_output=True, text=True,
+                          env={**os.environ, "NO_COLOR": "1"})
+
+
+@pytest.mark.parametrize("operands", [
+    ["clean.mprof"],
+    ["broken.mprof", "clean.mprof"],
+    ["missing.mprof"],
+    ["-"],
+    ["folder"],
+    [],  # the configuration's sources
+], ids=lambda x: " ".join(x) or "none")
+def test_a_plain_check_prints_and_exits_as_through_typer(tmp_path: Path, operands: list[str]) -> None:
+    """The script runs `mpl check FILE...` without typer; `--lang auto` (the default) makes typer read the
+    same command: the output and the exit status are the same."""
+    (tmp_path / "mpl.toml").write_text('sources = ["*.mprof"]\n')
+    (tmp_path / "clean.mprof").write_text("profile p < temperature 0.5; mirostat 2 >\n")
+    (tmp_path / "broken.mprof").write_text("profile p < temperature 1.5x >\nprofile q extends nowhere < >\n")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "Modelfile").write_text("FROM llama3.2\nPARAMETER temperature 2\nPARAMETER top_p 1.5\n")
+    stdin = "profile s < mirostat 2 >\n"
+    plain, through_typer = _script(["check", *operands], tmp_path, stdin), _script(["check", "--lang", "auto", *operands], tmp_path, stdin)
+    assert (plain.returncode, plain.stdout, plain.stderr) == (through_typer.returncode, through_typer.stdout, through_typer.stderr)
+    assert "Traceback" not in plain.stderr and plain.stdout + plain.stderr
+    assert plain.returncode == {"clean.mprof": 0, "broken.mprof": 1, "missing.mprof": 2, "-": 0, "folder": 1, "": 1}[
+        (operands or [""])[0]], plain.stdout + plain.stderr
+
+
+@pytest.mark.parametrize("options", [[], ["--lang", "auto"]], ids=["plain", "through-typer"])
+def test_a_reader_that_goes_away_ends_check_quietly_with_1(tmp_path: Path, options: list[str]) -> None:
+    """`mpl check ... | head -c 1`: nothing on standard error, exit status 1, under typer and without it."""
+    (tmp_path / "p.mprof").write_text("profile p < mirostat 2 >\n" * 3)
+    code = f"import sys\nsys.argv = ['mpl', 'check', *{options!r}, *['p.mprof'] * 400]\nfrom mpl.__main__ import main\nmain()\n"
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "NO_COLOR": "1"})
+    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout.read(1)
+    child.stdout.close()
+    err = child.stderr.read()
+    assert (child.wait(timeout=120), err) == (1, b"")

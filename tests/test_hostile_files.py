@@ -164,20 +164,21 @@ def test_compile_into_a_300_character_folder_is_one_error_line(tmp_path: Path) -
 # -- Ctrl-C while the CLI starts ----------------------------------------------------
 
 
-def test_ctrl_c_during_the_imports_is_one_line_and_exit_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("argv", "module"), [(["check", "ok.mprof"], "lark"), (["check", "--strict", "ok.mprof"], "typer")])
+def test_ctrl_c_during_the_imports_is_one_line_and_exit_130(tmp_path: Path, argv: list[str], module: str) -> None:
     """A Ctrl-C that lands while `mpl` imports its modules (the first 150 ms): no traceback."""
     (tmp_path / "ok.mprof").write_text(OK, encoding="utf-8")
-    result = _python("""
+    result = _python(f"""
         import sys
 
-        class CtrlC:  # a Ctrl-C that lands while typer is imported
+        class CtrlC:  # a Ctrl-C that lands while {module} is imported
             def find_spec(self, name, path=None, target=None):
-                if name == "typer":
+                if name == {module!r}:
                     raise KeyboardInterrupt
                 return None
 
         sys.meta_path.insert(0, CtrlC())
-        sys.argv = ["mpl", "check", "ok.mprof"]
+        sys.argv = ["mpl", *{argv!r}]
         from mpl.__main__ import main
         main()
         """, tmp_path)

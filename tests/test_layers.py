@@ -3,8 +3,9 @@
 Catalog and source at the bottom; diagnostics above them, knowing nothing of the
 compiler; the compiler (parse, check, resolve, lint, policy) knowing nothing of
 targets, output or deploy; targets knowing nothing of output, deploy or the CLI;
-a driver (`mpl.pipeline`) above both; the CLI, the language server, the API and the
-session on top. Every import counts: at module level, inside functions, and under
+a driver (`mpl.pipeline`) above both; what the commands share, and `mpl check`,
+without typer (`mpl.commands`) under the CLI; the CLI, the language server, the API
+and the session on top. Every import counts: at module level, inside functions, and under
 `TYPE_CHECKING`.
 """
 
@@ -64,12 +65,14 @@ def _within(name: str, layer: str) -> bool:
 RULES = [
     # (the modules under this layer, may not import these)
     ("mpl.catalog", ("mpl.compiler", "mpl.diagnostics", "mpl.targets", "mpl.deploy", "mpl.output", "mpl.cli", "mpl.api",
-                     "mpl.session", "mpl.lsp", "mpl.pipeline", "mpl.config")),
+                     "mpl.session", "mpl.lsp", "mpl.pipeline", "mpl.config", "mpl.commands")),
     ("mpl.diagnostics", ("mpl.compiler", "mpl.targets", "mpl.deploy", "mpl.output", "mpl.cli", "mpl.api", "mpl.session",
-                         "mpl.lsp", "mpl.pipeline", "mpl.config")),
+                         "mpl.lsp", "mpl.pipeline", "mpl.config", "mpl.commands")),
     ("mpl.compiler", ("mpl.targets", "mpl.deploy", "mpl.output", "mpl.cli", "mpl.api", "mpl.session", "mpl.lsp",
-                      "mpl.pipeline")),
-    ("mpl.targets", ("mpl.deploy", "mpl.output", "mpl.cli", "mpl.api", "mpl.session", "mpl.lsp")),
+                      "mpl.pipeline", "mpl.commands")),
+    ("mpl.targets", ("mpl.deploy", "mpl.output", "mpl.cli", "mpl.api", "mpl.session", "mpl.lsp", "mpl.commands")),
+    # what `mpl check` runs without typer sits under the command line typer declares
+    ("mpl.commands", ("mpl.cli", "mpl.api", "mpl.session", "mpl.lsp")),
 ]
 
 
