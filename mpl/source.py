@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import bisect
 import errno
+import functools
 import os
 import re
 import stat
 import typing as t
-from dataclasses import dataclass, field
 
 import msgspec
 
@@ -261,9 +261,14 @@ class Span(msgspec.Struct, frozen=True, gc=False):
         return isinstance(offset, int) and self.start <= offset <= self.end
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFile:
+class SourceFile(msgspec.Struct, frozen=True, dict=True):
     """The text of one `.mprof` file and the name to show for it.
+
+    A frozen `msgspec.Struct` like `Span`; two files are equal when their path
+    and text are. The offsets where lines start are worked out on first use and
+    kept in the instance's `__dict__` (`dict=True`), outside the fields, so they
+    are not compared, shown or copied: `msgspec.structs.replace` gives a file
+    that works out its own.
 
     >>> src = SourceFile("a.mprof", "one\\r\\ntwo\\nthree")
     >>> src.line_col(src.text.index("two"))
@@ -274,11 +279,10 @@ class SourceFile:
 
     path: str
     text: str
-    _line_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        starts = [0, *(match.end() for match in _LINE_BREAK.finditer(self.text))]
-        object.__setattr__(self, "_line_starts", tuple(starts))
+    @functools.cached_property
+    def _line_starts(self) -> tuple[int, ...]:
+        return (0, *(match.end() for match in _LINE_BREAK.finditer(self.text)))
 
     @property
     def line_count(self) -> int:

@@ -7,7 +7,9 @@ frozen `Catalog` via `catalog()`, built once and validated by pydantic
 
 The specs are frozen standard-library dataclasses, which pydantic validates like
 its own models: `mpl check` builds them directly from the literals and so never
-imports pydantic at start-up.
+imports pydantic at start-up. The records beside them (`Version`, a value's
+`Problem` and `Verdict`) are msgspec Structs, cheaper to create (see
+`mpl.compiler.nodes`); `Version` tells pydantic how to validate it.
 """
 
 from __future__ import annotations

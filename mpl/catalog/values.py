@@ -14,7 +14,8 @@ import math
 import re
 import struct
 import typing as t
-from dataclasses import dataclass, field
+
+import msgspec
 
 if t.TYPE_CHECKING:
     from mpl.catalog import OptionSpec
@@ -48,8 +49,7 @@ class Written(t.NamedTuple):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(msgspec.Struct, frozen=True, gc=False):
     """One thing wrong (or worth a warning) with a value, as diagnostic data."""
 
     code: str
@@ -57,11 +57,10 @@ class Problem:
     help: str | None = None
     severity: t.Literal["error", "warning"] = "error"
     index: int | None = None  # the list item at fault, if any
-    data: dict[str, t.Any] = field(default_factory=dict)
+    data: dict[str, t.Any] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True, gc=False):
     """The value in Ollama's JSON type (None when rejected) and the problems found."""
 
     value: t.Any

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import typing as t
-from dataclasses import dataclass
+
+import msgspec
 
 __all__ = ["NEWEST", "OLDEST", "Version"]
 
@@ -18,8 +19,7 @@ _VERSION_RE = re.compile(rf"v?{_NUMBER}\.{_NUMBER}(?:\.{_NUMBER})?")
 _EXPECTED = "expected MAJOR.MINOR or MAJOR.MINOR.PATCH, like '0.12' or '0.12.3'"
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Version:
+class Version(msgspec.Struct, frozen=True, order=True, gc=False):
     """One Ollama release, compared field by field.
 
     >>> Version.parse("v0.6.8") < Version.parse("0.12") <= Version(0, 12, 0)

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 import typing as t
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from mpl.catalog import MODELFILE_ROLES
 from mpl.compiler import nodes
@@ -46,8 +47,7 @@ _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_]")
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(msgspec.Struct, frozen=True, gc=False):
     """One instruction as Ollama's parser reads it.
 
     `keyword` is upper case (`FROM`, `PARAMETER`, …); `name` is the parameter name
@@ -77,19 +77,17 @@ PARAMETER_INSTRUCTIONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Comment:
+class Comment(msgspec.Struct, frozen=True, gc=False):
     text: str  # including the leading '#'
     span: Span
 
 
-@dataclass(slots=True)
-class Modelfile:
+class Modelfile(msgspec.Struct):
     """A read Modelfile: its commands and comments in file order."""
 
     source: SourceFile
-    commands: list[Command] = field(default_factory=list)
-    comments: list[Comment] = field(default_factory=list)
+    commands: list[Command] = msgspec.field(default_factory=list)
+    comments: list[Comment] = msgspec.field(default_factory=list)
     ok: bool = True  # False when the parser reported an error
 
     def get(self, keyword: str) -> list[Command]:

@@ -32,7 +32,8 @@ import enum
 import functools
 import importlib
 import typing as t
-from dataclasses import dataclass
+
+import msgspec
 
 if t.TYPE_CHECKING:
     from mpl.targets.base import Target
@@ -41,8 +42,7 @@ Kind = t.Literal["path", "text", "bool"]
 Place = t.Literal["file", "folder", "into"]
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(msgspec.Struct, frozen=True, gc=False):
     """One key of a target's configuration table `[targets.NAME]`.
 
     `name` is as written in TOML (`complete-presets`). A `path` or `text` is a
@@ -63,8 +63,7 @@ class Key:
         return self.name.replace("-", "_")
 
 
-@dataclass(frozen=True)
-class Flag:
+class Flag(msgspec.Struct, frozen=True, gc=False):
     """A `mpl compile` option of a target: it sets `key` for one run.
 
     `key` names a key of the target's table (the flag has that key's kind), or
@@ -84,8 +83,7 @@ class Flag:
         return self.name.removeprefix("--").replace("-", "_")
 
 
-@dataclass(frozen=True)
-class TargetInfo:
+class TargetInfo(msgspec.Struct, frozen=True, gc=False):
     """One registered target: see the module's docstring."""
 
     name: str

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import typing as t
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from mpl.catalog import ValueType, catalog
 from mpl.catalog.values import shortest_float32
@@ -18,8 +19,7 @@ from mpl.compiler.program import Options, Program, PyValue, Setting
 from mpl.diagnostics import Sink
 
 
-@dataclass(frozen=True, slots=True)
-class OutputFile:
+class OutputFile(msgspec.Struct, frozen=True, gc=False):
     """One file a target produces, relative to the output directory."""
 
     path: str

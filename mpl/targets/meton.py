@@ -25,8 +25,9 @@ import functools
 import math
 import re
 import typing as t
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from mpl.catalog import OptionSpec, Version, catalog
 from mpl.compiler.program import Options, Program
@@ -40,8 +41,7 @@ AUTOMATIC_NUM_CTX = 4096
 NUM_PREDICT_CAP_SINCE = Version(0, 30, 0)
 
 
-@dataclass(frozen=True, slots=True)
-class MetonValue:
+class MetonValue(msgspec.Struct, frozen=True, gc=False):
     """One of Meton's fourteen keys as written: its value and, for an unset one, why."""
 
     key: str
@@ -49,8 +49,7 @@ class MetonValue:
     note: str | None = None  # a YAML comment; None when the profile sets the value as written
 
 
-@dataclass(frozen=True, slots=True)
-class Preset:
+class Preset(msgspec.Struct, frozen=True, gc=False):
     """One entry of `parameter_profiles` as mpl means it.
 
     `lines` holds all fourteen keys as Meton must hold them to mean the profile;

@@ -11,7 +11,8 @@ one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 from mpl.catalog.characters import describe, dropped_characters
 
@@ -21,8 +22,7 @@ _GRAMMAR_SPACE = _BLANK + _NEWLINE
 _TRIPLE = '"""'
 _PARAMETER_NAME = re.compile(r"[A-Za-z0-9_]+")
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
+class Refusal(msgspec.Struct, frozen=True, gc=False):
     """Why a string cannot be written in a Modelfile so that it reads back unchanged.
 
     Attributes:
