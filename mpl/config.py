@@ -527,8 +527,10 @@ def _model() -> tuple[t.Any, dict[tuple[str, ...], tuple[str, ...]]]:
 
 # -- where a key is in the TOML text ---------------------------------------------
 
-_HEADER = re.compile(r"^[ \t]*\[\[?\s*([^\]]+?)\s*\]\]?[ \t]*(?:#.*)?$")
-_KEY = re.compile(r'^[ \t]*((?:[A-Za-z0-9_-]+|"[^"]*"|\'[^\']*\')(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_-]+|"[^"]*"|\'[^\']*\'))*)[ \t]*=[ \t]*')
+# Patterns of the lines of a TOML file, compiled on first use (`re` keeps them): only
+# a configuration error needs them, and `mpl check` starts without.
+_HEADER = r"^[ \t]*\[\[?\s*([^\]]+?)\s*\]\]?[ \t]*(?:#.*)?$"
+_KEY = r'^[ \t]*((?:[A-Za-z0-9_-]+|"[^"]*"|\'[^\']*\')(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_-]+|"[^"]*"|\'[^\']*\'))*)[ \t]*=[ \t]*'
 
 
 def _split_key(text: str) -> tuple[str, ...]:
@@ -555,14 +557,14 @@ def key_span(text: str, keys: t.Sequence[str], *, key: bool = False, exact: bool
     offset = 0
     for line in text.splitlines(keepends=True):
         stripped = line.rstrip("\r\n")
-        header = _HEADER.match(stripped)
+        header = re.match(_HEADER, stripped)
         if header:
             table = _split_key(header.group(1))
             start = offset + stripped.index(header.group(1))
             span = (start, start + len(header.group(1)))
             best = _better(best, table, wanted, span, key)
         else:
-            m = _KEY.match(stripped)
+            m = re.match(_KEY, stripped)
             if m:
                 full = table + _split_key(m.group(1))
                 key_start = offset + m.start(1)

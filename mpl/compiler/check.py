@@ -229,7 +229,8 @@ def _name_span(setting: Setting) -> t.Any:
 
 # -- models -------------------------------------------------------------------------
 
-_SEMVER = re.compile(
+# Compiled on first use (`re` keeps it): only a `requires` needs it.
+_SEMVER = (
     r"v(0|[1-9]\d*)(\.(0|[1-9]\d*))?(\.(0|[1-9]\d*))?"
     r"(-{pre}(\.{pre})*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?".format(
         # a numeric prerelease identifier has no leading zero (Go semver's isBadNum)
@@ -248,7 +249,7 @@ def valid_requires(text: str) -> bool:
     """
     if not text.startswith("v"):
         text = "v" + text
-    match = _SEMVER.fullmatch(text)
+    match = re.fullmatch(_SEMVER, text)
     if match is None:
         return False
     short = match.group(2) is None or match.group(4) is None

@@ -822,7 +822,9 @@ def _report_syntax(sink: Sink, source: SourceFile, exc: UnexpectedInput, pos: in
 
 # Modelfile instructions, which a profile spells in lower case (PARAMETER: not at all).
 _MODELFILE_WORDS = ("FROM", "PARAMETER", "SYSTEM", "TEMPLATE", "ADAPTER", "LICENSE", "MESSAGE", "REQUIRES")
-_LINE_HEAD = re.compile(rf"[ \t]*({lexicon.NAME})")
+# The patterns of the hints below are compiled on first use (`re` keeps them): only a
+# syntax error needs them.
+_LINE_HEAD = rf"[ \t]*({lexicon.NAME})"
 
 
 def _line_at(text: str, pos: int) -> tuple[int, int]:
@@ -835,7 +837,7 @@ def _syntax_hint(text: str, pos: int) -> str | None:
     """A hint for syntax borrowed from other formats: `name = value`, `name: value`, `{ }`, Modelfile words."""
     start, end = _line_at(text, pos)
     line = text[start:end].split("#", 1)[0].strip()
-    head = _LINE_HEAD.match(text, start)
+    head = re.compile(_LINE_HEAD).match(text, start)
     char = text[pos] if pos < len(text) else ""
     if head is not None and head.group(1) in _MODELFILE_WORDS and pos >= head.start(1):
         word = head.group(1)
@@ -850,13 +852,13 @@ def _syntax_hint(text: str, pos: int) -> str | None:
     return None
 
 
-_BRACES = re.compile(lexicon.STRINGS_AND_COMMENTS + "|[{}]")
+_BRACES = lexicon.STRINGS_AND_COMMENTS + "|[{}]"
 
 
 def _brace_block(text: str, pos: int) -> int | None:
     """The offset of the `}` that closes the `{` at `pos` (outside strings and comments), if any."""
     depth = 0
-    for match in _BRACES.finditer(text, pos):
+    for match in re.compile(_BRACES).finditer(text, pos):
         token = match.group()
         if token == "{":
             depth += 1
@@ -867,7 +869,7 @@ def _brace_block(text: str, pos: int) -> int | None:
     return None
 
 
-_MODEL_WORD = re.compile(r"(?:^|[\s;])(?:model|from)[ \t]+(" + lexicon.NAME + ")$")
+_MODEL_WORD = r"(?:^|[\s;])(?:model|from)[ \t]+(" + lexicon.NAME + ")$"
 
 
 def _unquoted_model_name(text: str, pos: int) -> str | None:
@@ -876,7 +878,7 @@ def _unquoted_model_name(text: str, pos: int) -> str | None:
         return None
     line_start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
     before = text[line_start:pos]
-    match = _MODEL_WORD.search(before)
+    match = re.search(_MODEL_WORD, before)
     if match is not None:
         start = line_start + match.start(1)
     elif text[pos] in "./~" and re.search(r"(?:^|[\s;])from[ \t]+$", before):
@@ -889,7 +891,7 @@ def _unquoted_model_name(text: str, pos: int) -> str | None:
     return f'quote model names and paths that hold `.`, `:`, `/` or `~`: `"{text[start:end]}"`'
 
 
-_BRACKETS = re.compile(lexicon.STRINGS_AND_COMMENTS + "|[<>]")
+_BRACKETS = lexicon.STRINGS_AND_COMMENTS + "|[<>]"
 
 
 def _blank_line(text: str, pos: int) -> tuple[str, int]:
@@ -911,7 +913,7 @@ def _blank_line(text: str, pos: int) -> tuple[str, int]:
         end = start + 1
     segment = text[start:end]
     delta = 0
-    for match in _BRACKETS.finditer(segment):
+    for match in re.finditer(_BRACKETS, segment):
         if match.group() == "<":
             delta += 1
         elif match.group() == ">":
