@@ -10,7 +10,8 @@ install's interpreter instead). An editable install's import hook alone adds
 some 17 ms to every start.
 
 * start-up: `mpl check examples/meton.mprof` against `python -c pass` (median of
-  the wall time, and of the CPU time, which machine load disturbs less);
+  the wall time, and of the CPU time, which machine load disturbs less), and the
+  same with an option, which typer parses (`mpl check FILE` runs without typer);
 * scale: `mpl check` and `mpl compile` of generated sources of 500, 1,000 and
   10,000 profiles (`benchmarks/generate.py`: 20 tasks, `extends` chains up to 50
   deep, `when` blocks, N/20 models) to all three file targets, each as its own
@@ -77,18 +78,22 @@ def regular_install(python: str | None) -> Path:
 
 
 def startup(bin_dir: Path, runs: int) -> dict:
+    """`mpl check` of a small file against `python -c pass`: as pre-commit runs it (operands only, no
+    typer), and with one option (`--lang auto`, the default), which typer parses."""
     example = str(ROOT / "examples" / "meton.mprof")
-    cmds = [[str(bin_dir / "python"), "-c", "pass"], [str(bin_dir / "mpl"), "check", example]]
+    cmds = [[str(bin_dir / "python"), "-c", "pass"], [str(bin_dir / "mpl"), "check", example],
+            [str(bin_dir / "mpl"), "check", "--lang", "auto", example]]
     for cmd in cmds:
         run_child(cmd, ROOT)  # warm the page cache and lark's cache
-    samples: list[list[tuple[float, float]]] = [[], []]
+    samples: list[list[tuple[float, float]]] = [[] for _ in cmds]
     for _ in range(runs):
-        for cmd, into in zip(cmds, samples):  # in turns, so that both see the same machine load
+        for cmd, into in zip(cmds, samples):  # in turns, so that all see the same machine load
             _code, wall, _rss, cpu = run_child(cmd, ROOT)
             into.append((wall, cpu))
-    (b, c), (bc, cc) = ([statistics.median(x[i] for x in s) for s in samples] for i in (0, 1))
+    (b, c, o), (bc, cc, oc) = ([statistics.median(x[i] for x in s) for s in samples] for i in (0, 1))
     return {"python_c_pass_ms": b * 1000, "mpl_check_ms": c * 1000, "ratio": c / b,
-            "python_c_pass_cpu_ms": bc * 1000, "mpl_check_cpu_ms": cc * 1000, "cpu_ratio": cc / bc}
+            "python_c_pass_cpu_ms": bc * 1000, "mpl_check_cpu_ms": cc * 1000, "cpu_ratio": cc / bc,
+            "with_an_option_ms": o * 1000, "with_an_option_cpu_ms": oc * 1000, "with_an_option_ratio": o / b}
 
 
 def with_syntax_errors(text: str, count: int) -> str:
@@ -265,7 +270,8 @@ def main() -> None:
         s = results["startup"]
         print(f"start-up: python -c pass {s['python_c_pass_ms']:.1f} ms ({s['python_c_pass_cpu_ms']:.1f} ms CPU), "
               f"mpl check {s['mpl_check_ms']:.1f} ms ({s['mpl_check_cpu_ms']:.1f} ms CPU): "
-              f"{s['ratio']:.2f}x wall, {s['cpu_ratio']:.2f}x CPU")
+              f"{s['ratio']:.2f}x wall, {s['cpu_ratio']:.2f}x CPU; with an option (typer parses it) "
+              f"{s['with_an_option_ms']:.1f} ms ({s['with_an_option_cpu_ms']:.1f} ms CPU): {s['with_an_option_ratio']:.2f}x wall")
     if "scale" in results:
         print(f"{'profiles':>10} {'bytes':>10} {'check s':>8} {'CPU s':>6} {'RSS MB':>7} {'compile s':>9} {'CPU s':>6} {'RSS MB':>7}")
         for n, row in results["scale"].items():
