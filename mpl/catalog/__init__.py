@@ -485,6 +485,7 @@ def validate_catalog(data: dict[str, t.Any]) -> Catalog:
     """
     import pydantic
 
+    # The title names the catalog in the error's heading, as it did for a dataclass.
     return pydantic.TypeAdapter(Catalog, config={"title": "Catalog"}).validate_python(data)
 
 
