@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
 import subprocess
 import sys
 
@@ -135,14 +134,41 @@ def test_history_checks_reject_bad_data() -> None:
 
 
 def test_models_are_frozen(c: Catalog) -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        c.options["seed"].description = "x"  # type: ignore[misc]
+    """Assigning to a spec's field fails, and the spec keeps its value."""
+    seed = c.options["seed"]
+    for spec, name in [(seed, "description"), (c, "options"), (seed.defaults[0], "value"),
+                       (c.options["top_p"].domain, "minimum"), (c.instructions["FROM"], "note")]:
+        before = getattr(spec, name)
+        with pytest.raises(AttributeError):
+            setattr(spec, name, "x")
+        assert getattr(spec, name) == before
+
+
+def test_pydantic_fills_defaults_reads_specs_and_writes_them_back(c: Catalog) -> None:
+    """A field with a default may be left out; a spec stands for its fields; a dump validates to the same catalog."""
+    data = catalog_input()
+    for name in ("special", "modelfile_types", "nullable_since"):
+        del data["options"]["seed"][name]
+    for name in ("reference", "note", "reported_from"):
+        del data["instructions"]["SYSTEM"][name]
+    validated = validate_catalog(data)
+    assert validated.options["seed"].special == {} and validated.options["seed"].modelfile_types == []
+    assert validated.instructions["SYSTEM"].note == "" and validated.options["top_k"] == c.options["top_k"]
+    adapter = pydantic.TypeAdapter(Catalog)
+    assert adapter.validate_python(c) == c
+    dumped = adapter.dump_python(c, mode="json")
+    assert dumped["options"]["seed"]["first"] == "0.0.3" and adapter.validate_python(dumped) == c
+    assert adapter.validate_json(adapter.dump_json(c)) == c
+    schema = adapter.json_schema()
+    assert {"Domain", "DefaultChange", "TypeChange", "OptionSpec", "InstructionSpec"} <= set(schema["$defs"])
+    assert schema["$defs"]["Domain"]["properties"]["min_exclusive"]["default"] is False
+    assert schema["$defs"]["OptionSpec"]["additionalProperties"] is False
 
 
 def test_validation_rejects_wrong_types_and_unknown_fields() -> None:
     data = catalog_input()
     data["options"]["seed"]["type"] = "integer"
-    with pytest.raises(pydantic.ValidationError, match="options.seed.type"):
+    with pytest.raises(pydantic.ValidationError, match="for Catalog\noptions.seed.type"):
         validate_catalog(data)
     data = catalog_input()
     data["options"]["seed"]["typo"] = 1

@@ -5,11 +5,12 @@ Consumes the literals in `mpl.catalog._data` (read from Ollama's `api/types.go`,
 frozen `Catalog` via `catalog()`, built once and validated by pydantic
 (`validate_catalog()`, run by the tests) against the types declared here.
 
-The specs are frozen standard-library dataclasses, which pydantic validates like
-its own models: `mpl check` builds them directly from the literals and so never
-imports pydantic at start-up. The records beside them (`Version`, a value's
-`Problem` and `Verdict`) are msgspec Structs, cheaper to create (see
-`mpl.compiler.nodes`); `Version` tells pydantic how to validate it.
+The specs, like the records beside them (`Version`, a value's `Problem` and
+`Verdict`), are frozen msgspec Structs, cheaper to create than dataclasses (see
+`mpl.compiler.nodes`). pydantic validates them all the same: `Version` and the
+specs' shared base `_Spec` tell it how, through its hook for custom types, and
+`mpl check` builds the specs directly from the literals, so it never imports
+pydantic at start-up.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from __future__ import annotations
 import functools
 import math
 import typing as t
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+import msgspec
 
 from mpl.catalog import _data
 from mpl.catalog._data import SOURCES as SOURCES
@@ -65,11 +67,6 @@ MESSAGE_ROLES: dict[str, str] = {
 }
 MODELFILE_ROLES: tuple[str, ...] = ("system", "user", "assistant")
 
-# pydantic's configuration for these dataclasses (a plain dict: read only by
-# `validate_catalog`, so pydantic need not be imported to define them).
-_STRICT_FIELDS: t.Any = {"extra": "forbid"}
-
-
 class ValueType(StrEnum):
     """The JSON type of an option value (Go float32, int/*int, bool/*bool, []string)."""
 
@@ -79,16 +76,59 @@ class ValueType(StrEnum):
     STRING_LIST = "string_list"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Domain:
+class _Spec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The base of the catalog's specs: frozen, keyword-only, validated by pydantic.
+
+    pydantic reads a spec as a dict of its fields, each validated as its type
+    says, an unknown field an error and a field with a default optional; then it
+    builds the spec, so that `__post_init__`'s checks run and their ValueError
+    becomes a `pydantic.ValidationError` with its message. A spec given in place of
+    its dict is validated again, and a spec serialises to its dict. `gc=False`: a
+    spec holds versions, strings, numbers and lists and dicts of other specs,
+    never itself, so the collector need not track it.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: t.Any, handler: t.Any) -> t.Any:
+        # Called only by pydantic (`validate_catalog`), so pydantic_core stays off `mpl check`'s path.
+        import msgspec.structs
+        from pydantic_core import core_schema
+
+        hints = t.get_type_hints(cls)
+        fields = msgspec.structs.fields(cls)
+
+        def field_schema(field: msgspec.structs.FieldInfo) -> t.Any:
+            schema = handler.generate_schema(hints[field.name])
+            if field.default is not msgspec.NODEFAULT:
+                schema = core_schema.with_default_schema(schema, default=field.default)
+            elif field.default_factory is not msgspec.NODEFAULT:
+                schema = core_schema.with_default_schema(schema, default_factory=field.default_factory)
+            return core_schema.typed_dict_field(schema, required=field.required)
+
+        values = core_schema.typed_dict_schema(
+            {field.name: field_schema(field) for field in fields}, cls=cls, cls_name=cls.__name__,
+            extra_behavior="forbid", ref=f"{cls.__module__}.{cls.__qualname__}",
+        )
+
+        def as_dict(value: t.Any) -> t.Any:
+            return {field.name: getattr(value, field.name) for field in fields} if isinstance(value, cls) else value
+
+        return core_schema.no_info_before_validator_function(
+            as_dict,
+            core_schema.no_info_after_validator_function(lambda values: cls(**values), values),
+            serialization=core_schema.wrap_serializer_function_ser_schema(
+                lambda value, serialize: serialize(as_dict(value)), schema=values
+            ),
+        )
+
+
+class Domain(_Spec, frozen=True, kw_only=True):
     """The *hard* domain of a numeric option: values outside it are meaningless or rejected.
 
     >>> d = Domain(minimum=0, maximum=1, min_exclusive=True)
     >>> d.describe(), d.contains(0), d.contains(1)
     ('(0, 1]', False, True)
     """
-
-    __pydantic_config__ = _STRICT_FIELDS
 
     minimum: float | None = None
     maximum: float | None = None
@@ -137,38 +177,29 @@ def _num(x: float) -> str:
 DefaultValue = int | float | bool | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DefaultChange:
+class DefaultChange(_Spec, frozen=True, kw_only=True):
     """From release `since` on, ``DefaultOptions()`` gives `value` (None: automatic / unset)."""
-
-    __pydantic_config__ = _STRICT_FIELDS
 
     since: Version
     value: DefaultValue
     note: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TypeChange:
+class TypeChange(_Spec, frozen=True, kw_only=True):
     """From release `since` on, ``ollama create`` reads ``PARAMETER name v`` as `type`."""
-
-    __pydantic_config__ = _STRICT_FIELDS
 
     since: Version
     type: ValueType
     note: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OptionSpec:
+class OptionSpec(_Spec, frozen=True, kw_only=True):
     """One JSON option key as Ollama has had it, from `first` to `last` (None: still present).
 
     >>> spec = catalog().option("mirostat")
     >>> spec.known_in(Version(0, 6, 8)), spec.known_in(Version(0, 7, 0)), str(spec.removed_in)
     (True, False, '0.7.0')
     """
-
-    __pydantic_config__ = _STRICT_FIELDS
 
     name: str
     type: ValueType
@@ -179,8 +210,8 @@ class OptionSpec:
     domain: Domain | None
     defaults: list[DefaultChange]
     description: str
-    special: dict[str, str] = field(default_factory=dict)
-    modelfile_types: list[TypeChange] = field(default_factory=list)
+    special: dict[str, str] = msgspec.field(default_factory=dict)
+    modelfile_types: list[TypeChange] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.last is not None and self.last < self.first:
@@ -267,16 +298,13 @@ class ModelfileBehaviour(StrEnum):
     REJECT = "reject"  # `unknown parameter '<name>'`
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InstructionSpec:
+class InstructionSpec(_Spec, frozen=True, kw_only=True):
     """A Modelfile instruction and the releases it works in.
 
     >>> adapter = catalog().instructions["ADAPTER"]
     >>> adapter.works_in(Version(0, 0, 14)), adapter.works_in(Version(0, 34, 1)), str(adapter.reported_from)
     (False, True, '0.34.1')
     """
-
-    __pydantic_config__ = _STRICT_FIELDS
 
     keyword: str
     first: Version
@@ -297,16 +325,13 @@ class InstructionSpec:
         return Version.parse(_data.RELEASE_AFTER[str(self.last)])
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Catalog:
+class Catalog(_Spec, frozen=True, kw_only=True):
     """Every option key and instruction Ollama has had, with version-aware queries.
 
     >>> c = catalog()
     >>> len(c.options), len(c.names_in(NEWEST)), c.suggest("top-k")
     (35, 20, 'top_k')
     """
-
-    __pydantic_config__ = _STRICT_FIELDS
 
     options: dict[str, OptionSpec]
     instructions: dict[str, InstructionSpec]
@@ -460,7 +485,8 @@ def validate_catalog(data: dict[str, t.Any]) -> Catalog:
     """
     import pydantic
 
-    return pydantic.TypeAdapter(Catalog).validate_python(data)
+    # The title names the catalog in the error's heading, as it did for a dataclass.
+    return pydantic.TypeAdapter(Catalog, config={"title": "Catalog"}).validate_python(data)
 
 
 def _construct(data: dict[str, t.Any]) -> Catalog:

@@ -22,10 +22,10 @@ class Node(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     microseconds where a dataclass execs its generated methods (about 0.5 ms a
     class, and `mpl check` imports some fifty). Subclasses inherit the options
     (they repeat `frozen=True` for type checkers, which do not see it inherited).
-    The other records defined on `mpl check`'s path (source files, versions, a
-    value's problems, the target registry, the Modelfile reader's commands) are
-    Structs for the same reason; the catalog's specs stay dataclasses, which
-    pydantic validates.
+    The other records defined on `mpl check`'s path (source files, versions, the
+    catalog's specs, a value's problems, the target registry, the Modelfile
+    reader's commands) are Structs for the same reason; pydantic still validates
+    the catalog's specs, through a hook on their base class (`mpl.catalog`).
 
     `gc=False`: a frozen node holds only strings, numbers, spans and tuples of
     nodes, so it is never part of a reference cycle, and the cyclic garbage
