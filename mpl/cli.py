@@ -482,7 +482,7 @@ def build(
         found = config.sources_paths()
         if len(found) == 1:
             file = found[0]
-    hosts = [host] if host else list(config.hosts) or [None]
+    hosts: list[str | None] = [host] if host else [*config.hosts] or [None]
     if not host and not (dry_run and (ollama or config.ollama)):  # an offline dry run contacts no server
         from mpl.deploy.host import HostError, is_loopback, parse_host
 
@@ -495,8 +495,8 @@ def build(
                 _confirm_untrusted(f"{config.origin('host') or config.path} names the server {url}, which is not this machine",
                                    f"To build there, name it yourself: `--host {url}` or OLLAMA_HOST")
     worst = 0
-    for one in hosts:
-        options = BuildOptions(names=list(names or []), source=file, all=all_, host=one, ollama=ollama or config.ollama,
+    for server in hosts:
+        options = BuildOptions(names=list(names or []), source=file, all=all_, host=server, ollama=ollama or config.ollama,
                                dry_run=dry_run, force=force, timeout=timeout, jobs=jobs,
                                project=config.root if config.path is not None else None, allow_outside=allow_outside)
         worst = max(worst, run_build(options, sys.stdout, sys.stderr, colour=use_colour(sys.stderr)))

@@ -16,6 +16,8 @@ import typing as t
 from pathlib import Path
 
 if t.TYPE_CHECKING:
+    from mpl.catalog import Version
+    from mpl.config import Config
     from mpl.targets import TargetName
 
 STDIN = "-"
@@ -39,7 +41,7 @@ def usage_error(message: str) -> t.NoReturn:
     raise SystemExit(2)
 
 
-def parse_version(text: str | None):  # -> Version | None
+def parse_version(text: str | None) -> Version | None:
     if text is None:
         return None
     from mpl.catalog import Version
@@ -58,7 +60,7 @@ def use_colour(stream: t.TextIO) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
-def read_config(files: t.Sequence[str | Path], explicit: Path | None = None, isolated: bool = False):  # -> Config
+def read_config(files: t.Sequence[str | Path], explicit: Path | None = None, isolated: bool = False) -> Config:
     """The configuration for these files; an invalid one is reported (MPL006) and exits with 2."""
     from mpl.config import Config, ConfigError, load_config
 
