@@ -37,7 +37,14 @@ def main() -> None:
     KeyboardInterrupt (`mpl build` reports what exists; typer turns the rest
     into a silent exit 130, which is said here). A Ctrl-C after the work is
     done is ignored.
+
+    A standard stream closed when the process started (`mpl check FILE >&-`) is
+    None in Python, and every write would fail: it is opened on the null
+    device instead, so that the command runs and its exit status tells.
     """
+    for name in ("stdin", "stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "r" if name == "stdin" else "w", encoding="utf-8"))
     command = ""
     try:
         signal.signal(signal.SIGINT, _end_at_once)

@@ -430,3 +430,22 @@ def test_names_too_long_to_look_up_are_one_line(tmp_path: Path, command: list[st
 def test_a_source_path_too_long_to_look_up_is_mpl001_not_a_configuration_error(tmp_path: Path) -> None:
     result = _mpl("check", "d/" * 3000 + "x.mprof", cwd=tmp_path)
     assert result.returncode == 2 and "error[MPL001]" in result.stdout and "configuration" not in result.stderr
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-", "<&-"], ids=["stdout", "stderr", "stdin"])
+@pytest.mark.parametrize(("argv", "status"), [
+    (["check", "ok.mprof"], 0),
+    (["check", "--lang", "auto", "ok.mprof"], 0),
+    (["check", "bad.mprof"], 1),
+    (["check", "-"], 0),
+    (["compile", "ok.mprof", "-o", "out"], 0),
+], ids=["check", "check-through-typer", "check-an-error", "check-stdin", "compile"])
+def test_a_standard_stream_closed_at_start_is_no_traceback(tmp_path: Path, closed: str, argv: list[str], status: int) -> None:
+    """`mpl check FILE >&-`: Python starts with that stream as None; the command runs and its status tells."""
+    (tmp_path / "ok.mprof").write_text(OK, encoding="utf-8")
+    (tmp_path / "bad.mprof").write_text("profile p extends nowhere < >\n", encoding="utf-8")
+    code = f"import sys\nsys.argv = ['mpl', *{argv!r}]\nfrom mpl.__main__ import main\nmain()\n"
+    result = subprocess.run(["sh", "-c", f'"$0" -c "$1" {closed}', sys.executable, code], cwd=tmp_path,
+                            capture_output=closed != "2>&-", text=True, timeout=60, env=ENV)
+    assert result.returncode == status, (result.stdout, result.stderr)
+    assert "Traceback" not in (result.stderr or "")
