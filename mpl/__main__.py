@@ -38,13 +38,14 @@ def main() -> None:
     into a silent exit 130, which is said here). A Ctrl-C after the work is
     done is ignored.
 
-    A standard stream closed when the process started (`mpl check FILE >&-`) is
-    None in Python, and every write would fail: it is opened on the null
-    device instead, so that the command runs and its exit status tells.
+    Standard output or error closed when the process started (`mpl check FILE
+    >&-`) is None in Python, and every write would fail: it is opened on the
+    null device instead, so that the command runs and its exit status tells. (A
+    closed standard input is the reader's to report: `mpl check -` says so.)
     """
-    for name in ("stdin", "stdout", "stderr"):
+    for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "r" if name == "stdin" else "w", encoding="utf-8"))
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
     command = ""
     try:
         signal.signal(signal.SIGINT, _end_at_once)
@@ -107,8 +108,10 @@ def _check(files: list[str]) -> t.NoReturn:
     try:
         code = commands.check(files or None)
         sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError:  # on either stream: as typer does, neither is written to again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            os.dup2(devnull, stream.fileno())
         code = 1
     sys.exit(code)
 
