@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import typing as t
 from pathlib import Path
 
@@ -14,6 +17,28 @@ from mpl.source import SourceFile
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def after_a_script_check(argv: list[str], report: str, *, before: str = "") -> str:
+    """Run `mpl check ARGV` as the `mpl` script runs it, in a child process, then the Python code
+    `report`; return the last line the child printed.
+
+    The script ends a check with `os._exit`; in the child that raises SystemExit
+    instead, so that `report` can look at what the check left (its modules, say).
+    `before` runs first (to watch something the check does).
+    """
+    code = (
+        f"import os, sys\n{before}\n"
+        "def _exit(code):\n    raise SystemExit(code)\n"
+        "os._exit = _exit\n"
+        "from mpl.__main__ import main\n"
+        f"sys.argv = ['mpl', 'check', *{argv!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"{report}\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    lines = out.stdout.strip().splitlines()
+    return lines[-1] if lines else out.stderr
 
 
 def run(text: str, *, ollama: str | None = None, targets: t.Sequence[str] = DEFAULT_TARGETS, base_dir: Path | None = None) -> Analysis:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import EXAMPLES, ROOT
+from helpers import EXAMPLES, ROOT, after_a_script_check
 from mpl.cli import _app_for, app
 
 runner = CliRunner()
@@ -241,25 +241,14 @@ def test_real_subprocess_from_another_directory(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("options", "typer_too"), [([], False), (["--strict"], True)], ids=["plain", "with-an-option"])
 def test_check_imports_nothing_heavy(options: list[str], typer_too: bool) -> None:
     """`mpl check`, run as the `mpl` script runs it, imports nothing only other commands need,
-    and without an option not even typer (`mpl.commands.plain_check`).
-
-    The script ends a check with `os._exit`; here that raises SystemExit instead, so
-    that the process can list what it imported.
-    """
-    code = (
-        "import os, sys\n"
-        "def _exit(code):\n    raise SystemExit(code)\n"
-        "os._exit = _exit\n"
-        "from mpl.__main__ import main\n"
-        f"sys.argv = ['mpl', 'check', *{options!r}, {str(EXAMPLES / 'meton.mprof')!r}]\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    and without an option not even typer (`mpl.commands.plain_check`)."""
+    report = (
         "heavy = sorted(m for m, module in sys.modules.items() if module is not None and m.split('.')[0] in (\n"
         "    'ollama', 'httpx', 'jinja2', 'pygls', 'yaml', 'rich', 'pydantic', 'numpy', 'gguf',\n"
         "    'regex', 'typing_extensions'))\n"  # optional imports of lark and msgspec (mpl._imports)
-        "print('mpl.compiler.parse' in sys.modules, heavy, 'typer' in sys.modules, 'mpl.cli' in sys.modules)\n"
+        "print('mpl.compiler.parse' in sys.modules, heavy, 'typer' in sys.modules, 'mpl.cli' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
-    assert out.stdout.strip().splitlines()[-1] == f"True [] {typer_too} {typer_too}", out.stdout + out.stderr
+    assert after_a_script_check([*options, str(EXAMPLES / "meton.mprof")], report) == f"True [] {typer_too} {typer_too}"
 
 
 @pytest.mark.parametrize(("argv", "plain"), [

@@ -8,43 +8,32 @@ pydantic still validates (see `tests/test_catalog.py`).
 from __future__ import annotations
 
 import copy
-import os
 import pickle
-import subprocess
-import sys
 import typing as t
-from pathlib import Path
 
 import msgspec
 import pytest
 
+from helpers import ROOT, after_a_script_check
 from mpl.catalog import Version
 from mpl.catalog.values import Problem
 from mpl.source import SourceFile
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("source", ["examples/meton.mprof", "tests/fixtures/modelfiles/messages.Modelfile"])
 def test_check_defines_no_dataclass(source: str) -> None:
     """`mpl check`, run as the `mpl` script runs it, creates no dataclass of mpl's (lark still makes its own)."""
-    code = (
-        "import dataclasses, os, sys\n"
+    watch = (
+        "import dataclasses\n"
         "made = []\n"
         "real = dataclasses._process_class\n"
         "def process(cls, *args, **kwargs):\n"
         "    made.append(f'{cls.__module__}.{cls.__qualname__}')\n"
         "    return real(cls, *args, **kwargs)\n"
-        "dataclasses._process_class = process\n"
-        "def _exit(code):\n    raise SystemExit(code)\n"
-        "os._exit = _exit\n"
-        "from mpl.__main__ import main\n"
-        f"sys.argv = ['mpl', 'check', {str(ROOT / source)!r}]\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print(sorted(name for name in made if name.startswith('mpl.')))\n"
+        "dataclasses._process_class = process"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
-    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+    report = "print(sorted(name for name in made if name.startswith('mpl.')))"
+    assert after_a_script_check([str(ROOT / source)], report, before=watch) == "[]"
 
 
 def test_a_source_file_is_its_path_and_text() -> None:
